@@ -1,0 +1,32 @@
+import { defineConfig } from 'vitest/config'
+
+// Tests run against each package's TypeScript sources through the
+// "socketserver-source" export condition, so no build is needed to test a
+// change. (Child processes started by tests, such as the CLI, run the built
+// dist/ instead: `pnpm test` builds first.)
+const conditions = ['socketserver-source', 'node', 'import', 'default']
+
+export default defineConfig({
+  resolve: { conditions },
+  ssr: { resolve: { conditions, externalConditions: conditions } },
+  test: {
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'unit',
+          include: ['packages/*/test/unit/**/*.test.ts'],
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'integration',
+          include: ['packages/*/test/integration/**/*.test.ts'],
+          testTimeout: 20_000,
+          hookTimeout: 20_000,
+        },
+      },
+    ],
+  },
+})
