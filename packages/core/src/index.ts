@@ -1,1 +1,45 @@
-export const placeholder = 1
+/**
+ * Servers that are async iterables of requests, `serve()` with every hook of
+ * Python's socketserver, concurrency policies as it-pipe stages, and typed
+ * errors.
+ *
+ * @example
+ * ```ts
+ * import { TCPServer, serve, pooled } from '@socketserver/core'
+ *
+ * const server = await TCPServer.listen({ host: '127.0.0.1', port: 0 })
+ * const controller = new AbortController()
+ * await serve(server, (request) => request.socket.pipe(request.socket), {
+ *   signal: controller.signal,
+ *   policy: pooled({ concurrency: 100 }),
+ * })
+ * ```
+ *
+ * @packageDocumentation
+ */
+
+export * from './errors.js'
+export * from './address.js'
+export type * from './types.js'
+export { channels } from './diagnostics.js'
+export { TCPServer, DEFAULT_HOST, type TCPServerOptions } from './servers/tcp-server.js'
+export { UnixStreamServer, type UnixStreamServerOptions } from './servers/unix-stream-server.js'
+export {
+  StreamServer,
+  DEFAULT_BACKLOG,
+  DEFAULT_MAX_PENDING_CONNECTIONS,
+  type StreamServerOptions,
+} from './servers/stream-server.js'
+export { MAX_SOCKET_PATH_BYTES } from './servers/socket-path.js'
+export { serve } from './serve.js'
+export { handleRequest } from './handle-request.js'
+export { defaultHandleError, isHandlerClass, type Outcome } from './request-runner.js'
+export {
+  DEFAULT_DRAIN_TIMEOUT_MS,
+  DEFAULT_POLL_INTERVAL_MS,
+  type HandleRequestOptions,
+  type RequestHooks,
+  type ServeOptions,
+} from './serve-options.js'
+export { sequential } from './policies/sequential.js'
+export { pooled, DEFAULT_CONCURRENCY, type PooledOptions } from './policies/pooled.js'

@@ -1,0 +1,39 @@
+/**
+ * `node:diagnostics_channel` channels: how to observe servers and requests
+ * without patching them (undici's approach). Publishing to a channel nobody
+ * subscribes to costs almost nothing.
+ *
+ * | channel | message |
+ * |---|---|
+ * | `socketserver:server:listen` | `{ server }` once the server listens |
+ * | `socketserver:server:close` | `{ server, dropped }`: `dropped` connections were accepted but never handed out |
+ * | `socketserver:server:overflow` | `{ server, clientAddress }`: a connection refused because `maxPendingConnections` were waiting |
+ * | `socketserver:server:accept-error` | `{ server, error }`: accepting failed (EMFILE, ...); the server keeps listening |
+ * | `socketserver:request:start` | `{ request }` before the handler runs |
+ * | `socketserver:request:end` | `{ request, error }` after the request closed; `error` is undefined on success |
+ * | `socketserver:request:rejected` | `{ request }`: `verifyRequest` returned false |
+ * | `socketserver:request:error` | `{ request, error }` each time an error reaches `handleError` |
+ *
+ * @example
+ * ```ts
+ * import diagnostics_channel from 'node:diagnostics_channel'
+ * let errors = 0
+ * diagnostics_channel.subscribe('socketserver:request:error', () => { errors++ })
+ * ```
+ *
+ * @module
+ */
+
+import diagnosticsChannel from 'node:diagnostics_channel'
+
+/** The channels this library publishes to, by short name. */
+export const channels = {
+  serverListen: diagnosticsChannel.channel('socketserver:server:listen'),
+  serverClose: diagnosticsChannel.channel('socketserver:server:close'),
+  serverOverflow: diagnosticsChannel.channel('socketserver:server:overflow'),
+  serverAcceptError: diagnosticsChannel.channel('socketserver:server:accept-error'),
+  requestStart: diagnosticsChannel.channel('socketserver:request:start'),
+  requestEnd: diagnosticsChannel.channel('socketserver:request:end'),
+  requestRejected: diagnosticsChannel.channel('socketserver:request:rejected'),
+  requestError: diagnosticsChannel.channel('socketserver:request:error'),
+} as const

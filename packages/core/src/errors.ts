@@ -1,0 +1,282 @@
+/**
+ * Typed errors of `@socketserver/core`.
+ *
+ * Every error extends {@link SocketServerError}, sets `name` to its class name
+ * and carries a stable `code`. Errors that wrap a system error (a failed
+ * `bind()`, say) keep it as `cause` and copy its `code`, so
+ * `err.code === 'EADDRINUSE'` holds whether or not you look inside.
+ *
+ * @module
+ */
+
+import type { SocketAddress } from './address.js'
+
+/** Options accepted by every error constructor. */
+export interface SocketServerErrorOptions {
+  /** The error that caused this one, if any. */
+  cause?: unknown
+}
+
+/**
+ * The base class of every error this library throws or reports.
+ *
+ * @example
+ * ```ts
+ * import { SocketServerError } from '@socketserver/core'
+ * try { await TCPServer.listen({ port: 80 }) } catch (err) {
+ *   if (err instanceof SocketServerError) console.error(err.code, err.message)
+ * }
+ * ```
+ */
+export class SocketServerError extends Error {
+  /** A stable, machine-readable code such as `SS_ERR_INVALID_OPTION` or `EADDRINUSE`. */
+  readonly code: string
+
+  /**
+   * @param message - Sentence-case message, no final period.
+   * @param code - Stable error code.
+   * @param options - `cause`, the error being wrapped.
+   */
+  constructor(message: string, code: string, options: SocketServerErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause })
+    this.name = new.target.name
+    this.code = code
+  }
+}
+
+/**
+ * An option has a value outside its domain (a negative timeout, a backlog that
+ * is not an integer, an unknown policy).
+ *
+ * @example
+ * ```ts
+ * await TCPServer.listen({ port: -1 }) // rejects with InvalidOptionError
+ * ```
+ */
+export class InvalidOptionError extends SocketServerError {
+  /** The name of the offending option. */
+  readonly option: string
+
+  /**
+   * @param option - Name of the option, as the user wrote it.
+   * @param message - What is wrong with it.
+   * @param options - `cause`, if any.
+   */
+  constructor(option: string, message: string, options?: SocketServerErrorOptions) {
+    super(message, 'SS_ERR_INVALID_OPTION', options)
+    this.option = option
+  }
+}
+
+/**
+ * A text address (`127.0.0.1:7`, `[::1]:0`) could not be parsed.
+ *
+ * @example
+ * ```ts
+ * parseHostPort('localhost') // throws InvalidAddressError: no port
+ * ```
+ */
+export class InvalidAddressError extends SocketServerError {
+  /** The text that was given. */
+  readonly input: string
+
+  /**
+   * @param input - The text that failed to parse.
+   * @param reason - Why it failed.
+   */
+  constructor(input: string, reason: string) {
+    super(`Cannot parse address ${JSON.stringify(input)}: ${reason}`, 'SS_ERR_INVALID_ADDRESS')
+    this.input = input
+  }
+}
+
+/**
+ * Binding or listening failed. `code` is the system error's code
+ * (`EADDRINUSE`, `EACCES`, `EADDRNOTAVAIL`, `ENOTFOUND`, ...) and `cause` the
+ * system error itself; `address` names what we tried to bind.
+ *
+ * @example
+ * ```ts
+ * try { await TCPServer.listen({ host: '127.0.0.1', port: taken }) }
+ * catch (err) { if (err instanceof BindError && err.code === 'EADDRINUSE') retryLater() }
+ * ```
+ */
+export class BindError extends SocketServerError {
+  /** What we tried to bind: `127.0.0.1:80`, `[::1]:0` or a socket path. */
+  readonly address: string
+
+  /**
+   * @param address - The address as text.
+   * @param message - What went wrong.
+   * @param code - The system code, or one of ours for checks we make first.
+   * @param options - `cause`, the system error.
+   */
+  constructor(address: string, message: string, code: string, options?: SocketServerErrorOptions) {
+    super(message, code, options)
+    this.address = address
+  }
+}
+
+/**
+ * A live server already listens on the Unix socket path. We leave its file and
+ * its server alone. `code` is `EADDRINUSE`, as for a TCP port in use.
+ *
+ * @example
+ * ```ts
+ * await UnixStreamServer.listen({ path }) // while another server listens there
+ * // rejects with SocketPathInUseError
+ * ```
+ */
+export class SocketPathInUseError extends BindError {
+  /**
+   * @param path - The socket path.
+   * @param options - `cause`, the system error if there was one.
+   */
+  constructor(path: string, options?: SocketServerErrorOptions) {
+    super(path, `Cannot bind ${JSON.stringify(path)}: a server is listening on this socket path`, 'EADDRINUSE', options)
+  }
+}
+
+/**
+ * Something that is not a socket (a regular file, a directory, a symbolic
+ * link, a FIFO) is at the path. We never remove it.
+ *
+ * @example
+ * ```ts
+ * await UnixStreamServer.listen({ path: '/etc/passwd' }) // rejects, file untouched
+ * ```
+ */
+export class SocketPathNotSocketError extends BindError {
+  /** What is at the path: `file`, `directory`, `symbolic link` or `other`. */
+  readonly found: string
+
+  /**
+   * @param path - The socket path.
+   * @param found - What is there instead of a socket.
+   */
+  constructor(path: string, found: string) {
+    super(
+      path,
+      `Cannot bind ${JSON.stringify(path)}: a ${found} is at this path, not a socket, and it is left untouched`,
+      'SS_ERR_SOCKET_PATH_NOT_SOCKET',
+    )
+    this.found = found
+  }
+}
+
+/**
+ * The path is longer than the kernel's `sun_path` field allows.
+ *
+ * @example
+ * ```ts
+ * await UnixStreamServer.listen({ path: '/tmp/' + 'x'.repeat(200) }) // rejects
+ * ```
+ */
+export class SocketPathTooLongError extends BindError {
+  /** The most bytes a path may have on this platform. */
+  readonly limit: number
+
+  /**
+   * @param path - The socket path.
+   * @param limit - The most bytes allowed.
+   */
+  constructor(path: string, limit: number) {
+    super(
+      path,
+      `Cannot bind ${JSON.stringify(path)}: the path is ${Buffer.byteLength(path)} bytes long, more than the ${limit} bytes a Unix socket path may have`,
+      'SS_ERR_SOCKET_PATH_TOO_LONG',
+    )
+    this.limit = limit
+  }
+}
+
+/**
+ * A server was used in a state that does not allow it: `activate()` before
+ * `bind()`, `bind()` twice, or either after `close()`.
+ *
+ * @example
+ * ```ts
+ * const server = new TCPServer({ port: 0 }); await server.close(); await server.bind() // rejects
+ * ```
+ */
+export class ServerClosedError extends SocketServerError {
+  /** @param message - What was attempted and the state the server is in. */
+  constructor(message: string) {
+    super(message, 'SS_ERR_SERVER_CLOSED')
+  }
+}
+
+/**
+ * A request ran longer than `timeoutMs` (its signal aborts with this error
+ * and its connection is closed), or a client stayed idle longer than a
+ * handler's idle timeout.
+ *
+ * @example
+ * ```ts
+ * serve(server, handler, { timeoutMs: 5_000, handleError: (err) => {
+ *   if (err instanceof RequestTimeoutError) timeouts++
+ * } })
+ * ```
+ */
+export class RequestTimeoutError extends SocketServerError {
+  /** The limit that was exceeded, in milliseconds. */
+  readonly timeoutMs: number
+
+  /**
+   * @param timeoutMs - The limit that was exceeded.
+   * @param what - What timed out, for the message.
+   */
+  constructor(timeoutMs: number, what = 'request') {
+    super(`Cannot finish the ${what}: it took longer than ${timeoutMs} ms`, 'SS_ERR_REQUEST_TIMEOUT')
+    this.timeoutMs = timeoutMs
+  }
+}
+
+/**
+ * `serve()` was stopped and a request was still running when the drain
+ * deadline (`drainTimeoutMs`) passed: its signal aborts with this error, its
+ * connection is destroyed and `serve()` stops waiting for it.
+ *
+ * @example
+ * ```ts
+ * serve(server, handler, { signal, drainTimeoutMs: 1_000 }) // a handler that never returns gets this
+ * ```
+ */
+export class DrainTimeoutError extends SocketServerError {
+  /** The drain deadline, in milliseconds. */
+  readonly drainTimeoutMs: number
+
+  /** @param drainTimeoutMs - The drain deadline that passed. */
+  constructor(drainTimeoutMs: number) {
+    super(`Cannot finish the request: the server stopped and ${drainTimeoutMs} ms of drain time passed`, 'SS_ERR_DRAIN_TIMEOUT')
+    this.drainTimeoutMs = drainTimeoutMs
+  }
+}
+
+/**
+ * A handler threw or rejected. `cause` is what it threw, `clientAddress` the
+ * peer it was serving. This is what `handleError` receives for handler
+ * failures (Python's `handle_error(request, client_address)`).
+ *
+ * @example
+ * ```ts
+ * serve(server, handler, { handleError: (err) => {
+ *   if (err instanceof HandlerError) log(err.clientAddress, err.cause)
+ * } })
+ * ```
+ */
+export class HandlerError extends SocketServerError {
+  /** The client the failing request came from. */
+  readonly clientAddress: SocketAddress | undefined
+
+  /**
+   * @param clientAddress - The peer of the failed request.
+   * @param cause - What the handler threw.
+   * @param clientText - The peer as text, for the message.
+   */
+  constructor(clientAddress: SocketAddress | undefined, cause: unknown, clientText: string) {
+    const detail = cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause)
+    super(`Cannot handle the request from ${clientText}: ${detail}`, 'SS_ERR_HANDLER', { cause })
+    this.clientAddress = clientAddress
+  }
+}

@@ -1,0 +1,141 @@
+/**
+ * Runs one request through the hooks, in Python's order: setup, handle,
+ * finish (inside the handler), then shutdown and close of the request.
+ * Shared by `serve()` and `handleRequest()`.
+ *
+ * @module
+ */
+
+import { abortable } from 'abort-controller-x'
+import { formatAddress } from './address.js'
+import { channels } from './diagnostics.js'
+import { HandlerError, RequestTimeoutError } from './errors.js'
+import type { RequestHooks } from './serve-options.js'
+import type { Handler, Request, RequestHandlerClass, RequestHandlerFunction } from './types.js'
+
+/** What serving one request came to. */
+export interface Outcome<R extends Request = Request> {
+  readonly request: R
+  /** Undefined when the request succeeded. */
+  readonly error: unknown
+}
+
+/**
+ * Whether `handler` is a handler class (it has a `run()` method on its
+ * prototype) rather than a plain function.
+ *
+ * @param handler - A class or a function.
+ * @returns true for a class such as `BaseRequestHandler`.
+ * @example
+ * ```ts
+ * isHandlerClass(class extends BaseRequestHandler {}) // true
+ * isHandlerClass((request) => request.socket.end())   // false
+ * ```
+ */
+export function isHandlerClass<R extends Request>(handler: Handler<R>): handler is RequestHandlerClass<R> {
+  const prototype = (handler as { prototype?: { run?: unknown } }).prototype
+  return typeof prototype?.run === 'function'
+}
+
+/**
+ * Checks that `handler` can serve requests.
+ *
+ * @internal
+ */
+export function handlerInvoker<R extends Request>(handler: Handler<R>): (request: R) => Promise<unknown> {
+  if (typeof handler !== 'function') throw new TypeError('Cannot serve with the handler: expected a handler class or a function')
+  if (isHandlerClass(handler)) return (request) => new handler(request).run()
+  const run = handler as RequestHandlerFunction<R>
+  return async (request) => run(request)
+}
+
+/**
+ * Reports an error: diagnostics channel, then the user's `handleError` or the
+ * default one-line report. Never throws.
+ *
+ * @internal
+ */
+export function reportError<R extends Request>(hooks: RequestHooks<R>, error: unknown, request: R | undefined): void {
+  channels.requestError.publish({ request, error })
+  try {
+    if (hooks.handleError !== undefined) hooks.handleError(error, request)
+    else defaultHandleError(error, request)
+  } catch (hookError) {
+    defaultHandleError(hookError, request)
+  }
+}
+
+/**
+ * The default `handleError`: one concise line on stderr naming the client
+ * (Python prints a whole traceback between dashes).
+ *
+ * @param error - What went wrong.
+ * @param request - The request it concerns, if any.
+ * @example
+ * ```ts
+ * serve(server, handler, { handleError: (error, request) => { metrics.count(error); defaultHandleError(error, request) } })
+ * ```
+ */
+export function defaultHandleError(error: unknown, request: Request | undefined): void {
+  const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error)
+  const from = request !== undefined && !(error instanceof HandlerError) ? ` (client ${formatAddress(request.clientAddress)})` : ''
+  try {
+    process.stderr.write(`socketserver: ${message}${from}\n`)
+  } catch {
+    // stderr closed: nowhere left to report (Python raises here).
+  }
+}
+
+/**
+ * Runs `verifyRequest` (Python's `verify_request`). A request it rejects, or
+ * whose check throws (reported to `handleError`), is closed unserved.
+ *
+ * @internal
+ * @returns Whether to serve the request.
+ */
+export async function verifyRequest<R extends Request>(hooks: RequestHooks<R>, request: R): Promise<boolean> {
+  if (hooks.verifyRequest === undefined) return true
+  let accepted = false
+  try {
+    accepted = await hooks.verifyRequest(request)
+  } catch (error) {
+    reportError(hooks, error, request)
+  }
+  if (!accepted) {
+    channels.requestRejected.publish({ request })
+    void request.close()
+  }
+  return accepted
+}
+
+/**
+ * Makes the function that serves one request: runs the handler until it
+ * settles or the request's signal aborts, reports any error, closes the
+ * request. Never rejects.
+ *
+ * @internal
+ */
+export function requestRunner<R extends Request>(
+  handler: Handler<R>,
+  hooks: RequestHooks<R>,
+): (request: R) => Promise<Outcome<R>> {
+  const invoke = handlerInvoker(handler)
+  const timeoutMs = hooks.timeoutMs
+  return async (request) => {
+    const timer =
+      timeoutMs === undefined ? undefined : setTimeout(() => request.abort(new RequestTimeoutError(timeoutMs)), timeoutMs)
+    channels.requestStart.publish({ request })
+    let error: unknown
+    try {
+      await abortable(request.signal, invoke(request))
+    } catch (thrown) {
+      error = request.signal.aborted ? request.signal.reason : new HandlerError(request.clientAddress, thrown, formatAddress(request.clientAddress))
+    } finally {
+      clearTimeout(timer)
+    }
+    if (error !== undefined) reportError(hooks, error, request)
+    await request.close()
+    channels.requestEnd.publish({ request, error })
+    return { request, error }
+  }
+}

@@ -1,0 +1,135 @@
+/**
+ * `serve()`: the loop with every hook of Python's `serve_forever()`, as an
+ * it-pipe pipeline: server → verify → policy → outcomes.
+ *
+ * @module
+ */
+
+import { delay, isAbortError } from 'abort-controller-x'
+import { pipe } from 'it-pipe'
+import { DrainTimeoutError } from './errors.js'
+import { type Outcome, reportError, requestRunner, verifyRequest } from './request-runner.js'
+import { type ServeOptions, resolveServeOptions } from './serve-options.js'
+import type { Handler, Request, Server } from './types.js'
+
+/**
+ * Serves requests from `server` with `handler` until `options.signal` aborts
+ * or the server is closed, then drains. Python counterpart:
+ * `serve_forever()` with `shutdown()` (the signal) and `server_close()`.
+ *
+ * For each request, in Python's order: `verifyRequest`, then the policy runs
+ * the handler (`setup`, `handle`, `finish` for handler classes), then the
+ * connection is shut down and closed. A handler error reaches `handleError`
+ * and never ends serving.
+ *
+ * Abort behaviour: when `options.signal` aborts, the server stops accepting
+ * at once (no poll interval), its listener closes and a Unix socket file we
+ * created is removed. Connections accepted but not yet handed to the policy
+ * are closed and counted on `socketserver:server:close`. Running requests
+ * may finish, writing their replies in full; after `drainTimeoutMs` (or when
+ * `forceSignal` aborts) each running request's signal aborts with
+ * `DrainTimeoutError`, its connection is destroyed (unsent bytes are
+ * dropped) and `serve()` stops waiting for it. `serve()` resolves once
+ * nothing is left running, and removes every listener it added to the
+ * signals. An already aborted signal closes the server and resolves.
+ *
+ * @param server - A listening server, such as `await TCPServer.listen()`.
+ * @param handler - A handler class (`StreamRequestHandler` subclass) or a
+ *   function `(request) => ...`.
+ * @param options - Signal, policy and hooks; see {@link ServeOptions}.
+ * @returns Resolves when serving and draining are over.
+ * @throws InvalidOptionError for bad options; rejects only on a fatal error
+ *   of the server itself, never because of a request.
+ * @example
+ * ```ts
+ * const server = await TCPServer.listen({ host: '127.0.0.1', port: 7007 })
+ * const controller = new AbortController()
+ * process.once('SIGTERM', () => controller.abort())
+ * await serve(server, async (request) => { await pipe(request, request) }, {
+ *   signal: controller.signal,
+ *   policy: pooled({ concurrency: 100 }),
+ *   timeoutMs: 60_000,
+ * })
+ * ```
+ */
+export async function serve<R extends Request>(server: Server<R>, handler: Handler<R>, options: ServeOptions<R> = {}): Promise<void> {
+  const resolved = resolveServeOptions(options)
+  const { signal, forceSignal, drainTimeoutMs } = resolved
+  const run = requestRunner(handler, resolved)
+  if (signal?.aborted === true) {
+    await server.close()
+    return
+  }
+  const running = new Set<R>()
+  let forced: DrainTimeoutError | undefined
+  let drainTimer: NodeJS.Timeout | undefined
+  const force = (): void => {
+    forced ??= new DrainTimeoutError(drainTimeoutMs)
+    for (const request of running) request.abort(forced)
+  }
+  const stop = (): void => {
+    void server.close()
+    drainTimer ??= setTimeout(force, drainTimeoutMs)
+  }
+  const serviceLoop = new AbortController()
+  const serviceActions = resolved.serviceActions
+  const runServiceActions = async (): Promise<void> => {
+    try {
+      await serviceActions?.()
+    } catch (error) {
+      reportError(resolved, error, undefined)
+    }
+  }
+
+  const tracked = async (request: R): Promise<Outcome<R>> => {
+    running.add(request)
+    if (forced !== undefined) request.abort(forced)
+    try {
+      return await run(request)
+    } finally {
+      running.delete(request)
+    }
+  }
+
+  signal?.addEventListener('abort', stop)
+  forceSignal?.addEventListener('abort', force)
+  if (forceSignal?.aborted === true) force()
+  const serviceDone =
+    serviceActions === undefined ? Promise.resolve() : pollServiceActions(serviceLoop.signal, resolved.pollIntervalMs, runServiceActions)
+  try {
+    await pipe(
+      verified(server, resolved),
+      resolved.policy(tracked),
+      async (outcomes: AsyncIterable<Outcome<R>>) => {
+        for await (const _ of outcomes) {
+          if (serviceActions !== undefined) await runServiceActions()
+        }
+      },
+    )
+  } finally {
+    signal?.removeEventListener('abort', stop)
+    forceSignal?.removeEventListener('abort', force)
+    clearTimeout(drainTimer)
+    serviceLoop.abort()
+    await serviceDone
+    await server.close()
+  }
+}
+
+/** The requests `verifyRequest` accepts; the others are closed unserved. */
+async function* verified<R extends Request>(server: Server<R>, hooks: ServeOptions<R>): AsyncGenerator<R, void, undefined> {
+  for await (const request of server) {
+    if (await verifyRequest(hooks, request)) yield request
+  }
+}
+
+async function pollServiceActions(signal: AbortSignal, intervalMs: number, action: () => Promise<void>): Promise<void> {
+  try {
+    for (;;) {
+      await delay(signal, intervalMs)
+      await action()
+    }
+  } catch (error) {
+    if (!isAbortError(error) && !signal.aborted) throw error
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * Unix socket paths: what may be replaced, what must be refused, and removing
+ * only the file we created.
+ *
+ * Python never removes its socket file, so a restarted server fails with
+ * EADDRINUSE until someone deletes it by hand. We replace a stale socket file
+ * (one nobody listens on), refuse a live one, and never touch anything that
+ * is not a socket.
+ *
+ * @module
+ */
+
+import { lstat, unlink } from 'node:fs/promises'
+import net from 'node:net'
+import { SocketPathInUseError, SocketPathNotSocketError, SocketPathTooLongError } from '../errors.js'
+
+/**
+ * The most bytes a Unix socket path may have: `sun_path` is 108 bytes on
+ * Linux, one of them the terminating NUL (104 on the BSDs and macOS).
+ */
+export const MAX_SOCKET_PATH_BYTES = process.platform === 'linux' ? 107 : 103
+
+/** Whether `path` is a Linux abstract socket name (`"\0name"`), which has no file. */
+export function isAbstractPath(path: string): boolean {
+  return path.startsWith('\0')
+}
+
+/**
+ * Makes `path` ready to bind: nothing there, or a stale socket file that we
+ * remove.
+ *
+ * @throws SocketPathTooLongError, SocketPathNotSocketError, SocketPathInUseError.
+ */
+export async function prepareSocketPath(path: string): Promise<void> {
+  if (Buffer.byteLength(path) > MAX_SOCKET_PATH_BYTES) throw new SocketPathTooLongError(path, MAX_SOCKET_PATH_BYTES)
+  if (isAbstractPath(path)) return
+  const stats = await lstat(path).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return undefined
+    throw error
+  })
+  if (stats === undefined) return
+  if (!stats.isSocket()) throw new SocketPathNotSocketError(path, kindOf(stats))
+  if (await isListening(path)) throw new SocketPathInUseError(path)
+  await unlink(path).catch((error: NodeJS.ErrnoException) => {
+    if (error.code !== 'ENOENT') throw error
+  })
+}
+
+/**
+ * Removes the socket file at `path` if it is still the one we created
+ * (same inode), so a file another server put there since is left alone.
+ */
+export async function removeSocketPath(path: string, inode: number | undefined): Promise<void> {
+  if (isAbstractPath(path) || inode === undefined) return
+  const stats = await lstat(path).catch(() => undefined)
+  if (stats?.isSocket() !== true || stats.ino !== inode) return
+  await unlink(path).catch(() => {})
+}
+
+/** The inode of the socket file at `path`, if there is one. */
+export async function socketInode(path: string): Promise<number | undefined> {
+  if (isAbstractPath(path)) return undefined
+  const stats = await lstat(path).catch(() => undefined)
+  return stats?.isSocket() === true ? stats.ino : undefined
+}
+
+function kindOf(stats: { isFile(): boolean; isDirectory(): boolean; isSymbolicLink(): boolean }): string {
+  if (stats.isFile()) return 'regular file'
+  if (stats.isDirectory()) return 'directory'
+  if (stats.isSymbolicLink()) return 'symbolic link'
+  return 'non-socket file'
+}
+
+/** Tries to connect: a live server accepts, a stale file refuses (ECONNREFUSED). */
+function isListening(path: string): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    const probe = net.connect({ path })
+    probe.once('connect', () => {
+      probe.destroy()
+      resolve(true)
+    })
+    probe.once('error', (error: NodeJS.ErrnoException) => {
+      probe.destroy()
+      if (error.code === 'ECONNREFUSED' || error.code === 'ENOENT') resolve(false)
+      else if (error.code === 'EAGAIN') resolve(true) // a live server whose backlog is full
+      else reject(error)
+    })
+  })
+}

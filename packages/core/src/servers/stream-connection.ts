@@ -1,0 +1,129 @@
+/**
+ * The request object for one accepted stream connection.
+ *
+ * @module
+ */
+
+import type { Socket } from 'node:net'
+import type { Source } from 'it-stream-types'
+import type { SocketAddress } from '../address.js'
+import type { Request, Server, StreamRequest } from '../types.js'
+
+/**
+ * How long a closed connection keeps reading (and discarding) what the client
+ * still sends before it is destroyed. Closing a socket whose receive buffer
+ * holds unread bytes makes the kernel send RST instead of FIN, and an RST can
+ * make the client drop the reply it has not read yet (the lingering close of
+ * Go's net/http and Apache). Two seconds covers a slow client without holding
+ * descriptors for long.
+ */
+const LINGER_MS = 2_000
+
+/**
+ * A {@link StreamRequest} over an accepted `net.Socket`.
+ *
+ * @internal Built by the stream servers; users receive it as `StreamRequest`.
+ */
+export class StreamConnection implements StreamRequest {
+  readonly kind = 'stream' as const
+  readonly socket: Socket
+  readonly clientAddress: SocketAddress
+  readonly server: Server<Request>
+  readonly #controller = new AbortController()
+  #closing: Promise<void> | undefined
+
+  constructor(socket: Socket, clientAddress: SocketAddress, server: Server<Request>) {
+    this.socket = socket
+    this.clientAddress = clientAddress
+    this.server = server
+    // A socket error without a listener would crash the process; the handler
+    // sees the error through its reads and writes instead.
+    socket.on('error', () => {})
+  }
+
+  get signal(): AbortSignal {
+    return this.#controller.signal
+  }
+
+  /** The bytes the client sends, until it ends its side. */
+  get source(): AsyncGenerator<Uint8Array> {
+    return this.socket[Symbol.asyncIterator]() as AsyncGenerator<Uint8Array>
+  }
+
+  /** Writes every chunk, honouring backpressure, then ends the write side. */
+  readonly sink = async (source: Source<Uint8Array>): Promise<void> => {
+    const socket = this.socket
+    for await (const chunk of source) {
+      if (!socket.write(chunk)) await drained(socket)
+    }
+    await new Promise<void>((resolve, reject) => {
+      socket.end(() => resolve())
+      socket.once('close', () => (socket.writableFinished ? resolve() : reject(closedError())))
+    })
+  }
+
+  abort(reason?: unknown): void {
+    if (!this.#controller.signal.aborted) this.#controller.abort(reason)
+    this.socket.destroy()
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#close()
+    return this.#closing
+  }
+
+  async #close(): Promise<void> {
+    const socket = this.socket
+    if (socket.destroyed) return
+    const signal = this.#controller.signal
+    // Python's shutdown_request(): shutdown(SHUT_WR) so the client sees every
+    // byte and then EOF, then close.
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        signal.removeEventListener('abort', onAbort)
+        socket.off('close', done)
+        resolve()
+      }
+      const onAbort = (): void => {
+        socket.destroy()
+        done()
+      }
+      if (signal.aborted) return onAbort()
+      signal.addEventListener('abort', onAbort)
+      socket.once('close', done)
+      socket.end(done)
+    })
+    if (socket.destroyed) return
+    if (socket.readableEnded) {
+      socket.destroy()
+      return
+    }
+    // Lingering close: discard what the client still sends until it ends
+    // (the socket then closes by itself) or LINGER_MS passes.
+    const timer = setTimeout(() => socket.destroy(), LINGER_MS)
+    timer.unref()
+    socket.once('close', () => clearTimeout(timer))
+    socket.on('data', () => {})
+    socket.once('end', () => socket.destroy())
+    socket.resume()
+  }
+}
+
+function drained(socket: Socket): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const onDrain = (): void => {
+      socket.off('close', onClose)
+      resolve()
+    }
+    const onClose = (): void => {
+      socket.off('drain', onDrain)
+      reject(closedError())
+    }
+    socket.once('drain', onDrain)
+    socket.once('close', onClose)
+  })
+}
+
+function closedError(): Error {
+  return Object.assign(new Error('Cannot write to the connection: it is closed'), { code: 'ERR_STREAM_DESTROYED' })
+}

@@ -1,0 +1,153 @@
+/**
+ * TCP over IPv4 and IPv6.
+ *
+ * @module
+ */
+
+import { lookup } from 'node:dns/promises'
+import { createRequire } from 'node:module'
+import net from 'node:net'
+import { type SocketAddress, formatAddress, inetAddress } from '../address.js'
+import { BindError, InvalidOptionError } from '../errors.js'
+import { systemCode } from '../internal/system-code.js'
+import { type StreamServerOptions, StreamServer, listen, nonNegativeInteger } from './stream-server.js'
+
+/**
+ * The host a server binds when none is given: loopback. Binding every
+ * interface should be a decision, not a default (Python has no default;
+ * Node's is every interface).
+ */
+export const DEFAULT_HOST = '127.0.0.1'
+
+/** Options of {@link TCPServer}. */
+export interface TCPServerOptions extends StreamServerOptions {
+  /**
+   * The host or numeric address to bind: `127.0.0.1`, `::1`, `0.0.0.0`, or
+   * `::` for dual-stack (IPv6 and IPv4 on one socket, unless `ipv6Only`).
+   * Default {@link DEFAULT_HOST}.
+   */
+  host?: string
+  /** The port; 0 (the default) lets the kernel pick a free one. */
+  port?: number
+  /** With host `::`, accept IPv6 only (no IPv4-mapped peers). Default false. */
+  ipv6Only?: boolean
+  /**
+   * Sets SO_REUSEPORT, so several servers (processes) may bind the same
+   * address and the kernel spreads connections among them (Python's
+   * `allow_reuse_port`). On Node before 22.12, which lacks the option, the
+   * socket is made by the `node-unix-socket` package instead; there the host
+   * must resolve to one address and `ipv6Only` is not available.
+   */
+  reusePort?: boolean
+}
+
+/**
+ * A TCP server: a bound, listening socket and an async iterable of accepted
+ * connections. Python counterpart: `socketserver.TCPServer`.
+ *
+ * @example
+ * ```ts
+ * await using server = await TCPServer.listen({ host: '127.0.0.1', port: 0 })
+ * console.log(server.address) // { transport: 'tcp', host: '127.0.0.1', port: 40123, family: 'IPv4' }
+ * for await (const request of server) {
+ *   request.socket.end('hello\n')
+ *   await request.close()
+ * }
+ * ```
+ */
+export class TCPServer extends StreamServer {
+  readonly #host: string
+  readonly #port: number
+  readonly #ipv6Only: boolean
+  readonly #reusePort: boolean
+
+  /**
+   * Makes an unbound server (Python's `bind_and_activate=False`): call
+   * {@link TCPServer.bind} then {@link TCPServer.activate}.
+   *
+   * @throws InvalidOptionError for an option outside its domain.
+   */
+  constructor(options: TCPServerOptions = {}) {
+    super(options)
+    this.#host = options.host ?? DEFAULT_HOST
+    if (typeof this.#host !== 'string' || this.#host.length === 0) {
+      throw new InvalidOptionError('host', `Cannot use host ${JSON.stringify(options.host)}: expected a host name or address`)
+    }
+    this.#port = nonNegativeInteger('port', options.port ?? 0)
+    if (this.#port > 65535) throw new InvalidOptionError('port', `Cannot use port ${this.#port}: the highest port is 65535`)
+    this.#ipv6Only = options.ipv6Only ?? false
+    this.#reusePort = options.reusePort ?? false
+  }
+
+  /**
+   * Makes, binds and activates a server (Python's `TCPServer(address,
+   * Handler)` with `bind_and_activate=True`).
+   *
+   * Abort behaviour: an aborted `options.signal` rejects before binding;
+   * aborting it later closes the server.
+   *
+   * @param options - Host, port and listening options.
+   * @returns The listening server.
+   * @throws BindError with the system `code` (`EADDRINUSE`, `EACCES`,
+   *   `EADDRNOTAVAIL`, `ENOTFOUND`) naming the address.
+   * @example
+   * ```ts
+   * const server = await TCPServer.listen({ host: '::', port: 8007 }) // dual-stack
+   * ```
+   */
+  static async listen(options: TCPServerOptions = {}): Promise<TCPServer> {
+    const server = new TCPServer(options)
+    await server.bind()
+    server.activate()
+    return server
+  }
+
+  protected override async listenOn(netServer: net.Server, backlog: number): Promise<void> {
+    const where = formatAddress({ transport: 'tcp', host: this.#host, port: this.#port, family: net.isIPv6(this.#host) ? 'IPv6' : 'IPv4' })
+    const toError = (error: unknown): Error => bindError(where, error)
+    if (this.#reusePort && !hasNativeReusePort()) {
+      const fd = await reusePortSocket(this.#host, this.#port).catch((error: unknown) => Promise.reject(toError(error)))
+      return listen(netServer, { fd, backlog } as net.ListenOptions, toError)
+    }
+    const options: net.ListenOptions & { reusePort?: boolean } = { host: this.#host, port: this.#port, backlog, ipv6Only: this.#ipv6Only }
+    if (this.#reusePort) options.reusePort = true
+    return listen(netServer, options, toError)
+  }
+
+  protected override describe(netServer: net.Server): SocketAddress {
+    const address = netServer.address() as net.AddressInfo
+    return inetAddress('tcp', address.address, address.port)
+  }
+
+  protected override peerAddress(socket: net.Socket): SocketAddress {
+    return inetAddress('tcp', socket.remoteAddress ?? '', socket.remotePort ?? 0)
+  }
+}
+
+function bindError(where: string, error: unknown): BindError {
+  const code = systemCode(error, 'SS_ERR_BIND')
+  const reason = REASONS[code] ?? (error instanceof Error ? error.message : String(error))
+  return new BindError(where, `Cannot bind "${where}": ${reason}`, code, { cause: error })
+}
+
+const REASONS: Record<string, string> = {
+  EADDRINUSE: 'the address is already in use',
+  EACCES: 'permission denied',
+  EADDRNOTAVAIL: 'the address is not available on this host',
+  ENOTFOUND: 'the host name does not resolve',
+  EAI_AGAIN: 'the host name could not be resolved now',
+  EAFNOSUPPORT: 'the address family is not supported',
+}
+
+/** `net.Server.listen({ reusePort })` exists from Node 22.12 and 23.1. */
+function hasNativeReusePort(): boolean {
+  const [major = 0, minor = 0] = process.versions.node.split('.').map(Number)
+  return major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12)
+}
+
+async function reusePortSocket(host: string, port: number): Promise<number> {
+  const ip = net.isIP(host) ? host : (await lookup(host)).address
+  const require = createRequire(import.meta.url)
+  const { createReuseportFd } = require('node-unix-socket') as { createReuseportFd(port: number, host: string): number }
+  return createReuseportFd(port, ip)
+}

@@ -1,0 +1,132 @@
+/**
+ * The shapes that connect servers, `serve()`, policies and handlers.
+ *
+ * @module
+ */
+
+import type { Socket } from 'node:net'
+import type { Duplex, Source } from 'it-stream-types'
+import type { SocketAddress } from './address.js'
+
+/** Options of every abortable operation: `{ signal }`. */
+export interface AbortOptions {
+  /** Aborting it stops the operation; the promise rejects with `signal.reason`. */
+  signal?: AbortSignal
+}
+
+/**
+ * What every request has, whatever its transport.
+ */
+export interface BaseRequest {
+  /** The peer: `{ transport: 'tcp', host, port, family }` or `{ transport: 'unix', path }`. */
+  readonly clientAddress: SocketAddress
+  /** The server that accepted the request. */
+  readonly server: Server<Request>
+  /**
+   * Aborts when the request must stop: its `timeoutMs` passed, the drain
+   * deadline passed while the server stops, or the connection was closed by
+   * {@link BaseRequest.abort}. `signal.reason` says which (a
+   * `RequestTimeoutError`, a `DrainTimeoutError`, ...).
+   */
+  readonly signal: AbortSignal
+  /**
+   * Ends the request gracefully: flushes what was written, then closes
+   * (Python's `shutdown_request()` then `close_request()`). Idempotent.
+   * `serve()` calls it after the handler returns; call it yourself when you
+   * iterate a server without `serve()`.
+   *
+   * Abort behaviour: bytes already written are flushed first; if the request's
+   * signal aborts meanwhile, the connection is destroyed at once.
+   */
+  close(): Promise<void>
+  /**
+   * Ends the request at once: aborts {@link BaseRequest.signal} with `reason`
+   * and destroys the connection; unsent bytes are dropped. Idempotent.
+   */
+  abort(reason?: unknown): void
+}
+
+/**
+ * One accepted stream connection (TCP or Unix stream).
+ *
+ * It is also an it-stream-types `Duplex`: `source` yields the bytes the client
+ * sends, `sink` writes bytes back and ends the write side when its source
+ * ends, so `pipe(request, transform, request)` is a complete handler.
+ *
+ * The socket arrives paused: no byte has been read from it until the handler
+ * reads (so it can be handed to a child process intact).
+ *
+ * @example
+ * ```ts
+ * for await (const request of server) {
+ *   request.socket.end('hello\n')
+ *   await request.close()
+ * }
+ * ```
+ */
+export interface StreamRequest
+  extends BaseRequest,
+    Duplex<AsyncGenerator<Uint8Array>, Source<Uint8Array>, Promise<void>> {
+  readonly kind: 'stream'
+  /** The connected socket. */
+  readonly socket: Socket
+}
+
+/** Every kind of request. Datagram requests join this union in a later release. */
+export type Request = StreamRequest
+
+/**
+ * A server: bound, listening, and an async iterable of the requests it
+ * accepts. Closing it ends every iteration with `done`.
+ */
+export interface Server<R extends Request = Request> extends AsyncIterable<R>, AsyncDisposable {
+  /** Where the server listens (the real port when bound to port 0). */
+  readonly address: SocketAddress
+  /** The listening socket's file descriptor, or -1 before bind and after close. */
+  fileno(): number
+  /**
+   * Stops listening, ends every iteration, releases the port or removes the
+   * socket file we created. Idempotent; resolves once the address is free.
+   */
+  close(): Promise<void>
+  /** Whether {@link Server.close} has been called. */
+  readonly closed: boolean
+}
+
+/**
+ * A handler object made for one request, as `BaseRequestHandler` instances
+ * are. `run()` performs `setup()`, `handle()`, `finish()`.
+ */
+export interface RequestHandlerInstance {
+  run(): Promise<void>
+}
+
+/**
+ * A handler class: constructed once per request (Python's
+ * `RequestHandlerClass`). `BaseRequestHandler` and its subclasses from
+ * `@socketserver/handlers` are such classes.
+ */
+export interface RequestHandlerClass<R extends Request = Request> {
+  new (request: R): RequestHandlerInstance
+}
+
+/**
+ * A plain function handler. It may return a promise (awaited) and may be a
+ * duplex pipeline: `(request) => pipe(request, transform, request)`.
+ */
+export type RequestHandlerFunction<R extends Request = Request> = (request: R) => unknown
+
+/** A class or a function that serves one request. */
+export type Handler<R extends Request = Request> = RequestHandlerClass<R> | RequestHandlerFunction<R>
+
+/**
+ * A concurrency policy: given the function that serves one request, an
+ * it-pipe transform from requests to outcomes. `sequential()`, `pooled()`
+ * return policies.
+ *
+ * @example
+ * ```ts
+ * await pipe(server, pooled({ concurrency: 8 })(serveOne), drain)
+ * ```
+ */
+export type Policy = <R, O>(run: (request: R) => Promise<O>) => (source: AsyncIterable<R>) => AsyncIterable<O>
