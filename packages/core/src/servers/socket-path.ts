@@ -10,9 +10,10 @@
  * @module
  */
 
-import { lstat, unlink } from 'node:fs/promises'
+import { lstat, rename, stat, unlink } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
 import net from 'node:net'
-import { SocketPathInUseError, SocketPathNotSocketError, SocketPathTooLongError } from '../errors.js'
+import { BindError, SocketPathInUseError, SocketPathNotSocketError, SocketPathTooLongError } from '../errors.js'
 
 /**
  * The most bytes a Unix socket path may have: `sun_path` is 108 bytes on
@@ -38,7 +39,13 @@ export async function prepareSocketPath(path: string): Promise<void> {
     if (error.code === 'ENOENT') return undefined
     throw error
   })
-  if (stats === undefined) return
+  if (stats === undefined) {
+    // Linux reports a missing directory as EACCES at listen(); say what it is.
+    const directory = dirname(path)
+    const exists = await stat(directory).then(() => true, () => false)
+    if (!exists) throw new BindError(path, `Cannot bind ${JSON.stringify(path)}: the directory ${JSON.stringify(directory)} does not exist`, 'ENOENT')
+    return
+  }
   if (!stats.isSocket()) throw new SocketPathNotSocketError(path, kindOf(stats))
   if (await isListening(path)) throw new SocketPathInUseError(path)
   await unlink(path).catch((error: NodeJS.ErrnoException) => {
@@ -55,6 +62,23 @@ export async function removeSocketPath(path: string, inode: number | undefined):
   const stats = await lstat(path).catch(() => undefined)
   if (stats?.isSocket() !== true || stats.ino !== inode) return
   await unlink(path).catch(() => {})
+}
+
+/**
+ * Closes a listening pipe server without letting libuv remove a file that is
+ * no longer ours: libuv unlinks the path it bound on close, whatever is
+ * there now. A foreign file is moved aside for the moment of the close.
+ */
+export async function closeKeepingForeignFile(path: string, inode: number | undefined, close: () => void): Promise<void> {
+  const stats = isAbstractPath(path) ? undefined : await lstat(path).catch(() => undefined)
+  if (stats === undefined || (stats.isSocket() && stats.ino === inode)) return close()
+  const aside = join(dirname(path), `.${process.pid}.${Date.now()}.aside`)
+  const moved = await rename(path, aside).then(() => true, () => false)
+  try {
+    close()
+  } finally {
+    if (moved) await rename(aside, path).catch(() => {})
+  }
 }
 
 /** The inode of the socket file at `path`, if there is one. */

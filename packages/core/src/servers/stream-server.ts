@@ -165,10 +165,8 @@ export abstract class StreamServer implements Server<StreamRequest> {
     if (netServer !== undefined) {
       // The listening descriptor closes synchronously here; the callback
       // would wait for every open connection, which is not ours to wait for.
-      await new Promise<void>((resolve) => {
-        netServer.close()
-        setImmediate(resolve)
-      })
+      await this.closeListener(netServer)
+      await new Promise<void>((resolve) => setImmediate(resolve))
       await this.afterClose()
     }
     channels.serverClose.publish({ server: this, dropped: dropped.length })
@@ -205,6 +203,10 @@ export abstract class StreamServer implements Server<StreamRequest> {
   protected abstract describe(netServer: net.Server): SocketAddress
   /** The address of an accepted connection's peer. */
   protected abstract peerAddress(socket: net.Socket): SocketAddress
+  /** Closes the listening socket; the descriptor is released synchronously. */
+  protected async closeListener(netServer: net.Server): Promise<void> {
+    netServer.close()
+  }
   /** Clean-up after the listener closed (the Unix server removes its file). */
   protected async afterClose(): Promise<void> {}
 }

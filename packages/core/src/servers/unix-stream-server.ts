@@ -9,7 +9,7 @@ import type net from 'node:net'
 import type { SocketAddress } from '../address.js'
 import { BindError, InvalidOptionError, SocketPathInUseError, SocketServerError } from '../errors.js'
 import { systemCode } from '../internal/system-code.js'
-import { isAbstractPath, prepareSocketPath, removeSocketPath, socketInode } from './socket-path.js'
+import { closeKeepingForeignFile, isAbstractPath, prepareSocketPath, removeSocketPath, socketInode } from './socket-path.js'
 import { type StreamServerOptions, StreamServer, listen } from './stream-server.js'
 
 /** Options of {@link UnixStreamServer}. */
@@ -114,6 +114,10 @@ export class UnixStreamServer extends StreamServer {
 
   protected override peerAddress(): SocketAddress {
     return { transport: 'unix', path: null }
+  }
+
+  protected override closeListener(netServer: net.Server): Promise<void> {
+    return closeKeepingForeignFile(this.#path, this.#inode, () => netServer.close())
   }
 
   protected override afterClose(): Promise<void> {

@@ -1,0 +1,104 @@
+import net from 'node:net'
+import { describe, expect, test } from 'vitest'
+import { BindError, InvalidOptionError, ServerClosedError, TCPServer } from '@socketserver/core'
+import { connect, describeSourceCompliance, listen, openFileDescriptors, registerCleanup } from '@socketserver/testing'
+
+describeSourceCompliance('TCPServer over IPv4', () => listen('tcp4'))
+describeSourceCompliance('TCPServer over IPv6', () => listen('tcp6'))
+
+async function occupiedPort(): Promise<number> {
+  const blocker = net.createServer()
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve))
+  registerCleanup(() => new Promise((resolve) => blocker.close(resolve)))
+  return (blocker.address() as net.AddressInfo).port
+}
+
+describe('TCPServer', () => {
+  test('listen() binds IPv4 and IPv6 loopback and reports normalised addresses', async () => {
+    const v4 = await listen('tcp4')
+    const v6 = await listen('tcp6')
+    expect(v4.address).toMatchObject({ transport: 'tcp', host: '127.0.0.1', family: 'IPv4' })
+    expect(v6.address).toMatchObject({ transport: 'tcp', host: '::1', family: 'IPv6' })
+  })
+
+  test('host "::" is dual-stack: it accepts IPv4 clients, reported as IPv4 addresses', async () => {
+    await using server = await TCPServer.listen({ host: '::', port: 0 })
+    const port = (server.address as { port: number }).port
+    const client = await connect({ transport: 'tcp', host: '127.0.0.1', port, family: 'IPv4' })
+    const { value: request } = await server[Symbol.asyncIterator]().next()
+    expect(request?.clientAddress).toMatchObject({ host: '127.0.0.1', family: 'IPv4' })
+    client.destroy()
+    await request?.close()
+  })
+
+  test('the deferred form binds with bind() and serves only after activate()', async () => {
+    const server = new TCPServer({ host: '127.0.0.1', port: 0 })
+    registerCleanup(() => server.close())
+    expect(server.fileno()).toBe(-1)
+    expect(() => server.address).toThrow(ServerClosedError)
+    await server.bind()
+    expect(server.fileno()).toBeGreaterThan(2)
+    expect(() => server[Symbol.asyncIterator]()).toThrow(ServerClosedError)
+    const client = await connect(server.address)
+    server.activate()
+    const { value: request } = await server[Symbol.asyncIterator]().next()
+    expect(request?.kind).toBe('stream')
+    client.destroy()
+    await request?.close()
+    await expect(server.bind()).rejects.toThrow(ServerClosedError)
+  })
+
+  test('an address in use rejects with BindError, code EADDRINUSE, naming the address', async () => {
+    const port = await occupiedPort()
+    const failure = TCPServer.listen({ host: '127.0.0.1', port })
+    await expect(failure).rejects.toBeInstanceOf(BindError)
+    await expect(failure).rejects.toMatchObject({ code: 'EADDRINUSE', address: `127.0.0.1:${port}` })
+    await expect(failure).rejects.toThrow(`Cannot bind "127.0.0.1:${port}": the address is already in use`)
+  })
+
+  test('a host that is not on this machine rejects with its system code', async () => {
+    await expect(TCPServer.listen({ host: '192.0.2.1', port: 0 })).rejects.toMatchObject({ code: 'EADDRNOTAVAIL' })
+    await expect(TCPServer.listen({ host: 'no-such-host.invalid', port: 0 })).rejects.toBeInstanceOf(BindError)
+  })
+
+  test('1,000 failing binds in a row leak no file descriptor', async () => {
+    const port = await occupiedPort()
+    const before = openFileDescriptors()
+    for (let i = 0; i < 1_000; i++) {
+      await expect(TCPServer.listen({ host: '127.0.0.1', port })).rejects.toBeInstanceOf(BindError)
+    }
+    expect(openFileDescriptors()).toBe(before)
+  })
+
+  test('close() frees the port at once, so a new server can bind it', async () => {
+    const server = await TCPServer.listen({ host: '127.0.0.1', port: 0 })
+    const port = (server.address as { port: number }).port
+    await server.close()
+    await using again = await TCPServer.listen({ host: '127.0.0.1', port })
+    expect(again.address).toMatchObject({ port })
+  })
+
+  test('reusePort lets two servers bind the same port', async () => {
+    await using first = await TCPServer.listen({ host: '127.0.0.1', port: 0, reusePort: true })
+    const port = (first.address as { port: number }).port
+    await using second = await TCPServer.listen({ host: '127.0.0.1', port, reusePort: true })
+    expect(second.address).toMatchObject({ port })
+  })
+
+  test('rejects bad options with InvalidOptionError', () => {
+    expect(() => new TCPServer({ port: 70_000 })).toThrow(InvalidOptionError)
+    expect(() => new TCPServer({ port: -1 })).toThrow(InvalidOptionError)
+    expect(() => new TCPServer({ backlog: 0 })).toThrow(InvalidOptionError)
+    expect(() => new TCPServer({ host: '' })).toThrow(InvalidOptionError)
+  })
+
+  test('an aborted signal rejects listen(); aborting later closes the server', async () => {
+    await expect(TCPServer.listen({ signal: AbortSignal.abort(new Error('stop')) })).rejects.toThrow('stop')
+    const controller = new AbortController()
+    const server = await TCPServer.listen({ signal: controller.signal })
+    const pending = server[Symbol.asyncIterator]().next()
+    controller.abort()
+    await expect(pending).resolves.toEqual({ done: true, value: undefined })
+    expect(server.closed).toBe(true)
+  })
+})

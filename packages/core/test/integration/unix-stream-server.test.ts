@@ -1,0 +1,120 @@
+import { existsSync, lstatSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import net from 'node:net'
+import { dirname, join } from 'node:path'
+import { describe, expect, test } from 'vitest'
+import {
+  BindError,
+  MAX_SOCKET_PATH_BYTES,
+  SocketPathInUseError,
+  SocketPathNotSocketError,
+  SocketPathTooLongError,
+  UnixStreamServer,
+} from '@socketserver/core'
+import { connect, describeSourceCompliance, listen, registerCleanup, tempSocketPath } from '@socketserver/testing'
+
+describeSourceCompliance('UnixStreamServer', () => listen('unix'))
+
+/** Leaves a socket file behind with nobody listening, as a crashed server does. */
+async function staleSocket(path: string): Promise<void> {
+  const server = net.createServer()
+  await new Promise<void>((resolve) => server.listen(path, resolve))
+  // libuv unlinks its path on close; move the file away meanwhile so it
+  // survives, as it does when a server is killed.
+  const aside = join(dirname(path), 'aside.sock')
+  renameSync(path, aside)
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+  renameSync(aside, path)
+}
+
+describe('UnixStreamServer', () => {
+  test('replaces a stale socket file nobody listens on', async () => {
+    const path = tempSocketPath()
+    await staleSocket(path)
+    expect(lstatSync(path).isSocket()).toBe(true)
+    await using server = await UnixStreamServer.listen({ path })
+    const client = await connect(server.address)
+    client.destroy()
+  })
+
+  test.each([
+    ['a regular file', (path: string) => writeFileSync(path, 'precious'), 'regular file'],
+    ['a directory', (path: string) => mkdirSync(path), 'directory'],
+    ['a symbolic link', (path: string) => symlinkSync('/nonexistent-target', path), 'symbolic link'],
+  ])('refuses %s at the path with SocketPathNotSocketError and leaves it untouched', async (_, make, found) => {
+    const path = tempSocketPath()
+    make(path)
+    const failure = UnixStreamServer.listen({ path })
+    await expect(failure).rejects.toBeInstanceOf(SocketPathNotSocketError)
+    await expect(failure).rejects.toMatchObject({ found, code: 'SS_ERR_SOCKET_PATH_NOT_SOCKET', address: path })
+    expect(existsSync(path) || lstatSync(path).isSymbolicLink()).toBe(true)
+    if (found === 'regular file') expect(readFileSync(path, 'utf8')).toBe('precious')
+  })
+
+  test("refuses a live server's path with SocketPathInUseError, and that server keeps working", async () => {
+    const live = await listen('unix')
+    const path = (live.address as { path: string }).path
+    const failure = UnixStreamServer.listen({ path })
+    await expect(failure).rejects.toBeInstanceOf(SocketPathInUseError)
+    await expect(failure).rejects.toMatchObject({ code: 'EADDRINUSE' })
+    const client = await connect(live.address)
+    const { value: request } = await live[Symbol.asyncIterator]().next()
+    expect(request?.clientAddress).toEqual({ transport: 'unix', path: null })
+    client.destroy()
+    await request?.close()
+  })
+
+  test('removes the socket file it created on close, and sets the requested mode', async () => {
+    const path = tempSocketPath()
+    const server = await UnixStreamServer.listen({ path, mode: 0o600 })
+    expect(lstatSync(path).mode & 0o777).toBe(0o600)
+    await server.close()
+    expect(existsSync(path)).toBe(false)
+  })
+
+  test('leaves alone a file that replaced its socket while it ran', async () => {
+    const path = tempSocketPath()
+    const server = await UnixStreamServer.listen({ path })
+    rmSync(path)
+    writeFileSync(path, 'someone else')
+    await server.close()
+    expect(readFileSync(path, 'utf8')).toBe('someone else')
+  })
+
+  test('a path longer than sun_path allows rejects with SocketPathTooLongError naming the limit', async () => {
+    const path = join(dirname(tempSocketPath()), 'x'.repeat(MAX_SOCKET_PATH_BYTES))
+    const failure = UnixStreamServer.listen({ path })
+    await expect(failure).rejects.toBeInstanceOf(SocketPathTooLongError)
+    await expect(failure).rejects.toMatchObject({ limit: MAX_SOCKET_PATH_BYTES })
+  })
+
+  test('a path in a directory that does not exist rejects with BindError, code ENOENT', async () => {
+    const path = join(dirname(tempSocketPath()), 'missing', 's.sock')
+    await expect(UnixStreamServer.listen({ path })).rejects.toMatchObject({ code: 'ENOENT' })
+    await expect(UnixStreamServer.listen({ path })).rejects.toBeInstanceOf(BindError)
+  })
+
+  test.runIf(process.platform === 'linux')('listens on a Linux abstract name', async () => {
+    const path = `\0socketserver-test-${process.pid}-${Date.now()}`
+    const server = await UnixStreamServer.listen({ path })
+    registerCleanup(() => server.close())
+    const client = await connect(server.address)
+    const { value: request } = await server[Symbol.asyncIterator]().next()
+    expect(request).toBeDefined()
+    client.destroy()
+    await request?.close()
+  })
+
+  test('two servers racing for one path: exactly one wins, the other gets SocketPathInUseError', async () => {
+    const path = tempSocketPath()
+    const results = await Promise.allSettled([UnixStreamServer.listen({ path }), UnixStreamServer.listen({ path })])
+    const winners = results.filter((result) => result.status === 'fulfilled')
+    const losers = results.filter((result) => result.status === 'rejected')
+    expect(winners).toHaveLength(1)
+    expect(losers).toHaveLength(1)
+    expect((losers[0] as PromiseRejectedResult).reason).toBeInstanceOf(SocketPathInUseError)
+    const winner = (winners[0] as PromiseFulfilledResult<UnixStreamServer>).value
+    registerCleanup(() => winner.close())
+    const client = await connect(winner.address)
+    client.destroy()
+  })
+})

@@ -1,0 +1,39 @@
+import { describe, expect, test } from 'vitest'
+import { AcceptQueue } from '../../src/servers/accept-queue.js'
+
+describe('AcceptQueue', () => {
+  test('hands items to waiting consumers first, then queues up to its limit', async () => {
+    const queue = new AcceptQueue<number>(2)
+    const waiting = queue.next()
+    expect(queue.push(1)).toBe(true)
+    await expect(waiting).resolves.toEqual({ done: false, value: 1 })
+    expect(queue.push(2)).toBe(true)
+    expect(queue.push(3)).toBe(true)
+    expect(queue.push(4)).toBe(false)
+    expect(queue.size).toBe(2)
+    await expect(queue.next()).resolves.toEqual({ done: false, value: 2 })
+  })
+
+  test('end() finishes waiting consumers and returns what was queued', async () => {
+    const queue = new AcceptQueue<number>(5)
+    const consumerA = new AcceptQueue<number>(5)
+    const waiting = consumerA.next()
+    expect(consumerA.end()).toEqual([])
+    await expect(waiting).resolves.toEqual({ done: true, value: undefined })
+    queue.push(1)
+    queue.push(2)
+    expect(queue.end()).toEqual([1, 2])
+    expect(queue.push(3)).toBe(false)
+    await expect(queue.next()).resolves.toEqual({ done: true, value: undefined })
+  })
+
+  test("an iterator's return() withdraws its waiting pull, so a later item is not lost", async () => {
+    const queue = new AcceptQueue<number>(5)
+    const iterator = queue[Symbol.asyncIterator]()
+    const pending = iterator.next()
+    await iterator.return?.()
+    await expect(pending).resolves.toEqual({ done: true, value: undefined })
+    queue.push(7)
+    await expect(queue.next()).resolves.toEqual({ done: false, value: 7 })
+  })
+})

@@ -1,0 +1,54 @@
+import { describe, expect, test } from 'vitest'
+import { InvalidAddressError, formatAddress, inetAddress, parseHostPort } from '@socketserver/core'
+
+describe('parseHostPort()', () => {
+  test.each([
+    ['127.0.0.1:7', { host: '127.0.0.1', port: 7 }],
+    ['localhost:0', { host: 'localhost', port: 0 }],
+    ['[::1]:8007', { host: '::1', port: 8007 }],
+    ['[::]:0', { host: '::', port: 0 }],
+    ['0.0.0.0:65535', { host: '0.0.0.0', port: 65535 }],
+  ])('parses %s', (text, expected) => {
+    expect(parseHostPort(text)).toEqual(expected)
+  })
+
+  test.each(['', 'localhost', ':80', '::1:80', '[::1]80', '[::1', '[nothost]:1', 'host:65536', 'host:-1', 'host:8o', 'a b:1', 'host:'])(
+    'rejects %j with InvalidAddressError',
+    (text) => {
+      expect(() => parseHostPort(text)).toThrow(InvalidAddressError)
+    },
+  )
+
+  test('rejects any string either with InvalidAddressError or parses it', () => {
+    const alphabet = ['1', ':', '[', ']', 'a', '.', ' ', '0', '9', 'f', '\0']
+    for (let i = 0; i < 2_000; i++) {
+      let text = ''
+      const length = (i * 7) % 12
+      for (let j = 0; j < length; j++) text += alphabet[(i * 31 + j * 17 + ((i * j) % 5)) % alphabet.length]
+      try {
+        const { port } = parseHostPort(text)
+        expect(port).toBeGreaterThanOrEqual(0)
+        expect(port).toBeLessThanOrEqual(65535)
+      } catch (error) {
+        expect(error).toBeInstanceOf(InvalidAddressError)
+      }
+    }
+  })
+})
+
+describe('formatAddress()', () => {
+  test('brackets IPv6 hosts and names abstract and unnamed Unix addresses', () => {
+    expect(formatAddress({ transport: 'tcp', host: '127.0.0.1', port: 5, family: 'IPv4' })).toBe('127.0.0.1:5')
+    expect(formatAddress({ transport: 'tcp', host: '::1', port: 5, family: 'IPv6' })).toBe('[::1]:5')
+    expect(formatAddress({ transport: 'unix', path: '/tmp/s.sock' })).toBe('/tmp/s.sock')
+    expect(formatAddress({ transport: 'unix', path: '\0name' })).toBe('@name')
+    expect(formatAddress({ transport: 'unix', path: null })).toBe('(unnamed)')
+  })
+})
+
+describe('inetAddress()', () => {
+  test('reports IPv4-mapped IPv6 peers as IPv4', () => {
+    expect(inetAddress('tcp', '::ffff:127.0.0.1', 9)).toEqual({ transport: 'tcp', host: '127.0.0.1', port: 9, family: 'IPv4' })
+    expect(inetAddress('tcp', '::1', 9).family).toBe('IPv6')
+  })
+})

@@ -1,0 +1,100 @@
+import { describe, expect, test } from 'vitest'
+import { pipe } from 'it-pipe'
+import { pooled, sequential } from '@socketserver/core'
+import { ConcurrencyProbe, Gate } from '@socketserver/testing'
+
+/** A source that counts how many items were pulled from it. */
+function countingSource(count: number): { source: AsyncIterable<number>; pulled: () => number } {
+  let pulled = 0
+  return {
+    pulled: () => pulled,
+    source: (async function* () {
+      for (let i = 0; i < count; i++) {
+        pulled++
+        yield i
+      }
+    })(),
+  }
+}
+
+async function collect<T>(source: AsyncIterable<T>): Promise<T[]> {
+  const items: T[] = []
+  for await (const item of source) items.push(item)
+  return items
+}
+
+describe('sequential()', () => {
+  test('runs one request at a time, in order, pulling the next only after the current finished', async () => {
+    const { source, pulled } = countingSource(3)
+    const probe = new ConcurrencyProbe()
+    const gates = [new Gate(), new Gate(), new Gate()]
+    const run = async (n: number): Promise<number> => {
+      probe.enter()
+      await gates[n]?.wait()
+      probe.exit()
+      return n
+    }
+    const outcomes = pipe(source, sequential()(run), collect)
+    await probe.waitUntil((_, entered) => entered === 1)
+    expect(pulled()).toBe(1)
+    gates[0]?.open()
+    await probe.waitUntil((_, entered) => entered === 2)
+    expect(pulled()).toBe(2)
+    gates[1]?.open()
+    gates[2]?.open()
+    expect(await outcomes).toEqual([0, 1, 2])
+    expect(probe.peak).toBe(1)
+  })
+})
+
+describe('pooled()', () => {
+  test('runs up to its concurrency at once and pulls nothing more until a slot frees', async () => {
+    const { source, pulled } = countingSource(10)
+    const probe = new ConcurrencyProbe()
+    const gate = new Gate()
+    const run = async (n: number): Promise<number> => {
+      probe.enter()
+      await gate.wait()
+      probe.exit()
+      return n
+    }
+    const outcomes = pipe(source, pooled({ concurrency: 3 })(run), collect)
+    await probe.waitUntil((current) => current === 3)
+    expect(pulled()).toBe(3)
+    gate.open()
+    const results = await outcomes
+    expect(results.sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
+    expect(probe.peak).toBe(3)
+  })
+
+  test('yields outcomes as requests finish, not in arrival order', async () => {
+    const gates = [new Gate(), new Gate()]
+    const run = async (n: number): Promise<number> => {
+      await gates[n]?.wait()
+      return n
+    }
+    const iterator = pooled({ concurrency: 2 })(run)(countingSource(2).source)[Symbol.asyncIterator]()
+    const first = iterator.next()
+    gates[1]?.open()
+    expect(await first).toEqual({ done: false, value: 1 })
+    gates[0]?.open()
+    expect(await iterator.next()).toEqual({ done: false, value: 0 })
+    expect(await iterator.next()).toEqual({ done: true, value: undefined })
+  })
+
+  test('with blockOnClose false, ends when the source ends without waiting for running requests', async () => {
+    const gate = new Gate()
+    const probe = new ConcurrencyProbe()
+    const run = async (n: number): Promise<number> => {
+      probe.enter()
+      await gate.wait()
+      probe.exit()
+      return n
+    }
+    const outcomes = await pipe(countingSource(2).source, pooled({ concurrency: 4, blockOnClose: false })(run), collect)
+    expect(outcomes).toEqual([])
+    expect(probe.current).toBe(2)
+    gate.open()
+    await probe.waitUntil((current) => current === 0)
+  })
+})

@@ -1,0 +1,113 @@
+/**
+ * Server fixtures: bind on loopback, clean up with the test.
+ *
+ * @module
+ */
+
+import {
+  type Handler,
+  type ServeOptions,
+  type StreamRequest,
+  type StreamServer,
+  TCPServer,
+  type TCPServerOptions,
+  UnixStreamServer,
+  type UnixStreamServerOptions,
+  serve,
+} from '@socketserver/core'
+import { registerCleanup } from './cleanup.js'
+import { tempSocketPath } from './temp-socket-path.js'
+
+/** The stream transports a fixture can make: TCP over IPv4, TCP over IPv6, Unix. */
+export type StreamTransportName = 'tcp4' | 'tcp6' | 'unix'
+
+/** Every stream transport, for matrices. */
+export const STREAM_TRANSPORTS: readonly StreamTransportName[] = ['tcp4', 'tcp6', 'unix']
+
+/** Options of {@link listen}: the server options of that transport, minus the address. */
+export type ListenFixtureOptions = Omit<TCPServerOptions, 'host' | 'port'> & Omit<UnixStreamServerOptions, 'path'>
+
+/**
+ * Starts a server on loopback: `tcp4` binds `127.0.0.1:0`, `tcp6` binds
+ * `[::1]:0`, `unix` a socket in a fresh temporary directory. Inside a test it
+ * is closed when the test finishes.
+ *
+ * @param transport - Which transport. Default `tcp4`.
+ * @param options - Extra server options (backlog, maxPendingConnections, mode...).
+ * @returns The listening server.
+ * @example
+ * ```ts
+ * const server = await listen('unix')
+ * const client = await connect(server.address)
+ * ```
+ */
+export async function listen(transport: StreamTransportName = 'tcp4', options: ListenFixtureOptions = {}): Promise<StreamServer> {
+  const server =
+    transport === 'unix'
+      ? await UnixStreamServer.listen({ ...options, path: tempSocketPath() })
+      : await TCPServer.listen({ ...options, host: transport === 'tcp6' ? '::1' : '127.0.0.1', port: 0 })
+  registerCleanup(() => server.close())
+  return server
+}
+
+/** A `serve()` running in the background of a test. */
+export interface BackgroundServe {
+  /** The errors `handleError` received, in order. */
+  readonly errors: unknown[]
+  /** Resolves (or rejects) when `serve()` does. */
+  readonly done: Promise<void>
+  /** The signal given to `serve()`. */
+  readonly signal: AbortSignal
+  /**
+   * Aborts the signal and waits for `serve()`. If it has not resolved
+   * within `timeoutMs`, rejects with a report of what is still open.
+   */
+  stop(timeoutMs?: number): Promise<void>
+}
+
+/**
+ * Runs `serve(server, handler, options)` in the background, collecting the
+ * errors `handleError` receives (unless `options.handleError` is given);
+ * inside a test it is stopped when the test finishes.
+ *
+ * @param server - A listening server.
+ * @param handler - The handler under test.
+ * @param options - Any `serve()` options except `signal`.
+ * @returns Handles to stop it and to read its errors.
+ * @example
+ * ```ts
+ * const server = await listen()
+ * const serving = serveInBackground(server, EchoHandler)
+ * // ... talk to it ...
+ * await serving.stop()
+ * expect(serving.errors).toEqual([])
+ * ```
+ */
+export function serveInBackground(
+  server: StreamServer,
+  handler: Handler<StreamRequest>,
+  options: Omit<ServeOptions<StreamRequest>, 'signal'> = {},
+): BackgroundServe {
+  const controller = new AbortController()
+  const errors: unknown[] = []
+  const done = serve(server, handler, {
+    handleError: (error) => errors.push(error),
+    ...options,
+    signal: controller.signal,
+  })
+  done.catch(() => {})
+  const stop = async (timeoutMs = 10_000): Promise<void> => {
+    controller.abort()
+    let timer: NodeJS.Timeout | undefined
+    const overrun = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`Cannot stop serve(): still running after ${timeoutMs} ms; open: ${process.getActiveResourcesInfo().join(', ')}`)), timeoutMs)
+    })
+    try {
+      await Promise.race([done, overrun])
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+  registerCleanup(() => stop())
+  return { errors, done, signal: controller.signal, stop }
+}
