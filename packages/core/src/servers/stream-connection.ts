@@ -45,9 +45,13 @@ export class StreamConnection implements StreamRequest {
     return this.#controller.signal
   }
 
-  /** The bytes the client sends, until it ends its side. */
+  /**
+   * The bytes the client sends, until it ends its side. Leaving the loop
+   * early (`break`) keeps the connection open, so a handler can read a
+   * request and then write its reply.
+   */
   get source(): AsyncGenerator<Uint8Array> {
-    return this.socket[Symbol.asyncIterator]() as AsyncGenerator<Uint8Array>
+    return this.socket.iterator({ destroyOnReturn: false }) as AsyncGenerator<Uint8Array>
   }
 
   /** Writes every chunk, honouring backpressure, then ends the write side. */
