@@ -1,0 +1,37 @@
+// `pnpm start`: runs the echo service (RFC 862) on TCP and on a Unix socket,
+// both on loopback, and says how to try it. Ctrl-C stops it gracefully.
+import { spawn } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+
+const bin = fileURLToPath(new URL('../packages/cli/bin/socketserver.js', import.meta.url))
+const dir = mkdtempSync(join(tmpdir(), 'socketserver-demo-'))
+const path = join(dir, 'echo.sock')
+const child = spawn(process.execPath, [bin, 'serve', 'echo', '--tcp', '127.0.0.1:0', '--unix', path], {
+  stdio: ['ignore', 'pipe', 'inherit'],
+})
+
+const hints = []
+for await (const line of createInterface({ input: child.stdout })) {
+  console.log(line)
+  const [, transport, address] = line.split(' ')
+  if (transport === 'tcp') {
+    const port = address.slice(address.lastIndexOf(':') + 1)
+    hints.push(`  nc 127.0.0.1 ${port}`)
+  } else if (transport === 'unix') {
+    hints.push(`  nc -U ${address}`)
+  }
+  if (hints.length === 2) {
+    console.log(`\nThe echo service sends back every byte you type. Try it from another terminal:\n${hints.join('\n')}\n\nPress Ctrl-C to stop.`)
+  }
+}
+
+// Ctrl-C reaches the child too (same process group); wait for its graceful exit.
+process.on('SIGINT', () => {})
+process.on('SIGTERM', () => child.kill('SIGTERM'))
+const [code] = await new Promise((resolve) => child.once('exit', (...args) => resolve(args)))
+rmSync(dir, { recursive: true, force: true })
+process.exitCode = code ?? 0
