@@ -14,6 +14,12 @@ const child = spawn(process.execPath, [bin, 'serve', 'echo', '--tcp', '127.0.0.1
   stdio: ['ignore', 'pipe', 'inherit'],
 })
 
+// Ctrl-C reaches the child too (same process group): let it stop gracefully
+// and exit after it, instead of dying first.
+process.on('SIGINT', () => {})
+process.on('SIGTERM', () => child.kill('SIGTERM'))
+const exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)))
+
 const hints = []
 for await (const line of createInterface({ input: child.stdout })) {
   console.log(line)
@@ -28,10 +34,6 @@ for await (const line of createInterface({ input: child.stdout })) {
     console.log(`\nThe echo service sends back every byte you type. Try it from another terminal:\n${hints.join('\n')}\n\nPress Ctrl-C to stop.`)
   }
 }
-
-// Ctrl-C reaches the child too (same process group); wait for its graceful exit.
-process.on('SIGINT', () => {})
-process.on('SIGTERM', () => child.kill('SIGTERM'))
-const [code] = await new Promise((resolve) => child.once('exit', (...args) => resolve(args)))
+const code = await exited
 rmSync(dir, { recursive: true, force: true })
 process.exitCode = code ?? 0
