@@ -7,7 +7,7 @@
  * |---|---|
  * | `socketserver:server:listen` | `{ server }` once the server listens |
  * | `socketserver:server:close` | `{ server, dropped }`: `dropped` connections were accepted but never handed out |
- * | `socketserver:server:overflow` | `{ server, clientAddress }`: a connection refused because `maxPendingConnections` were waiting |
+ * | `socketserver:server:drop` | `{ server, error }`: a connection or datagram refused before any handler saw it: `OverflowError` (too many waiting), `DatagramTooLargeError` |
  * | `socketserver:server:accept-error` | `{ server, error }`: accepting failed (EMFILE, ...); the server keeps listening |
  * | `socketserver:request:start` | `{ request }` before the handler runs |
  * | `socketserver:request:end` | `{ request, error }` after the request closed; `error` is undefined on success |
@@ -30,7 +30,7 @@ import diagnosticsChannel from 'node:diagnostics_channel'
 export const channels = {
   serverListen: diagnosticsChannel.channel('socketserver:server:listen'),
   serverClose: diagnosticsChannel.channel('socketserver:server:close'),
-  serverOverflow: diagnosticsChannel.channel('socketserver:server:overflow'),
+  serverDrop: diagnosticsChannel.channel('socketserver:server:drop'),
   serverAcceptError: diagnosticsChannel.channel('socketserver:server:accept-error'),
   requestStart: diagnosticsChannel.channel('socketserver:request:start'),
   requestEnd: diagnosticsChannel.channel('socketserver:request:end'),

@@ -280,3 +280,89 @@ export class HandlerError extends SocketServerError {
     this.clientAddress = clientAddress
   }
 }
+
+/**
+ * A connection or datagram was refused because `maxPendingConnections` (or
+ * `maxPendingDatagrams`) were already waiting for a consumer. Published on
+ * `socketserver:server:drop` and passed to `serve()`'s `handleError`.
+ *
+ * @example
+ * ```ts
+ * serve(server, handler, { handleError: (err) => { if (err instanceof OverflowError) overloaded++ } })
+ * ```
+ */
+export class OverflowError extends SocketServerError {
+  /** The peer that was refused. */
+  readonly clientAddress: SocketAddress
+
+  /**
+   * @param clientAddress - The refused peer.
+   * @param limit - How many were waiting.
+   * @param clientText - The peer as text, for the message.
+   */
+  constructor(clientAddress: SocketAddress, limit: number, clientText: string) {
+    super(`Cannot queue the request from ${clientText}: ${limit} are already waiting for the consumer`, 'SS_ERR_OVERFLOW')
+    this.clientAddress = clientAddress
+  }
+}
+
+/**
+ * A datagram was larger than `maxPacketSize`: it is dropped whole, never
+ * handed to a handler cut short (Python truncates silently), and reported.
+ * Also the rejection of `reply()` when a reply is larger than the socket can
+ * send (`EMSGSIZE`).
+ *
+ * @example
+ * ```ts
+ * serve(server, handler, { handleError: (err) => { if (err instanceof DatagramTooLargeError) oversized++ } })
+ * ```
+ */
+export class DatagramTooLargeError extends SocketServerError {
+  /** The datagram's size in bytes, when known. */
+  readonly size: number | undefined
+  /** The limit it exceeded. */
+  readonly limit: number
+  /** The peer it came from or was meant for. */
+  readonly clientAddress: SocketAddress | undefined
+
+  /**
+   * @param message - What was too large and the state.
+   * @param details - Size, limit, peer and cause.
+   */
+  constructor(
+    message: string,
+    details: { size?: number; limit: number; clientAddress?: SocketAddress; cause?: unknown },
+  ) {
+    super(message, 'SS_ERR_DATAGRAM_TOO_LARGE', { cause: details.cause })
+    this.size = details.size
+    this.limit = details.limit
+    this.clientAddress = details.clientAddress
+  }
+}
+
+/**
+ * A reply could not be sent to a datagram's sender: it is a Unix datagram
+ * client that never bound a path of its own, so it has no address to reply
+ * to (Python fails there with a TypeError), or sending failed with a system
+ * error (`code` is copied from it).
+ *
+ * @example
+ * ```ts
+ * try { await request.reply(data) } catch (err) { if (err instanceof ReplyError) ... }
+ * ```
+ */
+export class ReplyError extends SocketServerError {
+  /** The peer the reply was for. */
+  readonly clientAddress: SocketAddress
+
+  /**
+   * @param clientAddress - The peer.
+   * @param message - What went wrong.
+   * @param code - `SS_ERR_UNBOUND_CLIENT` or a system code.
+   * @param options - `cause`.
+   */
+  constructor(clientAddress: SocketAddress, message: string, code: string, options?: SocketServerErrorOptions) {
+    super(message, code, options)
+    this.clientAddress = clientAddress
+  }
+}

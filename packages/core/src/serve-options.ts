@@ -36,7 +36,9 @@ export interface RequestHooks<R extends Request = Request> {
   /**
    * Receives every error: `HandlerError` (the handler threw; `cause` is what
    * it threw), `RequestTimeoutError`, `DrainTimeoutError`, and errors of
-   * `verifyRequest` and `serviceActions` (then `request` is undefined).
+   * `verifyRequest`, and, with `request` undefined, errors of
+   * `serviceActions` and requests the server refused before any handler saw
+   * them (`OverflowError`, `DatagramTooLargeError`).
    * Python's `handle_error`. Default: one line on stderr with the client's
    * address (Python prints a whole traceback). Every error is also published
    * on the `socketserver:request:error` diagnostics channel.

@@ -7,6 +7,7 @@
 
 import { delay, isAbortError } from 'abort-controller-x'
 import { pipe } from 'it-pipe'
+import { channels } from './diagnostics.js'
 import { DrainTimeoutError } from './errors.js'
 import { type Outcome, reportError, requestRunner, verifyRequest } from './request-runner.js'
 import { type ServeOptions, resolveServeOptions } from './serve-options.js'
@@ -91,6 +92,13 @@ export async function serve<R extends Request>(server: Server<R>, handler: Handl
     }
   }
 
+  // Requests refused before any handler saw them (overflow, oversized
+  // datagrams) are the server's to report; pass this server's to handleError.
+  const onDrop = (message: unknown): void => {
+    const { server: from, error } = message as { server: unknown; error: unknown }
+    if (from === server) reportError(resolved, error, undefined)
+  }
+  channels.serverDrop.subscribe(onDrop)
   signal?.addEventListener('abort', stop)
   forceSignal?.addEventListener('abort', force)
   if (forceSignal?.aborted === true) force()
@@ -107,6 +115,7 @@ export async function serve<R extends Request>(server: Server<R>, handler: Handl
       },
     )
   } finally {
+    channels.serverDrop.unsubscribe(onDrop)
     signal?.removeEventListener('abort', stop)
     forceSignal?.removeEventListener('abort', force)
     clearTimeout(drainTimer)

@@ -22,6 +22,11 @@ export class AcceptQueue<T> {
     this.#limit = limit
   }
 
+  /** The most items kept while nobody pulls. */
+  get limit(): number {
+    return this.#limit
+  }
+
   /** Items waiting for a consumer. */
   get size(): number {
     return this.#items.length

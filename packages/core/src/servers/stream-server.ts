@@ -6,9 +6,9 @@
  */
 
 import net from 'node:net'
-import type { SocketAddress } from '../address.js'
+import { type SocketAddress, formatAddress } from '../address.js'
 import { channels } from '../diagnostics.js'
-import { InvalidOptionError, ServerClosedError } from '../errors.js'
+import { InvalidOptionError, OverflowError, ServerClosedError } from '../errors.js'
 import type { AbortOptions, Server, StreamRequest } from '../types.js'
 import { AcceptQueue } from './accept-queue.js'
 import { StreamConnection } from './stream-connection.js'
@@ -30,7 +30,8 @@ export const DEFAULT_BACKLOG = 65_535
  * keeps accepting, but holds each connection paused (not one byte read, the
  * data stays in the kernel) in a queue of this size; beyond it, new
  * connections are refused at once and reported on
- * `socketserver:server:overflow`. A paused connection costs a few KB.
+ * `socketserver:server:drop` (with an `OverflowError`). A paused connection
+ * costs a few KB.
  */
 export const DEFAULT_MAX_PENDING_CONNECTIONS = 1_024
 
@@ -193,7 +194,8 @@ export abstract class StreamServer implements Server<StreamRequest> {
   #accept(socket: net.Socket): void {
     const connection = new StreamConnection(socket, this.peerAddress(socket), this)
     if (this.#queue.push(connection)) return
-    channels.serverOverflow.publish({ server: this, clientAddress: connection.clientAddress })
+    const address = connection.clientAddress
+    channels.serverDrop.publish({ server: this, error: new OverflowError(address, this.#queue.limit, formatAddress(address)) })
     connection.abort()
   }
 

@@ -1,5 +1,6 @@
 import diagnosticsChannel from 'node:diagnostics_channel'
 import { describe, expect, test } from 'vitest'
+import { OverflowError } from '@socketserver/core'
 import { connect, listen, registerCleanup, until } from '@socketserver/testing'
 
 describe('stream server backpressure', () => {
@@ -30,19 +31,21 @@ describe('stream server backpressure', () => {
     await firstRequest?.close()
   })
 
-  test('beyond maxPendingConnections, new connections are refused at once and reported on socketserver:server:overflow', async () => {
+  test('beyond maxPendingConnections, new connections are refused at once and reported on socketserver:server:drop', async () => {
     const overflows: unknown[] = []
     const onOverflow = (message: unknown): void => {
       overflows.push(message)
     }
-    diagnosticsChannel.subscribe('socketserver:server:overflow', onOverflow)
-    registerCleanup(() => diagnosticsChannel.unsubscribe('socketserver:server:overflow', onOverflow))
+    diagnosticsChannel.subscribe('socketserver:server:drop', onOverflow)
+    registerCleanup(() => diagnosticsChannel.unsubscribe('socketserver:server:drop', onOverflow))
     const server = await listen('tcp4', { maxPendingConnections: 2 })
     const waiting = [await connect(server.address), await connect(server.address)]
     await until(() => server.pendingConnections === 2, 5_000, 'two waiting connections')
     const refused = await connect(server.address)
     await refused.waitForEnd()
-    expect(overflows.filter((message) => (message as { server: unknown }).server === server)).toHaveLength(1)
+    const mine = overflows.filter((message) => (message as { server: unknown }).server === server)
+    expect(mine).toHaveLength(1)
+    expect((mine[0] as { error: unknown }).error).toBeInstanceOf(OverflowError)
     expect(server.pendingConnections).toBe(2)
     for (const client of waiting) client.destroy()
   })

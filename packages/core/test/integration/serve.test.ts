@@ -2,6 +2,7 @@ import { pipe } from 'it-pipe'
 import { describe, expect, test, vi } from 'vitest'
 import {
   HandlerError,
+  OverflowError,
   RequestTimeoutError,
   type StreamRequest,
   TCPServer,
@@ -220,6 +221,26 @@ describe('serve()', () => {
     for (const client of clients) expect(await client.readLine()).toBe('done\n')
     expect(probe.peak).toBe(3)
     expect(probe.entered).toBe(8)
+  })
+
+  test('connections refused for overflow reach handleError as OverflowError', async () => {
+    const server = await listen('tcp4', { maxPendingConnections: 0 })
+    const gate = new Gate()
+    const probe = new ConcurrencyProbe()
+    const serving = serveInBackground(server, async (request) => {
+      probe.enter()
+      await gate.wait()
+      await request.sink(request.source)
+    }, { policy: sequential() })
+    const first = await connect(server.address)
+    await probe.waitUntil((current) => current === 1)
+    const refused = await connect(server.address)
+    await refused.waitForEnd()
+    await vi.waitFor(() => expect(serving.errors).toHaveLength(1))
+    expect(serving.errors[0]).toBeInstanceOf(OverflowError)
+    gate.open()
+    first.end()
+    await first.waitForEnd()
   })
 
   test('a policy is an it-pipe stage that works in a hand-written pipeline', async () => {
