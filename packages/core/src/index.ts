@@ -31,6 +31,15 @@ export {
   type StreamServerOptions,
 } from './servers/stream-server.js'
 export { MAX_SOCKET_PATH_BYTES } from './servers/socket-path.js'
+export {
+  DatagramServer,
+  DEFAULT_MAX_PACKET_SIZE,
+  DEFAULT_MAX_PENDING_DATAGRAMS,
+  type DatagramServerOptions,
+  type DatagramServerStats,
+} from './servers/datagram-server.js'
+export { UDPServer, type UDPServerOptions } from './servers/udp-server.js'
+export { UnixDatagramServer, type UnixDatagramServerOptions } from './servers/unix-datagram-server.js'
 export { serve } from './serve.js'
 export { handleRequest } from './handle-request.js'
 export { defaultHandleError, isHandlerClass, type Outcome } from './request-runner.js'

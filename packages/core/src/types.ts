@@ -72,8 +72,34 @@ export interface StreamRequest
   readonly socket: Socket
 }
 
-/** Every kind of request. Datagram requests join this union in a later release. */
-export type Request = StreamRequest
+/**
+ * One received datagram (UDP or Unix datagram). Python's datagram request is
+ * the pair `(data, socket)`; here the reply goes through {@link DatagramRequest.reply},
+ * sent from the server's own socket to the sender.
+ *
+ * @example
+ * ```ts
+ * for await (const request of udpServer) await request.reply(request.data)
+ * ```
+ */
+export interface DatagramRequest extends BaseRequest {
+  readonly kind: 'datagram'
+  /** The whole datagram, never truncated (oversized ones never get here). */
+  readonly data: Uint8Array
+  /**
+   * Sends `data` as one datagram to the sender, from the server's socket.
+   *
+   * Abort behaviour: a reply already handed to the kernel is not recalled.
+   *
+   * @throws DatagramTooLargeError when the socket cannot send that much;
+   *   ReplyError when the sender has no address (an unbound Unix datagram
+   *   client) or sending fails.
+   */
+  reply(data: Uint8Array | string): Promise<void>
+}
+
+/** Every kind of request. */
+export type Request = StreamRequest | DatagramRequest
 
 /**
  * A server: bound, listening, and an async iterable of the requests it

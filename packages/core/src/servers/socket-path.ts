@@ -106,7 +106,9 @@ function isListening(path: string): Promise<boolean> {
     probe.once('error', (error: NodeJS.ErrnoException) => {
       probe.destroy()
       if (error.code === 'ECONNREFUSED' || error.code === 'ENOENT') resolve(false)
-      else if (error.code === 'EAGAIN') resolve(true) // a live server whose backlog is full
+      // EAGAIN: a live stream server whose backlog is full; EPROTOTYPE: a live
+      // socket of another type (a datagram server) is bound there.
+      else if (error.code === 'EAGAIN' || error.code === 'EPROTOTYPE') resolve(true)
       else reject(error)
     })
   })

@@ -10,6 +10,7 @@ import net from 'node:net'
 import { type SocketAddress, formatAddress, inetAddress } from '../address.js'
 import { BindError, InvalidOptionError } from '../errors.js'
 import { systemCode } from '../internal/system-code.js'
+import { hasNativeReusePort } from './reuse-port.js'
 import { type StreamServerOptions, StreamServer, listen, nonNegativeInteger } from './stream-server.js'
 
 /**
@@ -137,12 +138,6 @@ const REASONS: Record<string, string> = {
   ENOTFOUND: 'the host name does not resolve',
   EAI_AGAIN: 'the host name could not be resolved now',
   EAFNOSUPPORT: 'the address family is not supported',
-}
-
-/** `net.Server.listen({ reusePort })` exists from Node 22.12 and 23.1. */
-function hasNativeReusePort(): boolean {
-  const [major = 0, minor = 0] = process.versions.node.split('.').map(Number)
-  return major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12)
 }
 
 async function reusePortSocket(host: string, port: number): Promise<number> {

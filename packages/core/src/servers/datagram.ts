@@ -1,0 +1,47 @@
+/**
+ * The request object for one received datagram.
+ *
+ * @module
+ */
+
+import type { SocketAddress } from '../address.js'
+import type { DatagramRequest, Request, Server } from '../types.js'
+
+/** Sends one datagram to a peer from the server's socket. */
+export type SendDatagram = (data: Uint8Array, to: SocketAddress) => Promise<void>
+
+/**
+ * A {@link DatagramRequest}: the data, the sender, and a way to reply.
+ *
+ * @internal Built by the datagram servers.
+ */
+export class Datagram implements DatagramRequest {
+  readonly kind = 'datagram' as const
+  readonly data: Uint8Array
+  readonly clientAddress: SocketAddress
+  readonly server: Server<Request>
+  readonly #send: SendDatagram
+  readonly #controller = new AbortController()
+
+  constructor(data: Uint8Array, clientAddress: SocketAddress, server: Server<Request>, send: SendDatagram) {
+    this.data = data
+    this.clientAddress = clientAddress
+    this.server = server
+    this.#send = send
+  }
+
+  get signal(): AbortSignal {
+    return this.#controller.signal
+  }
+
+  reply(data: Uint8Array | string): Promise<void> {
+    return this.#send(typeof data === 'string' ? Buffer.from(data) : data, this.clientAddress)
+  }
+
+  /** A datagram has no connection to shut down: nothing to do. */
+  async close(): Promise<void> {}
+
+  abort(reason?: unknown): void {
+    if (!this.#controller.signal.aborted) this.#controller.abort(reason)
+  }
+}

@@ -1,0 +1,193 @@
+/**
+ * Unix domain datagram sockets, through the `node-unix-socket` package
+ * (Node has no SOCK_DGRAM Unix sockets). Nothing of that package's API is
+ * visible to callers.
+ *
+ * @module
+ */
+
+import { chmod } from 'node:fs/promises'
+import { createRequire } from 'node:module'
+import { type SocketAddress, formatAddress } from '../address.js'
+import { BindError, InvalidOptionError, ReplyError, SocketPathInUseError, SocketServerError } from '../errors.js'
+import { systemCode } from '../internal/system-code.js'
+import { type DatagramServerOptions, DatagramServer } from './datagram-server.js'
+import { isAbstractPath, prepareSocketPath, removeSocketPath, socketInode } from './socket-path.js'
+import { sendError } from './udp-server.js'
+
+/**
+ * node-unix-socket receives into a 65,535-byte buffer and cuts longer
+ * datagrams without saying so. A datagram of exactly that length may have
+ * been cut, so it is treated as too large: `maxPacketSize` can be at most
+ * 65,534 here.
+ */
+const UNIX_DGRAM_RECEIVE_LIMIT = 65_535
+
+/** The part of node-unix-socket's DgramSocket we use. */
+interface NativeDgramSocket {
+  bind(path: string): void
+  sendTo(buf: Buffer, offset: number, length: number, path: string, callback: (error?: Error) => void): void
+  close(): void
+  setRecvBufferSize(size: number): void
+  setSendBufferSize(size: number): void
+  on(event: 'data', listener: (data: Buffer, path: string) => void): void
+  on(event: 'error', listener: (error: Error) => void): void
+}
+
+/** Options of {@link UnixDatagramServer}. */
+export interface UnixDatagramServerOptions extends DatagramServerOptions {
+  /** The socket path. Same rules as the stream server: stale files replaced, others refused. */
+  path: string
+  /** Permissions for the socket file, such as `0o660`. */
+  mode?: number
+  /** SO_RCVBUF in bytes. */
+  recvBufferSize?: number
+  /** SO_SNDBUF in bytes. */
+  sendBufferSize?: number
+}
+
+/**
+ * A Unix domain datagram server. Python counterpart:
+ * `socketserver.UnixDatagramServer`. Replies reach only clients that bound a
+ * path of their own; for an unbound client `clientAddress.path` is `null` and
+ * `reply()` rejects with a `ReplyError` (code `SS_ERR_UNBOUND_CLIENT`).
+ * Linux abstract names are not supported for datagram sockets.
+ *
+ * @example
+ * ```ts
+ * await using server = await UnixDatagramServer.bind({ path: '/tmp/echo.dgram' })
+ * for await (const request of server) await request.reply(request.data)
+ * ```
+ */
+export class UnixDatagramServer extends DatagramServer {
+  readonly #options: UnixDatagramServerOptions
+  #socket: NativeDgramSocket | undefined
+  #inode: number | undefined
+
+  /**
+   * Makes an unbound server: call {@link UnixDatagramServer.bind} then
+   * {@link UnixDatagramServer.activate}.
+   *
+   * @throws InvalidOptionError for a missing path, an abstract name or a bad mode.
+   */
+  constructor(options: UnixDatagramServerOptions) {
+    super(options, UNIX_DGRAM_RECEIVE_LIMIT)
+    if (typeof options?.path !== 'string' || options.path.length === 0) {
+      throw new InvalidOptionError('path', `Cannot use path ${JSON.stringify(options?.path)}: expected a socket path`)
+    }
+    if (isAbstractPath(options.path)) {
+      throw new InvalidOptionError('path', 'Cannot use an abstract socket name: Unix datagram servers need a file system path')
+    }
+    if (options.mode !== undefined && (!Number.isInteger(options.mode) || options.mode < 0 || options.mode > 0o7777)) {
+      throw new InvalidOptionError('mode', `Cannot use mode ${JSON.stringify(options.mode)}: expected permission bits such as 0o660`)
+    }
+    this.#options = options
+  }
+
+  /**
+   * Makes, binds and activates a Unix datagram server.
+   *
+   * Abort behaviour: an aborted `options.signal` rejects before binding;
+   * aborting it later closes the server and removes its file.
+   *
+   * @param options - The path and datagram options.
+   * @returns The bound server.
+   * @throws SocketPathInUseError, SocketPathNotSocketError,
+   *   SocketPathTooLongError, or BindError with the system code.
+   * @example
+   * ```ts
+   * const server = await UnixDatagramServer.bind({ path: '/run/app/log.sock', mode: 0o660 })
+   * ```
+   */
+  // `override`: see UDPServer.bind; this factory replaces Function.prototype.bind.
+  static override async bind(options: UnixDatagramServerOptions): Promise<UnixDatagramServer> {
+    const server = new UnixDatagramServer(options)
+    await server.bind()
+    server.activate()
+    return server
+  }
+
+  protected override async open(receive: (data: Uint8Array, from: SocketAddress) => void): Promise<SocketAddress> {
+    const path = this.#options.path
+    try {
+      await prepareSocketPath(path)
+    } catch (error) {
+      throw error instanceof SocketServerError ? error : wrap(path, error)
+    }
+    const require = createRequire(import.meta.url)
+    const { DgramSocket } = require('node-unix-socket') as { DgramSocket: new () => NativeDgramSocket }
+    const socket = new DgramSocket()
+    try {
+      socket.bind(path)
+      if (this.#options.recvBufferSize !== undefined) socket.setRecvBufferSize(this.#options.recvBufferSize)
+      if (this.#options.sendBufferSize !== undefined) socket.setSendBufferSize(this.#options.sendBufferSize)
+      this.#inode = await socketInode(path)
+      if (this.#options.mode !== undefined) await chmod(path, this.#options.mode)
+    } catch (error) {
+      socket.close()
+      await removeSocketPath(path, this.#inode)
+      throw wrap(path, error)
+    }
+    socket.on('error', () => {})
+    socket.on('data', (data, from) => receive(data, { transport: 'unix-dgram', path: from === '' ? null : from }))
+    this.#socket = socket
+    return { transport: 'unix-dgram', path }
+  }
+
+  protected override sendTo(data: Uint8Array, to: SocketAddress): Promise<void> {
+    const socket = this.#socket
+    const limit = this.maxPacketSize
+    return new Promise((resolve, reject) => {
+      if (!('path' in to) || to.path === null) {
+        const message = `Cannot reply to ${formatAddress(to)}: the client did not bind a socket path, so it has no address to reply to`
+        reject(new ReplyError(to, message, 'SS_ERR_UNBOUND_CLIENT'))
+        return
+      }
+      if (socket === undefined) {
+        reject(new ReplyError(to, `Cannot reply to ${formatAddress(to)}: the server is closed`, 'SS_ERR_SERVER_CLOSED'))
+        return
+      }
+      const buffer = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength)
+      socket.sendTo(buffer, 0, buffer.length, to.path, (error) => {
+        if (error === undefined || error === null) return resolve()
+        reject(sendError(to, buffer.length, limit, withCode(error)))
+      })
+    })
+  }
+
+  protected override async shut(): Promise<void> {
+    const socket = this.#socket
+    this.#socket = undefined
+    socket?.close()
+    await removeSocketPath(this.#options.path, this.#inode)
+  }
+
+  protected override descriptor(): number {
+    // node-unix-socket does not expose its descriptor.
+    return -1
+  }
+}
+
+/** node-unix-socket reports errors by message only; recover the errno name. */
+function withCode(error: Error): Error {
+  if ((error as { code?: unknown }).code !== undefined && (error as { code?: unknown }).code !== 'Unknown') return error
+  const known: Array<[RegExp, string]> = [
+    [/address already in use/i, 'EADDRINUSE'],
+    [/connection refused/i, 'ECONNREFUSED'],
+    [/no such file/i, 'ENOENT'],
+    [/permission denied/i, 'EACCES'],
+    [/message too long/i, 'EMSGSIZE'],
+    [/no buffer space/i, 'ENOBUFS'],
+    [/resource temporarily unavailable/i, 'EAGAIN'],
+  ]
+  const code = known.find(([pattern]) => pattern.test(error.message))?.[1]
+  return code === undefined ? error : Object.assign(error, { code })
+}
+
+function wrap(path: string, error: unknown): BindError {
+  const cause = error instanceof Error ? withCode(error) : error
+  const code = systemCode(cause, 'SS_ERR_BIND')
+  if (code === 'EADDRINUSE') return new SocketPathInUseError(path, { cause })
+  const detail = cause instanceof Error ? cause.message : String(cause)
+  return new BindError(path, `Cannot bind ${JSON.stringify(path)}: ${detail}`, code, { cause })
+}
