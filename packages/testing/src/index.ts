@@ -27,13 +27,22 @@ export { nextEvent, until, DEFAULT_DEADLINE_MS } from './events.js'
 export { tempSocketPath } from './temp-socket-path.js'
 export {
   listen,
+  listenDatagram,
   serveInBackground,
   STREAM_TRANSPORTS,
+  DATAGRAM_TRANSPORTS,
+  type DatagramTransportName,
   type BackgroundServe,
   type ListenFixtureOptions,
   type StreamTransportName,
 } from './listen.js'
 export { LoopbackClient, connect } from './clients/loopback-client.js'
-export { describeHandlerCompliance, type HandlerComplianceOptions } from './compliance/handler.js'
+export { DatagramClient, openDatagramClient, type DatagramClientOptions } from './clients/datagram-client.js'
+export {
+  describeHandlerCompliance,
+  describeDatagramHandlerCompliance,
+  type HandlerComplianceOptions,
+  type DatagramHandlerComplianceOptions,
+} from './compliance/handler.js'
 export { describeSourceCompliance } from './compliance/source.js'
 export { openFileDescriptors } from './resources.js'

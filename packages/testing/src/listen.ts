@@ -5,12 +5,17 @@
  */
 
 import {
+  type DatagramServer,
+  type DatagramServerOptions,
   type Handler,
+  type Request,
   type ServeOptions,
-  type StreamRequest,
+  type Server,
   type StreamServer,
   TCPServer,
   type TCPServerOptions,
+  UDPServer,
+  UnixDatagramServer,
   UnixStreamServer,
   type UnixStreamServerOptions,
   serve,
@@ -50,6 +55,34 @@ export async function listen(transport: StreamTransportName = 'tcp4', options: L
   return server
 }
 
+/** The datagram transports a fixture can make: UDP over IPv4, UDP over IPv6, Unix datagram. */
+export type DatagramTransportName = 'udp4' | 'udp6' | 'unix-dgram'
+
+/** Every datagram transport, for matrices. */
+export const DATAGRAM_TRANSPORTS: readonly DatagramTransportName[] = ['udp4', 'udp6', 'unix-dgram']
+
+/**
+ * Starts a datagram server on loopback: `udp4` binds `127.0.0.1:0`, `udp6`
+ * binds `[::1]:0`, `unix-dgram` a socket in a fresh temporary directory.
+ * Inside a test it is closed when the test finishes.
+ *
+ * @param transport - Which transport. Default `udp4`.
+ * @param options - Extra server options (maxPacketSize, maxPendingDatagrams).
+ * @returns The bound server.
+ * @example
+ * ```ts
+ * const server = await listenDatagram('unix-dgram', { maxPacketSize: 512 })
+ * ```
+ */
+export async function listenDatagram(transport: DatagramTransportName = 'udp4', options: DatagramServerOptions = {}): Promise<DatagramServer> {
+  const server =
+    transport === 'unix-dgram'
+      ? await UnixDatagramServer.bind({ ...options, path: tempSocketPath() })
+      : await UDPServer.bind({ ...options, host: transport === 'udp6' ? '::1' : '127.0.0.1', port: 0 })
+  registerCleanup(() => server.close())
+  return server
+}
+
 /** A `serve()` running in the background of a test. */
 export interface BackgroundServe {
   /** The errors `handleError` received, in order. */
@@ -83,10 +116,10 @@ export interface BackgroundServe {
  * expect(serving.errors).toEqual([])
  * ```
  */
-export function serveInBackground(
-  server: StreamServer,
-  handler: Handler<StreamRequest>,
-  options: Omit<ServeOptions<StreamRequest>, 'signal'> = {},
+export function serveInBackground<R extends Request>(
+  server: Server<R>,
+  handler: Handler<R>,
+  options: Omit<ServeOptions<R>, 'signal'> = {},
 ): BackgroundServe {
   const controller = new AbortController()
   const errors: unknown[] = []

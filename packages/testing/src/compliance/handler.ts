@@ -5,10 +5,21 @@
  * @module
  */
 
-import { type Handler, type Policy, type StreamRequest, pooled, sequential } from '@socketserver/core'
+import { type DatagramRequest, type Handler, type Policy, type StreamRequest, pooled, sequential } from '@socketserver/core'
 import { describe, expect, test } from 'vitest'
 import { type LoopbackClient, connect } from '../clients/loopback-client.js'
-import { STREAM_TRANSPORTS, type StreamTransportName, listen, serveInBackground } from '../listen.js'
+import { type DatagramClient, openDatagramClient } from '../clients/datagram-client.js'
+import {
+  DATAGRAM_TRANSPORTS,
+  type DatagramTransportName,
+  STREAM_TRANSPORTS,
+  type StreamTransportName,
+  listen,
+  listenDatagram,
+  serveInBackground,
+} from '../listen.js'
+
+const DEFAULT_POLICIES = (): Record<string, Policy> => ({ sequential: sequential(), pooled: pooled({ concurrency: 4 }) })
 
 /** Options of {@link describeHandlerCompliance}. */
 export interface HandlerComplianceOptions {
@@ -44,7 +55,7 @@ export interface HandlerComplianceOptions {
  */
 export function describeHandlerCompliance(title: string, options: HandlerComplianceOptions): void {
   const transports = options.transports ?? STREAM_TRANSPORTS
-  const policies = options.policies ?? { sequential: sequential(), pooled: pooled({ concurrency: 4 }) }
+  const policies = options.policies ?? DEFAULT_POLICIES()
   const clients = options.clients ?? 3
   describe(title, () => {
     for (const transport of transports) {
@@ -59,6 +70,66 @@ export function describeHandlerCompliance(title: string, options: HandlerComplia
                 await options.exchange(client)
               } finally {
                 client.destroy()
+              }
+            }),
+          )
+          await serving.stop()
+          expect(serving.errors).toEqual([])
+        })
+      }
+    }
+  })
+}
+
+/** Options of {@link describeDatagramHandlerCompliance}. */
+export interface DatagramHandlerComplianceOptions {
+  /** The handler under test. */
+  handler: Handler<DatagramRequest>
+  /** Drives one client's exchange of datagrams and asserts on it. */
+  exchange: (client: DatagramClient) => Promise<void>
+  /** Transports to cover. Default: all of `udp4`, `udp6`, `unix-dgram`. */
+  transports?: readonly DatagramTransportName[]
+  /** Policies to cover, by name. Default: `sequential()` and `pooled({ concurrency: 4 })`. */
+  policies?: Readonly<Record<string, Policy>>
+  /** Clients that run `exchange` at once in each case. Default 3. */
+  clients?: number
+}
+
+/**
+ * The datagram counterpart of {@link describeHandlerCompliance}: serves
+ * `handler` over UDP (IPv4, IPv6) and Unix datagram sockets with every
+ * policy, runs `exchange` for several clients at once, and expects no error.
+ *
+ * @param title - The describe block's title.
+ * @param options - Handler, exchange and matrix.
+ * @example
+ * ```ts
+ * describeDatagramHandlerCompliance('echo', {
+ *   handler: (request) => request.reply(request.data),
+ *   exchange: async (client) => {
+ *     await client.send('ping')
+ *     expect((await client.receive()).toString()).toBe('ping')
+ *   },
+ * })
+ * ```
+ */
+export function describeDatagramHandlerCompliance(title: string, options: DatagramHandlerComplianceOptions): void {
+  const transports = options.transports ?? DATAGRAM_TRANSPORTS
+  const policies = options.policies ?? DEFAULT_POLICIES()
+  const clients = options.clients ?? 3
+  describe(title, () => {
+    for (const transport of transports) {
+      for (const [policyName, policy] of Object.entries(policies)) {
+        test(`serves ${clients} clients over ${transport} with ${policyName}`, async () => {
+          const server = await listenDatagram(transport)
+          const serving = serveInBackground(server, options.handler, { policy })
+          await Promise.all(
+            Array.from({ length: clients }, async () => {
+              const client = await openDatagramClient(server.address)
+              try {
+                await options.exchange(client)
+              } finally {
+                client.close()
               }
             }),
           )
