@@ -62,7 +62,7 @@ describe('pooled()', () => {
     await probe.waitUntil((current) => current === 3)
     expect(pulled()).toBe(3)
     gate.open()
-    const results = await outcomes
+    const results = (await outcomes) as number[]
     expect(results.sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
     expect(probe.peak).toBe(3)
   })
