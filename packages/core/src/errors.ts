@@ -366,3 +366,62 @@ export class ReplyError extends SocketServerError {
     this.clientAddress = clientAddress
   }
 }
+
+/**
+ * A child process of the `forked()` policy died while serving a request
+ * (it crashed, exited, or was killed). The request's connection is closed; a
+ * new child is started when one is needed; other requests are unaffected.
+ *
+ * @example
+ * ```ts
+ * serve(server, null, { policy: forked({ module }), handleError: (err) => {
+ *   if (err instanceof WorkerCrashedError) console.error('child died:', err.exitCode ?? err.signal)
+ * } })
+ * ```
+ */
+export class WorkerCrashedError extends SocketServerError {
+  /** The child's exit code, or null when a signal ended it. */
+  readonly exitCode: number | null
+  /** The signal that ended the child (`SIGKILL`, ...), or null. */
+  readonly signal: NodeJS.Signals | null
+  /** The peer whose request the child was serving. */
+  readonly clientAddress: SocketAddress | undefined
+
+  /**
+   * @param exitCode - The exit code, or null.
+   * @param signal - The signal, or null.
+   * @param clientAddress - The peer being served.
+   * @param clientText - The peer as text, for the message.
+   */
+  constructor(exitCode: number | null, signal: NodeJS.Signals | null, clientAddress: SocketAddress | undefined, clientText: string) {
+    const how = signal === null ? `exit code ${exitCode}` : `signal ${signal}`
+    super(`Cannot finish the request from ${clientText}: its child process ended with ${how}`, 'SS_ERR_WORKER_CRASHED')
+    this.exitCode = exitCode
+    this.signal = signal
+    this.clientAddress = clientAddress
+  }
+}
+
+/**
+ * A `forked()` child could not load the handler module: it does not exist,
+ * fails to import, or has no usable default export. Raised once, at start,
+ * instead of a crash loop of children.
+ *
+ * @example
+ * ```ts
+ * await serve(server, null, { policy: forked({ module: './missing.js' }) }) // rejects with WorkerStartError
+ * ```
+ */
+export class WorkerStartError extends SocketServerError {
+  /** The module that failed. */
+  readonly module: string
+
+  /**
+   * @param module - The module specifier or URL.
+   * @param reason - What went wrong in the child.
+   */
+  constructor(module: string, reason: string) {
+    super(`Cannot start a child process for ${JSON.stringify(module)}: ${reason}`, 'SS_ERR_WORKER_START')
+    this.module = module
+  }
+}

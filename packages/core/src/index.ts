@@ -52,3 +52,10 @@ export {
 } from './serve-options.js'
 export { sequential } from './policies/sequential.js'
 export { pooled, DEFAULT_CONCURRENCY, type PooledOptions } from './policies/pooled.js'
+export {
+  forked,
+  DEFAULT_MAX_CHILDREN,
+  DEFAULT_CHILD_IDLE_TIMEOUT_MS,
+  type ForkedOptions,
+  type ForkedPolicy,
+} from './policies/forked.js'

@@ -9,7 +9,7 @@
 import { abortable } from 'abort-controller-x'
 import { formatAddress } from './address.js'
 import { channels } from './diagnostics.js'
-import { HandlerError, RequestTimeoutError } from './errors.js'
+import { HandlerError, RequestTimeoutError, WorkerCrashedError } from './errors.js'
 import type { RequestHooks } from './serve-options.js'
 import type { Handler, Request, RequestHandlerClass, RequestHandlerFunction } from './types.js'
 
@@ -129,7 +129,11 @@ export function requestRunner<R extends Request>(
     try {
       await abortable(request.signal, invoke(request))
     } catch (thrown) {
-      error = request.signal.aborted ? request.signal.reason : new HandlerError(request.clientAddress, thrown, formatAddress(request.clientAddress))
+      error = request.signal.aborted
+        ? request.signal.reason
+        : thrown instanceof HandlerError || thrown instanceof WorkerCrashedError
+          ? thrown // already carries the client (from a forked child)
+          : new HandlerError(request.clientAddress, thrown, formatAddress(request.clientAddress))
     } finally {
       clearTimeout(timer)
     }

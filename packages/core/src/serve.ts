@@ -8,7 +8,7 @@
 import { delay, isAbortError } from 'abort-controller-x'
 import { pipe } from 'it-pipe'
 import { channels } from './diagnostics.js'
-import { DrainTimeoutError } from './errors.js'
+import { DrainTimeoutError, InvalidOptionError } from './errors.js'
 import { type Outcome, reportError, requestRunner, verifyRequest } from './request-runner.js'
 import { type ServeOptions, resolveServeOptions } from './serve-options.js'
 import type { Handler, Request, Server } from './types.js'
@@ -36,7 +36,8 @@ import type { Handler, Request, Server } from './types.js'
  *
  * @param server - A listening server, such as `await TCPServer.listen()`.
  * @param handler - A handler class (`StreamRequestHandler` subclass) or a
- *   function `(request) => ...`.
+ *   function `(request) => ...`; `null` with a policy that brings its own
+ *   handler (`forked()`).
  * @param options - Signal, policy and hooks; see {@link ServeOptions}.
  * @returns Resolves when serving and draining are over.
  * @throws InvalidOptionError for bad options; rejects only on a fatal error
@@ -53,10 +54,14 @@ import type { Handler, Request, Server } from './types.js'
  * })
  * ```
  */
-export async function serve<R extends Request>(server: Server<R>, handler: Handler<R>, options: ServeOptions<R> = {}): Promise<void> {
+export async function serve<R extends Request>(server: Server<R>, handler: Handler<R> | null, options: ServeOptions<R> = {}): Promise<void> {
   const resolved = resolveServeOptions(options)
   const { signal, forceSignal, drainTimeoutMs } = resolved
-  const run = requestRunner(handler, resolved)
+  const effective = (resolved.policy.handler as Handler<R> | undefined) ?? handler
+  if (effective === null) {
+    throw new InvalidOptionError('handler', 'Cannot serve without a handler: pass a handler class or function, or a policy that brings one (forked())')
+  }
+  const run = requestRunner(effective, resolved)
   if (signal?.aborted === true) {
     await server.close()
     return

@@ -155,4 +155,12 @@ export type Handler<R extends Request = Request> = RequestHandlerClass<R> | Requ
  * await pipe(server, pooled({ concurrency: 8 })(serveOne), drain)
  * ```
  */
-export type Policy = <R, O>(run: (request: R) => Promise<O>) => (source: AsyncIterable<R>) => AsyncIterable<O>
+export interface Policy {
+  <R, O>(run: (request: R) => Promise<O>): (source: AsyncIterable<R>) => AsyncIterable<O>
+  /**
+   * A policy that runs requests with a handler of its own (`forked()`: the
+   * module's, in child processes) sets this; `serve()` then uses it instead
+   * of its handler argument.
+   */
+  readonly handler?: Handler<Request>
+}

@@ -104,7 +104,7 @@ export interface BackgroundServe {
  * inside a test it is stopped when the test finishes.
  *
  * @param server - A listening server.
- * @param handler - The handler under test.
+ * @param handler - The handler under test (`null` with `forked()`).
  * @param options - Any `serve()` options except `signal`.
  * @returns Handles to stop it and to read its errors.
  * @example
@@ -118,7 +118,7 @@ export interface BackgroundServe {
  */
 export function serveInBackground<R extends Request>(
   server: Server<R>,
-  handler: Handler<R>,
+  handler: Handler<R> | null,
   options: Omit<ServeOptions<R>, 'signal'> = {},
 ): BackgroundServe {
   const controller = new AbortController()

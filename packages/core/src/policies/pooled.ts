@@ -56,7 +56,12 @@ export function pooled(options: PooledOptions = {}): Policy {
   return (run) => (source) => runPooled(source, run, limit, blockOnClose && !daemon, daemon)
 }
 
-async function* runPooled<R, O>(
+/**
+ * The bounded parallel stage behind `pooled()` (and `forked()`).
+ *
+ * @internal
+ */
+export async function* runPooled<R, O>(
   source: AsyncIterable<R>,
   run: (request: R) => Promise<O>,
   limit: number,

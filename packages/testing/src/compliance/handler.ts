@@ -23,8 +23,8 @@ const DEFAULT_POLICIES = (): Record<string, Policy> => ({ sequential: sequential
 
 /** Options of {@link describeHandlerCompliance}. */
 export interface HandlerComplianceOptions {
-  /** The handler under test. */
-  handler: Handler<StreamRequest>
+  /** The handler under test; `null` when the policies bring their own (`forked()`). */
+  handler: Handler<StreamRequest> | null
   /** Drives one client's conversation and asserts on it (with `expect`). */
   exchange: (client: LoopbackClient) => Promise<void>
   /** Transports to cover. Default: all of `tcp4`, `tcp6`, `unix`. */
@@ -83,8 +83,8 @@ export function describeHandlerCompliance(title: string, options: HandlerComplia
 
 /** Options of {@link describeDatagramHandlerCompliance}. */
 export interface DatagramHandlerComplianceOptions {
-  /** The handler under test. */
-  handler: Handler<DatagramRequest>
+  /** The handler under test; `null` when the policies bring their own (`forked()`). */
+  handler: Handler<DatagramRequest> | null
   /** Drives one client's exchange of datagrams and asserts on it. */
   exchange: (client: DatagramClient) => Promise<void>
   /** Transports to cover. Default: all of `udp4`, `udp6`, `unix-dgram`. */

@@ -1,0 +1,102 @@
+/**
+ * The program each `forked()` child runs: import the handler module once,
+ * then serve the requests the parent sends, one at a time.
+ *
+ * @module
+ * @internal
+ */
+
+import type { Socket } from 'node:net'
+import type { SocketAddress } from '../address.js'
+import { HandlerError } from '../errors.js'
+import { requestRunner } from '../request-runner.js'
+import { Datagram } from '../servers/datagram.js'
+import { StreamConnection } from '../servers/stream-connection.js'
+import type { Handler, Request, Server } from '../types.js'
+import { type FromChild, MODULE_ENV, type ToChild, deserializeError, serializeError } from './forked-protocol.js'
+
+function send(message: FromChild): void {
+  process.send?.(message)
+}
+
+/** What the handler sees as `request.server` in a child: the parent's address, nothing to accept. */
+class RemoteServer implements Server<Request> {
+  readonly address: SocketAddress
+  readonly closed = false
+
+  constructor(address: SocketAddress) {
+    this.address = address
+  }
+
+  fileno(): number {
+    return -1
+  }
+
+  async close(): Promise<void> {}
+
+  async [Symbol.asyncDispose](): Promise<void> {}
+
+  [Symbol.asyncIterator](): AsyncIterator<Request, undefined> {
+    return { next: async () => ({ done: true, value: undefined }) }
+  }
+}
+
+async function loadHandler(): Promise<Handler<Request>> {
+  const specifier = process.env[MODULE_ENV]
+  if (specifier === undefined) throw new Error(`the ${MODULE_ENV} environment variable is not set`)
+  const module = (await import(specifier)) as { default?: unknown }
+  if (typeof module.default !== 'function') {
+    throw new Error('its default export is not a handler (a handler class or a function)')
+  }
+  return module.default as Handler<Request>
+}
+
+async function main(): Promise<void> {
+  // The parent is gone (or let us go): nothing more will come, so exit.
+  process.on('disconnect', () => process.exit(0))
+  let handler: Handler<Request>
+  try {
+    handler = await loadHandler()
+  } catch (error) {
+    const message: FromChild = { type: 'load-error', message: error instanceof Error ? error.message : String(error) }
+    process.send?.(message, () => process.exit(1))
+    return
+  }
+  let failure: unknown
+  const run = requestRunner(handler, { handleError: (error) => (failure = error) })
+  const replies = new Map<string, { resolve: () => void; reject: (error: Error) => void }>()
+  let seq = 0
+
+  process.on('message', (message: ToChild, handle?: unknown) => {
+    if (message.type === 'reply-result') {
+      const key = `${message.id}:${message.seq}`
+      const pending = replies.get(key)
+      replies.delete(key)
+      if (message.error === undefined) pending?.resolve()
+      else pending?.reject(deserializeError(message.error))
+      return
+    }
+    const server = new RemoteServer(message.serverAddress)
+    let request: Request
+    if (message.type === 'stream') {
+      request = new StreamConnection(handle as Socket, message.clientAddress, server)
+    } else {
+      const id = message.id
+      request = new Datagram(message.data, message.clientAddress, server, (data) => {
+        const key = `${id}:${++seq}`
+        const done = new Promise<void>((resolve, reject) => replies.set(key, { resolve, reject }))
+        send({ type: 'reply', id, seq, data })
+        return done
+      })
+    }
+    failure = undefined
+    void run(request).then(() => {
+      // The parent rebuilds the HandlerError with the client's address.
+      const error = failure instanceof HandlerError ? failure.cause : failure
+      send({ type: 'done', id: message.id, ...(failure === undefined ? {} : { error: serializeError(error) }) })
+    })
+  })
+  send({ type: 'ready' })
+}
+
+void main()

@@ -1,0 +1,51 @@
+/**
+ * The messages between the `forked()` policy and its child processes, over
+ * the IPC channel (advanced serialization, so `Uint8Array`s cross intact).
+ *
+ * @module
+ * @internal
+ */
+
+import type { SocketAddress } from '../address.js'
+
+/** An error as it crosses the channel. */
+export interface SerializedError {
+  name: string
+  message: string
+  stack?: string
+  code?: string
+}
+
+/** Parent → child. A `stream` message carries the socket as its handle. */
+export type ToChild =
+  | { type: 'stream'; id: number; clientAddress: SocketAddress; serverAddress: SocketAddress }
+  | { type: 'datagram'; id: number; data: Uint8Array; clientAddress: SocketAddress; serverAddress: SocketAddress }
+  | { type: 'reply-result'; id: number; seq: number; error?: SerializedError }
+
+/** Child → parent. */
+export type FromChild =
+  | { type: 'ready' }
+  | { type: 'load-error'; message: string }
+  | { type: 'reply'; id: number; seq: number; data: Uint8Array }
+  | { type: 'done'; id: number; error?: SerializedError }
+
+/** The environment variable naming the handler module for a child. */
+export const MODULE_ENV = 'SOCKETSERVER_FORKED_MODULE'
+
+/** Flattens an error for the channel. */
+export function serializeError(error: unknown): SerializedError {
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code
+    return { name: error.name, message: error.message, stack: error.stack, ...(typeof code === 'string' ? { code } : {}) }
+  }
+  return { name: 'Error', message: String(error) }
+}
+
+/** Rebuilds an error sent over the channel. */
+export function deserializeError(serialized: SerializedError): Error {
+  const error = new Error(serialized.message)
+  error.name = serialized.name
+  if (serialized.stack !== undefined) error.stack = serialized.stack
+  if (serialized.code !== undefined) Object.assign(error, { code: serialized.code })
+  return error
+}

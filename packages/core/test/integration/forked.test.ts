@@ -1,0 +1,187 @@
+import { describe, expect, test, vi } from 'vitest'
+import {
+  HandlerError,
+  RequestTimeoutError,
+  WorkerCrashedError,
+  WorkerStartError,
+  forked,
+  serve,
+} from '@socketserver/core'
+import {
+  connect,
+  describeDatagramHandlerCompliance,
+  describeHandlerCompliance,
+  listen,
+  listenDatagram,
+  openDatagramClient,
+  serveInBackground,
+  until,
+} from '@socketserver/testing'
+
+const fixture = (name: string): URL => new URL(`../fixtures/${name}`, import.meta.url)
+
+/** Whether a process with this pid exists, asked of the OS. */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+describeHandlerCompliance('forked() echo over stream transports', {
+  handler: null,
+  transports: ['tcp4', 'unix'],
+  policies: { forked: forked({ module: fixture('echo.mjs'), maxChildren: 3 }) },
+  exchange: async (client) => {
+    await client.send('through a child\n')
+    expect(await client.readLine()).toBe('through a child\n')
+  },
+})
+
+describeDatagramHandlerCompliance('forked() echo over datagram transports', {
+  handler: null,
+  transports: ['udp4', 'unix-dgram'],
+  policies: { forked: forked({ module: fixture('echo.mjs'), maxChildren: 3 }) },
+  exchange: async (client) => {
+    await client.send('relayed')
+    expect((await client.receive()).toString()).toBe('relayed')
+  },
+})
+
+describe('forked()', () => {
+  test('with maxChildren 2 and five long-lived clients, all are served and at most two children run', async () => {
+    const server = await listen('tcp4')
+    const policy = forked({ module: fixture('echo.mjs'), maxChildren: 2 })
+    serveInBackground(server, null, { policy })
+    const clients = await Promise.all(Array.from({ length: 5 }, () => connect(server.address)))
+    await Promise.all(clients.map((client, i) => client.send(`client ${i}\n`)))
+    // Two children busy, so the other three wait unread: the policy stopped pulling.
+    await until(() => server.pendingConnections === 3 && policy.pids.length === 2, 10_000, 'two busy children, three waiting')
+    let peak = policy.pids.length
+    for (const [i, client] of clients.entries()) {
+      expect(await client.readLine()).toBe(`client ${i}\n`)
+      peak = Math.max(peak, policy.pids.length)
+      client.end()
+      await client.waitForEnd()
+    }
+    expect(peak).toBe(2)
+  })
+
+  test('a child SIGKILLed mid-request fails that request with WorkerCrashedError; other clients keep being served', async () => {
+    const server = await listen('tcp4')
+    const policy = forked({ module: fixture('behaviours.mjs'), maxChildren: 2 })
+    const serving = serveInBackground(server, null, { policy })
+    const hanging = await connect(server.address)
+    await hanging.send('hang\n')
+    await until(() => policy.pids.length >= 1, 10_000, 'a busy child')
+    const asker = await connect(server.address)
+    await asker.send('pid\n')
+    const [helperPid] = (await asker.readLine()).split(' ').map(Number)
+    const victim = policy.pids.find((pid) => pid !== helperPid)
+    expect(victim).toBeDefined()
+    process.kill(victim as number, 'SIGKILL')
+    await hanging.waitForEnd()
+    await vi.waitFor(() => expect(serving.errors).toHaveLength(1))
+    expect(serving.errors[0]).toBeInstanceOf(WorkerCrashedError)
+    expect(serving.errors[0]).toMatchObject({ signal: 'SIGKILL', exitCode: null })
+    const next = await connect(server.address)
+    await next.send('still served\n')
+    expect(await next.readLine()).toBe('still served\n')
+  })
+
+  test('a handler error in the child reaches handleError with the client address, and the child stays usable', async () => {
+    const server = await listen('unix')
+    const policy = forked({ module: fixture('behaviours.mjs'), maxChildren: 1 })
+    const serving = serveInBackground(server, null, { policy })
+    const asker = await connect(server.address)
+    await asker.send('pid\n')
+    const before = (await asker.readLine()).split(' ')[0]
+    const thrower = await connect(server.address)
+    await thrower.send('throw\n')
+    await thrower.waitForEnd()
+    await vi.waitFor(() => expect(serving.errors).toHaveLength(1))
+    const error = serving.errors[0] as HandlerError
+    expect(error).toBeInstanceOf(HandlerError)
+    expect((error.cause as Error).message).toBe('child boom')
+    expect(error.clientAddress).toEqual({ transport: 'unix', path: null })
+    const again = await connect(server.address)
+    await again.send('pid\n')
+    expect((await again.readLine()).split(' ')[0]).toBe(before)
+  })
+
+  test('a child that hangs past timeoutMs is killed and replaced', async () => {
+    const server = await listen('tcp4')
+    const policy = forked({ module: fixture('behaviours.mjs'), maxChildren: 1 })
+    const serving = serveInBackground(server, null, { policy, timeoutMs: 300 })
+    const asker = await connect(server.address)
+    await asker.send('pid\n')
+    const hungPid = Number((await asker.readLine()).split(' ')[0])
+    const hanging = await connect(server.address)
+    await hanging.send('hang\n')
+    await hanging.waitForEnd()
+    await vi.waitFor(() => expect(serving.errors).toHaveLength(1))
+    expect(serving.errors[0]).toBeInstanceOf(RequestTimeoutError)
+    await until(() => !alive(hungPid), 10_000, 'the hung child gone')
+    const next = await connect(server.address)
+    await next.send('pid\n')
+    expect(Number((await next.readLine()).split(' ')[0])).not.toBe(hungPid)
+  })
+
+  test.each([
+    ['fails to parse', 'syntax-error.mjs'],
+    ['has no default export', 'no-default.mjs'],
+    ['does not exist', 'missing.mjs'],
+  ])('a module that %s makes serve() reject with WorkerStartError at start, with no child left', async (_, name) => {
+    const server = await listen('tcp4')
+    const policy = forked({ module: fixture(name) })
+    await expect(serve(server, null, { policy })).rejects.toBeInstanceOf(WorkerStartError)
+    expect(policy.pids).toEqual([])
+    expect(server.closed).toBe(true)
+  })
+
+  test('stopping with busy children lets them finish, then no child process remains (asked of the OS)', async () => {
+    const server = await listen('tcp4')
+    const policy = forked({ module: fixture('echo.mjs'), maxChildren: 3, prefork: 3 })
+    const controller = new AbortController()
+    const done = serve(server, null, { policy, signal: controller.signal })
+    const client = await connect(server.address)
+    await client.send('before\n')
+    expect(await client.readLine()).toBe('before\n')
+    const pids = policy.pids
+    expect(pids).toHaveLength(3)
+    controller.abort()
+    await client.send('after the stop\n')
+    expect(await client.readLine()).toBe('after the stop\n')
+    client.end()
+    await done
+    for (const pid of pids) expect(alive(pid)).toBe(false)
+  })
+
+  test('with maxRequestsPerChild 1 each request gets a fresh child that sees no state of another', async () => {
+    const server = await listen('tcp4')
+    serveInBackground(server, null, { policy: forked({ module: fixture('behaviours.mjs'), maxRequestsPerChild: 1 }) })
+    const pids = new Set<string>()
+    for (let i = 0; i < 3; i++) {
+      const client = await connect(server.address)
+      await client.send('pid\n')
+      const [pid, served] = (await client.readLine()).trim().split(' ')
+      expect(served).toBe('1')
+      pids.add(pid as string)
+    }
+    expect(pids.size).toBe(3)
+  })
+
+  test('relays a datagram handler error and keeps serving datagrams', async () => {
+    const server = await listenDatagram('udp4')
+    const serving = serveInBackground(server, null, { policy: forked({ module: fixture('behaviours.mjs'), maxChildren: 1 }) })
+    const client = await openDatagramClient(server.address)
+    await client.send('throw')
+    await vi.waitFor(() => expect(serving.errors).toHaveLength(1))
+    expect(serving.errors[0]).toBeInstanceOf(HandlerError)
+    await client.send('back')
+    expect((await client.receive()).toString()).toBe('back')
+    client.close()
+  })
+})
