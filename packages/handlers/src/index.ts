@@ -1,1 +1,33 @@
-export const placeholder = 1
+/**
+ * Request handlers for `@socketserver/core`: the class-based hooks of
+ * Python's socketserver (`BaseRequestHandler`, `StreamRequestHandler`,
+ * `DatagramRequestHandler`) with a buffered reader and a backpressure-aware
+ * writer, and plain-function helpers for line protocols and it-pipe duplex
+ * handlers.
+ *
+ * @example
+ * ```ts
+ * import { TCPServer, serve } from '@socketserver/core'
+ * import { StreamRequestHandler } from '@socketserver/handlers'
+ *
+ * class Echo extends StreamRequestHandler {
+ *   override async handle() {
+ *     for await (const line of this.rfile.lines()) await this.wfile.write(line)
+ *   }
+ * }
+ * const server = await TCPServer.listen({ port: 0 })
+ * const controller = new AbortController()
+ * await serve(server, Echo, { signal: controller.signal })
+ * ```
+ *
+ * @packageDocumentation
+ */
+
+export { LineTooLongError, IncompleteReadError } from './errors.js'
+export { BufferedReader, DEFAULT_MAX_LINE_LENGTH, type ReadlineOptions } from './buffered-reader.js'
+export { BufferedWriter, type BufferedWriterOptions } from './buffered-writer.js'
+export { ReplyBuffer } from './reply-buffer.js'
+export { BaseRequestHandler } from './base-handler.js'
+export { StreamRequestHandler } from './stream-handler.js'
+export { DatagramRequestHandler } from './datagram-handler.js'
+export { lineHandler, duplexHandler, type LineReply } from './function-handler.js'

@@ -125,6 +125,9 @@ export function serveInBackground<R extends Request>(
   const errors: unknown[] = []
   const done = serve(server, handler, {
     handleError: (error) => errors.push(error),
+    // A test's clean-up should not wait the production default of 30 s for
+    // a handler still reading from a client the test left open.
+    drainTimeoutMs: 1_000,
     ...options,
     signal: controller.signal,
   })

@@ -36,6 +36,9 @@ export class StreamConnection implements StreamRequest {
     this.socket = socket
     this.clientAddress = clientAddress
     this.server = server
+    // A client that ends its side still gets the whole reply: our side ends
+    // in close(). (Sockets a forked child receives are made half-closing.)
+    socket.allowHalfOpen = true
     // A socket error without a listener would crash the process; the handler
     // sees the error through its reads and writes instead.
     socket.on('error', () => {})

@@ -108,7 +108,9 @@ export abstract class StreamServer implements Server<StreamRequest> {
     if (this.#state !== 'new') throw new ServerClosedError(`Cannot bind the server: it is ${this.#state}`)
     this.#signal?.throwIfAborted()
     this.#state = 'bound'
-    const netServer = net.createServer({ pauseOnConnect: true })
+    // allowHalfOpen: a client that ends its side still gets the whole reply;
+    // we end ours in request.close().
+    const netServer = net.createServer({ pauseOnConnect: true, allowHalfOpen: true })
     try {
       await this.listenOn(netServer, this.#backlog)
     } catch (error) {

@@ -7,6 +7,7 @@
 
 import net from 'node:net'
 import { type SocketAddress, formatAddress } from '@socketserver/core'
+import { registerCleanup } from '../cleanup.js'
 import { DEFAULT_DEADLINE_MS } from '../events.js'
 
 /**
@@ -156,7 +157,8 @@ export class LoopbackClient {
 }
 
 /**
- * Connects to a stream server's address (TCP or Unix).
+ * Connects to a stream server's address (TCP or Unix). Inside a test the
+ * client is destroyed when the test finishes.
  *
  * @param address - `server.address`.
  * @param timeoutMs - The deadline for connecting.
@@ -179,6 +181,7 @@ export function connect(address: SocketAddress, timeoutMs = DEFAULT_DEADLINE_MS)
     socket.once('connect', () => {
       clearTimeout(timer)
       socket.removeListener('error', onError)
+      registerCleanup(() => socket.destroy())
       resolve(new LoopbackClient(socket))
     })
     const onError = (error: Error): void => {

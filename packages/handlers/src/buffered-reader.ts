@@ -1,0 +1,229 @@
+/**
+ * A buffered reader over a byte stream: read by counts, by lines, or exactly.
+ *
+ * @module
+ */
+
+import { IncompleteReadError, LineTooLongError } from './errors.js'
+
+/**
+ * The longest line `readline()` accepts by default: 64 KiB. Python's
+ * `readline()` has no limit unless given one, so one client sending an
+ * endless line grows the server's memory without bound.
+ */
+export const DEFAULT_MAX_LINE_LENGTH = 65_536
+
+const NEWLINE = 0x0a
+const EMPTY = new Uint8Array(0)
+
+/** Options of {@link BufferedReader.readline}. */
+export interface ReadlineOptions {
+  /** The most bytes a line may have, newline included. Default {@link DEFAULT_MAX_LINE_LENGTH}. */
+  maxLength?: number
+}
+
+/**
+ * Reads a byte stream (a socket's `request.source`, or any
+ * `AsyncIterable<Uint8Array>`) by byte counts, by lines or exactly, pulling
+ * one chunk from the source at a time and never buffering more than a
+ * request needs plus one chunk. Python counterpart: the `rfile` of
+ * `StreamRequestHandler` (a `BufferedReader`).
+ *
+ * Abort behaviour: when the underlying socket is destroyed (the request's
+ * signal aborted), pending reads reject with the socket's error.
+ *
+ * @example
+ * ```ts
+ * const reader = new BufferedReader(request.source)
+ * const line = await reader.readline({ maxLength: 1024 })  // Uint8Array, '\n' included
+ * const body = await reader.readExactly(128)
+ * ```
+ */
+export class BufferedReader implements AsyncIterable<Uint8Array> {
+  readonly #source: AsyncIterator<Uint8Array>
+  readonly #chunks: Uint8Array[] = []
+  #offset = 0
+  #buffered = 0
+  #eof = false
+
+  /** @param source - The byte stream, read lazily. */
+  constructor(source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>) {
+    this.#source =
+      Symbol.asyncIterator in source
+        ? source[Symbol.asyncIterator]()
+        : (async function* () {
+            yield* source
+          })()
+  }
+
+  /**
+   * A reader over bytes already in memory (a datagram's packet).
+   *
+   * @param bytes - The whole input.
+   * @returns A reader that ends after `bytes`.
+   * @example
+   * ```ts
+   * const reader = BufferedReader.from(request.data)
+   * ```
+   */
+  static from(bytes: Uint8Array): BufferedReader {
+    return new BufferedReader([bytes])
+  }
+
+  /** Bytes read from the source and not yet returned. */
+  get buffered(): number {
+    return this.#buffered
+  }
+
+  /**
+   * Reads up to `n` bytes: what is buffered, or else the next chunk. Without
+   * `n`, reads everything until the end of the stream.
+   *
+   * @param n - The most bytes wanted.
+   * @returns The bytes; empty only at the end of the stream (or for `n` = 0).
+   */
+  async read(n?: number): Promise<Uint8Array> {
+    if (n === undefined) {
+      while (await this.#fill());
+      return this.#take(this.#buffered)
+    }
+    if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`Cannot read ${n} bytes: expected a count of 0 or more`)
+    if (n === 0) return EMPTY
+    if (this.#buffered === 0) await this.#fill()
+    return this.#take(Math.min(n, this.#buffered))
+  }
+
+  /**
+   * Reads exactly `n` bytes.
+   *
+   * @param n - How many bytes.
+   * @returns The bytes.
+   * @throws IncompleteReadError when the stream ends first (with what came).
+   */
+  async readExactly(n: number): Promise<Uint8Array> {
+    if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`Cannot read ${n} bytes: expected a count of 0 or more`)
+    while (this.#buffered < n) {
+      if (!(await this.#fill())) throw new IncompleteReadError(n, this.#take(this.#buffered))
+    }
+    return this.#take(n)
+  }
+
+  /**
+   * Reads one line, up to and including `\n`. At the end of the stream it
+   * returns the last partial line, then empty arrays.
+   *
+   * @param options - `maxLength`.
+   * @returns The line's bytes.
+   * @throws LineTooLongError when `maxLength` bytes pass without a newline;
+   *   the buffered part of the line is dropped, so memory stays bounded.
+   */
+  async readline(options: ReadlineOptions = {}): Promise<Uint8Array> {
+    const maxLength = options.maxLength ?? DEFAULT_MAX_LINE_LENGTH
+    let scanned = 0
+    for (;;) {
+      const end = this.#indexOfNewline(scanned)
+      if (end !== -1) {
+        if (end + 1 > maxLength) return this.#tooLong(maxLength)
+        return this.#take(end + 1)
+      }
+      scanned = this.#buffered
+      if (scanned >= maxLength) return this.#tooLong(maxLength)
+      if (!(await this.#fill())) return this.#take(this.#buffered)
+    }
+  }
+
+  /**
+   * Yields lines until the end of the stream (the last one may lack `\n`).
+   *
+   * @param options - `maxLength`, as for {@link BufferedReader.readline}.
+   * @example
+   * ```ts
+   * for await (const line of this.rfile.lines()) await this.wfile.write(line)
+   * ```
+   */
+  async *lines(options: ReadlineOptions = {}): AsyncGenerator<Uint8Array, void, undefined> {
+    for (;;) {
+      const line = await this.readline(options)
+      if (line.length === 0) return
+      yield line
+    }
+  }
+
+  /** Yields the stream's chunks as they come, buffered bytes first. */
+  async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array, void, undefined> {
+    for (;;) {
+      const chunk = await this.read(Number.MAX_SAFE_INTEGER)
+      if (chunk.length === 0) return
+      yield chunk
+    }
+  }
+
+  #tooLong(maxLength: number): never {
+    this.#chunks.length = 0
+    this.#offset = 0
+    this.#buffered = 0
+    throw new LineTooLongError(maxLength)
+  }
+
+  /** Pulls one more chunk; false at the end of the stream. */
+  async #fill(): Promise<boolean> {
+    while (!this.#eof) {
+      const { done, value } = await this.#source.next()
+      if (done === true) {
+        this.#eof = true
+        return false
+      }
+      if (value.length === 0) continue
+      this.#chunks.push(value)
+      this.#buffered += value.length
+      return true
+    }
+    return false
+  }
+
+  /** Position of the first newline at or after `from` in the buffered bytes, or -1. */
+  #indexOfNewline(from: number): number {
+    let base = 0
+    for (const [index, chunk] of this.#chunks.entries()) {
+      const start = index === 0 ? this.#offset : 0
+      const length = chunk.length - start
+      if (base + length > from) {
+        const at = chunk.indexOf(NEWLINE, start + Math.max(0, from - base))
+        if (at !== -1) return base + at - start
+      }
+      base += length
+    }
+    return -1
+  }
+
+  /** Removes and returns the first `n` buffered bytes. */
+  #take(n: number): Uint8Array {
+    if (n === 0) return EMPTY
+    const first = this.#chunks[0] as Uint8Array
+    if (first.length - this.#offset >= n) {
+      const bytes = first.subarray(this.#offset, this.#offset + n)
+      this.#offset += n
+      this.#buffered -= n
+      if (this.#offset === first.length) {
+        this.#chunks.shift()
+        this.#offset = 0
+      }
+      return bytes
+    }
+    const out = new Uint8Array(n)
+    let filled = 0
+    while (filled < n) {
+      const chunk = this.#chunks[0] as Uint8Array
+      const piece = chunk.subarray(this.#offset, this.#offset + (n - filled))
+      out.set(piece, filled)
+      filled += piece.length
+      this.#offset += piece.length
+      if (this.#offset === chunk.length) {
+        this.#chunks.shift()
+        this.#offset = 0
+      }
+    }
+    this.#buffered -= n
+    return out
+  }
+}

@@ -1,0 +1,128 @@
+/**
+ * A writer to a socket that honours backpressure, optionally buffered.
+ *
+ * @module
+ */
+
+import type { Socket } from 'node:net'
+
+/** Options of {@link BufferedWriter}. */
+export interface BufferedWriterOptions {
+  /**
+   * Bytes collected before they are sent (Python's `wbufsize`). 0, the
+   * default, sends each write at once.
+   */
+  bufferSize?: number
+}
+
+/**
+ * Writes to a socket. `write()` resolves once the bytes were handed to the
+ * kernel or, when Node's buffer is over its high-water mark, once it has
+ * drained, so a handler that awaits its writes never buffers without bound
+ * for a client that reads nothing. Python counterpart: the `wfile` of
+ * `StreamRequestHandler` (`_SocketWriter`, or a `BufferedWriter` with
+ * `wbufsize`).
+ *
+ * Abort behaviour: if the socket is destroyed (the request's signal aborted,
+ * the client reset), pending and later writes reject; bytes still in the
+ * buffer are lost.
+ *
+ * @example
+ * ```ts
+ * const writer = new BufferedWriter(request.socket, { bufferSize: 65_536 })
+ * await writer.write('hello\n')
+ * await writer.flush()
+ * ```
+ */
+export class BufferedWriter {
+  readonly #socket: Socket
+  readonly #bufferSize: number
+  #pending: Uint8Array[] = []
+  #pendingBytes = 0
+  #closed = false
+
+  /**
+   * @param socket - Where to write.
+   * @param options - `bufferSize`.
+   */
+  constructor(socket: Socket, options: BufferedWriterOptions = {}) {
+    const bufferSize = options.bufferSize ?? 0
+    if (!Number.isSafeInteger(bufferSize) || bufferSize < 0) {
+      throw new RangeError(`Cannot use bufferSize ${bufferSize}: expected an integer of 0 or more`)
+    }
+    this.#socket = socket
+    this.#bufferSize = bufferSize
+  }
+
+  /** Whether {@link BufferedWriter.close} was called. */
+  get closed(): boolean {
+    return this.#closed
+  }
+
+  /** Bytes written but held in the buffer. */
+  get buffered(): number {
+    return this.#pendingBytes
+  }
+
+  /**
+   * Writes `data` (text is UTF-8).
+   *
+   * @param data - Bytes or text.
+   * @returns The number of bytes written, always all of them (as Python's).
+   * @throws Error when the writer is closed or the socket can no longer write.
+   */
+  async write(data: Uint8Array | string): Promise<number> {
+    if (this.#closed) throw new Error('Cannot write: the writer is closed')
+    const bytes = typeof data === 'string' ? Buffer.from(data) : data
+    if (this.#bufferSize === 0) {
+      await this.#send(bytes)
+      return bytes.length
+    }
+    this.#pending.push(bytes)
+    this.#pendingBytes += bytes.length
+    if (this.#pendingBytes >= this.#bufferSize) await this.flush()
+    return bytes.length
+  }
+
+  /** Sends everything buffered. */
+  async flush(): Promise<void> {
+    if (this.#pendingBytes === 0) return
+    const chunks = this.#pending
+    this.#pending = []
+    this.#pendingBytes = 0
+    await this.#send(chunks.length === 1 ? (chunks[0] as Uint8Array) : Buffer.concat(chunks))
+  }
+
+  /** Flushes, then refuses further writes. The socket stays open. */
+  async close(): Promise<void> {
+    if (this.#closed) return
+    try {
+      await this.flush()
+    } finally {
+      this.#closed = true
+    }
+  }
+
+  async #send(bytes: Uint8Array): Promise<void> {
+    const socket = this.#socket
+    if (socket.destroyed || !socket.writable) {
+      throw Object.assign(new Error('Cannot write: the connection is closed'), { code: 'ERR_STREAM_DESTROYED' })
+    }
+    if (socket.write(bytes)) return
+    await new Promise<void>((resolve, reject) => {
+      const done = (error?: Error): void => {
+        socket.off('drain', onDrain)
+        socket.off('close', onClose)
+        socket.off('error', onError)
+        if (error === undefined) resolve()
+        else reject(error)
+      }
+      const onDrain = (): void => done()
+      const onError = (error: Error): void => done(error)
+      const onClose = (): void => done(Object.assign(new Error('Cannot write: the connection closed'), { code: 'ERR_STREAM_DESTROYED' }))
+      socket.on('drain', onDrain)
+      socket.on('close', onClose)
+      socket.on('error', onError)
+    })
+  }
+}

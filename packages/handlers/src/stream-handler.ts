@@ -1,0 +1,83 @@
+/**
+ * Class-based handlers for stream connections.
+ *
+ * @module
+ */
+
+import type { Socket } from 'node:net'
+import { RequestTimeoutError, type StreamRequest } from '@socketserver/core'
+import { BaseRequestHandler } from './base-handler.js'
+import { BufferedReader } from './buffered-reader.js'
+import { BufferedWriter } from './buffered-writer.js'
+
+/**
+ * A handler for stream connections with a buffered reader (`rfile`) and a
+ * writer (`wfile`). Python counterpart: `socketserver.StreamRequestHandler`.
+ *
+ * Settings, as class fields of a subclass (they are read in `setup()`):
+ * - `wbufsize` (default 0): bytes `wfile` collects before sending; what is
+ *   left is flushed in `finish()`.
+ * - `timeoutMs` (default undefined): the longest the connection may stay
+ *   idle (no byte read or written); then the request aborts with
+ *   `RequestTimeoutError` and the connection is destroyed. Python's
+ *   `timeout` is per socket operation, the same idea.
+ * - `noDelay` (default false): disable Nagle's algorithm (Python's
+ *   `disable_nagle_algorithm`). Ignored on Unix sockets, which have no
+ *   Nagle's algorithm (Python raises EOPNOTSUPP there instead).
+ *
+ * @example
+ * ```ts
+ * class Upper extends StreamRequestHandler {
+ *   override timeoutMs = 30_000
+ *   override async handle() {
+ *     for await (const line of this.rfile.lines()) {
+ *       await this.wfile.write(Buffer.from(line).toString().toUpperCase())
+ *     }
+ *   }
+ * }
+ * ```
+ */
+export class StreamRequestHandler extends BaseRequestHandler<StreamRequest> {
+  /** Kept for parity with Python: reads are always buffered here, chunk by chunk. */
+  rbufsize = -1
+  /** Bytes `wfile` collects before sending (Python's `wbufsize`). Default 0. */
+  wbufsize = 0
+  /** Idle timeout in milliseconds, or undefined for none. */
+  timeoutMs: number | undefined = undefined
+  /** Disable Nagle's algorithm on TCP. Default false. */
+  noDelay = false
+  /** The connected socket (Python's `connection`). */
+  connection!: Socket
+  /** The buffered reader over the connection. */
+  rfile!: BufferedReader
+  /** The writer to the connection. */
+  wfile!: BufferedWriter
+  #onTimeout: (() => void) | undefined
+
+  /** Sets up `connection`, the idle timeout, Nagle, `rfile` and `wfile`, in Python's order. */
+  override async setup(): Promise<void> {
+    const socket = this.request.socket
+    this.connection = socket
+    const timeoutMs = this.timeoutMs
+    if (timeoutMs !== undefined) {
+      this.#onTimeout = () => this.request.abort(new RequestTimeoutError(timeoutMs, 'idle wait'))
+      socket.setTimeout(timeoutMs, this.#onTimeout)
+    }
+    if (this.noDelay && this.request.clientAddress.transport === 'tcp') socket.setNoDelay(true)
+    this.rfile = new BufferedReader(this.request.source)
+    this.wfile = new BufferedWriter(socket, { bufferSize: this.wbufsize })
+  }
+
+  /** Flushes `wfile`; a socket error at this point is ignored, as in Python. */
+  override async finish(): Promise<void> {
+    try {
+      await this.wfile?.close()
+    } catch {
+      // The client may be gone (ECONNRESET, EPIPE): nothing left to tell it.
+    }
+    if (this.#onTimeout !== undefined) {
+      this.connection.setTimeout(0)
+      this.connection.off('timeout', this.#onTimeout)
+    }
+  }
+}

@@ -1,0 +1,219 @@
+import { describe, expect, test, vi } from 'vitest'
+import { HandlerError, RequestTimeoutError, pooled } from '@socketserver/core'
+import { LineTooLongError, StreamRequestHandler } from '@socketserver/handlers'
+import { Gate, connect, describeHandlerCompliance, listen, serveInBackground } from '@socketserver/testing'
+
+/** Python's docs example: upper-cases each line. */
+class UpperHandler extends StreamRequestHandler {
+  override async handle(): Promise<void> {
+    for await (const line of this.rfile.lines()) await this.wfile.write(Buffer.from(line).toString().toUpperCase())
+  }
+}
+
+describeHandlerCompliance('StreamRequestHandler (upper-case lines)', {
+  handler: UpperHandler,
+  exchange: async (client) => {
+    await client.send('first line\nsecond ')
+    expect(await client.readLine()).toBe('FIRST LINE\n')
+    await client.send('line\n')
+    expect(await client.readLine()).toBe('SECOND LINE\n')
+  },
+})
+
+describe('StreamRequestHandler', () => {
+  test('runs setup, handle, finish, and the client sees the reply then EOF', async () => {
+    const events: string[] = []
+    class Recorder extends StreamRequestHandler {
+      override async setup(): Promise<void> {
+        await super.setup()
+        events.push('setup')
+      }
+      override async handle(): Promise<void> {
+        events.push('handle')
+        await this.wfile.write(await this.rfile.readline())
+      }
+      override async finish(): Promise<void> {
+        events.push('finish')
+        await super.finish()
+      }
+    }
+    const server = await listen('tcp4')
+    serveInBackground(server, Recorder)
+    const client = await connect(server.address)
+    await client.send('echo me\n')
+    expect(await client.readLine()).toBe('echo me\n')
+    await client.waitForEnd()
+    expect(events).toEqual(['setup', 'handle', 'finish'])
+  })
+
+  test('reads a line that arrives in three fragments', async () => {
+    const server = await listen('unix')
+    serveInBackground(server, UpperHandler)
+    const client = await connect(server.address)
+    for (const fragment of ['thr', 'ee pi', 'eces\n']) await client.send(fragment)
+    expect(await client.readLine()).toBe('THREE PIECES\n')
+  })
+
+  test('a 16 MiB + 1 byte write is received in full (write() honours backpressure)', async () => {
+    const size = 16 * 1024 * 1024 + 1
+    class Big extends StreamRequestHandler {
+      override async handle(): Promise<void> {
+        await this.wfile.write(Buffer.alloc(size, 0x5a))
+      }
+    }
+    const server = await listen('tcp4')
+    serveInBackground(server, Big)
+    const client = await connect(server.address)
+    const received = await client.readAll(30_000)
+    expect(received.length).toBe(size)
+    expect(received.every((byte) => byte === 0x5a)).toBe(true)
+  })
+
+  test('with wbufsize, writes wait in the buffer and are delivered by finish()', async () => {
+    const held = new Gate()
+    class Buffered extends StreamRequestHandler {
+      override wbufsize = 65_536
+      override async handle(): Promise<void> {
+        await this.wfile.write('buffered\n')
+        held.open()
+        expect(this.wfile.buffered).toBe(9)
+      }
+    }
+    const server = await listen('tcp4')
+    serveInBackground(server, Buffered)
+    const client = await connect(server.address)
+    await held.wait()
+    expect((await client.readAll()).toString()).toBe('buffered\n')
+  })
+
+  test('a client that half-closes gets the reply, then EOF', async () => {
+    const server = await listen('tcp6')
+    serveInBackground(server, UpperHandler)
+    const client = await connect(server.address)
+    await client.send('a\nb\nlast without newline')
+    client.end()
+    expect((await client.readAll()).toString()).toBe('A\nB\nLAST WITHOUT NEWLINE')
+  })
+
+  test('a handler error reaches handleError, finish still runs, the next client is served', async () => {
+    let finished = 0
+    class Flaky extends StreamRequestHandler {
+      override async handle(): Promise<void> {
+        const line = Buffer.from(await this.rfile.readline()).toString()
+        if (line.startsWith('fail')) throw new Error('flaky')
+        await this.wfile.write(line)
+      }
+      override async finish(): Promise<void> {
+        finished++
+        await super.finish()
+      }
+    }
+    const server = await listen('tcp4')
+    const serving = serveInBackground(server, Flaky)
+    const failing = await connect(server.address)
+    await failing.send('fail\n')
+    await failing.waitForEnd()
+    const next = await connect(server.address)
+    await next.send('fine\n')
+    expect(await next.readLine()).toBe('fine\n')
+    expect(serving.errors).toHaveLength(1)
+    expect(serving.errors[0]).toBeInstanceOf(HandlerError)
+    expect(finished).toBe(2)
+  })
+
+  test('an error in setup skips handle and finish', async () => {
+    const events: string[] = []
+    class BadSetup extends StreamRequestHandler {
+      override async setup(): Promise<void> {
+        events.push('setup')
+        throw new Error('no setup')
+      }
+      override async handle(): Promise<void> {
+        events.push('handle')
+      }
+      override async finish(): Promise<void> {
+        events.push('finish')
+      }
+    }
+    const server = await listen('tcp4')
+    const serving = serveInBackground(server, BadSetup)
+    const client = await connect(server.address)
+    await client.waitForEnd()
+    await vi.waitFor(() => expect(serving.errors).toHaveLength(1))
+    expect(events).toEqual(['setup'])
+  })
+
+  test('timeoutMs closes an idle client with RequestTimeoutError while a second client is served', async () => {
+    class Idle extends StreamRequestHandler {
+      override timeoutMs = 200
+      override async handle(): Promise<void> {
+        for await (const line of this.rfile.lines()) await this.wfile.write(line)
+      }
+    }
+    const server = await listen('tcp4')
+    const serving = serveInBackground(server, Idle, { policy: pooled({ concurrency: 2 }) })
+    const idle = await connect(server.address)
+    const active = await connect(server.address)
+    await active.send('alive\n')
+    expect(await active.readLine()).toBe('alive\n')
+    await idle.waitForEnd()
+    await vi.waitFor(() => expect(serving.errors).toHaveLength(1))
+    expect(serving.errors[0]).toBeInstanceOf(RequestTimeoutError)
+    expect(serving.errors[0]).toMatchObject({ timeoutMs: 200 })
+  })
+
+  test('an over-long line fails the request with LineTooLongError; memory stays bounded', async () => {
+    class Limited extends StreamRequestHandler {
+      override async handle(): Promise<void> {
+        await this.rfile.readline({ maxLength: 1_024 })
+      }
+    }
+    const server = await listen('tcp4')
+    const serving = serveInBackground(server, Limited)
+    const client = await connect(server.address)
+    await client.send(Buffer.alloc(4_096, 0x61))
+    await client.waitForEnd()
+    await vi.waitFor(() => expect(serving.errors).toHaveLength(1))
+    expect((serving.errors[0] as HandlerError).cause).toBeInstanceOf(LineTooLongError)
+  })
+
+  test('a client that resets mid-stream is reported once and does not crash the server', async () => {
+    const writing = new Gate()
+    class Streamer extends StreamRequestHandler {
+      override async handle(): Promise<void> {
+        await this.rfile.readline()
+        writing.open()
+        for (;;) await this.wfile.write(Buffer.alloc(64 * 1024))
+      }
+    }
+    const server = await listen('tcp4')
+    const serving = serveInBackground(server, Streamer)
+    const client = await connect(server.address)
+    await client.send('go\n')
+    await writing.wait()
+    client.reset()
+    await vi.waitFor(() => expect(serving.errors).toHaveLength(1))
+    expect((serving.errors[0] as HandlerError).cause).toMatchObject({ code: expect.stringMatching(/^(ECONNRESET|EPIPE|ERR_STREAM_DESTROYED)$/) })
+    const next = await connect(server.address)
+    await next.send('again\n')
+    expect((await next.readBytes(1_024)).length).toBe(1_024)
+    next.destroy()
+  })
+
+  test('noDelay is applied on TCP and ignored on Unix sockets', async () => {
+    class Quick extends StreamRequestHandler {
+      override noDelay = true
+      override async handle(): Promise<void> {
+        await this.wfile.write('ok\n')
+      }
+    }
+    for (const transport of ['tcp4', 'unix'] as const) {
+      const server = await listen(transport)
+      const serving = serveInBackground(server, Quick)
+      const client = await connect(server.address)
+      expect(await client.readLine()).toBe('ok\n')
+      await serving.stop()
+      expect(serving.errors).toEqual([])
+    }
+  })
+})

@@ -1,0 +1,114 @@
+import { describe, expect, test } from 'vitest'
+import { BufferedReader, IncompleteReadError, LineTooLongError } from '@socketserver/handlers'
+
+/** A deterministic pseudo-random generator, so failures can be replayed. */
+function random(seed: number): () => number {
+  let state = seed >>> 0
+  return () => {
+    state = (state * 1_664_525 + 1_013_904_223) >>> 0
+    return state / 2 ** 32
+  }
+}
+
+/** Splits `bytes` into chunks at random places (empty chunks included). */
+function split(bytes: Uint8Array, next: () => number): Uint8Array[] {
+  const chunks: Uint8Array[] = []
+  let at = 0
+  while (at < bytes.length) {
+    const size = Math.floor(next() * 9)
+    chunks.push(bytes.subarray(at, at + size))
+    at += size
+  }
+  return chunks
+}
+
+async function* stream(chunks: Uint8Array[]): AsyncGenerator<Uint8Array> {
+  for (const chunk of chunks) yield chunk
+}
+
+const text = (bytes: Uint8Array): string => Buffer.from(bytes).toString()
+
+describe('BufferedReader', () => {
+  test('returns exactly the bytes sent, in order, for any split of the stream into chunks', async () => {
+    const next = random(42)
+    for (let round = 0; round < 300; round++) {
+      const input = Buffer.from(Array.from({ length: Math.floor(next() * 200) }, () => Math.floor(next() * 256)))
+      const reader = new BufferedReader(stream(split(input, next)))
+      const parts: Uint8Array[] = []
+      for (;;) {
+        const choice = next()
+        const part = choice < 0.3 ? await reader.read(1 + Math.floor(next() * 10)) : choice < 0.6 ? await reader.readline() : await reader.read(Math.floor(next() * 5))
+        if (part.length === 0 && choice >= 0.6 && reader.buffered === 0) {
+          const rest = await reader.read()
+          parts.push(rest)
+          break
+        }
+        if (part.length === 0 && choice < 0.6) break
+        parts.push(part)
+      }
+      expect(Buffer.concat(parts).equals(input)).toBe(true)
+    }
+  })
+
+  test('readline() splits any input into the same lines, whatever the chunking', async () => {
+    const next = random(7)
+    for (let round = 0; round < 200; round++) {
+      const alphabet = 'ab\n'
+      const input = Buffer.from(Array.from({ length: Math.floor(next() * 60) }, () => alphabet[Math.floor(next() * 3)]).join(''))
+      const expected = input.toString().split(/(?<=\n)/).filter((line) => line.length > 0)
+      const reader = new BufferedReader(stream(split(input, next)))
+      const lines: string[] = []
+      for await (const line of reader.lines()) lines.push(text(line))
+      expect(lines).toEqual(expected)
+    }
+  })
+
+  test('readline() joins a line that arrives in three fragments', async () => {
+    const reader = new BufferedReader(stream([Buffer.from('hel'), Buffer.from('lo wo'), Buffer.from('rld\nnext')]))
+    expect(text(await reader.readline())).toBe('hello world\n')
+    expect(text(await reader.readline())).toBe('next')
+    expect((await reader.readline()).length).toBe(0)
+  })
+
+  test('readline() rejects an endless line with LineTooLongError without buffering past the limit', async () => {
+    let pulled = 0
+    async function* endless(): AsyncGenerator<Uint8Array> {
+      for (;;) {
+        pulled++
+        yield Buffer.alloc(1_000, 0x61)
+      }
+    }
+    const reader = new BufferedReader(endless())
+    await expect(reader.readline({ maxLength: 10_000 })).rejects.toBeInstanceOf(LineTooLongError)
+    expect(pulled).toBeLessThanOrEqual(11)
+    expect(reader.buffered).toBe(0)
+  })
+
+  test('readline() rejects a complete line longer than maxLength', async () => {
+    const reader = new BufferedReader(stream([Buffer.from('0123456789\n')]))
+    await expect(reader.readline({ maxLength: 5 })).rejects.toMatchObject({ code: 'SS_ERR_LINE_TOO_LONG', maxLength: 5 })
+  })
+
+  test('readExactly() waits for all bytes, and reports a short stream with IncompleteReadError', async () => {
+    const reader = new BufferedReader(stream([Buffer.from('ab'), Buffer.from('cd'), Buffer.from('e')]))
+    expect(text(await reader.readExactly(4))).toBe('abcd')
+    const failure = reader.readExactly(3)
+    await expect(failure).rejects.toBeInstanceOf(IncompleteReadError)
+    await expect(failure).rejects.toMatchObject({ expected: 3, partial: Buffer.from('e') })
+  })
+
+  test('read(n) returns what is buffered or the next chunk; read() returns everything', async () => {
+    const reader = new BufferedReader(stream([Buffer.from('abcdef'), Buffer.from('gh')]))
+    expect(text(await reader.read(2))).toBe('ab')
+    expect(text(await reader.read(100))).toBe('cdef')
+    expect(text(await reader.read())).toBe('gh')
+    expect((await reader.read(5)).length).toBe(0)
+    await expect(reader.read(-1)).rejects.toBeInstanceOf(RangeError)
+  })
+
+  test('from() reads bytes in memory, and iteration yields chunks', async () => {
+    const chunks: string[] = []
+    for await (const chunk of BufferedReader.from(Buffer.from('one\ntwo'))) chunks.push(text(chunk))
+    expect(chunks.join('')).toBe('one\ntwo')
+  })
+})
