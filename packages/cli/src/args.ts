@@ -1,0 +1,145 @@
+/**
+ * The command line, parsed into a typed configuration. Pure: table-driven,
+ * so a new flag is one row.
+ *
+ * @module
+ */
+
+import { InvalidAddressError, type Transport, parseHostPort } from '@socketserver/core'
+import { UsageError } from './errors.js'
+
+/** One listener asked for on the command line. */
+export type ListenerSpec =
+  | { transport: 'tcp' | 'udp'; host: string; port: number }
+  | { transport: 'unix' | 'unix-dgram'; path: string }
+
+/** The policies the command offers. */
+export type PolicyName = 'sequential' | 'pooled' | 'forked'
+
+/** What `socketserver serve ...` asks for. */
+export interface ServeCommand {
+  command: 'serve'
+  /** A builtin service name or the path of a handler module. */
+  service: string
+  listeners: ListenerSpec[]
+  policy: PolicyName
+  concurrency: number | undefined
+  maxChildren: number | undefined
+  timeoutMs: number | undefined
+  drainTimeoutMs: number | undefined
+  maxPacketSize: number | undefined
+}
+
+/** Every command the parser can return. */
+export type Command = ServeCommand | { command: 'help' } | { command: 'version' }
+
+type Setter = (config: ServeCommand, value: string, flag: string) => void
+
+/** A flag: whether it takes a value, and what it does with it. */
+interface FlagSpec {
+  takesValue: boolean
+  set: Setter
+}
+
+const listener =
+  (transport: Transport): Setter =>
+  (config, value, flag) => {
+    if (transport === 'unix' || transport === 'unix-dgram') {
+      if (value.length === 0) throw new UsageError(`Cannot use ${flag} "": expected a socket path`)
+      config.listeners.push({ transport, path: value })
+      return
+    }
+    try {
+      const { host, port } = parseHostPort(value)
+      config.listeners.push({ transport, host, port })
+    } catch (error) {
+      if (error instanceof InvalidAddressError) throw new UsageError(`Cannot use ${flag} ${JSON.stringify(value)}: expected HOST:PORT, with IPv6 hosts in brackets ([::1]:0)`)
+      throw error
+    }
+  }
+
+const integer =
+  (key: 'concurrency' | 'maxChildren' | 'timeoutMs' | 'drainTimeoutMs' | 'maxPacketSize', minimum: number): Setter =>
+  (config, value, flag) => {
+    if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value)) || Number(value) < minimum) {
+      throw new UsageError(`Cannot use ${flag} ${JSON.stringify(value)}: expected a whole number of ${minimum} or more`)
+    }
+    config[key] = Number(value)
+  }
+
+/** The flags of `serve`, by name. Later transports and options are new rows. */
+const FLAGS: Record<string, FlagSpec> = {
+  '--tcp': { takesValue: true, set: listener('tcp') },
+  '--udp': { takesValue: true, set: listener('udp') },
+  '--unix': { takesValue: true, set: listener('unix') },
+  '--unix-dgram': { takesValue: true, set: listener('unix-dgram') },
+  '--policy': {
+    takesValue: true,
+    set: (config, value, flag) => {
+      if (value !== 'sequential' && value !== 'pooled' && value !== 'forked') {
+        throw new UsageError(`Cannot use ${flag} ${JSON.stringify(value)}: expected sequential, pooled or forked`)
+      }
+      config.policy = value
+    },
+  },
+  '--concurrency': { takesValue: true, set: integer('concurrency', 1) },
+  '--max-children': { takesValue: true, set: integer('maxChildren', 1) },
+  '--timeout-ms': { takesValue: true, set: integer('timeoutMs', 1) },
+  '--drain-timeout-ms': { takesValue: true, set: integer('drainTimeoutMs', 0) },
+  '--max-packet-size': { takesValue: true, set: integer('maxPacketSize', 1) },
+}
+
+/**
+ * Parses the arguments after the program name.
+ *
+ * @param argv - For example `['serve', 'echo', '--tcp', '127.0.0.1:0']`.
+ * @returns The command to run.
+ * @throws UsageError for anything the command cannot run.
+ * @example
+ * ```ts
+ * parseArgs(['serve', 'echo', '--tcp', '[::1]:0', '--unix', '/tmp/e.sock'])
+ * // { command: 'serve', service: 'echo', listeners: [...], policy: 'pooled', ... }
+ * ```
+ */
+export function parseArgs(argv: readonly string[]): Command {
+  if (argv.length === 0) throw new UsageError('Cannot run without a command: try "socketserver serve echo --tcp 127.0.0.1:7007" or --help')
+  if (argv.includes('--help') || argv.includes('-h') || argv[0] === 'help') return { command: 'help' }
+  if (argv[0] === '--version' || argv[0] === '-v') return { command: 'version' }
+  if (argv[0] !== 'serve') throw new UsageError(`Cannot run ${JSON.stringify(argv[0])}: the only command is "serve"`)
+  const config: ServeCommand = {
+    command: 'serve',
+    service: '',
+    listeners: [],
+    policy: 'pooled',
+    concurrency: undefined,
+    maxChildren: undefined,
+    timeoutMs: undefined,
+    drainTimeoutMs: undefined,
+    maxPacketSize: undefined,
+  }
+  const positional: string[] = []
+  for (let i = 1; i < argv.length; i++) {
+    const arg = argv[i] as string
+    if (!arg.startsWith('--')) {
+      positional.push(arg)
+      continue
+    }
+    const equals = arg.indexOf('=')
+    const name = equals === -1 ? arg : arg.slice(0, equals)
+    const spec = FLAGS[name]
+    if (spec === undefined) throw new UsageError(`Cannot use ${JSON.stringify(name)}: no such option (see --help)`)
+    let value: string | undefined = equals === -1 ? undefined : arg.slice(equals + 1)
+    if (value === undefined) {
+      value = argv[++i]
+      if (value === undefined) throw new UsageError(`Cannot use ${name}: it needs a value`)
+    }
+    spec.set(config, value, name)
+  }
+  if (positional.length === 0) throw new UsageError('Cannot serve without a service: name a builtin (echo, discard, chargen, daytime, time) or a handler module')
+  if (positional.length > 1) throw new UsageError(`Cannot serve ${positional.map((p) => JSON.stringify(p)).join(' and ')}: give one service`)
+  config.service = positional[0] as string
+  if (config.listeners.length === 0) throw new UsageError('Cannot serve without a listener: add --tcp HOST:PORT, --udp HOST:PORT, --unix PATH or --unix-dgram PATH')
+  if (config.concurrency !== undefined && config.policy !== 'pooled') throw new UsageError('Cannot use --concurrency with this policy: it applies to --policy pooled')
+  if (config.maxChildren !== undefined && config.policy !== 'forked') throw new UsageError('Cannot use --max-children with this policy: it applies to --policy forked')
+  return config
+}

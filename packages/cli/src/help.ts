@@ -1,0 +1,56 @@
+/**
+ * The text of `socketserver --help`.
+ *
+ * @module
+ */
+
+import { BUILTIN_SERVICES } from './services/index.js'
+
+/**
+ * The help text.
+ *
+ * @returns Several lines, ending with a newline.
+ * @example
+ * ```ts
+ * process.stdout.write(helpText())
+ * ```
+ */
+export function helpText(): string {
+  const services = Object.entries(BUILTIN_SERVICES)
+    .map(([name, service]) => `  ${name.padEnd(9)} RFC ${service.rfc}: ${service.summary}`)
+    .join('\n')
+  return `Usage: socketserver serve <service> [listener]... [option]...
+
+Serves <service> on every listener until SIGINT or SIGTERM, then stops
+gracefully: listeners close, Unix socket files are removed, running requests
+finish (a second signal ends them at once).
+
+Services:
+${services}
+  PATH      an ES module whose default export is a handler class
+            (BaseRequestHandler subclass) or a function (request) => ...
+
+Listeners (repeat and mix them; at least one):
+  --tcp HOST:PORT         TCP; IPv6 in brackets: [::1]:0; port 0 picks a free port
+  --udp HOST:PORT         UDP
+  --unix PATH             Unix stream socket
+  --unix-dgram PATH       Unix datagram socket
+
+Options:
+  --policy NAME           sequential | pooled | forked (default pooled)
+  --concurrency N         pooled: most requests at once (default 1024)
+  --max-children N        forked: most child processes at once (default 40)
+  --timeout-ms N          longest a request may run (default: no limit)
+  --drain-timeout-ms N    on stop, how long running requests may finish (default 30000)
+  --max-packet-size N     largest datagram served (default 65507); larger ones are dropped and reported
+  -h, --help              this text
+  -v, --version           the version
+
+Once every listener is bound, one line per listener is printed on stdout:
+  listening tcp 127.0.0.1:40123
+  listening unix /tmp/echo.sock
+
+Exit status: 0 after a graceful stop, 1 when a listener cannot be bound,
+2 for a bad command line or handler module.
+`
+}

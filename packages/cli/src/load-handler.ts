@@ -1,0 +1,54 @@
+/**
+ * Finds the handler a command line names: a builtin service or a module.
+ *
+ * @module
+ */
+
+import { resolve } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import type { Handler, Request } from '@socketserver/core'
+import { UsageError } from './errors.js'
+import { BUILTIN_SERVICES } from './services/index.js'
+
+/** A loaded handler and the module it came from (which `forked()` children import). */
+export interface LoadedHandler {
+  readonly handler: Handler<Request>
+  readonly module: URL
+  /** The builtin's name, or undefined for a user module. */
+  readonly builtin: string | undefined
+}
+
+/**
+ * Loads a builtin service by name, or else imports the ES module at `service`
+ * (relative to `cwd`) and takes its default export.
+ *
+ * @param service - `echo`, `discard`, `chargen`, `daytime`, `time`, or a module path.
+ * @param cwd - Where relative paths start. Default the current directory.
+ * @returns The handler and its module.
+ * @throws UsageError when the name is neither a builtin nor an importable
+ *   module with a handler (class or function) as its default export.
+ * @example
+ * ```ts
+ * const { handler } = await loadHandler('./my-handler.mjs')
+ * ```
+ */
+export async function loadHandler(service: string, cwd = process.cwd()): Promise<LoadedHandler> {
+  const builtin = Object.hasOwn(BUILTIN_SERVICES, service) ? BUILTIN_SERVICES[service] : undefined
+  const looksLikePath = /[\\/.]/.test(service)
+  if (builtin === undefined && !looksLikePath) {
+    const names = Object.keys(BUILTIN_SERVICES).join(', ')
+    throw new UsageError(`Cannot serve ${JSON.stringify(service)}: it is not a builtin service (${names}) nor a module path`)
+  }
+  const module = builtin?.module ?? pathToFileURL(resolve(cwd, service))
+  let exported: { default?: unknown }
+  try {
+    exported = (await import(module.href)) as { default?: unknown }
+  } catch (error) {
+    const detail = error instanceof Error ? error.message : String(error)
+    throw new UsageError(`Cannot load the handler module ${JSON.stringify(service)}: ${detail}`)
+  }
+  if (typeof exported.default !== 'function') {
+    throw new UsageError(`Cannot use the module ${JSON.stringify(service)}: its default export is not a handler class or function`)
+  }
+  return { handler: exported.default as Handler<Request>, module, builtin: builtin === undefined ? undefined : service }
+}

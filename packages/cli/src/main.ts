@@ -1,0 +1,149 @@
+/**
+ * The `socketserver` command, as a function: testable in-process, and what
+ * the bin runs.
+ *
+ * @module
+ */
+
+import { readFileSync } from 'node:fs'
+import {
+  type Policy,
+  type Request,
+  type Server,
+  SocketServerError,
+  TCPServer,
+  UDPServer,
+  UnixDatagramServer,
+  UnixStreamServer,
+  formatAddress,
+  forked,
+  pooled,
+  sequential,
+  serve,
+} from '@socketserver/core'
+import { type ListenerSpec, type ServeCommand, parseArgs } from './args.js'
+import { UsageError } from './errors.js'
+import { helpText } from './help.js'
+import { type LoadedHandler, loadHandler } from './load-handler.js'
+
+/** Where the command writes, and the process it answers signals for. */
+export interface CommandIO {
+  stdout: { write(text: string): unknown }
+  stderr: { write(text: string): unknown }
+  /** Emits SIGINT and SIGTERM. Default `process`. */
+  signals: { on(signal: NodeJS.Signals, listener: () => void): unknown; off(signal: NodeJS.Signals, listener: () => void): unknown }
+}
+
+const defaultIO: CommandIO = { stdout: process.stdout, stderr: process.stderr, signals: process }
+
+/**
+ * Runs the command line `argv` (the arguments after the program name).
+ *
+ * @param argv - For example `['serve', 'echo', '--tcp', '127.0.0.1:0']`.
+ * @param io - Output streams and the signal source. Default the process's.
+ * @returns The exit status: 0 after a graceful stop, 1 when binding failed,
+ *   2 for a bad command line or handler module.
+ * @example
+ * ```ts
+ * process.exitCode = await main(process.argv.slice(2))
+ * ```
+ */
+export async function main(argv: readonly string[], io: CommandIO = defaultIO): Promise<number> {
+  let config: ServeCommand
+  try {
+    const command = parseArgs(argv)
+    if (command.command === 'help') {
+      io.stdout.write(helpText())
+      return 0
+    }
+    if (command.command === 'version') {
+      io.stdout.write(`${version()}\n`)
+      return 0
+    }
+    config = command
+  } catch (error) {
+    return usage(io, error)
+  }
+  let loaded: LoadedHandler
+  let policy: Policy
+  try {
+    loaded = await loadHandler(config.service)
+    policy = policyOf(config, loaded)
+  } catch (error) {
+    return usage(io, error)
+  }
+
+  const servers: Array<Server<Request>> = []
+  try {
+    for (const spec of config.listeners) servers.push(await bind(spec, config))
+  } catch (error) {
+    await Promise.all(servers.map((server) => server.close()))
+    io.stderr.write(`socketserver: ${error instanceof Error ? error.message : String(error)}\n`)
+    return 1
+  }
+  for (const server of servers) io.stdout.write(`listening ${server.address.transport} ${formatAddress(server.address)}\n`)
+
+  const stop = new AbortController()
+  const force = new AbortController()
+  const onSignal = (): void => {
+    // The first signal drains; a second one ends running requests at once.
+    if (stop.signal.aborted) force.abort()
+    else stop.abort()
+  }
+  io.signals.on('SIGINT', onSignal)
+  io.signals.on('SIGTERM', onSignal)
+  try {
+    const handler = config.policy === 'forked' ? null : loaded.handler
+    await Promise.all(
+      servers.map((server) =>
+        serve(server, handler, {
+          signal: stop.signal,
+          forceSignal: force.signal,
+          policy,
+          timeoutMs: config.timeoutMs,
+          drainTimeoutMs: config.drainTimeoutMs,
+        }),
+      ),
+    )
+  } catch (error) {
+    stop.abort()
+    await Promise.all(servers.map((server) => server.close()))
+    io.stderr.write(`socketserver: ${error instanceof Error ? error.message : String(error)}\n`)
+    return error instanceof SocketServerError && error.code === 'SS_ERR_WORKER_START' ? 2 : 1
+  } finally {
+    io.signals.off('SIGINT', onSignal)
+    io.signals.off('SIGTERM', onSignal)
+  }
+  return 0
+}
+
+function usage(io: CommandIO, error: unknown): number {
+  if (!(error instanceof UsageError) && !(error instanceof SocketServerError)) throw error
+  io.stderr.write(`socketserver: ${error.message}\nTry "socketserver --help".\n`)
+  return 2
+}
+
+function policyOf(config: ServeCommand, loaded: LoadedHandler): Policy {
+  if (config.policy === 'sequential') return sequential()
+  if (config.policy === 'forked') return forked({ module: loaded.module, maxChildren: config.maxChildren })
+  return pooled({ concurrency: config.concurrency })
+}
+
+function bind(spec: ListenerSpec, config: ServeCommand): Promise<Server<Request>> {
+  const maxPacketSize = config.maxPacketSize
+  switch (spec.transport) {
+    case 'tcp':
+      return TCPServer.listen({ host: spec.host, port: spec.port })
+    case 'unix':
+      return UnixStreamServer.listen({ path: spec.path })
+    case 'udp':
+      return UDPServer.bind({ host: spec.host, port: spec.port, maxPacketSize })
+    case 'unix-dgram':
+      return UnixDatagramServer.bind({ path: spec.path, maxPacketSize })
+  }
+}
+
+function version(): string {
+  const manifest = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+  return manifest.version
+}

@@ -1,0 +1,205 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { existsSync, writeFileSync } from 'node:fs'
+import net from 'node:net'
+import { dirname, join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import { describe, expect, test } from 'vitest'
+import { chargenBytes } from '@socketserver/cli'
+import { type SocketAddress, parseHostPort } from '@socketserver/core'
+import { connect, openDatagramClient, registerCleanup, tempSocketPath } from '@socketserver/testing'
+
+const BIN = fileURLToPath(new URL('../../bin/socketserver.js', import.meta.url))
+
+interface Running {
+  child: ChildProcess
+  /** Addresses from the "listening" lines, in order. */
+  addresses: SocketAddress[]
+  stderr: () => string
+  exit: Promise<number | null>
+}
+
+/** Starts the command and waits for one "listening" line per listener. */
+async function start(args: string[], listeners: number): Promise<Running> {
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  registerCleanup(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+  })
+  let stderr = ''
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+  const exit = once(child, 'exit').then(([code]) => code as number | null)
+  const addresses: SocketAddress[] = []
+  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream })
+  const deadline = AbortSignal.timeout(10_000)
+  for await (const line of lines) {
+    const [word, transport, address] = line.split(' ') as [string, string, string]
+    expect(word).toBe('listening')
+    if (transport === 'tcp' || transport === 'udp') {
+      const { host, port } = parseHostPort(address)
+      addresses.push({ transport, host, port, family: host.includes(':') ? 'IPv6' : 'IPv4' })
+    } else {
+      addresses.push({ transport: transport as 'unix' | 'unix-dgram', path: address })
+    }
+    if (addresses.length === listeners || deadline.aborted) break
+  }
+  expect(addresses).toHaveLength(listeners)
+  return { child, addresses, stderr: () => stderr, exit }
+}
+
+/** Runs the command to its end. */
+async function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+  const [code] = await once(child, 'exit', { signal: AbortSignal.timeout(10_000) })
+  return { code: code as number | null, stdout, stderr }
+}
+
+describe('socketserver serve', () => {
+  test('echo on TCP v4, v6 and a Unix socket prints its listeners, echoes, and stops on SIGTERM with exit 0, removing the socket file', async () => {
+    const path = tempSocketPath()
+    const cli = await start(['serve', 'echo', '--tcp', '127.0.0.1:0', '--tcp', '[::1]:0', '--unix', path], 3)
+    expect(cli.addresses[2]).toEqual({ transport: 'unix', path })
+    for (const address of cli.addresses) {
+      const client = await connect(address)
+      await client.send('ping\n')
+      expect(await client.readLine()).toBe('ping\n')
+      client.end()
+      await client.waitForEnd()
+    }
+    cli.child.kill('SIGTERM')
+    expect(await cli.exit).toBe(0)
+    expect(existsSync(path)).toBe(false)
+  })
+
+  test('echo over UDP and a Unix datagram socket, mixed with a stream listener, and SIGTERM removes the datagram path', async () => {
+    const path = tempSocketPath('d.sock')
+    const cli = await start(['serve', 'echo', '--udp', '127.0.0.1:0', '--unix-dgram', path, '--tcp', '127.0.0.1:0'], 3)
+    for (const address of cli.addresses.slice(0, 2)) {
+      const client = await openDatagramClient(address)
+      await client.send('datagram')
+      expect((await client.receive()).toString()).toBe('datagram')
+      client.close()
+    }
+    cli.child.kill('SIGTERM')
+    expect(await cli.exit).toBe(0)
+    expect(existsSync(path)).toBe(false)
+  })
+
+  test('serves every builtin over TCP', async () => {
+    const check: Record<string, (client: Awaited<ReturnType<typeof connect>>) => Promise<void>> = {
+      discard: async (client) => {
+        await client.send('into the void\n')
+        client.end()
+        expect((await client.readAll()).length).toBe(0)
+      },
+      chargen: async (client) => {
+        expect(await client.readLine()).toBe(`${' !"#$%&\'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefg'}\r\n`)
+        client.destroy()
+      },
+      daytime: async (client) => {
+        expect(await client.readLine()).toMatch(/^\w+day, \w+ \d{1,2}, \d{4} \d\d:\d\d:\d\d-UTC\r\n$/)
+        await client.waitForEnd()
+      },
+      time: async (client) => {
+        const bytes = await client.readAll()
+        expect(bytes.length).toBe(4)
+        const now = Math.floor(Date.now() / 1000) + 2_208_988_800
+        expect(Math.abs(bytes.readUInt32BE() - (now % 2 ** 32))).toBeLessThan(5)
+      },
+    }
+    for (const [service, verify] of Object.entries(check)) {
+      const cli = await start(['serve', service, '--tcp', '127.0.0.1:0'], 1)
+      await verify(await connect(cli.addresses[0] as SocketAddress))
+      cli.child.kill('SIGTERM')
+      expect(await cli.exit).toBe(0)
+    }
+  })
+
+  test('serves the builtins over UDP per their RFCs', async () => {
+    const cli = await start(['serve', 'chargen', '--udp', '127.0.0.1:0'], 1)
+    const client = await openDatagramClient(cli.addresses[0] as SocketAddress)
+    for (let i = 0; i < 5; i++) {
+      await client.send('any')
+      const reply = await client.receive()
+      expect(reply.length).toBeLessThanOrEqual(512)
+      expect(reply.equals(chargenBytes(reply.length))).toBe(true)
+    }
+    client.close()
+    cli.child.kill('SIGTERM')
+    expect(await cli.exit).toBe(0)
+    for (const [service, verify] of [
+      ['time', (reply: Buffer) => expect(reply.length).toBe(4)],
+      ['daytime', (reply: Buffer) => expect(reply.toString()).toMatch(/-UTC\r\n$/)],
+      ['echo', (reply: Buffer) => expect(reply.toString()).toBe('any')],
+    ] as const) {
+      const running = await start(['serve', service, '--udp', '127.0.0.1:0'], 1)
+      const asker = await openDatagramClient(running.addresses[0] as SocketAddress)
+      await asker.send('any')
+      verify(await asker.receive())
+      asker.close()
+      running.child.kill('SIGTERM')
+      expect(await running.exit).toBe(0)
+    }
+  })
+
+  test('--max-packet-size drops larger datagrams whole and reports them on stderr', async () => {
+    const cli = await start(['serve', 'echo', '--udp', '127.0.0.1:0', '--max-packet-size', '16'], 1)
+    const client = await openDatagramClient(cli.addresses[0] as SocketAddress)
+    await client.send('x'.repeat(17))
+    await client.send('small')
+    expect((await client.receive()).toString()).toBe('small')
+    client.close()
+    cli.child.kill('SIGTERM')
+    expect(await cli.exit).toBe(0)
+    expect(cli.stderr()).toContain('DatagramTooLargeError')
+  })
+
+  test('serves a handler module (a function) from a path, under the forked policy too', async () => {
+    const dir = dirname(tempSocketPath())
+    const module = join(dir, 'shout.mjs')
+    writeFileSync(module, `export default async (request) => {
+  for await (const chunk of request.source) { request.socket.write(Buffer.from(chunk).toString().toUpperCase()); break }
+}
+`)
+    for (const policy of ['pooled', 'forked']) {
+      const cli = await start(['serve', module, '--tcp', '127.0.0.1:0', '--policy', policy], 1)
+      const client = await connect(cli.addresses[0] as SocketAddress)
+      await client.send('quiet\n')
+      expect(await client.readLine()).toBe('QUIET\n')
+      cli.child.kill('SIGTERM')
+      expect(await cli.exit).toBe(0)
+    }
+  })
+
+  test('--help documents the command and exits 0', async () => {
+    const { code, stdout } = await run(['--help'])
+    expect(code).toBe(0)
+    for (const word of ['--tcp', '--udp', '--unix', '--unix-dgram', '--policy', '--max-packet-size', 'chargen', 'RFC 868']) expect(stdout).toContain(word)
+  })
+
+  test.each([
+    [['serve', 'nonsense', '--tcp', '127.0.0.1:0'], 'not a builtin service'],
+    [['serve', 'echo', '--tcp', 'localhost'], 'expected HOST:PORT'],
+    [['serve', 'echo'], 'without a listener'],
+    [['serve', './does-not-exist.mjs', '--tcp', '127.0.0.1:0'], 'Cannot load the handler module'],
+  ])('bad arguments %j: message on stderr, exit 2', async (args, message) => {
+    const { code, stderr } = await run(args)
+    expect(code).toBe(2)
+    expect(stderr).toContain(message)
+  })
+
+  test('a port in use: message naming the address on stderr, exit 1', async () => {
+    const blocker = net.createServer()
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve))
+    registerCleanup(() => new Promise((resolve) => blocker.close(resolve)))
+    const port = (blocker.address() as net.AddressInfo).port
+    const { code, stderr } = await run(['serve', 'echo', '--tcp', '127.0.0.1:0', '--tcp', `127.0.0.1:${port}`])
+    expect(code).toBe(1)
+    expect(stderr).toContain(`127.0.0.1:${port}`)
+    expect(stderr).toContain('already in use')
+  })
+})

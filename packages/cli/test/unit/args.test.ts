@@ -1,0 +1,62 @@
+import { describe, expect, test } from 'vitest'
+import { UsageError, parseArgs } from '@socketserver/cli'
+
+describe('parseArgs()', () => {
+  test('parses repeated and mixed listeners, IPv6 in brackets, and options', () => {
+    expect(
+      parseArgs([
+        'serve', 'echo', '--tcp', '127.0.0.1:0', '--tcp=[::1]:7', '--unix', '/tmp/s.sock', '--udp', '0.0.0.0:9',
+        '--unix-dgram', '/tmp/d.sock', '--policy', 'pooled', '--concurrency', '8', '--timeout-ms', '500',
+        '--drain-timeout-ms', '0', '--max-packet-size', '512',
+      ]),
+    ).toEqual({
+      command: 'serve',
+      service: 'echo',
+      listeners: [
+        { transport: 'tcp', host: '127.0.0.1', port: 0 },
+        { transport: 'tcp', host: '::1', port: 7 },
+        { transport: 'unix', path: '/tmp/s.sock' },
+        { transport: 'udp', host: '0.0.0.0', port: 9 },
+        { transport: 'unix-dgram', path: '/tmp/d.sock' },
+      ],
+      policy: 'pooled',
+      concurrency: 8,
+      maxChildren: undefined,
+      timeoutMs: 500,
+      drainTimeoutMs: 0,
+      maxPacketSize: 512,
+    })
+  })
+
+  test('defaults to the pooled policy and accepts forked with --max-children', () => {
+    expect(parseArgs(['serve', './h.mjs', '--unix', 'x.sock'])).toMatchObject({ policy: 'pooled', service: './h.mjs' })
+    expect(parseArgs(['serve', 'echo', '--tcp', 'localhost:0', '--policy', 'forked', '--max-children', '2'])).toMatchObject({ policy: 'forked', maxChildren: 2 })
+  })
+
+  test('recognises --help, -h and --version', () => {
+    expect(parseArgs(['--help'])).toEqual({ command: 'help' })
+    expect(parseArgs(['serve', 'echo', '-h'])).toEqual({ command: 'help' })
+    expect(parseArgs(['--version'])).toEqual({ command: 'version' })
+  })
+
+  test.each([
+    [[]],
+    [['run', 'echo']],
+    [['serve']],
+    [['serve', 'echo']],
+    [['serve', 'echo', 'discard', '--tcp', '127.0.0.1:0']],
+    [['serve', 'echo', '--tcp', 'localhost']],
+    [['serve', 'echo', '--tcp', '::1:80']],
+    [['serve', 'echo', '--tcp', '127.0.0.1:99999']],
+    [['serve', 'echo', '--tcp']],
+    [['serve', 'echo', '--unix', '']],
+    [['serve', 'echo', '--tcp', '127.0.0.1:0', '--bogus', '1']],
+    [['serve', 'echo', '--tcp', '127.0.0.1:0', '--policy', 'threads']],
+    [['serve', 'echo', '--tcp', '127.0.0.1:0', '--concurrency', '0']],
+    [['serve', 'echo', '--tcp', '127.0.0.1:0', '--timeout-ms', '1.5']],
+    [['serve', 'echo', '--tcp', '127.0.0.1:0', '--policy', 'sequential', '--concurrency', '4']],
+    [['serve', 'echo', '--tcp', '127.0.0.1:0', '--max-children', '4']],
+  ])('rejects %j with UsageError', (argv) => {
+    expect(() => parseArgs(argv)).toThrow(UsageError)
+  })
+})
