@@ -12,12 +12,15 @@ const dir = mkdtempSync(join(tmpdir(), 'socketserver-demo-'))
 const path = join(dir, 'echo.sock')
 const child = spawn(process.execPath, [bin, 'serve', 'echo', '--tcp', '127.0.0.1:0', '--unix', path], {
   stdio: ['ignore', 'pipe', 'inherit'],
+  // Its own process group: Ctrl-C reaches only this script, which passes it
+  // on once (a second signal would make the server stop at once).
+  detached: true,
 })
 
-// Ctrl-C reaches the child too (same process group): let it stop gracefully
-// and exit after it, instead of dying first.
-process.on('SIGINT', () => {})
+// Pass Ctrl-C and SIGTERM to the server, let it stop gracefully, exit after it.
+process.on('SIGINT', () => child.kill('SIGINT'))
 process.on('SIGTERM', () => child.kill('SIGTERM'))
+process.on('exit', () => child.kill('SIGKILL'))
 const exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)))
 
 const hints = []
