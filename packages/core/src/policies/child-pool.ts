@@ -154,6 +154,8 @@ export class ChildPool {
   readonly #children = new Set<Child>()
   readonly #idle: Child[] = []
   #nextId = 0
+  #warm = 0
+  #closing = false
 
   constructor(settings: ChildPoolSettings) {
     this.#settings = settings
@@ -170,6 +172,8 @@ export class ChildPool {
    * @throws WorkerStartError when the module cannot be loaded.
    */
   async prefork(count: number): Promise<void> {
+    this.#closing = false
+    this.#warm = count
     const started = await Promise.allSettled(Array.from({ length: count }, () => this.#start()))
     const failed = started.find((result) => result.status === 'rejected')
     for (const result of started) if (result.status === 'fulfilled') this.#release(result.value)
@@ -192,6 +196,7 @@ export class ChildPool {
 
   /** Ends every child and waits until each has exited. */
   async close(): Promise<void> {
+    this.#closing = true
     this.#idle.length = 0
     await Promise.all([...this.#children].map((child) => child.stop()))
   }
@@ -212,10 +217,26 @@ export class ChildPool {
     return child
   }
 
+  /**
+   * Starts a replacement ahead of need while fewer than `prefork` children
+   * are idle, so a retired child's successor has already loaded the module
+   * when the next request comes.
+   */
+  #topUp(): void {
+    if (this.#closing || this.#idle.length >= this.#warm) return
+    this.#start().then(
+      (child) => (this.#closing ? void child.stop() : this.#release(child)),
+      () => {
+        // A child that cannot start now is retried on demand by dispatch().
+      },
+    )
+  }
+
   #release(child: Child): void {
     if (child.exited) return
     if (child.served >= this.#settings.maxRequestsPerChild) {
       void child.stop()
+      this.#topUp()
       return
     }
     this.#idle.push(child)

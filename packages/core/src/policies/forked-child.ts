@@ -16,7 +16,9 @@ import type { Handler, Request, Server } from '../types.js'
 import { type FromChild, MODULE_ENV, type ToChild, deserializeError, serializeError } from './forked-protocol.js'
 
 function send(message: FromChild): void {
-  process.send?.(message)
+  // With a callback, a closed channel (the parent let us go) is not an
+  // uncaught 'error'; the 'disconnect' handler ends this process.
+  if (process.connected) process.send?.(message, undefined, {}, () => {})
 }
 
 /** What the handler sees as `request.server` in a child: the parent's address, nothing to accept. */
