@@ -10,6 +10,7 @@ import { abortable } from 'abort-controller-x'
 import { formatAddress } from './address.js'
 import { channels } from './diagnostics.js'
 import { HandlerError, RequestTimeoutError, WorkerCrashedError } from './errors.js'
+import { type AbortState, abortStateOf } from './internal/abort-state.js'
 import type { RequestHooks } from './serve-options.js'
 import type { Handler, Request, RequestHandlerClass, RequestHandlerFunction } from './types.js'
 
@@ -46,7 +47,14 @@ export function handlerInvoker<R extends Request>(handler: Handler<R>): (request
   if (typeof handler !== 'function') throw new TypeError('Cannot serve with the handler: expected a handler class or a function')
   if (isHandlerClass(handler)) return (request) => new handler(request).run()
   const run = handler as RequestHandlerFunction<R>
-  return async (request) => run(request)
+  return (request) => {
+    try {
+      const result = run(request)
+      return result instanceof Promise ? result : Promise.resolve(result)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+  }
 }
 
 /**
@@ -124,13 +132,15 @@ export function requestRunner<R extends Request>(
   return async (request) => {
     const timer =
       timeoutMs === undefined ? undefined : setTimeout(() => request.abort(new RequestTimeoutError(timeoutMs)), timeoutMs)
-    channels.requestStart.publish({ request })
+    if (channels.requestStart.hasSubscribers) channels.requestStart.publish({ request })
+    const state = abortStateOf(request)
     let error: unknown
     try {
-      await abortable(request.signal, invoke(request))
+      await (state === undefined ? abortable(request.signal, invoke(request)) : untilAborted(invoke(request), state))
     } catch (thrown) {
-      error = request.signal.aborted
-        ? request.signal.reason
+      const aborted = state?.aborted ?? request.signal.aborted
+      error = aborted
+        ? (state?.reason ?? request.signal.reason)
         : thrown instanceof HandlerError || thrown instanceof WorkerCrashedError
           ? thrown // already carries the client (from a forked child)
           : new HandlerError(request.clientAddress, thrown, formatAddress(request.clientAddress))
@@ -139,7 +149,28 @@ export function requestRunner<R extends Request>(
     }
     if (error !== undefined) reportError(hooks, error, request)
     await request.close()
-    channels.requestEnd.publish({ request, error })
+    if (channels.requestEnd.hasSubscribers) channels.requestEnd.publish({ request, error })
     return { request, error }
   }
+}
+
+/** Settles with `work`, or rejects with the abort reason as soon as the request aborts. */
+function untilAborted(work: Promise<unknown>, state: AbortState): Promise<unknown> {
+  if (state.aborted) {
+    work.catch(() => {})
+    return Promise.reject(state.reason)
+  }
+  return new Promise((resolve, reject) => {
+    state.onAbort(reject)
+    work.then(
+      (value) => {
+        state.onAbort(undefined)
+        resolve(value)
+      },
+      (error: unknown) => {
+        state.onAbort(undefined)
+        reject(error)
+      },
+    )
+  })
 }

@@ -131,7 +131,12 @@ export async function serve<R extends Request>(server: Server<R>, handler: Handl
 }
 
 /** The requests `verifyRequest` accepts; the others are closed unserved. */
-async function* verified<R extends Request>(server: Server<R>, hooks: ServeOptions<R>): AsyncGenerator<R, void, undefined> {
+function verified<R extends Request>(server: Server<R>, hooks: ServeOptions<R>): AsyncIterable<R> {
+  // Without the hook, skip a generator hop per request.
+  return hooks.verifyRequest === undefined ? server : verifiedBy(server, hooks)
+}
+
+async function* verifiedBy<R extends Request>(server: Server<R>, hooks: ServeOptions<R>): AsyncGenerator<R, void, undefined> {
   for await (const request of server) {
     if (await verifyRequest(hooks, request)) yield request
   }

@@ -5,7 +5,10 @@
  */
 
 import type { SocketAddress } from '../address.js'
+import { ABORT_STATE, AbortState } from '../internal/abort-state.js'
 import type { DatagramRequest, Request, Server } from '../types.js'
+
+const CLOSED = Promise.resolve()
 
 /** Sends one datagram to a peer from the server's socket. */
 export type SendDatagram = (data: Uint8Array, to: SocketAddress) => Promise<void>
@@ -21,7 +24,7 @@ export class Datagram implements DatagramRequest {
   readonly clientAddress: SocketAddress
   readonly server: Server<Request>
   readonly #send: SendDatagram
-  readonly #controller = new AbortController()
+  readonly [ABORT_STATE] = new AbortState()
 
   constructor(data: Uint8Array, clientAddress: SocketAddress, server: Server<Request>, send: SendDatagram) {
     this.data = data
@@ -31,7 +34,7 @@ export class Datagram implements DatagramRequest {
   }
 
   get signal(): AbortSignal {
-    return this.#controller.signal
+    return this[ABORT_STATE].signal
   }
 
   reply(data: Uint8Array | string): Promise<void> {
@@ -39,9 +42,11 @@ export class Datagram implements DatagramRequest {
   }
 
   /** A datagram has no connection to shut down: nothing to do. */
-  async close(): Promise<void> {}
+  close(): Promise<void> {
+    return CLOSED
+  }
 
   abort(reason?: unknown): void {
-    if (!this.#controller.signal.aborted) this.#controller.abort(reason)
+    this[ABORT_STATE].abort(reason)
   }
 }

@@ -7,6 +7,7 @@
 import type { Socket } from 'node:net'
 import type { Source } from 'it-stream-types'
 import type { SocketAddress } from '../address.js'
+import { ABORT_STATE, AbortState } from '../internal/abort-state.js'
 import type { Request, Server, StreamRequest } from '../types.js'
 
 /**
@@ -29,7 +30,7 @@ export class StreamConnection implements StreamRequest {
   readonly socket: Socket
   readonly clientAddress: SocketAddress
   readonly server: Server<Request>
-  readonly #controller = new AbortController()
+  readonly [ABORT_STATE] = new AbortState()
   #closing: Promise<void> | undefined
 
   constructor(socket: Socket, clientAddress: SocketAddress, server: Server<Request>) {
@@ -45,7 +46,7 @@ export class StreamConnection implements StreamRequest {
   }
 
   get signal(): AbortSignal {
-    return this.#controller.signal
+    return this[ABORT_STATE].signal
   }
 
   /**
@@ -70,7 +71,7 @@ export class StreamConnection implements StreamRequest {
   }
 
   abort(reason?: unknown): void {
-    if (!this.#controller.signal.aborted) this.#controller.abort(reason)
+    this[ABORT_STATE].abort(reason)
     this.socket.destroy()
   }
 
@@ -82,21 +83,18 @@ export class StreamConnection implements StreamRequest {
   async #close(): Promise<void> {
     const socket = this.socket
     if (socket.destroyed) return
-    const signal = this.#controller.signal
     // Python's shutdown_request(): shutdown(SHUT_WR) so the client sees every
-    // byte and then EOF, then close.
+    // byte and then EOF, then close. An abort meanwhile destroys the socket,
+    // which ends the wait through 'close'.
+    if (this[ABORT_STATE].aborted) {
+      socket.destroy()
+      return
+    }
     await new Promise<void>((resolve) => {
       const done = (): void => {
-        signal.removeEventListener('abort', onAbort)
         socket.off('close', done)
         resolve()
       }
-      const onAbort = (): void => {
-        socket.destroy()
-        done()
-      }
-      if (signal.aborted) return onAbort()
-      signal.addEventListener('abort', onAbort)
       socket.once('close', done)
       socket.end(done)
     })

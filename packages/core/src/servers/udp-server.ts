@@ -59,6 +59,7 @@ export class UDPServer extends DatagramServer {
   readonly #port: number
   readonly #options: UDPServerOptions
   #socket: dgram.Socket | undefined
+  #dualStack = false
 
   /**
    * Makes an unbound server (Python's `bind_and_activate=False`): call
@@ -140,6 +141,7 @@ export class UDPServer extends DatagramServer {
     socket.on('message', (data, rinfo) => receive(data, inetAddress('udp', rinfo.address, rinfo.port)))
     this.#socket = socket
     const bound = socket.address()
+    this.#dualStack = bound.family === 'IPv6'
     return inetAddress('udp', bound.address, bound.port)
   }
 
@@ -152,7 +154,7 @@ export class UDPServer extends DatagramServer {
         return
       }
       // A dual-stack socket speaks IPv6: reach IPv4 peers through their mapped address.
-      const host = to.family === 'IPv4' && socket.address().family === 'IPv6' ? `::ffff:${to.host}` : to.host
+      const host = to.family === 'IPv4' && this.#dualStack ? `::ffff:${to.host}` : to.host
       socket.send(data, to.port, host, (error) => {
         if (error === null || error === undefined) return resolve()
         reject(sendError(to, data.length, limit, error))

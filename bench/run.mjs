@@ -1,0 +1,261 @@
+// `pnpm bench`: our servers against raw Node and Python's socketserver, in
+// one run, with ratios to the baseline measured in the same run.
+//
+//   node bench/run.mjs [--quick] [--runs N] [--seconds S] [--only SUBSTRING]
+//
+// Each case starts the server on CPU 0 and the C load generator on CPU 1
+// (taskset), repeats, and reports medians. Figures go to stdout as a table
+// and to bench/results/latest.json.
+import { execFileSync, spawn } from 'node:child_process'
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
+import { cpus } from 'node:os'
+import { dirname, join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+
+const here = dirname(fileURLToPath(import.meta.url))
+const args = process.argv.slice(2)
+const quick = args.includes('--quick')
+const option = (name, fallback) => {
+  const at = args.indexOf(name)
+  return at === -1 ? fallback : args[at + 1]
+}
+const runs = Number(option('--runs', quick ? 1 : 3))
+const seconds = Number(option('--seconds', quick ? 1 : 3))
+const only = option('--only', '')
+
+const loadgen = join(here, '.build', 'loadgen')
+mkdirSync(dirname(loadgen), { recursive: true })
+execFileSync('gcc', ['-O2', '-o', loadgen, join(here, 'loadgen.c')])
+const hasTaskset = tryRun('taskset', ['-c', '0', 'true'])
+const hasPython = tryRun('python3', ['-c', 'import socketserver'])
+const pin = (cpu, command, commandArgs) => (hasTaskset ? ['taskset', ['-c', String(cpu), command, ...commandArgs]] : [command, commandArgs])
+
+function tryRun(command, commandArgs) {
+  try {
+    execFileSync(command, commandArgs, { stdio: 'ignore' })
+    return true
+  } catch {
+    return false
+  }
+}
+
+// Implementations: how to start each server.
+const node = process.execPath
+const ours = (policy, service = 'echo') => ({ name: `ours ${policy}`, command: node, args: (t) => [join(here, 'servers/ours.mjs'), t, policy, service] })
+const raw = (service = 'echo') => ({ name: service === 'echo' ? 'raw node' : `raw node ${service}`, command: node, args: (t) => [join(here, 'servers/raw-node.mjs'), t, service] })
+const py = (cls, service = 'echo') => ({ name: `python ${cls}`, python: true, command: 'python3', args: () => [join(here, 'servers/python_socketserver.py'), cls, service] })
+
+// The cases. The first implementation of each is its baseline.
+const CASES = [
+  { name: 'TCP ping-pong 64 B x 1', transport: 'tcp', mode: 'pingpong', conns: 1, size: 64, impls: [raw(), ours('sequential'), ours('pooled'), py('TCPServer')] },
+  { name: 'TCP ping-pong 64 B x 64', transport: 'tcp', mode: 'pingpong', conns: 64, size: 64, impls: [raw(), ours('pooled'), ours('forked'), py('ThreadingTCPServer')] },
+  { name: 'TCP 16 KiB x 16', transport: 'tcp', mode: 'pingpong', conns: 16, size: 16384, impls: [raw(), ours('pooled'), py('ThreadingTCPServer')] },
+  { name: 'TCP connection rate x 16', transport: 'tcp', mode: 'connrate', conns: 16, size: 64, impls: [raw(), ours('pooled'), ours('forked'), py('ThreadingTCPServer'), py('ForkingTCPServer')] },
+  { name: 'TCP line upper-case x 64', transport: 'tcp', mode: 'pingpong', conns: 64, size: 64, line: true, impls: [raw(), raw('upper'), ours('pooled', 'upper'), py('ThreadingTCPServer', 'upper')] },
+  { name: 'Unix ping-pong 64 B x 64', transport: 'unix', mode: 'pingpong', conns: 64, size: 64, impls: [raw(), ours('pooled'), py('ThreadingUnixStreamServer')] },
+  { name: 'UDP ping-pong 64 B x 64', transport: 'udp', mode: 'pingpong', conns: 64, size: 64, impls: [raw(), ours('pooled'), ours('forked'), py('UDPServer'), py('ThreadingUDPServer')] },
+  { name: 'Unix datagram ping-pong 64 B x 64', transport: 'unixdgram', mode: 'pingpong', conns: 64, size: 64, impls: [raw(), ours('pooled'), py('UnixDatagramServer')] },
+  { name: 'TCP 64 B x 64 beside 10,000 idle', transport: 'tcp', mode: 'pingpong', conns: 64, size: 64, idle: 10_000, impls: [raw(), ours('pooled')] },
+]
+
+/** Starts a server pinned to CPU 0; resolves with its process and address. */
+async function startServer(impl, transport) {
+  const [command, commandArgs] = pin(0, impl.command, impl.args(transport))
+  // Python prints a traceback per reset connection; keep the table readable.
+  const child = spawn(command, commandArgs, { stdio: ['ignore', 'pipe', impl.python ? 'ignore' : 'inherit'] })
+  const lines = createInterface({ input: child.stdout })
+  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000)
+  for await (const line of lines) {
+    if (line.startsWith('READY ')) {
+      clearTimeout(timer)
+      const rest = []
+      lines.on('line', (l) => rest.push(l))
+      return { child, address: line.slice(6), lines: rest, pid: await serverPid(child) }
+    }
+  }
+  throw new Error(`${impl.name} did not start`)
+}
+
+/** The pid of the server itself (under taskset, the child is taskset's exec, the same pid). */
+async function serverPid(child) {
+  return child.pid
+}
+
+function procTicks(pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
+    return Number(fields[11]) + Number(fields[12])
+  } catch {
+    return 0
+  }
+}
+
+/** CPU ticks of a process and its live children (forked policy, forking Python). */
+function treeTicks(pid) {
+  let total = procTicks(pid)
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
+      if (Number(stat.split(') ')[1].split(' ')[1]) === pid) total += procTicks(Number(entry))
+    } catch {}
+  }
+  return total
+}
+
+function statusKb(pid, field) {
+  try {
+    const match = new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+    return match ? Number(match[1]) : 0
+  } catch {
+    return 0
+  }
+}
+
+async function stopServer(server) {
+  server.child.kill('SIGTERM')
+  const timer = setTimeout(() => server.child.kill('SIGKILL'), 5_000)
+  await new Promise((resolve) => server.child.once('exit', resolve))
+  clearTimeout(timer)
+}
+
+function runLoadgen(kase, address, duration) {
+  const transport = kase.transport
+  const [command, commandArgs] = pin(1, loadgen, [kase.mode, transport, address, String(kase.conns), String(kase.size), String(duration), String(kase.idle ?? 0)])
+  const out = execFileSync(command, commandArgs, { encoding: 'utf8', env: { ...process.env, LOADGEN_LINE: kase.line ? '1' : '' } })
+  return JSON.parse(out.trim().split('\n').at(-1))
+}
+
+const TICK_US = 1e6 / 100
+async function measure(kase, impl) {
+  const server = await startServer(impl, kase.transport)
+  try {
+    const before = treeTicks(server.pid)
+    const result = runLoadgen(kase, server.address, seconds)
+    const ticks = treeTicks(server.pid) - before
+    return {
+      rps: result.requests / result.seconds,
+      mbps: (result.requests * kase.size * 2) / result.seconds / 1e6,
+      p50: result.p50_us,
+      p99: result.p99_us,
+      failures: result.failures,
+      cpuPerRequestUs: result.requests > 0 ? (ticks * TICK_US) / result.requests : 0,
+      serverCpu: (ticks * TICK_US) / 1e6 / result.seconds,
+      loadgenCpu: result.loadgen_cpu / result.seconds,
+      peakRssMb: statusKb(server.pid, 'VmHWM') / 1024,
+    }
+  } finally {
+    await stopServer(server)
+  }
+}
+
+const median = (values) => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = Math.floor(sorted.length / 2)
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+}
+const spread = (values) => (values.length < 2 ? 0 : (Math.max(...values) - Math.min(...values)) / median(values))
+
+const results = []
+const started = Date.now()
+for (const kase of CASES) {
+  if (only && !kase.name.includes(only)) continue
+  const rows = []
+  for (const impl of kase.impls) {
+    if (impl.python && !hasPython) continue
+    const samples = []
+    for (let run = 0; run < runs; run++) samples.push(await measure(kase, impl))
+    const pick = (key) => median(samples.map((s) => s[key]))
+    rows.push({
+      impl: impl.name,
+      rps: pick('rps'),
+      mbps: pick('mbps'),
+      p50: pick('p50'),
+      p99: pick('p99'),
+      cpuPerRequestUs: pick('cpuPerRequestUs'),
+      serverCpu: pick('serverCpu'),
+      loadgenCpu: pick('loadgenCpu'),
+      peakRssMb: pick('peakRssMb'),
+      failures: pick('failures'),
+      variation: spread(samples.map((s) => s.rps)),
+    })
+  }
+  const base = rows[0]
+  for (const row of rows) {
+    row.rpsRatio = row.rps / base.rps
+    row.p99Ratio = base.p99 > 0 ? row.p99 / base.p99 : 1
+  }
+  results.push({ case: kase.name, baseline: base.impl, rows })
+  printCase(kase, rows)
+}
+
+const memory = await measureIdleMemory()
+const shutdown = await measureShutdown()
+console.log(`\nRSS per idle TCP connection (10,000 idle): raw node ${memory.raw.toFixed(2)} KB, ours ${memory.ours.toFixed(2)} KB (${(memory.ours / memory.raw).toFixed(2)} x)`)
+console.log(`Shutdown with 10,000 idle connections: listener closed ${shutdown.toFixed(2)} ms after abort`)
+console.log(`\n${runs} run(s) of ${seconds} s per figure, medians; "var" is (max - min) / median of req/s across runs. ${cpus().length} CPUs (${cpus()[0]?.model ?? 'unknown'}), Node ${process.versions.node}, taskset ${hasTaskset ? 'on' : 'off'}. Took ${((Date.now() - started) / 1000).toFixed(0)} s.`)
+
+mkdirSync(join(here, 'results'), { recursive: true })
+writeFileSync(
+  join(here, 'results', 'latest.json'),
+  `${JSON.stringify({ date: new Date().toISOString(), node: process.versions.node, cpus: cpus().length, runs, seconds, results, memory, shutdownMs: shutdown }, null, 2)}\n`,
+)
+
+function printCase(kase, rows) {
+  console.log(`\n${kase.name}${kase.idle ? '' : ''}`)
+  console.log(`  ${'server'.padEnd(32)} ${'req/s'.padStart(9)} ${'ratio'.padStart(6)} ${'MB/s'.padStart(7)} ${'p50 µs'.padStart(7)} ${'p99 µs'.padStart(7)} ${'p99 x'.padStart(6)} ${'cpu µs/req'.padStart(10)} ${'srv cpu'.padStart(7)} ${'gen cpu'.padStart(7)} ${'RSS MB'.padStart(7)} ${'var'.padStart(5)} ${'lost'.padStart(5)}`)
+  for (const r of rows) {
+    console.log(
+      `  ${r.impl.padEnd(32)} ${r.rps.toFixed(0).padStart(9)} ${r.rpsRatio.toFixed(2).padStart(6)} ${r.mbps.toFixed(1).padStart(7)} ${r.p50.toFixed(0).padStart(7)} ${r.p99.toFixed(0).padStart(7)} ${r.p99Ratio.toFixed(2).padStart(6)} ${r.cpuPerRequestUs.toFixed(1).padStart(10)} ${(r.serverCpu * 100).toFixed(0).padStart(6)}% ${(r.loadgenCpu * 100).toFixed(0).padStart(6)}% ${r.peakRssMb.toFixed(0).padStart(7)} ${(r.variation * 100).toFixed(0).padStart(4)}% ${String(r.failures).padStart(5)}`,
+    )
+  }
+}
+
+/** RSS growth per idle connection: 10,000 silent TCP connections, ours against raw Node. */
+async function measureIdleMemory() {
+  const perConnection = {}
+  for (const [key, impl] of [['raw', raw()], ['ours', ours('pooled')]]) {
+    const server = await startServer(impl, 'tcp')
+    try {
+      const before = statusKb(server.pid, 'VmRSS')
+      const [command, commandArgs] = pin(1, loadgen, ['pingpong', 'tcp', server.address, '0', '64', '3', '10000'])
+      const gen = spawn(command, commandArgs, { stdio: 'ignore' })
+      // Sample while the idle connections are open.
+      let peak = before
+      const deadline = Date.now() + 2_500
+      while (Date.now() < deadline) {
+        peak = Math.max(peak, statusKb(server.pid, 'VmRSS'))
+        await new Promise((resolve) => setTimeout(resolve, 100))
+      }
+      await new Promise((resolve) => gen.once('exit', resolve))
+      perConnection[key] = (peak - before) / 10_000
+    } finally {
+      await stopServer(server)
+    }
+  }
+  return perConnection
+}
+
+/** Time from abort to the listener closed, with 10,000 idle connections. */
+async function measureShutdown() {
+  const server = await startServer(ours('pooled'), 'tcp')
+  const [command, commandArgs] = pin(1, loadgen, ['pingpong', 'tcp', server.address, '0', '64', '4', '10000'])
+  const gen = spawn(command, commandArgs, { stdio: 'ignore' })
+  // Wait until the server holds the connections (its descriptor count grows).
+  const deadline = Date.now() + 3_000
+  while (Date.now() < deadline && readdirSync(`/proc/${server.pid}/fd`).length < 10_000) await new Promise((resolve) => setTimeout(resolve, 50))
+  server.child.kill('SIGUSR2')
+  const ms = await new Promise((resolve) => {
+    const check = setInterval(() => {
+      const line = server.lines.find((l) => l.startsWith('SHUTDOWN_MS '))
+      if (line) {
+        clearInterval(check)
+        resolve(Number(line.slice(12)))
+      }
+    }, 10)
+  })
+  gen.kill('SIGKILL')
+  await stopServer(server)
+  return ms
+}

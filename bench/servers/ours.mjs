@@ -1,0 +1,49 @@
+// The server under test: this library. Usage:
+//   node ours.mjs TRANSPORT POLICY SERVICE
+//   TRANSPORT tcp | unix | udp | unixdgram; POLICY sequential | pooled | forked;
+//   SERVICE echo | upper (read a line, reply with it upper-cased)
+// Prints "READY <address>"; SIGTERM stops it. SIGUSR2 aborts serve() and
+// prints "SHUTDOWN_MS <ms>": the time until the listener was closed.
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { TCPServer, UDPServer, UnixDatagramServer, UnixStreamServer, forked, pooled, sequential, serve } from '../../packages/core/dist/index.js'
+import { StreamRequestHandler } from '../../packages/handlers/dist/index.js'
+
+const [transport, policyName, service] = process.argv.slice(2)
+const path = join(tmpdir(), `ss-bench-${process.pid}.sock`)
+const server =
+  transport === 'tcp' ? await TCPServer.listen({ host: '127.0.0.1', port: 0 })
+  : transport === 'unix' ? await UnixStreamServer.listen({ path })
+  : transport === 'udp' ? await UDPServer.bind({ host: '127.0.0.1', port: 0, maxPendingDatagrams: 4096 })
+  : await UnixDatagramServer.bind({ path, maxPendingDatagrams: 4096 })
+
+class Upper extends StreamRequestHandler {
+  async handle() {
+    for (;;) {
+      const line = await this.rfile.readline()
+      if (line.length === 0) return
+      await this.wfile.write(Buffer.from(line).toString('latin1').toUpperCase())
+    }
+  }
+}
+const echo = (request) => (request.kind === 'datagram' ? request.reply(request.data) : request.sink(request.source))
+const handlers = { echo, upper: Upper }
+const module = fileURLToPath(new URL(`./${service}-module.mjs`, import.meta.url))
+const policy =
+  policyName === 'sequential' ? sequential()
+  : policyName === 'forked' ? forked({ module, maxChildren: 64, prefork: 4 })
+  : pooled({ concurrency: 100_000 })
+
+const controller = new AbortController()
+const done = serve(server, policyName === 'forked' ? null : handlers[service], { signal: controller.signal, policy, handleError: () => {} })
+const address = server.address
+console.log(`READY ${'path' in address ? address.path : `${address.host}:${address.port}`}`)
+process.on('SIGTERM', () => controller.abort())
+process.on('SIGUSR2', () => {
+  const started = performance.now()
+  controller.abort()
+  server.close().then(() => console.log(`SHUTDOWN_MS ${(performance.now() - started).toFixed(2)}`))
+})
+await done
+process.exit(0)

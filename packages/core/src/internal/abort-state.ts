@@ -1,0 +1,59 @@
+/**
+ * A request's abort state, made cheap for the common case where nothing
+ * aborts: the `AbortController` is created only when someone reads
+ * `request.signal`, and `serve()` learns of an abort through a plain hook
+ * instead of an event listener (an `AbortSignal` plus a listener per request
+ * cost about a tenth of a small request's time in profiles).
+ *
+ * @internal
+ */
+export class AbortState {
+  #controller: AbortController | undefined
+  #aborted = false
+  #reason: unknown
+  #hook: ((reason: unknown) => void) | undefined
+
+  /** The signal, made on first use (already aborted if the request was). */
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController()
+      if (this.#aborted) this.#controller.abort(this.#reason)
+    }
+    return this.#controller.signal
+  }
+
+  get aborted(): boolean {
+    return this.#aborted
+  }
+
+  get reason(): unknown {
+    return this.#reason
+  }
+
+  /** Aborts once; later calls do nothing. */
+  abort(reason: unknown): void {
+    if (this.#aborted) return
+    this.#aborted = true
+    this.#reason = reason === undefined ? new DOMException('This operation was aborted', 'AbortError') : reason
+    this.#controller?.abort(this.#reason)
+    this.#hook?.(this.#reason)
+  }
+
+  /** Sets the one function told of an abort (the request runner's). */
+  onAbort(hook: ((reason: unknown) => void) | undefined): void {
+    this.#hook = hook
+  }
+}
+
+/** The key under which our request objects expose their {@link AbortState}. */
+export const ABORT_STATE: unique symbol = Symbol('socketserver.abortState')
+
+/** A request made by this library. */
+export interface HasAbortState {
+  readonly [ABORT_STATE]: AbortState
+}
+
+/** The request's abort state, if it is one of ours. */
+export function abortStateOf(request: object): AbortState | undefined {
+  return (request as Partial<HasAbortState>)[ABORT_STATE]
+}
