@@ -169,6 +169,26 @@ int main(int argc, char **argv) {
     client_t dummy;
     idle_fds[i] = open_socket(&dummy, -1);
   }
+  // Let the idle connections be accepted before the clock starts: a full
+  // accept queue drops SYNs, and a dropped SYN waits a second to retry.
+  if (idle > 0) {
+    int waitfd = epoll_create1(0);
+    for (int i = 0; i < idle; i++) {
+      struct epoll_event ev = {.events = EPOLLOUT, .data.fd = idle_fds[i]};
+      if (idle_fds[i] >= 0) epoll_ctl(waitfd, EPOLL_CTL_ADD, idle_fds[i], &ev);
+    }
+    int ready = 0;
+    double until = now() + 10;
+    struct epoll_event evs[1024];
+    while (ready < idle && now() < until) {
+      int n = epoll_wait(waitfd, evs, 1024, 100);
+      for (int e = 0; e < n; e++) {
+        epoll_ctl(waitfd, EPOLL_CTL_DEL, evs[e].data.fd, NULL);
+        ready++;
+      }
+    }
+    close(waitfd);
+  }
   client_t *clients = calloc(conns, sizeof(client_t));
   for (int i = 0; i < conns; i++) begin(&clients[i], i);
 

@@ -117,8 +117,15 @@ export class BufferedReader implements AsyncIterable<Uint8Array> {
    * @throws LineTooLongError when `maxLength` bytes pass without a newline;
    *   the buffered part of the line is dropped, so memory stays bounded.
    */
-  async readline(options: ReadlineOptions = {}): Promise<Uint8Array> {
+  readline(options: ReadlineOptions = {}): Promise<Uint8Array> {
     const maxLength = options.maxLength ?? DEFAULT_MAX_LINE_LENGTH
+    // Fast path: the line is already buffered (pipelined requests).
+    const end = this.#buffered === 0 ? -1 : this.#indexOfNewline(0)
+    if (end !== -1 && end < maxLength) return Promise.resolve(this.#take(end + 1))
+    return this.#readlineSlow(maxLength)
+  }
+
+  async #readlineSlow(maxLength: number): Promise<Uint8Array> {
     let scanned = 0
     for (;;) {
       const end = this.#indexOfNewline(scanned)
@@ -184,7 +191,9 @@ export class BufferedReader implements AsyncIterable<Uint8Array> {
   /** Position of the first newline at or after `from` in the buffered bytes, or -1. */
   #indexOfNewline(from: number): number {
     let base = 0
-    for (const [index, chunk] of this.#chunks.entries()) {
+    const chunks = this.#chunks
+    for (let index = 0; index < chunks.length; index++) {
+      const chunk = chunks[index] as Uint8Array
       const start = index === 0 ? this.#offset : 0
       const length = chunk.length - start
       if (base + length > from) {

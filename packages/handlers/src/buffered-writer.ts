@@ -6,6 +6,8 @@
 
 import type { Socket } from 'node:net'
 
+const RESOLVED = Promise.resolve()
+
 /** Options of {@link BufferedWriter}. */
 export interface BufferedWriterOptions {
   /**
@@ -71,13 +73,15 @@ export class BufferedWriter {
    * @returns The number of bytes written, always all of them (as Python's).
    * @throws Error when the writer is closed or the socket can no longer write.
    */
-  async write(data: Uint8Array | string): Promise<number> {
-    if (this.#closed) throw new Error('Cannot write: the writer is closed')
+  write(data: Uint8Array | string): Promise<number> {
+    if (this.#closed) return Promise.reject(new Error('Cannot write: the writer is closed'))
     const bytes = typeof data === 'string' ? Buffer.from(data) : data
-    if (this.#bufferSize === 0) {
-      await this.#send(bytes)
-      return bytes.length
-    }
+    if (this.#bufferSize === 0) return this.#send(bytes).then(() => bytes.length)
+    return this.#buffer(bytes)
+  }
+
+
+  async #buffer(bytes: Uint8Array): Promise<number> {
     this.#pending.push(bytes)
     this.#pendingBytes += bytes.length
     if (this.#pendingBytes >= this.#bufferSize) await this.flush()
@@ -103,13 +107,13 @@ export class BufferedWriter {
     }
   }
 
-  async #send(bytes: Uint8Array): Promise<void> {
+  #send(bytes: Uint8Array): Promise<void> {
     const socket = this.#socket
     if (socket.destroyed || !socket.writable) {
-      throw Object.assign(new Error('Cannot write: the connection is closed'), { code: 'ERR_STREAM_DESTROYED' })
+      return Promise.reject(Object.assign(new Error('Cannot write: the connection is closed'), { code: 'ERR_STREAM_DESTROYED' }))
     }
-    if (socket.write(bytes)) return
-    await new Promise<void>((resolve, reject) => {
+    if (socket.write(bytes)) return RESOLVED
+    return new Promise<void>((resolve, reject) => {
       const done = (error?: Error): void => {
         socket.off('drain', onDrain)
         socket.off('close', onClose)

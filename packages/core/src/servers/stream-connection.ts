@@ -9,6 +9,7 @@ import type { Source } from 'it-stream-types'
 import type { SocketAddress } from '../address.js'
 import { ABORT_STATE, AbortState } from '../internal/abort-state.js'
 import type { Request, Server, StreamRequest } from '../types.js'
+import { SocketChunks } from './socket-chunks.js'
 
 /**
  * How long a closed connection keeps reading (and discarding) what the client
@@ -32,6 +33,7 @@ export class StreamConnection implements StreamRequest {
   readonly server: Server<Request>
   readonly [ABORT_STATE] = new AbortState()
   #closing: Promise<void> | undefined
+  #source: SocketChunks | undefined
 
   constructor(socket: Socket, clientAddress: SocketAddress, server: Server<Request>) {
     this.socket = socket
@@ -55,7 +57,8 @@ export class StreamConnection implements StreamRequest {
    * request and then write its reply.
    */
   get source(): AsyncGenerator<Uint8Array> {
-    return this.socket.iterator({ destroyOnReturn: false }) as AsyncGenerator<Uint8Array>
+    if (this.#source === undefined || this.#source.detached) this.#source = new SocketChunks(this.socket)
+    return this.#source
   }
 
   /** Writes every chunk, honouring backpressure, then ends the write side. */
