@@ -49,12 +49,15 @@ const py = (cls, service = 'echo') => ({ name: `python ${cls}`, python: true, co
 // The cases. The first implementation of each is its baseline.
 const CASES = [
   { name: 'TCP ping-pong 64 B x 1', transport: 'tcp', mode: 'pingpong', conns: 1, size: 64, impls: [raw(), ours('sequential'), ours('pooled'), py('TCPServer')] },
-  { name: 'TCP ping-pong 64 B x 64', transport: 'tcp', mode: 'pingpong', conns: 64, size: 64, impls: [raw(), ours('pooled'), ours('forked'), py('ThreadingTCPServer')] },
+  { name: 'TCP ping-pong 64 B x 64', transport: 'tcp', mode: 'pingpong', conns: 64, size: 64, impls: [raw(), ours('pooled'), py('ThreadingTCPServer')] },
+  // A persistent connection holds a child for its life: 16 connections, 16 warm children.
+  { name: 'TCP ping-pong 64 B x 16, forked vs pooled', transport: 'tcp', mode: 'pingpong', conns: 16, size: 64, impls: [ours('pooled'), ours('forked'), py('ForkingTCPServer')] },
   { name: 'TCP 16 KiB x 16', transport: 'tcp', mode: 'pingpong', conns: 16, size: 16384, impls: [raw(), ours('pooled'), py('ThreadingTCPServer')] },
-  { name: 'TCP connection rate x 16', transport: 'tcp', mode: 'connrate', conns: 16, size: 64, impls: [raw(), ours('pooled'), ours('forked'), py('ThreadingTCPServer'), py('ForkingTCPServer')] },
+  { name: 'TCP connection rate x 16', transport: 'tcp', mode: 'connrate', conns: 16, size: 64, impls: [raw(), ours('pooled'), py('ThreadingTCPServer')] },
+  { name: 'TCP connection rate x 16, forked', transport: 'tcp', mode: 'connrate', conns: 16, size: 64, impls: [py('ForkingTCPServer'), ours('forked')] },
   { name: 'TCP line upper-case x 64', transport: 'tcp', mode: 'pingpong', conns: 64, size: 64, line: true, impls: [raw(), raw('upper'), ours('pooled', 'upper'), py('ThreadingTCPServer', 'upper')] },
   { name: 'Unix ping-pong 64 B x 64', transport: 'unix', mode: 'pingpong', conns: 64, size: 64, impls: [raw(), ours('pooled'), py('ThreadingUnixStreamServer')] },
-  { name: 'UDP ping-pong 64 B x 64', transport: 'udp', mode: 'pingpong', conns: 64, size: 64, impls: [raw(), ours('pooled'), ours('forked'), py('UDPServer'), py('ThreadingUDPServer')] },
+  { name: 'UDP ping-pong 64 B x 64', transport: 'udp', mode: 'pingpong', conns: 64, size: 64, impls: [raw(), ours('pooled'), ours('forked'), py('UDPServer'), py('ThreadingUDPServer'), py('ForkingUDPServer')] },
   { name: 'Unix datagram ping-pong 64 B x 64', transport: 'unixdgram', mode: 'pingpong', conns: 64, size: 64, impls: [raw(), ours('pooled'), py('UnixDatagramServer')] },
   { name: 'TCP 64 B x 64 beside 10,000 idle', transport: 'tcp', mode: 'pingpong', conns: 64, size: 64, idle: 10_000, impls: [raw(), ours('pooled')] },
 ]

@@ -37,10 +37,31 @@ const policy =
 
 const controller = new AbortController()
 const done = serve(server, policyName === 'forked' ? null : handlers[service], { signal: controller.signal, policy, handleError: () => {} })
-// A warm pool, as a production server would run: child start-up (about
-// 150 ms per Node process here) is not part of the figures.
-while (policyName === 'forked' && policy.pids.length < 16) await new Promise((resolve) => setTimeout(resolve, 20))
 const address = server.address
+// A warm pool, as a production server would run: child start-up (about
+// 150 ms per Node process here) is not part of the figures. The first
+// request is served once every prefork child has loaded, so one warm-up
+// exchange waits for all of them.
+if (policyName === 'forked') await warmUp()
+
+async function warmUp() {
+  if (transport === 'udp' || transport === 'unixdgram') {
+    const { openDatagramClient } = await import('../../packages/testing/dist/index.js').catch(() => ({}))
+    if (openDatagramClient === undefined) return
+    const client = await openDatagramClient(address)
+    await client.send('warm-up')
+    await client.receive(30_000)
+    client.close()
+    return
+  }
+  const { connect } = await import('node:net')
+  await new Promise((resolve, reject) => {
+    const socket = connect('path' in address ? { path: address.path } : { host: address.host, port: address.port }, () => socket.end('warm-up'))
+    socket.on('data', () => {})
+    socket.on('close', resolve)
+    socket.on('error', reject)
+  })
+}
 console.log(`READY ${'path' in address ? address.path : `${address.host}:${address.port}`}`)
 process.on('SIGTERM', () => controller.abort())
 process.on('SIGUSR2', () => {

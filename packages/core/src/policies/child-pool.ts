@@ -156,6 +156,9 @@ export class ChildPool {
   #nextId = 0
   #warm = 0
   #closing = false
+  /** Requests waiting for a child, oldest first. */
+  readonly #waiting: Array<{ resolve: (child: Child) => void; reject: (error: unknown) => void }> = []
+  #starting = 0
 
   constructor(settings: ChildPoolSettings) {
     this.#settings = settings
@@ -180,9 +183,9 @@ export class ChildPool {
     if (failed !== undefined) throw (failed as PromiseRejectedResult).reason
   }
 
-  /** Serves one request in an idle child, or a new one. */
+  /** Serves one request in an idle child, or the first one that becomes free. */
   async dispatch(request: Request): Promise<void> {
-    const child = this.#idle.pop() ?? (await this.#start())
+    const child = this.#idle.pop() ?? (await this.#acquire())
     clearTimeout(child.idleTimer)
     child.busy = true
     try {
@@ -199,6 +202,30 @@ export class ChildPool {
     this.#closing = true
     this.#idle.length = 0
     await Promise.all([...this.#children].map((child) => child.stop()))
+  }
+
+  /**
+   * Waits for a child: a busy one that finishes, or a new one started for
+   * this request, whichever is free first. (Waiting only for a new one made
+   * a client that sends its next datagram before the last one's child
+   * reported back pay a whole Node start-up.)
+   */
+  #acquire(): Promise<Child> {
+    return new Promise((resolve, reject) => {
+      this.#waiting.push({ resolve, reject })
+      if (this.#starting >= this.#waiting.length) return
+      this.#starting++
+      this.#start().then(
+        (child) => {
+          this.#starting--
+          this.#release(child)
+        },
+        (error: unknown) => {
+          this.#starting--
+          this.#waiting.shift()?.reject(error)
+        },
+      )
+    })
   }
 
   async #start(): Promise<Child> {
@@ -237,6 +264,11 @@ export class ChildPool {
     if (child.served >= this.#settings.maxRequestsPerChild) {
       void child.stop()
       this.#topUp()
+      return
+    }
+    const waiter = this.#waiting.shift()
+    if (waiter !== undefined) {
+      waiter.resolve(child)
       return
     }
     this.#idle.push(child)
