@@ -22,7 +22,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'integration',
-          include: ['packages/*/test/integration/**/*.test.ts', 'examples/**/*.test.ts'],
+          include: ['packages/*/test/integration/**/*.test.ts', 'examples/**/*.test.ts', 'tests/**/*.test.ts'],
           testTimeout: 20_000,
           hookTimeout: 20_000,
         },
