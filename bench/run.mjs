@@ -7,7 +7,7 @@
 // (taskset), repeats, and reports medians. Figures go to stdout as a table
 // and to bench/results/latest.json.
 import { execFileSync, spawn } from 'node:child_process'
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 import { dirname, join } from 'node:path'
 import { createInterface } from 'node:readline'
@@ -42,24 +42,116 @@ function tryRun(command, commandArgs) {
 
 // Implementations: how to start each server.
 const node = process.execPath
-const ours = (policy, service = 'echo') => ({ name: `ours ${policy}`, command: node, args: (t) => [join(here, 'servers/ours.mjs'), t, policy, service] })
-const raw = (service = 'echo') => ({ name: service === 'echo' ? 'raw node' : `raw node ${service}`, command: node, args: (t) => [join(here, 'servers/raw-node.mjs'), t, service] })
-const py = (cls, service = 'echo') => ({ name: `python ${cls}`, python: true, command: 'python3', args: () => [join(here, 'servers/python_socketserver.py'), cls, service] })
+const ours = (policy, service = 'echo') => ({
+  name: `ours ${policy}`,
+  command: node,
+  args: (t) => [join(here, 'servers/ours.mjs'), t, policy, service],
+})
+const raw = (service = 'echo') => ({
+  name: service === 'echo' ? 'raw node' : `raw node ${service}`,
+  command: node,
+  args: (t) => [join(here, 'servers/raw-node.mjs'), t, service],
+})
+const py = (cls, service = 'echo') => ({
+  name: `python ${cls}`,
+  python: true,
+  command: 'python3',
+  args: () => [join(here, 'servers/python_socketserver.py'), cls, service],
+})
 
 // The cases. The first implementation of each is its baseline.
 const CASES = [
-  { name: 'TCP ping-pong 64 B x 1', transport: 'tcp', mode: 'pingpong', conns: 1, size: 64, impls: [raw(), ours('sequential'), ours('pooled'), py('TCPServer')] },
-  { name: 'TCP ping-pong 64 B x 64', transport: 'tcp', mode: 'pingpong', conns: 64, size: 64, impls: [raw(), ours('pooled'), py('ThreadingTCPServer')] },
+  {
+    name: 'TCP ping-pong 64 B x 1',
+    transport: 'tcp',
+    mode: 'pingpong',
+    conns: 1,
+    size: 64,
+    impls: [raw(), ours('sequential'), ours('pooled'), py('TCPServer')],
+  },
+  {
+    name: 'TCP ping-pong 64 B x 64',
+    transport: 'tcp',
+    mode: 'pingpong',
+    conns: 64,
+    size: 64,
+    impls: [raw(), ours('pooled'), py('ThreadingTCPServer')],
+  },
   // A persistent connection holds a child for its life: 16 connections, 16 warm children.
-  { name: 'TCP ping-pong 64 B x 16, forked vs pooled', transport: 'tcp', mode: 'pingpong', conns: 16, size: 64, impls: [ours('pooled'), ours('forked'), py('ForkingTCPServer')] },
-  { name: 'TCP 16 KiB x 16', transport: 'tcp', mode: 'pingpong', conns: 16, size: 16384, impls: [raw(), ours('pooled'), py('ThreadingTCPServer')] },
-  { name: 'TCP connection rate x 16', transport: 'tcp', mode: 'connrate', conns: 16, size: 64, impls: [raw(), ours('pooled'), py('ThreadingTCPServer')] },
-  { name: 'TCP connection rate x 16, forked', transport: 'tcp', mode: 'connrate', conns: 16, size: 64, impls: [py('ForkingTCPServer'), ours('forked')] },
-  { name: 'TCP line upper-case x 64', transport: 'tcp', mode: 'pingpong', conns: 64, size: 64, line: true, impls: [raw(), raw('upper'), ours('pooled', 'upper'), py('ThreadingTCPServer', 'upper')] },
-  { name: 'Unix ping-pong 64 B x 64', transport: 'unix', mode: 'pingpong', conns: 64, size: 64, impls: [raw(), ours('pooled'), py('ThreadingUnixStreamServer')] },
-  { name: 'UDP ping-pong 64 B x 64', transport: 'udp', mode: 'pingpong', conns: 64, size: 64, impls: [raw(), ours('pooled'), ours('forked'), py('UDPServer'), py('ThreadingUDPServer'), py('ForkingUDPServer')] },
-  { name: 'Unix datagram ping-pong 64 B x 64', transport: 'unixdgram', mode: 'pingpong', conns: 64, size: 64, impls: [raw(), ours('pooled'), py('UnixDatagramServer')] },
-  { name: 'TCP 64 B x 64 beside 10,000 idle', transport: 'tcp', mode: 'pingpong', conns: 64, size: 64, idle: 10_000, impls: [raw(), ours('pooled')] },
+  {
+    name: 'TCP ping-pong 64 B x 16, forked vs pooled',
+    transport: 'tcp',
+    mode: 'pingpong',
+    conns: 16,
+    size: 64,
+    impls: [ours('pooled'), ours('forked'), py('ForkingTCPServer')],
+  },
+  {
+    name: 'TCP 16 KiB x 16',
+    transport: 'tcp',
+    mode: 'pingpong',
+    conns: 16,
+    size: 16384,
+    impls: [raw(), ours('pooled'), py('ThreadingTCPServer')],
+  },
+  {
+    name: 'TCP connection rate x 16',
+    transport: 'tcp',
+    mode: 'connrate',
+    conns: 16,
+    size: 64,
+    impls: [raw(), ours('pooled'), py('ThreadingTCPServer')],
+  },
+  {
+    name: 'TCP connection rate x 16, forked',
+    transport: 'tcp',
+    mode: 'connrate',
+    conns: 16,
+    size: 64,
+    impls: [py('ForkingTCPServer'), ours('forked')],
+  },
+  {
+    name: 'TCP line upper-case x 64',
+    transport: 'tcp',
+    mode: 'pingpong',
+    conns: 64,
+    size: 64,
+    line: true,
+    impls: [raw(), raw('upper'), ours('pooled', 'upper'), py('ThreadingTCPServer', 'upper')],
+  },
+  {
+    name: 'Unix ping-pong 64 B x 64',
+    transport: 'unix',
+    mode: 'pingpong',
+    conns: 64,
+    size: 64,
+    impls: [raw(), ours('pooled'), py('ThreadingUnixStreamServer')],
+  },
+  {
+    name: 'UDP ping-pong 64 B x 64',
+    transport: 'udp',
+    mode: 'pingpong',
+    conns: 64,
+    size: 64,
+    impls: [raw(), ours('pooled'), ours('forked'), py('UDPServer'), py('ThreadingUDPServer'), py('ForkingUDPServer')],
+  },
+  {
+    name: 'Unix datagram ping-pong 64 B x 64',
+    transport: 'unixdgram',
+    mode: 'pingpong',
+    conns: 64,
+    size: 64,
+    impls: [raw(), ours('pooled'), py('UnixDatagramServer')],
+  },
+  {
+    name: 'TCP 64 B x 64 beside 10,000 idle',
+    transport: 'tcp',
+    mode: 'pingpong',
+    conns: 64,
+    size: 64,
+    idle: 10_000,
+    impls: [raw(), ours('pooled')],
+  },
 ]
 
 /** Starts a server pinned to CPU 0; resolves with its process and address. */
@@ -125,7 +217,15 @@ async function stopServer(server) {
 
 function runLoadgen(kase, address, duration) {
   const transport = kase.transport
-  const [command, commandArgs] = pin(1, loadgen, [kase.mode, transport, address, String(kase.conns), String(kase.size), String(duration), String(kase.idle ?? 0)])
+  const [command, commandArgs] = pin(1, loadgen, [
+    kase.mode,
+    transport,
+    address,
+    String(kase.conns),
+    String(kase.size),
+    String(duration),
+    String(kase.idle ?? 0),
+  ])
   const out = execFileSync(command, commandArgs, { encoding: 'utf8', env: { ...process.env, LOADGEN_LINE: kase.line ? '1' : '' } })
   return JSON.parse(out.trim().split('\n').at(-1))
 }
@@ -195,9 +295,13 @@ for (const kase of CASES) {
 
 const memory = await measureIdleMemory()
 const shutdown = await measureShutdown()
-console.log(`\nRSS per idle TCP connection (10,000 idle): raw node ${memory.raw.toFixed(2)} KB, ours ${memory.ours.toFixed(2)} KB (${(memory.ours / memory.raw).toFixed(2)} x)`)
+console.log(
+  `\nRSS per idle TCP connection (10,000 idle): raw node ${memory.raw.toFixed(2)} KB, ours ${memory.ours.toFixed(2)} KB (${(memory.ours / memory.raw).toFixed(2)} x)`,
+)
 console.log(`Shutdown with 10,000 idle connections: listener closed ${shutdown.toFixed(2)} ms after abort`)
-console.log(`\n${runs} run(s) of ${seconds} s per figure, medians; "var" is (max - min) / median of req/s across runs. ${cpus().length} CPUs (${cpus()[0]?.model ?? 'unknown'}), Node ${process.versions.node}, taskset ${hasTaskset ? 'on' : 'off'}. Took ${((Date.now() - started) / 1000).toFixed(0)} s.`)
+console.log(
+  `\n${runs} run(s) of ${seconds} s per figure, medians; "var" is (max - min) / median of req/s across runs. ${cpus().length} CPUs (${cpus()[0]?.model ?? 'unknown'}), Node ${process.versions.node}, taskset ${hasTaskset ? 'on' : 'off'}. Took ${((Date.now() - started) / 1000).toFixed(0)} s.`,
+)
 
 mkdirSync(join(here, 'results'), { recursive: true })
 writeFileSync(
@@ -207,7 +311,9 @@ writeFileSync(
 
 function printCase(kase, rows) {
   console.log(`\n${kase.name}${kase.idle ? '' : ''}`)
-  console.log(`  ${'server'.padEnd(32)} ${'req/s'.padStart(9)} ${'ratio'.padStart(6)} ${'MB/s'.padStart(7)} ${'p50 µs'.padStart(7)} ${'p99 µs'.padStart(7)} ${'p99 x'.padStart(6)} ${'cpu µs/req'.padStart(10)} ${'srv cpu'.padStart(7)} ${'gen cpu'.padStart(7)} ${'RSS MB'.padStart(7)} ${'var'.padStart(5)} ${'lost'.padStart(5)}`)
+  console.log(
+    `  ${'server'.padEnd(32)} ${'req/s'.padStart(9)} ${'ratio'.padStart(6)} ${'MB/s'.padStart(7)} ${'p50 µs'.padStart(7)} ${'p99 µs'.padStart(7)} ${'p99 x'.padStart(6)} ${'cpu µs/req'.padStart(10)} ${'srv cpu'.padStart(7)} ${'gen cpu'.padStart(7)} ${'RSS MB'.padStart(7)} ${'var'.padStart(5)} ${'lost'.padStart(5)}`,
+  )
   for (const r of rows) {
     console.log(
       `  ${r.impl.padEnd(32)} ${r.rps.toFixed(0).padStart(9)} ${r.rpsRatio.toFixed(2).padStart(6)} ${r.mbps.toFixed(1).padStart(7)} ${r.p50.toFixed(0).padStart(7)} ${r.p99.toFixed(0).padStart(7)} ${r.p99Ratio.toFixed(2).padStart(6)} ${r.cpuPerRequestUs.toFixed(1).padStart(10)} ${(r.serverCpu * 100).toFixed(0).padStart(6)}% ${(r.loadgenCpu * 100).toFixed(0).padStart(6)}% ${r.peakRssMb.toFixed(0).padStart(7)} ${(r.variation * 100).toFixed(0).padStart(4)}% ${String(r.failures).padStart(5)}`,
@@ -218,7 +324,10 @@ function printCase(kase, rows) {
 /** RSS growth per idle connection: 10,000 silent TCP connections, ours against raw Node. */
 async function measureIdleMemory() {
   const perConnection = {}
-  for (const [key, impl] of [['raw', raw()], ['ours', ours('pooled')]]) {
+  for (const [key, impl] of [
+    ['raw', raw()],
+    ['ours', ours('pooled')],
+  ]) {
     const server = await startServer(impl, 'tcp')
     try {
       const before = statusKb(server.pid, 'VmRSS')
@@ -247,7 +356,8 @@ async function measureShutdown() {
   const gen = spawn(command, commandArgs, { stdio: 'ignore' })
   // Wait until the server holds the connections (its descriptor count grows).
   const deadline = Date.now() + 3_000
-  while (Date.now() < deadline && readdirSync(`/proc/${server.pid}/fd`).length < 10_000) await new Promise((resolve) => setTimeout(resolve, 50))
+  while (Date.now() < deadline && readdirSync(`/proc/${server.pid}/fd`).length < 10_000)
+    await new Promise((resolve) => setTimeout(resolve, 50))
   server.child.kill('SIGUSR2')
   const ms = await new Promise((resolve) => {
     const check = setInterval(() => {

@@ -2,7 +2,7 @@
 // Run: node examples/diagnostics.mjs
 import diagnosticsChannel from 'node:diagnostics_channel'
 import net from 'node:net'
-import { TCPServer, serve } from '@socketserver/core'
+import { serve, TCPServer } from '@socketserver/core'
 
 const counts = { started: 0, ended: 0, errors: 0 }
 diagnosticsChannel.subscribe('socketserver:request:start', () => counts.started++)

@@ -2,8 +2,8 @@
 // its source and its sink is a whole handler.
 // Run: node examples/duplex-pipe.mjs
 import net from 'node:net'
+import { serve, TCPServer } from '@socketserver/core'
 import { pipe } from 'it-pipe'
-import { TCPServer, serve } from '@socketserver/core'
 
 async function* reverseLines(source) {
   let pending = ''

@@ -1,10 +1,11 @@
 // The lowest level: a server is an async iterable of requests; no serve().
 // Run: node examples/for-await.mjs
-import { connect } from 'node:net'
-import { UnixStreamServer } from '@socketserver/core'
+
 import { mkdtempSync, rmSync } from 'node:fs'
+import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { UnixStreamServer } from '@socketserver/core'
 
 const dir = mkdtempSync(join(tmpdir(), 'example-'))
 const server = await UnixStreamServer.listen({ path: join(dir, 'hello.sock') })

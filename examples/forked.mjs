@@ -2,7 +2,7 @@
 // crash or a CPU-bound loop in one cannot harm the others.
 // Run: node examples/forked.mjs
 import net from 'node:net'
-import { TCPServer, forked, serve } from '@socketserver/core'
+import { forked, serve, TCPServer } from '@socketserver/core'
 
 const server = await TCPServer.listen({ host: '127.0.0.1', port: 0 })
 const controller = new AbortController()

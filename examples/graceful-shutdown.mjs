@@ -2,7 +2,7 @@
 // drainTimeoutMs to finish, then their signal aborts.
 // Run: node examples/graceful-shutdown.mjs
 import net from 'node:net'
-import { DrainTimeoutError, TCPServer, serve } from '@socketserver/core'
+import { DrainTimeoutError, serve, TCPServer } from '@socketserver/core'
 
 const server = await TCPServer.listen({ host: '127.0.0.1', port: 0 })
 const controller = new AbortController()

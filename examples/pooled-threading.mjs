@@ -2,7 +2,7 @@
 // pooled() runs requests concurrently on one event loop, up to a bound.
 // Run: node examples/pooled-threading.mjs
 import net from 'node:net'
-import { TCPServer, pooled, serve } from '@socketserver/core'
+import { pooled, serve, TCPServer } from '@socketserver/core'
 
 let served = 0
 const handler = async (request) => {

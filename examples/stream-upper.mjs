@@ -1,12 +1,14 @@
 // Python docs: the StreamRequestHandler variant of the TCP example.
 // Run: node examples/stream-upper.mjs
 import net from 'node:net'
-import { TCPServer, serve } from '@socketserver/core'
+import { serve, TCPServer } from '@socketserver/core'
 import { StreamRequestHandler } from '@socketserver/handlers'
 
 class MyTCPHandler extends StreamRequestHandler {
   async handle() {
-    const line = Buffer.from(await this.rfile.readline()).toString().trim()
+    const line = Buffer.from(await this.rfile.readline())
+      .toString()
+      .trim()
     console.log(`server received: ${line}`)
     await this.wfile.write(line.toUpperCase())
   }

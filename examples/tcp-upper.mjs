@@ -1,13 +1,15 @@
 // Python docs: the TCP server example (BaseRequestHandler), ported.
 // Run: node examples/tcp-upper.mjs
 import net from 'node:net'
-import { TCPServer, serve } from '@socketserver/core'
+import { serve, TCPServer } from '@socketserver/core'
 import { BaseRequestHandler } from '@socketserver/handlers'
 
 class MyTCPHandler extends BaseRequestHandler {
   async handle() {
     const { value } = await this.request.source.next()
-    const data = Buffer.from(value ?? []).toString().trim()
+    const data = Buffer.from(value ?? [])
+      .toString()
+      .trim()
     console.log(`server received: ${data}`)
     this.request.socket.write(data.toUpperCase())
   }

@@ -1,7 +1,7 @@
 // Python docs: the UDP server example, ported.
 // Run: node examples/udp-upper.mjs
 import dgram from 'node:dgram'
-import { UDPServer, serve } from '@socketserver/core'
+import { serve, UDPServer } from '@socketserver/core'
 
 const upper = (request) => {
   const data = Buffer.from(request.data).toString().trim()

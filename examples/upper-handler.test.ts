@@ -1,8 +1,9 @@
 // Testing your own handler with @socketserver/testing: every transport,
 // every policy, plus a focused test. Run: pnpm test
-import { expect, test } from 'vitest'
+
 import { StreamRequestHandler } from '@socketserver/handlers'
 import { connect, describeHandlerCompliance, listen, serveInBackground } from '@socketserver/testing'
+import { expect, test } from 'vitest'
 
 class UpperHandler extends StreamRequestHandler {
   override async handle(): Promise<void> {

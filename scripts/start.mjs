@@ -34,7 +34,9 @@ for await (const line of createInterface({ input: child.stdout })) {
     hints.push(`  nc -U ${address}`)
   }
   if (hints.length === 2) {
-    console.log(`\nThe echo service sends back every byte you type. Try it from another terminal:\n${hints.join('\n')}\n\nPress Ctrl-C to stop.`)
+    console.log(
+      `\nThe echo service sends back every byte you type. Try it from another terminal:\n${hints.join('\n')}\n\nPress Ctrl-C to stop.`,
+    )
   }
 }
 const code = await exited

@@ -24,17 +24,24 @@ beforeAll(async () => {
   tarballs.push(...readdirSync(packs).map((file) => join(packs, file)))
   await exec('mkdir', ['-p', project])
   writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }))
-  await exec('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', ...tarballs, '@types/node@^20', 'vitest@4.1.12'], { cwd: project, timeout: 240_000 })
+  await exec('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', ...tarballs, '@types/node@^20', 'vitest@4.1.12'], {
+    cwd: project,
+    timeout: 240_000,
+  })
 }, 300_000)
 
 afterAll(() => rmSync(work, { recursive: true, force: true }))
 
 describe('the packed packages', () => {
-  test.each(PACKAGES)('@socketserver/%s passes publint and arethetypeswrong', async (name) => {
-    const tarball = tarballs.find((file) => file.includes(`socketserver-${name}-`)) as string
-    await exec(join(root, 'node_modules/.bin/publint'), ['run', tarball, '--strict'])
-    await exec(join(root, 'node_modules/.bin/attw'), [tarball, '--profile', 'esm-only'])
-  }, 60_000)
+  test.each(PACKAGES)(
+    '@socketserver/%s passes publint and arethetypeswrong',
+    async (name) => {
+      const tarball = tarballs.find((file) => file.includes(`socketserver-${name}-`)) as string
+      await exec(join(root, 'node_modules/.bin/publint'), ['run', tarball, '--strict'])
+      await exec(join(root, 'node_modules/.bin/attw'), [tarball, '--profile', 'esm-only'])
+    },
+    60_000,
+  )
 
   test('an ESM script serves TCP echo with serve() and stops it with an AbortController', async () => {
     writeFileSync(
@@ -67,7 +74,19 @@ console.log(reply.trim())
   test('a TypeScript file using the public API type-checks with moduleResolution nodenext', async () => {
     writeFileSync(
       join(project, 'tsconfig.json'),
-      JSON.stringify({ compilerOptions: { module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', strict: true, noEmit: true, types: ['node'], skipLibCheck: false, rootDir: '.' }, files: ['use.ts'] }),
+      JSON.stringify({
+        compilerOptions: {
+          module: 'nodenext',
+          moduleResolution: 'nodenext',
+          target: 'es2022',
+          strict: true,
+          noEmit: true,
+          types: ['node'],
+          skipLibCheck: false,
+          rootDir: '.',
+        },
+        files: ['use.ts'],
+      }),
     )
     writeFileSync(
       join(project, 'use.ts'),

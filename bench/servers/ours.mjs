@@ -7,16 +7,28 @@
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { TCPServer, UDPServer, UnixDatagramServer, UnixStreamServer, forked, pooled, sequential, serve } from '../../packages/core/dist/index.js'
+import {
+  forked,
+  pooled,
+  sequential,
+  serve,
+  TCPServer,
+  UDPServer,
+  UnixDatagramServer,
+  UnixStreamServer,
+} from '../../packages/core/dist/index.js'
 import { StreamRequestHandler } from '../../packages/handlers/dist/index.js'
 
 const [transport, policyName, service] = process.argv.slice(2)
 const path = join(tmpdir(), `ss-bench-${process.pid}.sock`)
 const server =
-  transport === 'tcp' ? await TCPServer.listen({ host: '127.0.0.1', port: 0 })
-  : transport === 'unix' ? await UnixStreamServer.listen({ path })
-  : transport === 'udp' ? await UDPServer.bind({ host: '127.0.0.1', port: 0, maxPendingDatagrams: 4096 })
-  : await UnixDatagramServer.bind({ path, maxPendingDatagrams: 4096 })
+  transport === 'tcp'
+    ? await TCPServer.listen({ host: '127.0.0.1', port: 0 })
+    : transport === 'unix'
+      ? await UnixStreamServer.listen({ path })
+      : transport === 'udp'
+        ? await UDPServer.bind({ host: '127.0.0.1', port: 0, maxPendingDatagrams: 4096 })
+        : await UnixDatagramServer.bind({ path, maxPendingDatagrams: 4096 })
 
 class Upper extends StreamRequestHandler {
   async handle() {
@@ -31,9 +43,11 @@ const echo = (request) => (request.kind === 'datagram' ? request.reply(request.d
 const handlers = { echo, upper: Upper }
 const module = fileURLToPath(new URL(`./${service}-module.mjs`, import.meta.url))
 const policy =
-  policyName === 'sequential' ? sequential()
-  : policyName === 'forked' ? forked({ module, maxChildren: 64, prefork: 16 })
-  : pooled({ concurrency: 100_000 })
+  policyName === 'sequential'
+    ? sequential()
+    : policyName === 'forked'
+      ? forked({ module, maxChildren: 64, prefork: 16 })
+      : pooled({ concurrency: 100_000 })
 
 const controller = new AbortController()
 const done = serve(server, policyName === 'forked' ? null : handlers[service], { signal: controller.signal, policy, handleError: () => {} })
@@ -56,7 +70,9 @@ async function warmUp() {
   }
   const { connect } = await import('node:net')
   await new Promise((resolve, reject) => {
-    const socket = connect('path' in address ? { path: address.path } : { host: address.host, port: address.port }, () => socket.end('warm-up'))
+    const socket = connect('path' in address ? { path: address.path } : { host: address.host, port: address.port }, () =>
+      socket.end('warm-up'),
+    )
     socket.on('data', () => {})
     socket.on('close', resolve)
     socket.on('error', reject)

@@ -16,8 +16,7 @@ const upper = (socket) => {
   socket.setEncoding('latin1')
   socket.on('data', (text) => {
     pending += text
-    let end
-    while ((end = pending.indexOf('\n')) !== -1) {
+    for (let end = pending.indexOf('\n'); end !== -1; end = pending.indexOf('\n')) {
       socket.write(pending.slice(0, end + 1).toUpperCase())
       pending = pending.slice(end + 1)
     }

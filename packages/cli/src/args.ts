@@ -5,13 +5,11 @@
  * @module
  */
 
-import { InvalidAddressError, type Transport, parseHostPort } from '@socketserver/core'
+import { InvalidAddressError, parseHostPort, type Transport } from '@socketserver/core'
 import { UsageError } from './errors.js'
 
 /** One listener asked for on the command line. */
-export type ListenerSpec =
-  | { transport: 'tcp' | 'udp'; host: string; port: number }
-  | { transport: 'unix' | 'unix-dgram'; path: string }
+export type ListenerSpec = { transport: 'tcp' | 'udp'; host: string; port: number } | { transport: 'unix' | 'unix-dgram'; path: string }
 
 /** The policies the command offers. */
 export type PolicyName = 'sequential' | 'pooled' | 'forked'
@@ -53,7 +51,8 @@ const listener =
       const { host, port } = parseHostPort(value)
       config.listeners.push({ transport, host, port })
     } catch (error) {
-      if (error instanceof InvalidAddressError) throw new UsageError(`Cannot use ${flag} ${JSON.stringify(value)}: expected HOST:PORT, with IPv6 hosts in brackets ([::1]:0)`)
+      if (error instanceof InvalidAddressError)
+        throw new UsageError(`Cannot use ${flag} ${JSON.stringify(value)}: expected HOST:PORT, with IPv6 hosts in brackets ([::1]:0)`)
       throw error
     }
   }
@@ -135,11 +134,16 @@ export function parseArgs(argv: readonly string[]): Command {
     }
     spec.set(config, value, name)
   }
-  if (positional.length === 0) throw new UsageError('Cannot serve without a service: name a builtin (echo, discard, chargen, daytime, time) or a handler module')
-  if (positional.length > 1) throw new UsageError(`Cannot serve ${positional.map((p) => JSON.stringify(p)).join(' and ')}: give one service`)
+  if (positional.length === 0)
+    throw new UsageError('Cannot serve without a service: name a builtin (echo, discard, chargen, daytime, time) or a handler module')
+  if (positional.length > 1)
+    throw new UsageError(`Cannot serve ${positional.map((p) => JSON.stringify(p)).join(' and ')}: give one service`)
   config.service = positional[0] as string
-  if (config.listeners.length === 0) throw new UsageError('Cannot serve without a listener: add --tcp HOST:PORT, --udp HOST:PORT, --unix PATH or --unix-dgram PATH')
-  if (config.concurrency !== undefined && config.policy !== 'pooled') throw new UsageError('Cannot use --concurrency with this policy: it applies to --policy pooled')
-  if (config.maxChildren !== undefined && config.policy !== 'forked') throw new UsageError('Cannot use --max-children with this policy: it applies to --policy forked')
+  if (config.listeners.length === 0)
+    throw new UsageError('Cannot serve without a listener: add --tcp HOST:PORT, --udp HOST:PORT, --unix PATH or --unix-dgram PATH')
+  if (config.concurrency !== undefined && config.policy !== 'pooled')
+    throw new UsageError('Cannot use --concurrency with this policy: it applies to --policy pooled')
+  if (config.maxChildren !== undefined && config.policy !== 'forked')
+    throw new UsageError('Cannot use --max-children with this policy: it applies to --policy forked')
   return config
 }

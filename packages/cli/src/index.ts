@@ -12,12 +12,12 @@
  * @packageDocumentation
  */
 
-export { main, type CommandIO } from './main.js'
-export { parseArgs, type Command, type ServeCommand, type ListenerSpec, type PolicyName } from './args.js'
+export { type Command, type ListenerSpec, type PolicyName, parseArgs, type ServeCommand } from './args.js'
 export { UsageError } from './errors.js'
 export { helpText } from './help.js'
-export { loadHandler, type LoadedHandler } from './load-handler.js'
-export { BUILTIN_SERVICES, type BuiltinService } from './services/index.js'
-export { chargenLine, chargenBytes } from './services/chargen.js'
+export { type LoadedHandler, loadHandler } from './load-handler.js'
+export { type CommandIO, main } from './main.js'
+export { chargenBytes, chargenLine } from './services/chargen.js'
 export { daytimeLine } from './services/daytime.js'
+export { BUILTIN_SERVICES, type BuiltinService } from './services/index.js'
 export { timeBytes } from './services/time.js'

@@ -7,21 +7,21 @@
 
 import { readFileSync } from 'node:fs'
 import {
+  forked,
+  formatAddress,
   type Policy,
+  pooled,
   type Request,
   type Server,
   SocketServerError,
+  sequential,
+  serve,
   TCPServer,
   UDPServer,
   UnixDatagramServer,
   UnixStreamServer,
-  formatAddress,
-  forked,
-  pooled,
-  sequential,
-  serve,
 } from '@socketserver/core'
-import { type ListenerSpec, type ServeCommand, parseArgs } from './args.js'
+import { type ListenerSpec, parseArgs, type ServeCommand } from './args.js'
 import { UsageError } from './errors.js'
 import { helpText } from './help.js'
 import { type LoadedHandler, loadHandler } from './load-handler.js'

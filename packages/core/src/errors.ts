@@ -329,10 +329,7 @@ export class DatagramTooLargeError extends SocketServerError {
    * @param message - What was too large and the state.
    * @param details - Size, limit, peer and cause.
    */
-  constructor(
-    message: string,
-    details: { size?: number; limit: number; clientAddress?: SocketAddress; cause?: unknown },
-  ) {
+  constructor(message: string, details: { size?: number; limit: number; clientAddress?: SocketAddress; cause?: unknown }) {
     super(message, 'SS_ERR_DATAGRAM_TOO_LARGE', { cause: details.cause })
     this.size = details.size
     this.limit = details.limit

@@ -5,7 +5,7 @@
  */
 
 import { requestRunner, verifyRequest } from './request-runner.js'
-import { type HandleRequestOptions, checkHandleRequestOptions } from './serve-options.js'
+import { checkHandleRequestOptions, type HandleRequestOptions } from './serve-options.js'
 import type { Handler, Request, Server } from './types.js'
 
 /**

@@ -18,31 +18,21 @@
  * @packageDocumentation
  */
 
-export * from './errors.js'
 export * from './address.js'
-export type * from './types.js'
 export { channels } from './diagnostics.js'
-export { TCPServer, DEFAULT_HOST, type TCPServerOptions } from './servers/tcp-server.js'
-export { UnixStreamServer, type UnixStreamServerOptions } from './servers/unix-stream-server.js'
-export {
-  StreamServer,
-  DEFAULT_BACKLOG,
-  DEFAULT_MAX_PENDING_CONNECTIONS,
-  type StreamServerOptions,
-} from './servers/stream-server.js'
-export { MAX_SOCKET_PATH_BYTES } from './servers/socket-path.js'
-export {
-  DatagramServer,
-  DEFAULT_MAX_PACKET_SIZE,
-  DEFAULT_MAX_PENDING_DATAGRAMS,
-  type DatagramServerOptions,
-  type DatagramServerStats,
-} from './servers/datagram-server.js'
-export { UDPServer, type UDPServerOptions } from './servers/udp-server.js'
-export { UnixDatagramServer, type UnixDatagramServerOptions } from './servers/unix-datagram-server.js'
-export { serve } from './serve.js'
+export * from './errors.js'
 export { handleRequest } from './handle-request.js'
+export {
+  DEFAULT_CHILD_IDLE_TIMEOUT_MS,
+  DEFAULT_MAX_CHILDREN,
+  type ForkedOptions,
+  type ForkedPolicy,
+  forked,
+} from './policies/forked.js'
+export { DEFAULT_CONCURRENCY, type PooledOptions, pooled } from './policies/pooled.js'
+export { sequential } from './policies/sequential.js'
 export { defaultHandleError, isHandlerClass, type Outcome } from './request-runner.js'
+export { serve } from './serve.js'
 export {
   DEFAULT_DRAIN_TIMEOUT_MS,
   DEFAULT_POLL_INTERVAL_MS,
@@ -50,12 +40,22 @@ export {
   type RequestHooks,
   type ServeOptions,
 } from './serve-options.js'
-export { sequential } from './policies/sequential.js'
-export { pooled, DEFAULT_CONCURRENCY, type PooledOptions } from './policies/pooled.js'
 export {
-  forked,
-  DEFAULT_MAX_CHILDREN,
-  DEFAULT_CHILD_IDLE_TIMEOUT_MS,
-  type ForkedOptions,
-  type ForkedPolicy,
-} from './policies/forked.js'
+  DatagramServer,
+  type DatagramServerOptions,
+  type DatagramServerStats,
+  DEFAULT_MAX_PACKET_SIZE,
+  DEFAULT_MAX_PENDING_DATAGRAMS,
+} from './servers/datagram-server.js'
+export { MAX_SOCKET_PATH_BYTES } from './servers/socket-path.js'
+export {
+  DEFAULT_BACKLOG,
+  DEFAULT_MAX_PENDING_CONNECTIONS,
+  StreamServer,
+  type StreamServerOptions,
+} from './servers/stream-server.js'
+export { DEFAULT_HOST, TCPServer, type TCPServerOptions } from './servers/tcp-server.js'
+export { UDPServer, type UDPServerOptions } from './servers/udp-server.js'
+export { UnixDatagramServer, type UnixDatagramServerOptions } from './servers/unix-datagram-server.js'
+export { UnixStreamServer, type UnixStreamServerOptions } from './servers/unix-stream-server.js'
+export type * from './types.js'

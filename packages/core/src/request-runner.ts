@@ -123,15 +123,11 @@ export async function verifyRequest<R extends Request>(hooks: RequestHooks<R>, r
  *
  * @internal
  */
-export function requestRunner<R extends Request>(
-  handler: Handler<R>,
-  hooks: RequestHooks<R>,
-): (request: R) => Promise<Outcome<R>> {
+export function requestRunner<R extends Request>(handler: Handler<R>, hooks: RequestHooks<R>): (request: R) => Promise<Outcome<R>> {
   const invoke = handlerInvoker(handler)
   const timeoutMs = hooks.timeoutMs
   return async (request) => {
-    const timer =
-      timeoutMs === undefined ? undefined : setTimeout(() => request.abort(new RequestTimeoutError(timeoutMs)), timeoutMs)
+    const timer = timeoutMs === undefined ? undefined : setTimeout(() => request.abort(new RequestTimeoutError(timeoutMs)), timeoutMs)
     if (channels.requestStart.hasSubscribers) channels.requestStart.publish({ request })
     const state = abortStateOf(request)
     let error: unknown

@@ -10,7 +10,7 @@ import { pipe } from 'it-pipe'
 import { channels } from './diagnostics.js'
 import { DrainTimeoutError, InvalidOptionError } from './errors.js'
 import { type Outcome, reportError, requestRunner, verifyRequest } from './request-runner.js'
-import { type ServeOptions, resolveServeOptions } from './serve-options.js'
+import { resolveServeOptions, type ServeOptions } from './serve-options.js'
 import type { Handler, Request, Server } from './types.js'
 
 /**
@@ -54,12 +54,19 @@ import type { Handler, Request, Server } from './types.js'
  * })
  * ```
  */
-export async function serve<R extends Request>(server: Server<R>, handler: Handler<R> | null, options: ServeOptions<R> = {}): Promise<void> {
+export async function serve<R extends Request>(
+  server: Server<R>,
+  handler: Handler<R> | null,
+  options: ServeOptions<R> = {},
+): Promise<void> {
   const resolved = resolveServeOptions(options)
   const { signal, forceSignal, drainTimeoutMs } = resolved
   const effective = (resolved.policy.handler as Handler<R> | undefined) ?? handler
   if (effective === null) {
-    throw new InvalidOptionError('handler', 'Cannot serve without a handler: pass a handler class or function, or a policy that brings one (forked())')
+    throw new InvalidOptionError(
+      'handler',
+      'Cannot serve without a handler: pass a handler class or function, or a policy that brings one (forked())',
+    )
   }
   const run = requestRunner(effective, resolved)
   if (signal?.aborted === true) {
@@ -110,15 +117,11 @@ export async function serve<R extends Request>(server: Server<R>, handler: Handl
   const serviceDone =
     serviceActions === undefined ? Promise.resolve() : pollServiceActions(serviceLoop.signal, resolved.pollIntervalMs, runServiceActions)
   try {
-    await pipe(
-      verified(server, resolved),
-      resolved.policy(tracked),
-      async (outcomes: AsyncIterable<Outcome<R>>) => {
-        for await (const _ of outcomes) {
-          if (serviceActions !== undefined) await runServiceActions()
-        }
-      },
-    )
+    await pipe(verified(server, resolved), resolved.policy(tracked), async (outcomes: AsyncIterable<Outcome<R>>) => {
+      for await (const _ of outcomes) {
+        if (serviceActions !== undefined) await runServiceActions()
+      }
+    })
   } finally {
     channels.serverDrop.unsubscribe(onDrop)
     signal?.removeEventListener('abort', stop)

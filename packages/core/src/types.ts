@@ -64,9 +64,7 @@ export interface BaseRequest {
  * }
  * ```
  */
-export interface StreamRequest
-  extends BaseRequest,
-    Duplex<AsyncGenerator<Uint8Array>, Source<Uint8Array>, Promise<void>> {
+export interface StreamRequest extends BaseRequest, Duplex<AsyncGenerator<Uint8Array>, Source<Uint8Array>, Promise<void>> {
   readonly kind: 'stream'
   /** The connected socket. */
   readonly socket: Socket

@@ -80,7 +80,6 @@ export class BufferedWriter {
     return this.#buffer(bytes)
   }
 
-
   async #buffer(bytes: Uint8Array): Promise<number> {
     this.#pending.push(bytes)
     this.#pendingBytes += bytes.length

@@ -11,6 +11,7 @@ import { BufferedReader, type ReadlineOptions } from './buffered-reader.js'
 import { BufferedWriter } from './buffered-writer.js'
 
 /** What a line handler returns: a reply to write, or nothing. */
+// biome-ignore lint/suspicious/noConfusingVoidType: a callback that returns nothing infers `void`, and must be accepted here.
 export type LineReply = string | Uint8Array | undefined | void
 
 /**
@@ -35,7 +36,9 @@ export function lineHandler(
     const reader = new BufferedReader(request.source)
     const writer = new BufferedWriter(request.socket)
     for await (const line of reader.lines(options)) {
-      const text = Buffer.from(line).toString('utf8').replace(/\r?\n$/, '')
+      const text = Buffer.from(line)
+        .toString('utf8')
+        .replace(/\r?\n$/, '')
       const reply = await respond(text, request)
       if (reply !== undefined && reply !== null) await writer.write(reply)
     }
@@ -57,8 +60,6 @@ export function lineHandler(
  * await serve(server, upper, { signal })
  * ```
  */
-export function duplexHandler(
-  transform: Transform<Source<Uint8Array>, Source<Uint8Array>>,
-): (request: StreamRequest) => Promise<void> {
+export function duplexHandler(transform: Transform<Source<Uint8Array>, Source<Uint8Array>>): (request: StreamRequest) => Promise<void> {
   return (request) => pipe(request.source, transform, request.sink)
 }

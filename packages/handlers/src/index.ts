@@ -23,11 +23,11 @@
  * @packageDocumentation
  */
 
-export { LineTooLongError, IncompleteReadError } from './errors.js'
+export { BaseRequestHandler } from './base-handler.js'
 export { BufferedReader, DEFAULT_MAX_LINE_LENGTH, type ReadlineOptions } from './buffered-reader.js'
 export { BufferedWriter, type BufferedWriterOptions } from './buffered-writer.js'
-export { ReplyBuffer } from './reply-buffer.js'
-export { BaseRequestHandler } from './base-handler.js'
-export { StreamRequestHandler } from './stream-handler.js'
 export { DatagramRequestHandler } from './datagram-handler.js'
-export { lineHandler, duplexHandler, type LineReply } from './function-handler.js'
+export { IncompleteReadError, LineTooLongError } from './errors.js'
+export { duplexHandler, type LineReply, lineHandler } from './function-handler.js'
+export { ReplyBuffer } from './reply-buffer.js'
+export { StreamRequestHandler } from './stream-handler.js'

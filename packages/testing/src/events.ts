@@ -4,8 +4,8 @@
  * @module
  */
 
-import { once } from 'node:events'
 import type { EventEmitter } from 'node:events'
+import { once } from 'node:events'
 
 /** The deadline used when a test gives none. */
 export const DEFAULT_DEADLINE_MS = 10_000
@@ -40,7 +40,11 @@ export function nextEvent(emitter: EventEmitter, event: string, timeoutMs = DEFA
  * await until(() => server.pendingConnections === 2, 5_000, 'two pending connections')
  * ```
  */
-export async function until(condition: () => boolean | Promise<boolean>, timeoutMs = DEFAULT_DEADLINE_MS, what = 'the condition'): Promise<void> {
+export async function until(
+  condition: () => boolean | Promise<boolean>,
+  timeoutMs = DEFAULT_DEADLINE_MS,
+  what = 'the condition',
+): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`Cannot wait for ${what}: still false after ${timeoutMs} ms`)

@@ -22,27 +22,27 @@
  */
 
 export { registerCleanup } from './cleanup.js'
-export { Gate, ConcurrencyProbe } from './gate.js'
-export { nextEvent, until, DEFAULT_DEADLINE_MS } from './events.js'
-export { tempSocketPath } from './temp-socket-path.js'
+export { DatagramClient, type DatagramClientOptions, openDatagramClient } from './clients/datagram-client.js'
+export { connect, LoopbackClient } from './clients/loopback-client.js'
 export {
-  listen,
-  listenDatagram,
-  serveInBackground,
-  STREAM_TRANSPORTS,
-  DATAGRAM_TRANSPORTS,
-  type DatagramTransportName,
-  type BackgroundServe,
-  type ListenFixtureOptions,
-  type StreamTransportName,
-} from './listen.js'
-export { LoopbackClient, connect } from './clients/loopback-client.js'
-export { DatagramClient, openDatagramClient, type DatagramClientOptions } from './clients/datagram-client.js'
-export {
-  describeHandlerCompliance,
-  describeDatagramHandlerCompliance,
-  type HandlerComplianceOptions,
   type DatagramHandlerComplianceOptions,
+  describeDatagramHandlerCompliance,
+  describeHandlerCompliance,
+  type HandlerComplianceOptions,
 } from './compliance/handler.js'
 export { describeSourceCompliance } from './compliance/source.js'
+export { DEFAULT_DEADLINE_MS, nextEvent, until } from './events.js'
+export { ConcurrencyProbe, Gate } from './gate.js'
+export {
+  type BackgroundServe,
+  DATAGRAM_TRANSPORTS,
+  type DatagramTransportName,
+  type ListenFixtureOptions,
+  listen,
+  listenDatagram,
+  STREAM_TRANSPORTS,
+  type StreamTransportName,
+  serveInBackground,
+} from './listen.js'
 export { openFileDescriptors } from './resources.js'
+export { tempSocketPath } from './temp-socket-path.js'

@@ -12,13 +12,13 @@ import {
   type ServeOptions,
   type Server,
   type StreamServer,
+  serve,
   TCPServer,
   type TCPServerOptions,
   UDPServer,
   UnixDatagramServer,
   UnixStreamServer,
   type UnixStreamServerOptions,
-  serve,
 } from '@socketserver/core'
 import { registerCleanup } from './cleanup.js'
 import { tempSocketPath } from './temp-socket-path.js'
@@ -74,7 +74,10 @@ export const DATAGRAM_TRANSPORTS: readonly DatagramTransportName[] = ['udp4', 'u
  * const server = await listenDatagram('unix-dgram', { maxPacketSize: 512 })
  * ```
  */
-export async function listenDatagram(transport: DatagramTransportName = 'udp4', options: DatagramServerOptions = {}): Promise<DatagramServer> {
+export async function listenDatagram(
+  transport: DatagramTransportName = 'udp4',
+  options: DatagramServerOptions = {},
+): Promise<DatagramServer> {
   const server =
     transport === 'unix-dgram'
       ? await UnixDatagramServer.bind({ ...options, path: tempSocketPath() })
@@ -136,7 +139,13 @@ export function serveInBackground<R extends Request>(
     controller.abort()
     let timer: NodeJS.Timeout | undefined
     const overrun = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`Cannot stop serve(): still running after ${timeoutMs} ms; open: ${process.getActiveResourcesInfo().join(', ')}`)), timeoutMs)
+      timer = setTimeout(
+        () =>
+          reject(
+            new Error(`Cannot stop serve(): still running after ${timeoutMs} ms; open: ${process.getActiveResourcesInfo().join(', ')}`),
+          ),
+        timeoutMs,
+      )
     })
     try {
       await Promise.race([done, overrun])

@@ -5,10 +5,10 @@ import net from 'node:net'
 import { dirname, join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
-import { describe, expect, test } from 'vitest'
 import { chargenBytes } from '@socketserver/cli'
-import { type SocketAddress, parseHostPort } from '@socketserver/core'
+import { parseHostPort, type SocketAddress } from '@socketserver/core'
 import { connect, openDatagramClient, registerCleanup, tempSocketPath } from '@socketserver/testing'
+import { describe, expect, test } from 'vitest'
 
 const BIN = fileURLToPath(new URL('../../bin/socketserver.js', import.meta.url))
 
@@ -161,10 +161,13 @@ describe('socketserver serve', () => {
   test('serves a handler module (a function) from a path, under the forked policy too', async () => {
     const dir = dirname(tempSocketPath())
     const module = join(dir, 'shout.mjs')
-    writeFileSync(module, `export default async (request) => {
+    writeFileSync(
+      module,
+      `export default async (request) => {
   for await (const chunk of request.source) { request.socket.write(Buffer.from(chunk).toString().toUpperCase()); break }
 }
-`)
+`,
+    )
     for (const policy of ['pooled', 'forked']) {
       const cli = await start(['serve', module, '--tcp', '127.0.0.1:0', '--policy', policy], 1)
       const client = await connect(cli.addresses[0] as SocketAddress)
@@ -178,7 +181,8 @@ describe('socketserver serve', () => {
   test('--help documents the command and exits 0', async () => {
     const { code, stdout } = await run(['--help'])
     expect(code).toBe(0)
-    for (const word of ['--tcp', '--udp', '--unix', '--unix-dgram', '--policy', '--max-packet-size', 'chargen', 'RFC 868']) expect(stdout).toContain(word)
+    for (const word of ['--tcp', '--udp', '--unix', '--unix-dgram', '--policy', '--max-packet-size', 'chargen', 'RFC 868'])
+      expect(stdout).toContain(word)
   })
 
   test.each([

@@ -1,13 +1,31 @@
+import { parseArgs, UsageError } from '@socketserver/cli'
 import { describe, expect, test } from 'vitest'
-import { UsageError, parseArgs } from '@socketserver/cli'
 
 describe('parseArgs()', () => {
   test('parses repeated and mixed listeners, IPv6 in brackets, and options', () => {
     expect(
       parseArgs([
-        'serve', 'echo', '--tcp', '127.0.0.1:0', '--tcp=[::1]:7', '--unix', '/tmp/s.sock', '--udp', '0.0.0.0:9',
-        '--unix-dgram', '/tmp/d.sock', '--policy', 'pooled', '--concurrency', '8', '--timeout-ms', '500',
-        '--drain-timeout-ms', '0', '--max-packet-size', '512',
+        'serve',
+        'echo',
+        '--tcp',
+        '127.0.0.1:0',
+        '--tcp=[::1]:7',
+        '--unix',
+        '/tmp/s.sock',
+        '--udp',
+        '0.0.0.0:9',
+        '--unix-dgram',
+        '/tmp/d.sock',
+        '--policy',
+        'pooled',
+        '--concurrency',
+        '8',
+        '--timeout-ms',
+        '500',
+        '--drain-timeout-ms',
+        '0',
+        '--max-packet-size',
+        '512',
       ]),
     ).toEqual({
       command: 'serve',
@@ -30,7 +48,10 @@ describe('parseArgs()', () => {
 
   test('defaults to the pooled policy and accepts forked with --max-children', () => {
     expect(parseArgs(['serve', './h.mjs', '--unix', 'x.sock'])).toMatchObject({ policy: 'pooled', service: './h.mjs' })
-    expect(parseArgs(['serve', 'echo', '--tcp', 'localhost:0', '--policy', 'forked', '--max-children', '2'])).toMatchObject({ policy: 'forked', maxChildren: 2 })
+    expect(parseArgs(['serve', 'echo', '--tcp', 'localhost:0', '--policy', 'forked', '--max-children', '2'])).toMatchObject({
+      policy: 'forked',
+      maxChildren: 2,
+    })
   })
 
   test('recognises --help, -h and --version', () => {

@@ -1,5 +1,5 @@
-import { describe, expect, test } from 'vitest'
 import { chargenBytes, chargenLine, daytimeLine, timeBytes } from '@socketserver/cli'
+import { describe, expect, test } from 'vitest'
 
 describe('RFC 864 chargen', () => {
   test('line n is 72 printable characters starting at offset n mod 95, then CR LF', () => {

@@ -13,7 +13,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import { formatAddress } from '../address.js'
 import { HandlerError, WorkerCrashedError, WorkerStartError } from '../errors.js'
 import type { Request } from '../types.js'
-import { type FromChild, MODULE_ENV, type ToChild, deserializeError, serializeError } from './forked-protocol.js'
+import { deserializeError, type FromChild, MODULE_ENV, serializeError, type ToChild } from './forked-protocol.js'
 
 /** How long a closing pool waits for a child to exit after disconnecting it, before SIGKILL. */
 const EXIT_GRACE_MS = 2_000
@@ -80,7 +80,8 @@ class Child {
         if (error === undefined) resolve()
         else reject(error)
       }
-      this.#onExit = (code, signal) => finish(new WorkerStartError(moduleUrl, `the child exited with ${signal ?? `code ${code}`} while loading`))
+      this.#onExit = (code, signal) =>
+        finish(new WorkerStartError(moduleUrl, `the child exited with ${signal ?? `code ${code}`} while loading`))
       this.process.on('message', onMessage)
     })
   }
@@ -96,7 +97,9 @@ class Child {
             (error: unknown) => this.#send({ type: 'reply-result', id, seq: message.seq, error: serializeError(error) }),
           )
         } else if (message.type === 'done' && message.id === id) {
-          finish(message.error === undefined ? undefined : new HandlerError(request.clientAddress, deserializeError(message.error), clientText))
+          finish(
+            message.error === undefined ? undefined : new HandlerError(request.clientAddress, deserializeError(message.error), clientText),
+          )
         }
       }
       const onAbort = (): void => {

@@ -13,7 +13,7 @@ import { requestRunner } from '../request-runner.js'
 import { Datagram } from '../servers/datagram.js'
 import { StreamConnection } from '../servers/stream-connection.js'
 import type { Handler, Request, Server } from '../types.js'
-import { type FromChild, MODULE_ENV, type ToChild, deserializeError, serializeError } from './forked-protocol.js'
+import { deserializeError, type FromChild, MODULE_ENV, serializeError, type ToChild } from './forked-protocol.js'
 
 function send(message: FromChild): void {
   // With a callback, a closed channel (the parent let us go) is not an

@@ -93,7 +93,8 @@ export function forked(options: ForkedOptions): ForkedPolicy {
   }
   const maxChildren = count('maxChildren', options.maxChildren ?? DEFAULT_MAX_CHILDREN, 1)
   const prefork = count('prefork', options.prefork ?? 1, 0)
-  const maxRequestsPerChild = options.maxRequestsPerChild === undefined ? Infinity : count('maxRequestsPerChild', options.maxRequestsPerChild, 1)
+  const maxRequestsPerChild =
+    options.maxRequestsPerChild === undefined ? Infinity : count('maxRequestsPerChild', options.maxRequestsPerChild, 1)
   const idleTimeoutMs = count('idleTimeoutMs', options.idleTimeoutMs ?? DEFAULT_CHILD_IDLE_TIMEOUT_MS, 1)
   const blockOnClose = options.blockOnClose ?? true
   const pool = new ChildPool({

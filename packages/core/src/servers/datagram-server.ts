@@ -6,7 +6,7 @@
  * @module
  */
 
-import { type SocketAddress, formatAddress } from '../address.js'
+import { formatAddress, type SocketAddress } from '../address.js'
 import { channels } from '../diagnostics.js'
 import { DatagramTooLargeError, InvalidOptionError, OverflowError, ServerClosedError } from '../errors.js'
 import type { AbortOptions, DatagramRequest, Server } from '../types.js'

@@ -11,8 +11,8 @@
  */
 
 import { lstat, rename, stat, unlink } from 'node:fs/promises'
-import { dirname, join } from 'node:path'
 import net from 'node:net'
+import { dirname, join } from 'node:path'
 import { BindError, SocketPathInUseError, SocketPathNotSocketError, SocketPathTooLongError } from '../errors.js'
 
 /**
@@ -42,8 +42,12 @@ export async function prepareSocketPath(path: string): Promise<void> {
   if (stats === undefined) {
     // Linux reports a missing directory as EACCES at listen(); say what it is.
     const directory = dirname(path)
-    const exists = await stat(directory).then(() => true, () => false)
-    if (!exists) throw new BindError(path, `Cannot bind ${JSON.stringify(path)}: the directory ${JSON.stringify(directory)} does not exist`, 'ENOENT')
+    const exists = await stat(directory).then(
+      () => true,
+      () => false,
+    )
+    if (!exists)
+      throw new BindError(path, `Cannot bind ${JSON.stringify(path)}: the directory ${JSON.stringify(directory)} does not exist`, 'ENOENT')
     return
   }
   if (!stats.isSocket()) throw new SocketPathNotSocketError(path, kindOf(stats))
@@ -73,7 +77,10 @@ export async function closeKeepingForeignFile(path: string, inode: number | unde
   const stats = isAbstractPath(path) ? undefined : await lstat(path).catch(() => undefined)
   if (stats === undefined || (stats.isSocket() && stats.ino === inode)) return close()
   const aside = join(dirname(path), `.${process.pid}.${Date.now()}.aside`)
-  const moved = await rename(path, aside).then(() => true, () => false)
+  const moved = await rename(path, aside).then(
+    () => true,
+    () => false,
+  )
   try {
     close()
   } finally {

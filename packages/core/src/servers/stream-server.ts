@@ -6,7 +6,7 @@
  */
 
 import net from 'node:net'
-import { type SocketAddress, formatAddress } from '../address.js'
+import { formatAddress, type SocketAddress } from '../address.js'
 import { channels } from '../diagnostics.js'
 import { InvalidOptionError, OverflowError, ServerClosedError } from '../errors.js'
 import type { AbortOptions, Server, StreamRequest } from '../types.js'

@@ -7,11 +7,11 @@
 import { lookup } from 'node:dns/promises'
 import { createRequire } from 'node:module'
 import net from 'node:net'
-import { type SocketAddress, formatAddress, inetAddress } from '../address.js'
+import { formatAddress, inetAddress, type SocketAddress } from '../address.js'
 import { BindError, InvalidOptionError } from '../errors.js'
 import { systemCode } from '../internal/system-code.js'
 import { hasNativeReusePort } from './reuse-port.js'
-import { type StreamServerOptions, StreamServer, listen, nonNegativeInteger } from './stream-server.js'
+import { listen, nonNegativeInteger, StreamServer, type StreamServerOptions } from './stream-server.js'
 
 /**
  * The host a server binds when none is given: loopback. Binding every

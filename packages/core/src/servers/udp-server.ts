@@ -7,12 +7,12 @@
 import dgram from 'node:dgram'
 import { lookup } from 'node:dns/promises'
 import net from 'node:net'
-import { type SocketAddress, formatAddress, inetAddress } from '../address.js'
+import { formatAddress, inetAddress, type SocketAddress } from '../address.js'
 import { BindError, DatagramTooLargeError, InvalidOptionError, ReplyError } from '../errors.js'
 import { systemCode } from '../internal/system-code.js'
-import { type DatagramServerOptions, DatagramServer } from './datagram-server.js'
-import { DEFAULT_HOST } from './tcp-server.js'
+import { DatagramServer, type DatagramServerOptions } from './datagram-server.js'
 import { hasNativeReusePort } from './reuse-port.js'
+import { DEFAULT_HOST } from './tcp-server.js'
 
 /**
  * Node receives UDP datagrams into a 64 KiB buffer, more than any UDP
@@ -78,7 +78,10 @@ export class UDPServer extends DatagramServer {
       throw new InvalidOptionError('port', `Cannot use port ${JSON.stringify(port)}: expected an integer from 0 to 65535`)
     }
     if (options.reusePort === true && !hasNativeReusePort()) {
-      throw new InvalidOptionError('reusePort', `Cannot use reusePort for UDP on Node ${process.versions.node}: it needs Node 22.12 or later`)
+      throw new InvalidOptionError(
+        'reusePort',
+        `Cannot use reusePort for UDP on Node ${process.versions.node}: it needs Node 22.12 or later`,
+      )
     }
     this.#port = port
     this.#options = options

@@ -8,10 +8,10 @@
 
 import { chmod } from 'node:fs/promises'
 import { createRequire } from 'node:module'
-import { type SocketAddress, formatAddress } from '../address.js'
+import { formatAddress, type SocketAddress } from '../address.js'
 import { BindError, InvalidOptionError, ReplyError, SocketPathInUseError, SocketServerError } from '../errors.js'
 import { systemCode } from '../internal/system-code.js'
-import { type DatagramServerOptions, DatagramServer } from './datagram-server.js'
+import { DatagramServer, type DatagramServerOptions } from './datagram-server.js'
 import { isAbstractPath, prepareSocketPath, removeSocketPath, socketInode } from './socket-path.js'
 import { sendError } from './udp-server.js'
 

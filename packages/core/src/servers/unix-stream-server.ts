@@ -10,7 +10,7 @@ import type { SocketAddress } from '../address.js'
 import { BindError, InvalidOptionError, SocketPathInUseError, SocketServerError } from '../errors.js'
 import { systemCode } from '../internal/system-code.js'
 import { closeKeepingForeignFile, isAbstractPath, prepareSocketPath, removeSocketPath, socketInode } from './socket-path.js'
-import { type StreamServerOptions, StreamServer, listen } from './stream-server.js'
+import { listen, StreamServer, type StreamServerOptions } from './stream-server.js'
 
 /** Options of {@link UnixStreamServer}. */
 export interface UnixStreamServerOptions extends StreamServerOptions {

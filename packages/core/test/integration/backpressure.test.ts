@@ -1,7 +1,7 @@
 import diagnosticsChannel from 'node:diagnostics_channel'
-import { describe, expect, test } from 'vitest'
 import { OverflowError } from '@socketserver/core'
 import { connect, listen, registerCleanup, until } from '@socketserver/testing'
+import { describe, expect, test } from 'vitest'
 
 describe('stream server backpressure', () => {
   test('with a consumer that pulls one request and stops, later clients wait unread and are served in order once it pulls again', async () => {

@@ -1,30 +1,29 @@
-import { existsSync, lstatSync, writeFileSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
-import { describe, expect, test, vi } from 'vitest'
+import { existsSync, lstatSync, writeFileSync } from 'node:fs'
 import {
-  DatagramTooLargeError,
   type DatagramRequest,
+  DatagramTooLargeError,
   HandlerError,
   InvalidOptionError,
-  OverflowError,
+  pooled,
   ReplyError,
   SocketPathInUseError,
   SocketPathNotSocketError,
   UDPServer,
   UnixDatagramServer,
-  pooled,
 } from '@socketserver/core'
 import {
   ConcurrencyProbe,
   DATAGRAM_TRANSPORTS,
-  Gate,
   describeDatagramHandlerCompliance,
+  Gate,
   listenDatagram,
   openDatagramClient,
   serveInBackground,
   tempSocketPath,
   until,
 } from '@socketserver/testing'
+import { describe, expect, test, vi } from 'vitest'
 
 const echo = (request: DatagramRequest): Promise<void> => request.reply(request.data)
 
@@ -111,12 +110,16 @@ describe.each(DATAGRAM_TRANSPORTS)('datagram server over %s', (transport) => {
     const server = await listenDatagram(transport)
     const probe = new ConcurrencyProbe()
     const gate = new Gate()
-    const serving = serveInBackground(server, async (request: DatagramRequest) => {
-      probe.enter()
-      await gate.wait()
-      await request.reply(request.data)
-      probe.exit()
-    }, { policy: pooled({ concurrency: 4 }) })
+    const serving = serveInBackground(
+      server,
+      async (request: DatagramRequest) => {
+        probe.enter()
+        await gate.wait()
+        await request.reply(request.data)
+        probe.exit()
+      },
+      { policy: pooled({ concurrency: 4 }) },
+    )
     // node-unix-socket delivers to at most about a dozen of its sockets open
     // at once in one process (seen on Linux), so the Unix case uses 8 clients.
     const clients = await Promise.all(Array.from({ length: transport === 'unix-dgram' ? 8 : 16 }, () => openDatagramClient(server.address)))

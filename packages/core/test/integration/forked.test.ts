@@ -1,12 +1,4 @@
-import { describe, expect, test, vi } from 'vitest'
-import {
-  HandlerError,
-  RequestTimeoutError,
-  WorkerCrashedError,
-  WorkerStartError,
-  forked,
-  serve,
-} from '@socketserver/core'
+import { forked, HandlerError, RequestTimeoutError, serve, WorkerCrashedError, WorkerStartError } from '@socketserver/core'
 import {
   connect,
   describeDatagramHandlerCompliance,
@@ -17,6 +9,7 @@ import {
   serveInBackground,
   until,
 } from '@socketserver/testing'
+import { describe, expect, test, vi } from 'vitest'
 
 const fixture = (name: string): URL => new URL(`../fixtures/${name}`, import.meta.url)
 

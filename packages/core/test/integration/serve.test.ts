@@ -1,17 +1,17 @@
-import { pipe } from 'it-pipe'
-import { describe, expect, test, vi } from 'vitest'
 import {
   HandlerError,
+  handleRequest,
   OverflowError,
+  pooled,
   RequestTimeoutError,
   type StreamRequest,
-  TCPServer,
-  handleRequest,
-  pooled,
   sequential,
   serve,
+  TCPServer,
 } from '@socketserver/core'
-import { ConcurrencyProbe, Gate, connect, listen, serveInBackground, until } from '@socketserver/testing'
+import { ConcurrencyProbe, connect, Gate, listen, serveInBackground, until } from '@socketserver/testing'
+import { pipe } from 'it-pipe'
+import { describe, expect, test, vi } from 'vitest'
 
 /** Echoes everything until the client ends its side. */
 const echo = (request: StreamRequest): Promise<void> => request.sink(request.source)
@@ -38,7 +38,12 @@ describe('serve()', () => {
         request.socket.once('finish', () => events.push('shutdown'))
         request.socket.once('close', () => events.push('close'))
       },
-      { verifyRequest: () => (events.push('verify'), true) },
+      {
+        verifyRequest: () => {
+          events.push('verify')
+          return true
+        },
+      },
     )
     const client = await connect(server.address)
     await client.send('hello\n')
@@ -52,9 +57,13 @@ describe('serve()', () => {
   test.each(['tcp4', 'tcp6', 'unix'] as const)('echoes over %s with a duplex handler built with it-pipe', async (transport) => {
     const server = await listen(transport)
     serveInBackground(server, (request) =>
-      pipe(request, async function* (source) {
-        for await (const chunk of source) yield Buffer.from(Buffer.from(chunk).toString().toUpperCase())
-      }, request),
+      pipe(
+        request,
+        async function* (source) {
+          for await (const chunk of source) yield Buffer.from(Buffer.from(chunk).toString().toUpperCase())
+        },
+        request,
+      ),
     )
     const client = await connect(server.address)
     await client.send('abc\n')
@@ -125,9 +134,13 @@ describe('serve()', () => {
     try {
       const server = await listen('tcp4')
       const controller = new AbortController()
-      const done = serve(server, () => {
-        throw new Error('kaput')
-      }, { signal: controller.signal })
+      const done = serve(
+        server,
+        () => {
+          throw new Error('kaput')
+        },
+        { signal: controller.signal },
+      )
       const client = await connect(server.address)
       await client.waitForEnd()
       await vi.waitFor(() => expect(lines).toHaveLength(1))
@@ -187,12 +200,16 @@ describe('serve()', () => {
     const server = await listen('tcp4')
     const probe = new ConcurrencyProbe()
     const gate = new Gate()
-    serveInBackground(server, async (request) => {
-      probe.enter()
-      if (probe.entered === 1) await gate.wait()
-      request.socket.write(`${probe.entered}\n`)
-      probe.exit()
-    }, { policy: sequential() })
+    serveInBackground(
+      server,
+      async (request) => {
+        probe.enter()
+        if (probe.entered === 1) await gate.wait()
+        request.socket.write(`${probe.entered}\n`)
+        probe.exit()
+      },
+      { policy: sequential() },
+    )
     const first = await connect(server.address)
     await probe.waitUntil((_, entered) => entered === 1)
     const second = await connect(server.address)
@@ -208,12 +225,16 @@ describe('serve()', () => {
     const server = await listen('tcp4')
     const probe = new ConcurrencyProbe()
     const gate = new Gate()
-    serveInBackground(server, async (request) => {
-      probe.enter()
-      await gate.wait()
-      request.socket.write('done\n')
-      probe.exit()
-    }, { policy: pooled({ concurrency: 3 }) })
+    serveInBackground(
+      server,
+      async (request) => {
+        probe.enter()
+        await gate.wait()
+        request.socket.write('done\n')
+        probe.exit()
+      },
+      { policy: pooled({ concurrency: 3 }) },
+    )
     const clients = await Promise.all(Array.from({ length: 8 }, () => connect(server.address)))
     await probe.waitUntil((current) => current === 3)
     await vi.waitFor(() => expect(server.pendingConnections).toBe(5))
@@ -227,11 +248,15 @@ describe('serve()', () => {
     const server = await listen('tcp4', { maxPendingConnections: 0 })
     const gate = new Gate()
     const probe = new ConcurrencyProbe()
-    const serving = serveInBackground(server, async (request) => {
-      probe.enter()
-      await gate.wait()
-      await request.sink(request.source)
-    }, { policy: sequential() })
+    const serving = serveInBackground(
+      server,
+      async (request) => {
+        probe.enter()
+        await gate.wait()
+        await request.sink(request.source)
+      },
+      { policy: sequential() },
+    )
     const first = await connect(server.address)
     await probe.waitUntil((current) => current === 1)
     const refused = await connect(server.address)

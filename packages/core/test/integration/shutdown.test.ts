@@ -1,8 +1,8 @@
-import { existsSync } from 'node:fs'
 import { getEventListeners } from 'node:events'
-import { describe, expect, test } from 'vitest'
+import { existsSync } from 'node:fs'
 import { DrainTimeoutError, type StreamRequest, serve } from '@socketserver/core'
-import { Gate, connect, listen } from '@socketserver/testing'
+import { connect, Gate, listen } from '@socketserver/testing'
+import { describe, expect, test } from 'vitest'
 
 /** Echoes everything until the client ends its side. */
 const echo = (request: StreamRequest): Promise<void> => request.sink(request.source)
@@ -24,11 +24,15 @@ describe('serve() shutdown', () => {
     const entered = new Gate()
     const release = new Gate()
     const controller = new AbortController()
-    const done = serve(server, async (request) => {
-      entered.open()
-      await release.wait()
-      request.socket.write('x'.repeat(1 << 20))
-    }, { signal: controller.signal })
+    const done = serve(
+      server,
+      async (request) => {
+        entered.open()
+        await release.wait()
+        request.socket.write('x'.repeat(1 << 20))
+      },
+      { signal: controller.signal },
+    )
     const client = await connect(server.address)
     await entered.wait()
     controller.abort()
@@ -44,11 +48,15 @@ describe('serve() shutdown', () => {
     const errors: unknown[] = []
     let seen: unknown
     const controller = new AbortController()
-    const done = serve(server, async (request) => {
-      entered.open()
-      await new Promise<void>((resolve) => request.signal.addEventListener('abort', () => resolve()))
-      seen = request.signal.reason
-    }, { signal: controller.signal, drainTimeoutMs: 50, handleError: (error) => errors.push(error) })
+    const done = serve(
+      server,
+      async (request) => {
+        entered.open()
+        await new Promise<void>((resolve) => request.signal.addEventListener('abort', () => resolve()))
+        seen = request.signal.reason
+      },
+      { signal: controller.signal, drainTimeoutMs: 50, handleError: (error) => errors.push(error) },
+    )
     const client = await connect(server.address)
     await entered.wait()
     controller.abort()
@@ -64,10 +72,14 @@ describe('serve() shutdown', () => {
     const entered = new Gate()
     const controller = new AbortController()
     const errors: unknown[] = []
-    const done = serve(server, async () => {
-      entered.open()
-      await new Promise(() => {})
-    }, { signal: controller.signal, drainTimeoutMs: 50, handleError: (error) => errors.push(error) })
+    const done = serve(
+      server,
+      async () => {
+        entered.open()
+        await new Promise(() => {})
+      },
+      { signal: controller.signal, drainTimeoutMs: 50, handleError: (error) => errors.push(error) },
+    )
     const client = await connect(server.address)
     await entered.wait()
     controller.abort()
@@ -82,10 +94,14 @@ describe('serve() shutdown', () => {
     const controller = new AbortController()
     const force = new AbortController()
     const errors: unknown[] = []
-    const done = serve(server, async () => {
-      entered.open()
-      await new Promise(() => {})
-    }, { signal: controller.signal, forceSignal: force.signal, handleError: (error) => errors.push(error) })
+    const done = serve(
+      server,
+      async () => {
+        entered.open()
+        await new Promise(() => {})
+      },
+      { signal: controller.signal, forceSignal: force.signal, handleError: (error) => errors.push(error) },
+    )
     const client = await connect(server.address)
     await entered.wait()
     controller.abort()

@@ -1,7 +1,7 @@
 import net from 'node:net'
-import { describe, expect, test } from 'vitest'
 import { BindError, InvalidOptionError, ServerClosedError, TCPServer } from '@socketserver/core'
 import { connect, describeSourceCompliance, listen, openFileDescriptors, registerCleanup } from '@socketserver/testing'
+import { describe, expect, test } from 'vitest'
 
 describeSourceCompliance('TCPServer over IPv4', () => listen('tcp4'))
 describeSourceCompliance('TCPServer over IPv6', () => listen('tcp6'))

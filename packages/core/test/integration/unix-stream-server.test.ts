@@ -1,7 +1,6 @@
 import { existsSync, lstatSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import { dirname, join } from 'node:path'
-import { describe, expect, test } from 'vitest'
 import {
   BindError,
   MAX_SOCKET_PATH_BYTES,
@@ -11,6 +10,7 @@ import {
   UnixStreamServer,
 } from '@socketserver/core'
 import { connect, describeSourceCompliance, listen, registerCleanup, tempSocketPath } from '@socketserver/testing'
+import { describe, expect, test } from 'vitest'
 
 describeSourceCompliance('UnixStreamServer', () => listen('unix'))
 

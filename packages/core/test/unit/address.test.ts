@@ -1,5 +1,5 @@
+import { formatAddress, InvalidAddressError, inetAddress, parseHostPort } from '@socketserver/core'
 import { describe, expect, test } from 'vitest'
-import { InvalidAddressError, formatAddress, inetAddress, parseHostPort } from '@socketserver/core'
 
 describe('parseHostPort()', () => {
   test.each([

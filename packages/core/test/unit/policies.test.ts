@@ -1,7 +1,7 @@
-import { describe, expect, test } from 'vitest'
-import { pipe } from 'it-pipe'
 import { pooled, sequential } from '@socketserver/core'
 import { ConcurrencyProbe, Gate } from '@socketserver/testing'
+import { pipe } from 'it-pipe'
+import { describe, expect, test } from 'vitest'
 
 /** A source that counts how many items were pulled from it. */
 function countingSource(count: number): { source: AsyncIterable<number>; pulled: () => number } {

@@ -1,5 +1,5 @@
-import { describe, expect, test } from 'vitest'
 import { DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_POLL_INTERVAL_MS, InvalidOptionError, pooled } from '@socketserver/core'
+import { describe, expect, test } from 'vitest'
 import { checkHandleRequestOptions, resolveServeOptions } from '../../src/serve-options.js'
 
 describe('resolveServeOptions()', () => {

@@ -1,4 +1,3 @@
-import { describe, expect, test, vi } from 'vitest'
 import { HandlerError } from '@socketserver/core'
 import { DatagramRequestHandler } from '@socketserver/handlers'
 import {
@@ -8,11 +7,17 @@ import {
   openDatagramClient,
   serveInBackground,
 } from '@socketserver/testing'
+import { describe, expect, test, vi } from 'vitest'
 
 /** Python's docs example for UDP: upper-cases the datagram. */
 class UpperDatagram extends DatagramRequestHandler {
   override async handle(): Promise<void> {
-    await this.wfile.write(Buffer.from(await this.rfile.read()).toString().trim().toUpperCase())
+    await this.wfile.write(
+      Buffer.from(await this.rfile.read())
+        .toString()
+        .trim()
+        .toUpperCase(),
+    )
   }
 }
 

@@ -1,7 +1,7 @@
-import { describe, expect, test, vi } from 'vitest'
-import { HandlerError, RequestTimeoutError, pooled } from '@socketserver/core'
+import { HandlerError, pooled, RequestTimeoutError } from '@socketserver/core'
 import { LineTooLongError, StreamRequestHandler } from '@socketserver/handlers'
-import { Gate, connect, describeHandlerCompliance, listen, serveInBackground } from '@socketserver/testing'
+import { connect, describeHandlerCompliance, Gate, listen, serveInBackground } from '@socketserver/testing'
+import { describe, expect, test, vi } from 'vitest'
 
 /** Python's docs example: upper-cases each line. */
 class UpperHandler extends StreamRequestHandler {
@@ -193,7 +193,9 @@ describe('StreamRequestHandler', () => {
     await writing.wait()
     client.reset()
     await vi.waitFor(() => expect(serving.errors).toHaveLength(1))
-    expect((serving.errors[0] as HandlerError).cause).toMatchObject({ code: expect.stringMatching(/^(ECONNRESET|EPIPE|ERR_STREAM_DESTROYED)$/) })
+    expect((serving.errors[0] as HandlerError).cause).toMatchObject({
+      code: expect.stringMatching(/^(ECONNRESET|EPIPE|ERR_STREAM_DESTROYED)$/),
+    })
     const next = await connect(server.address)
     await next.send('again\n')
     expect((await next.readBytes(1_024)).length).toBe(1_024)

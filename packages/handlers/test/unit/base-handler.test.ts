@@ -1,6 +1,6 @@
-import { describe, expect, test } from 'vitest'
 import type { Request } from '@socketserver/core'
 import { BaseRequestHandler } from '@socketserver/handlers'
+import { describe, expect, test } from 'vitest'
 
 const request = { clientAddress: { transport: 'tcp', host: '127.0.0.1', port: 1, family: 'IPv4' }, server: {} } as unknown as Request
 

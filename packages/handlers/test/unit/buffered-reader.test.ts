@@ -1,5 +1,5 @@
-import { describe, expect, test } from 'vitest'
 import { BufferedReader, IncompleteReadError, LineTooLongError } from '@socketserver/handlers'
+import { describe, expect, test } from 'vitest'
 
 /** A deterministic pseudo-random generator, so failures can be replayed. */
 function random(seed: number): () => number {
@@ -37,7 +37,12 @@ describe('BufferedReader', () => {
       const parts: Uint8Array[] = []
       for (;;) {
         const choice = next()
-        const part = choice < 0.3 ? await reader.read(1 + Math.floor(next() * 10)) : choice < 0.6 ? await reader.readline() : await reader.read(Math.floor(next() * 5))
+        const part =
+          choice < 0.3
+            ? await reader.read(1 + Math.floor(next() * 10))
+            : choice < 0.6
+              ? await reader.readline()
+              : await reader.read(Math.floor(next() * 5))
         if (part.length === 0 && choice >= 0.6 && reader.buffered === 0) {
           const rest = await reader.read()
           parts.push(rest)
@@ -55,7 +60,10 @@ describe('BufferedReader', () => {
     for (let round = 0; round < 200; round++) {
       const alphabet = 'ab\n'
       const input = Buffer.from(Array.from({ length: Math.floor(next() * 60) }, () => alphabet[Math.floor(next() * 3)]).join(''))
-      const expected = input.toString().split(/(?<=\n)/).filter((line) => line.length > 0)
+      const expected = input
+        .toString()
+        .split(/(?<=\n)/)
+        .filter((line) => line.length > 0)
       const reader = new BufferedReader(stream(split(input, next)))
       const lines: string[] = []
       for await (const line of reader.lines()) lines.push(text(line))

@@ -6,7 +6,7 @@
  */
 
 import net from 'node:net'
-import { type SocketAddress, formatAddress } from '@socketserver/core'
+import { formatAddress, type SocketAddress } from '@socketserver/core'
 import { registerCleanup } from '../cleanup.js'
 import { DEFAULT_DEADLINE_MS } from '../events.js'
 
@@ -171,7 +171,9 @@ export class LoopbackClient {
  */
 export function connect(address: SocketAddress, timeoutMs = DEFAULT_DEADLINE_MS): Promise<LoopbackClient> {
   const options: net.NetConnectOpts =
-    'path' in address ? { path: address.path ?? '' } : { host: address.host === '::' ? '::1' : address.host === '0.0.0.0' ? '127.0.0.1' : address.host, port: address.port }
+    'path' in address
+      ? { path: address.path ?? '' }
+      : { host: address.host === '::' ? '::1' : address.host === '0.0.0.0' ? '127.0.0.1' : address.host, port: address.port }
   return new Promise((resolve, reject) => {
     const socket = net.connect(options)
     const timer = setTimeout(() => {

@@ -5,17 +5,17 @@
  * @module
  */
 
-import { type DatagramRequest, type Handler, type Policy, type StreamRequest, pooled, sequential } from '@socketserver/core'
+import { type DatagramRequest, type Handler, type Policy, pooled, type StreamRequest, sequential } from '@socketserver/core'
 import { describe, expect, test } from 'vitest'
-import { type LoopbackClient, connect } from '../clients/loopback-client.js'
 import { type DatagramClient, openDatagramClient } from '../clients/datagram-client.js'
+import { connect, type LoopbackClient } from '../clients/loopback-client.js'
 import {
   DATAGRAM_TRANSPORTS,
   type DatagramTransportName,
-  STREAM_TRANSPORTS,
-  type StreamTransportName,
   listen,
   listenDatagram,
+  STREAM_TRANSPORTS,
+  type StreamTransportName,
   serveInBackground,
 } from '../listen.js'
 

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { type StreamServer, formatAddress } from '@socketserver/core'
+import { formatAddress, type StreamServer } from '@socketserver/core'
 import { describe, expect, test } from 'vitest'
 import { connect } from '../clients/loopback-client.js'
 
