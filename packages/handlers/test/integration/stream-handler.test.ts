@@ -156,6 +156,9 @@ describe('StreamRequestHandler', () => {
     const active = await connect(server.address)
     await active.send('alive\n')
     expect(await active.readLine()).toBe('alive\n')
+    // The active client leaves before its own idle time runs out.
+    active.end()
+    await active.waitForEnd()
     await idle.waitForEnd()
     await vi.waitFor(() => expect(serving.errors).toHaveLength(1))
     expect(serving.errors[0]).toBeInstanceOf(RequestTimeoutError)
