@@ -26,6 +26,8 @@ export class LoopbackClient {
   /** The underlying socket. */
   readonly socket: net.Socket
   #buffer = Buffer.alloc(0)
+  /** Chunks received since the buffer was last joined (joining on each chunk would be quadratic). */
+  #pendingChunks: Buffer[] = []
   #ended = false
   #error: Error | undefined
   readonly #waiters = new Set<() => void>()
@@ -36,7 +38,7 @@ export class LoopbackClient {
   constructor(socket: net.Socket) {
     this.socket = socket
     socket.on('data', (chunk: Buffer) => {
-      this.#buffer = Buffer.concat([this.#buffer, chunk])
+      this.#pendingChunks.push(chunk)
       this.#notify()
     })
     socket.on('end', () => {
@@ -56,6 +58,14 @@ export class LoopbackClient {
 
   /** Bytes received and not yet read. */
   get buffered(): Buffer {
+    return this.#joined()
+  }
+
+  #joined(): Buffer {
+    if (this.#pendingChunks.length > 0) {
+      this.#buffer = Buffer.concat([this.#buffer, ...this.#pendingChunks])
+      this.#pendingChunks = []
+    }
     return this.#buffer
   }
 
@@ -85,9 +95,9 @@ export class LoopbackClient {
    * @throws Error at EOF without a full line, or when the deadline passes.
    */
   async readLine(timeoutMs = DEFAULT_DEADLINE_MS): Promise<string> {
-    await this.#waitFor(() => this.#buffer.includes(10) || this.#ended, timeoutMs, 'a line')
-    const end = this.#buffer.indexOf(10)
-    if (end === -1) throw new Error(`Cannot read a line: the connection ended after ${JSON.stringify(this.#buffer.toString())}`)
+    await this.#waitFor(() => this.#joined().includes(10) || this.#ended, timeoutMs, 'a line')
+    const end = this.#joined().indexOf(10)
+    if (end === -1) throw new Error(`Cannot read a line: the connection ended after ${JSON.stringify(this.#joined().toString())}`)
     return this.#take(end + 1).toString()
   }
 
@@ -97,15 +107,15 @@ export class LoopbackClient {
    * @throws Error at EOF before `n` bytes, or when the deadline passes.
    */
   async readBytes(n: number, timeoutMs = DEFAULT_DEADLINE_MS): Promise<Buffer> {
-    await this.#waitFor(() => this.#buffer.length >= n || this.#ended, timeoutMs, `${n} bytes`)
-    if (this.#buffer.length < n) throw new Error(`Cannot read ${n} bytes: the connection ended after ${this.#buffer.length}`)
+    await this.#waitFor(() => this.#joined().length >= n || this.#ended, timeoutMs, `${n} bytes`)
+    if (this.#joined().length < n) throw new Error(`Cannot read ${n} bytes: the connection ended after ${this.#buffer.length}`)
     return this.#take(n)
   }
 
   /** Reads everything until the server ends the connection. */
   async readAll(timeoutMs = DEFAULT_DEADLINE_MS): Promise<Buffer> {
     await this.#waitFor(() => this.#ended, timeoutMs, 'the end of the connection')
-    return this.#take(this.#buffer.length)
+    return this.#take(this.#joined().length)
   }
 
   /** Waits until the server ends the connection or it closes. */
@@ -129,6 +139,7 @@ export class LoopbackClient {
   }
 
   #take(n: number): Buffer {
+    this.#joined()
     const taken = this.#buffer.subarray(0, n)
     this.#buffer = this.#buffer.subarray(n)
     return Buffer.from(taken)
@@ -143,7 +154,7 @@ export class LoopbackClient {
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#waiters.delete(check)
-        reject(new Error(`Cannot read ${what}: nothing after ${timeoutMs} ms (received ${this.#buffer.length} bytes)`))
+        reject(new Error(`Cannot read ${what}: nothing after ${timeoutMs} ms (received ${this.#joined().length} bytes)`))
       }, timeoutMs)
       const check = (): void => {
         if (!condition()) return

@@ -1,0 +1,109 @@
+import { getEventListeners } from 'node:events'
+import { DrainTimeoutError, HandlerError, pooled, RequestTimeoutError, type StreamRequest, serve } from '@socketserver/core'
+import { StreamRequestHandler } from '@socketserver/handlers'
+import { connect, Gate, listen, openFileDescriptors, until } from '@socketserver/testing'
+import { describe, expect, test, vi } from 'vitest'
+
+describe('faults', () => {
+  test('an error in finish() is reported and the next client is served', async () => {
+    class BadFinish extends StreamRequestHandler {
+      override async handle(): Promise<void> {
+        await this.wfile.write(await this.rfile.readline())
+      }
+      override async finish(): Promise<void> {
+        await super.finish()
+        throw new Error('finish failed')
+      }
+    }
+    const server = await listen('tcp4')
+    const errors: unknown[] = []
+    const controller = new AbortController()
+    const done = serve(server, BadFinish, { signal: controller.signal, handleError: (error) => errors.push(error) })
+    for (const text of ['one\n', 'two\n']) {
+      const client = await connect(server.address)
+      await client.send(text)
+      expect(await client.readLine()).toBe(text)
+      await client.waitForEnd()
+    }
+    await vi.waitFor(() => expect(errors).toHaveLength(2))
+    expect(((errors[0] as HandlerError).cause as Error).message).toBe('finish failed')
+    controller.abort()
+    await done
+  })
+
+  test('a client that reads nothing cannot make the server buffer a large reply in memory', async () => {
+    const chunk = Buffer.alloc(1024 * 1024, 0x61)
+    const chunks = 16
+    let written = 0
+    let connection: StreamRequestHandler['connection'] | undefined
+    class Flood extends StreamRequestHandler {
+      override async handle(): Promise<void> {
+        connection = this.connection
+        for (let i = 0; i < chunks; i++) {
+          await this.wfile.write(chunk)
+          written++
+        }
+      }
+    }
+    const server = await listen('unix')
+    const controller = new AbortController()
+    const done = serve(server, Flood, { signal: controller.signal })
+    const client = await connect(server.address)
+    client.socket.pause() // read nothing: the kernel buffers fill up
+    await until(() => (connection?.writableLength ?? 0) > 0 && !(connection?.writable === false), 10_000, 'the first write to back up')
+    await until(() => (connection?.writableLength ?? 0) >= 256 * 1024, 10_000, 'the kernel buffers to fill')
+    // The handler is stuck in its first write(): no second megabyte was queued.
+    expect(written).toBe(0)
+    expect(connection?.writableLength).toBeLessThanOrEqual(chunk.length)
+    client.socket.resume()
+    const received = await client.readAll(30_000)
+    expect(received.length).toBe(chunk.length * chunks)
+    controller.abort()
+    await done
+  }, 60_000)
+
+  test('after throws, resets, timeouts and a forced drain, nothing leaks: descriptors, signal listeners', async () => {
+    const before = openFileDescriptors()
+    const server = await listen('tcp4')
+    const controller = new AbortController()
+    const errors: unknown[] = []
+    const hanging = new Gate()
+    let n = 0
+    const done = serve(
+      server,
+      async (request: StreamRequest) => {
+        const which = ++n
+        if (which === 1) throw new Error('throws')
+        if (which === 2) {
+          for await (const chunk of request.source) request.socket.write(chunk)
+          return
+        }
+        hanging.open()
+        await new Promise(() => {})
+      },
+      {
+        signal: controller.signal,
+        handleError: (error) => errors.push(error),
+        timeoutMs: 5_000,
+        drainTimeoutMs: 100,
+        policy: pooled({ concurrency: 4 }),
+      },
+    )
+    const throwing = await connect(server.address)
+    await throwing.waitForEnd()
+    const resetting = await connect(server.address)
+    await resetting.send('x')
+    resetting.reset()
+    const stuck = await connect(server.address)
+    await hanging.wait()
+    controller.abort()
+    await done
+    await stuck.waitForEnd()
+    for (const client of [throwing, stuck]) client.destroy()
+    expect(errors.some((error) => error instanceof HandlerError)).toBe(true)
+    expect(errors.some((error) => error instanceof DrainTimeoutError || error instanceof RequestTimeoutError)).toBe(true)
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0)
+    await server.close()
+    await vi.waitFor(() => expect(openFileDescriptors()).toBe(before))
+  })
+})
