@@ -7,7 +7,7 @@ import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { chargenBytes } from '@socketserver/cli'
 import { parseHostPort, type SocketAddress } from '@socketserver/core'
-import { connect, openDatagramClient, registerCleanup, tempSocketPath } from '@socketserver/testing'
+import { connect, openDatagramClient, registerCleanup, tempSocketPath, until } from '@socketserver/testing'
 import { describe, expect, test } from 'vitest'
 
 const BIN = fileURLToPath(new URL('../../bin/socketserver.js', import.meta.url))
@@ -205,5 +205,35 @@ describe('socketserver serve', () => {
     expect(code).toBe(1)
     expect(stderr).toContain(`127.0.0.1:${port}`)
     expect(stderr).toContain('already in use')
+  })
+})
+
+describe('socketserver serve, stopping', () => {
+  test('a second SIGTERM ends running requests at once instead of waiting for the drain deadline', async () => {
+    const dir = dirname(tempSocketPath())
+    const module = join(dir, 'hang.mjs')
+    writeFileSync(module, 'export default async (request) => { request.socket.write("in\\n"); await new Promise(() => {}) }\n')
+    const cli = await start(['serve', module, '--tcp', '127.0.0.1:0', '--drain-timeout-ms', '600000'], 1)
+    const client = await connect(cli.addresses[0] as SocketAddress)
+    expect(await client.readLine()).toBe('in\n')
+    cli.child.kill('SIGTERM')
+    // The first signal closed the listener; then the second one forces.
+    const address = cli.addresses[0] as SocketAddress
+    await until(
+      () =>
+        connect(address, 1_000).then(
+          (probe) => {
+            probe.destroy()
+            return false
+          },
+          () => true,
+        ),
+      5_000,
+      'the listener to close',
+    )
+    cli.child.kill('SIGTERM')
+    expect(await cli.exit).toBe(0)
+    expect(cli.stderr()).toContain('DrainTimeoutError')
+    await client.waitForEnd()
   })
 })
