@@ -78,12 +78,12 @@ async function warmUp() {
     socket.on('error', reject)
   })
 }
-console.log(`READY ${'path' in address ? address.path : `${address.host}:${address.port}`}`)
 process.on('SIGTERM', () => controller.abort())
 process.on('SIGUSR2', () => {
   const started = performance.now()
   controller.abort()
   server.close().then(() => console.log(`SHUTDOWN_MS ${(performance.now() - started).toFixed(2)}`))
 })
+console.log(`READY ${'path' in address ? address.path : `${address.host}:${address.port}`}`)
 await done
 process.exit(0)

@@ -1,0 +1,56 @@
+// The server side of `pnpm stress`: an echo server on one transport and
+// policy, with the limits a production server would set.
+//   node scripts/stress-server.mjs TRANSPORT POLICY
+// Prints "READY <address>". On SIGUSR2 prints "STATS <rssKb> <fds> <childPids>".
+import { readdirSync, readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import {
+  forked,
+  pooled,
+  sequential,
+  serve,
+  TCPServer,
+  UDPServer,
+  UnixDatagramServer,
+  UnixStreamServer,
+} from '../packages/core/dist/index.js'
+
+const [transport, policyName] = process.argv.slice(2)
+const path = join(tmpdir(), `ss-stress-${process.pid}.sock`)
+const maxPacketSize = 1024
+const server =
+  transport === 'tcp'
+    ? await TCPServer.listen({ host: '127.0.0.1', port: 0 })
+    : transport === 'unix'
+      ? await UnixStreamServer.listen({ path })
+      : transport === 'udp'
+        ? await UDPServer.bind({ host: '127.0.0.1', port: 0, maxPacketSize })
+        : await UnixDatagramServer.bind({ path, maxPacketSize })
+const module = new URL('../bench/servers/echo-module.mjs', import.meta.url)
+const echo = (request) => (request.kind === 'datagram' ? request.reply(request.data) : request.sink(request.source))
+const policy =
+  policyName === 'sequential'
+    ? sequential()
+    : policyName === 'forked'
+      ? forked({ module, maxChildren: 8, prefork: 2 })
+      : pooled({ concurrency: 256 })
+const controller = new AbortController()
+const done = serve(server, policyName === 'forked' ? null : echo, {
+  signal: controller.signal,
+  policy,
+  timeoutMs: 500,
+  drainTimeoutMs: 2_000,
+  handleError: () => {},
+})
+process.on('SIGUSR2', () => {
+  const rss = /VmRSS:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? '0'
+  const fds = readdirSync('/proc/self/fd').length
+  console.log(`STATS ${rss} ${fds} ${policyName === 'forked' ? policy.pids.join(',') : ''}`)
+})
+process.on('SIGTERM', () => controller.abort())
+// Only now, with the signal handlers in place, say we are ready.
+const address = server.address
+console.log(`READY ${'path' in address ? address.path : `${address.host}:${address.port}`}`)
+await done
+process.exit(0)

@@ -1,0 +1,182 @@
+// `pnpm stress`: every transport x policy under sustained load with clients
+// that misbehave at random (abrupt resets, stalls, half-closes, oversized and
+// unanswerable datagrams). For each case it prints what was served, the
+// failures that were not the client's own doing (must be 0), the server's RSS
+// at start, middle and end, its descriptors at end against start, and the
+// child processes left (must be 0).
+//   node scripts/stress.mjs [--seconds S] [--cases tcp:pooled,udp:forked,...]
+import { spawn } from 'node:child_process'
+import { randomBytes, randomInt } from 'node:crypto'
+import dgram from 'node:dgram'
+import { createRequire } from 'node:module'
+import net from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+
+const args = process.argv.slice(2)
+const option = (name, fallback) => (args.includes(name) ? args[args.indexOf(name) + 1] : fallback)
+const ALL = ['tcp', 'unix', 'udp', 'unixdgram'].flatMap((t) => ['sequential', 'pooled', 'forked'].map((p) => `${t}:${p}`))
+const cases = option('--cases', ALL.join(',')).split(',')
+const seconds = Number(option('--seconds', String(60 / cases.length)))
+const CLIENTS = 16
+// node-unix-socket delivers to only about a dozen of its sockets open at once
+// in one process, so the Unix datagram cases use fewer concurrent clients.
+const clientsFor = (transport) => (transport === 'unixdgram' ? 8 : CLIENTS)
+const require = createRequire(new URL('../packages/core/package.json', import.meta.url))
+const { DgramSocket } = require('node-unix-socket')
+
+function alive(pid) {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+async function startServer(transport, policy) {
+  const script = fileURLToPath(new URL('./stress-server.mjs', import.meta.url))
+  const child = spawn(process.execPath, [script, transport, policy], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const lines = createInterface({ input: child.stdout })
+  const waiting = []
+  let ready
+  const readyLine = new Promise((resolve) => (ready = resolve))
+  lines.on('line', (line) => {
+    if (line.startsWith('READY ')) ready(line.slice(6))
+    if (line.startsWith('STATS ')) waiting.shift()?.(line.slice(6).split(' '))
+  })
+  const address = await readyLine
+  const stats = () =>
+    new Promise((resolve) => {
+      waiting.push(([rss, fds, pids]) =>
+        resolve({ rssMb: Number(rss) / 1024, fds: Number(fds), pids: pids ? pids.split(',').map(Number) : [] }),
+      )
+      child.kill('SIGUSR2')
+    })
+  return { child, address, stats }
+}
+
+/** One stream exchange; resolves true when a well-behaved client got its echo. */
+function streamClient(transport, address, deadline) {
+  const target = transport === 'tcp' ? { host: address.split(':')[0], port: Number(address.split(':')[1]) } : { path: address }
+  const roll = Math.random()
+  return new Promise((resolve) => {
+    const socket = net.connect(target)
+    const payload = randomBytes(randomInt(1, 8_192))
+    let received = 0
+    let settled = false
+    const finish = (outcome) => {
+      if (settled) return
+      settled = true
+      clearTimeout(timer)
+      socket.destroy()
+      resolve(outcome)
+    }
+    const timer = setTimeout(() => finish(roll < 0.7 ? 'failed' : 'misbehaved'), Math.max(0, deadline - Date.now()) + 5_000)
+    socket.on('error', () => finish(roll < 0.7 ? 'failed' : 'misbehaved'))
+    socket.on('connect', () => {
+      if (roll < 0.7)
+        socket.end(payload) // good, half-closing after the request
+      else if (roll < 0.85) socket.write(payload, () => (transport === 'tcp' ? socket.resetAndDestroy() : socket.destroy())) // abrupt reset
+      // else: stall: send nothing, the server's timeoutMs closes it
+    })
+    socket.on('data', (chunk) => (received += chunk.length))
+    socket.on('close', () => finish(roll < 0.7 ? (received === payload.length ? 'served' : 'failed') : 'misbehaved'))
+  })
+}
+
+/** One datagram exchange. */
+function datagramClient(transport, address, socketFor) {
+  const roll = Math.random()
+  const payload = randomBytes(roll < 0.8 ? randomInt(0, 1_024) : 2_000) // 2,000 > maxPacketSize: dropped by design
+  return new Promise((resolve) => {
+    const { send, onReply, close } = socketFor()
+    const timer = setTimeout(() => {
+      close()
+      resolve(roll < 0.8 ? 'failed' : 'misbehaved')
+    }, 3_000)
+    onReply((data) => {
+      clearTimeout(timer)
+      close()
+      resolve(roll < 0.8 && data.length === payload.length ? 'served' : 'failed')
+    })
+    if (roll >= 0.8) {
+      clearTimeout(timer)
+      send(payload)
+      close()
+      resolve('misbehaved')
+      return
+    }
+    send(payload)
+  })
+}
+
+function datagramSocketFactory(transport, address) {
+  let next = 0
+  return () => {
+    if (transport === 'udp') {
+      const socket = dgram.createSocket('udp4')
+      const [host, port] = address.split(':')
+      let handler = () => {}
+      socket.on('message', (data) => handler(data))
+      return { send: (data) => socket.send(data, Number(port), host), onReply: (fn) => (handler = fn), close: () => socket.close() }
+    }
+    const socket = new DgramSocket()
+    const own = join(tmpdir(), `ss-stress-client-${process.pid}-${next++}.sock`)
+    socket.bind(own)
+    let handler = () => {}
+    socket.on('data', (data) => handler(data))
+    socket.on('error', () => {})
+    return {
+      send: (data) => socket.sendTo(data, 0, data.length, address, () => {}),
+      onReply: (fn) => (handler = fn),
+      close: () => {
+        socket.close()
+        import('node:fs').then(({ rmSync }) => rmSync(own, { force: true }))
+      },
+    }
+  }
+}
+
+const rows = []
+for (const name of cases) {
+  const [transport, policy] = name.split(':')
+  const server = await startServer(transport, policy)
+  const start = await server.stats()
+  const counts = { served: 0, failed: 0, misbehaved: 0 }
+  const deadline = Date.now() + seconds * 1000
+  let middle
+  const middleTimer = setTimeout(async () => (middle = await server.stats()), (seconds * 1000) / 2)
+  const datagramSocket = datagramSocketFactory(transport, server.address)
+  await Promise.all(
+    Array.from({ length: clientsFor(transport) }, async () => {
+      while (Date.now() < deadline) {
+        const outcome =
+          transport === 'tcp' || transport === 'unix'
+            ? await streamClient(transport, server.address, deadline)
+            : await datagramClient(transport, server.address, datagramSocket)
+        counts[outcome]++
+      }
+    }),
+  )
+  clearTimeout(middleTimer)
+  middle ??= await server.stats()
+  const end = await server.stats()
+  const pids = [...new Set([...start.pids, ...middle.pids, ...end.pids])]
+  server.child.kill('SIGTERM')
+  await new Promise((resolve) => server.child.once('exit', resolve))
+  const childrenLeft = pids.filter(alive).length
+  // Each live child holds one IPC descriptor: compare what is left besides them.
+  const ownFds = (stats) => stats.fds - stats.pids.length
+  rows.push({ name, ...counts, start, middle, end, childrenLeft, fdsGrew: ownFds(end) > ownFds(start) })
+  console.log(
+    `${name.padEnd(22)} served ${String(counts.served).padStart(6)}  failed ${String(counts.failed).padStart(3)}  misbehaving ${String(counts.misbehaved).padStart(5)}  RSS MB ${start.rssMb.toFixed(0)}/${middle.rssMb.toFixed(0)}/${end.rssMb.toFixed(0)}  fds ${start.fds}->${end.fds} (${start.pids.length}->${end.pids.length} children)  children left ${childrenLeft}`,
+  )
+}
+const bad = rows.filter((row) => row.failed > 0 || row.childrenLeft > 0 || row.fdsGrew || row.end.rssMb > row.middle.rssMb * 1.1)
+console.log(
+  bad.length === 0 ? 'stress: all cases held' : `stress: ${bad.length} case(s) did not hold: ${bad.map((row) => row.name).join(', ')}`,
+)
+process.exitCode = bad.length === 0 ? 0 : 1
