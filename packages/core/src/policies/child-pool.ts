@@ -22,6 +22,8 @@ const EXIT_GRACE_MS = 2_000
 export interface ChildPoolSettings {
   /** The handler module, as a file URL. */
   moduleUrl: string
+  /** The most children alive at once, busy, idle or starting. */
+  maxChildren: number
   maxRequestsPerChild: number
   idleTimeoutMs: number
   execArgv: string[]
@@ -216,19 +218,27 @@ export class ChildPool {
   #acquire(): Promise<Child> {
     return new Promise((resolve, reject) => {
       this.#waiting.push({ resolve, reject })
-      if (this.#starting >= this.#waiting.length) return
-      this.#starting++
-      this.#start().then(
-        (child) => {
-          this.#starting--
-          this.#release(child)
-        },
-        (error: unknown) => {
-          this.#starting--
-          this.#waiting.shift()?.reject(error)
-        },
-      )
+      this.#startForWaiting()
     })
+  }
+
+  /**
+   * Starts a child for a waiting request unless enough are on their way or
+   * the pool is full (then a busy child takes the request when it finishes).
+   */
+  #startForWaiting(): void {
+    if (this.#closing || this.#starting >= this.#waiting.length || this.#children.size >= this.#settings.maxChildren) return
+    this.#starting++
+    this.#start().then(
+      (child) => {
+        this.#starting--
+        this.#release(child)
+      },
+      (error: unknown) => {
+        this.#starting--
+        this.#waiting.shift()?.reject(error)
+      },
+    )
   }
 
   async #start(): Promise<Child> {
@@ -263,7 +273,11 @@ export class ChildPool {
   }
 
   #release(child: Child): void {
-    if (child.exited) return
+    if (child.exited) {
+      // A child died: one of the waiting requests may need a new one.
+      this.#startForWaiting()
+      return
+    }
     if (child.served >= this.#settings.maxRequestsPerChild) {
       void child.stop()
       this.#topUp()

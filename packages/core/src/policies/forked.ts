@@ -99,6 +99,7 @@ export function forked(options: ForkedOptions): ForkedPolicy {
   const blockOnClose = options.blockOnClose ?? true
   const pool = new ChildPool({
     moduleUrl: moduleUrlOf(options.module),
+    maxChildren,
     maxRequestsPerChild,
     idleTimeoutMs,
     execArgv: options.execArgv ?? [],
