@@ -1,11 +1,21 @@
 /**
- * A compliance suite for users' handlers: one handler, every stream
- * transport, every policy.
+ * Compliance suites for users' handlers: one handler, every transport of
+ * its kind, every policy.
  *
  * @module
  */
 
-import { type DatagramRequest, type Handler, type Policy, pooled, type StreamRequest, sequential } from '@socketserver/core'
+import {
+  type DatagramRequest,
+  type Handler,
+  type Policy,
+  pooled,
+  type Request,
+  type Server,
+  type SocketAddress,
+  type StreamRequest,
+  sequential,
+} from '@socketserver/core'
 import { describe, expect, test } from 'vitest'
 import { type DatagramClient, openDatagramClient } from '../clients/datagram-client.js'
 import { connect, type LoopbackClient } from '../clients/loopback-client.js'
@@ -54,30 +64,9 @@ export interface HandlerComplianceOptions {
  * ```
  */
 export function describeHandlerCompliance(title: string, options: HandlerComplianceOptions): void {
-  const transports = options.transports ?? STREAM_TRANSPORTS
-  const policies = options.policies ?? DEFAULT_POLICIES()
-  const clients = options.clients ?? 3
-  describe(title, () => {
-    for (const transport of transports) {
-      for (const [policyName, policy] of Object.entries(policies)) {
-        test(`serves ${clients} clients over ${transport} with ${policyName}`, async () => {
-          const server = await listen(transport)
-          const serving = serveInBackground(server, options.handler, { policy })
-          await Promise.all(
-            Array.from({ length: clients }, async () => {
-              const client = await connect(server.address)
-              try {
-                await options.exchange(client)
-              } finally {
-                client.destroy()
-              }
-            }),
-          )
-          await serving.stop()
-          expect(serving.errors).toEqual([])
-        })
-      }
-    }
+  describeMatrix(title, options, options.transports ?? STREAM_TRANSPORTS, listen, async (address) => {
+    const client = await connect(address)
+    return { client, close: () => client.destroy() }
   })
 }
 
@@ -114,22 +103,40 @@ export interface DatagramHandlerComplianceOptions {
  * ```
  */
 export function describeDatagramHandlerCompliance(title: string, options: DatagramHandlerComplianceOptions): void {
-  const transports = options.transports ?? DATAGRAM_TRANSPORTS
+  describeMatrix(title, options, options.transports ?? DATAGRAM_TRANSPORTS, listenDatagram, async (address) => {
+    const client = await openDatagramClient(address)
+    return { client, close: () => client.close() }
+  })
+}
+
+/** What both suites share: transports x policies, several clients at once, no error. */
+function describeMatrix<R extends Request, T extends string, C>(
+  title: string,
+  options: {
+    handler: Handler<R> | null
+    exchange: (client: C) => Promise<void>
+    policies?: Readonly<Record<string, Policy>>
+    clients?: number
+  },
+  transports: readonly T[],
+  start: (transport: T) => Promise<Server<R>>,
+  open: (address: SocketAddress) => Promise<{ client: C; close: () => void }>,
+): void {
   const policies = options.policies ?? DEFAULT_POLICIES()
   const clients = options.clients ?? 3
   describe(title, () => {
     for (const transport of transports) {
       for (const [policyName, policy] of Object.entries(policies)) {
         test(`serves ${clients} clients over ${transport} with ${policyName}`, async () => {
-          const server = await listenDatagram(transport)
+          const server = await start(transport)
           const serving = serveInBackground(server, options.handler, { policy })
           await Promise.all(
             Array.from({ length: clients }, async () => {
-              const client = await openDatagramClient(server.address)
+              const { client, close } = await open(server.address)
               try {
                 await options.exchange(client)
               } finally {
-                client.close()
+                close()
               }
             }),
           )
