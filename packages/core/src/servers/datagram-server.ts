@@ -8,10 +8,10 @@
 
 import { formatAddress, type SocketAddress } from '../address.js'
 import { channels } from '../diagnostics.js'
-import { DatagramTooLargeError, InvalidOptionError, OverflowError, ServerClosedError } from '../errors.js'
-import type { AbortOptions, DatagramRequest, Server } from '../types.js'
-import { AcceptQueue } from './accept-queue.js'
+import { DatagramTooLargeError, InvalidOptionError } from '../errors.js'
+import type { AbortOptions, DatagramRequest } from '../types.js'
 import { Datagram } from './datagram.js'
+import { QueuedServer } from './queued-server.js'
 import { nonNegativeInteger, positiveInteger } from './stream-server.js'
 
 /**
@@ -50,23 +50,15 @@ export interface DatagramServerStats {
   overflowed: number
 }
 
-type State = 'new' | 'bound' | 'active' | 'closed'
-
 /**
  * The shared machinery of {@link UDPServer} and {@link UnixDatagramServer}.
  * Subclasses open, send on and close the socket.
  */
-export abstract class DatagramServer implements Server<DatagramRequest> {
-  readonly #queue: AcceptQueue<Datagram>
-  readonly #signal: AbortSignal | undefined
+export abstract class DatagramServer extends QueuedServer<DatagramRequest> {
   readonly #stats: DatagramServerStats = { received: 0, oversized: 0, overflowed: 0 }
   /** The largest datagram served. */
   readonly maxPacketSize: number
   readonly #receiveLimit: number
-  #state: State = 'new'
-  #address: SocketAddress | undefined
-  #closing: Promise<void> | undefined
-  readonly #onAbort = (): void => void this.close()
   readonly #send = (data: Uint8Array, to: SocketAddress): Promise<void> => this.sendTo(data, to)
 
   /**
@@ -76,6 +68,7 @@ export abstract class DatagramServer implements Server<DatagramRequest> {
    *   `maxPacketSize` must stay below it and such a datagram is dropped.
    */
   protected constructor(options: DatagramServerOptions, receiveLimit: number) {
+    super(options, nonNegativeInteger('maxPendingDatagrams', options.maxPendingDatagrams ?? DEFAULT_MAX_PENDING_DATAGRAMS))
     this.#receiveLimit = receiveLimit
     this.maxPacketSize = positiveInteger('maxPacketSize', options.maxPacketSize ?? DEFAULT_MAX_PACKET_SIZE)
     if (this.maxPacketSize >= receiveLimit) {
@@ -84,25 +77,11 @@ export abstract class DatagramServer implements Server<DatagramRequest> {
         `Cannot use maxPacketSize ${this.maxPacketSize}: this transport receives datagrams whole only up to ${receiveLimit - 1} bytes`,
       )
     }
-    const limit = nonNegativeInteger('maxPendingDatagrams', options.maxPendingDatagrams ?? DEFAULT_MAX_PENDING_DATAGRAMS)
-    this.#queue = new AcceptQueue(limit)
-    this.#signal = options.signal
-  }
-
-  /** Where the server receives. Throws before {@link DatagramServer.bind}. */
-  get address(): SocketAddress {
-    if (this.#address === undefined) throw new ServerClosedError('Cannot read the address: the server is not bound')
-    return this.#address
-  }
-
-  /** Whether {@link DatagramServer.close} was called. */
-  get closed(): boolean {
-    return this.#state === 'closed'
   }
 
   /** Datagrams received and waiting for a consumer. */
   get pendingDatagrams(): number {
-    return this.#queue.size
+    return this.queued
   }
 
   /** What was received, and what was dropped and why. */
@@ -110,86 +89,12 @@ export abstract class DatagramServer implements Server<DatagramRequest> {
     return { ...this.#stats }
   }
 
-  /**
-   * Binds the address (Python's `server_bind()`); datagrams arriving before
-   * {@link DatagramServer.activate} wait in the bounded queue.
-   *
-   * Abort behaviour: an aborted `options.signal` rejects before binding;
-   * aborting it later closes the server.
-   *
-   * @throws BindError (and subclasses) with the system code; ServerClosedError
-   *   when already bound or closed.
-   */
-  async bind(): Promise<void> {
-    if (this.#state !== 'new') throw new ServerClosedError(`Cannot bind the server: it is ${this.#state}`)
-    this.#signal?.throwIfAborted()
-    this.#state = 'bound'
-    try {
-      this.#address = await this.open((data, from) => this.#receive(data, from))
-    } catch (error) {
-      this.#state = 'closed'
-      throw error
-    }
-    this.#signal?.addEventListener('abort', this.#onAbort, { once: true })
-    if (this.#signal?.aborted) this.#onAbort()
-  }
-
-  /**
-   * Starts handing datagrams to iterators (Python's `server_activate()`,
-   * which does nothing for UDP).
-   *
-   * @throws ServerClosedError unless bound and not closed.
-   */
-  activate(): void {
-    if (this.#state !== 'bound') throw new ServerClosedError(`Cannot activate the server: it is ${this.#state}`)
-    this.#state = 'active'
-    channels.serverListen.publish({ server: this })
-  }
-
-  /** The socket's file descriptor, or -1 when there is none (or it is not exposed). */
-  fileno(): number {
-    return this.#state === 'closed' ? -1 : this.descriptor()
-  }
-
-  /**
-   * Closes the socket, ends every iteration with `done`, removes a Unix
-   * socket file we created. Datagrams still queued are dropped and counted
-   * on `socketserver:server:close`. Idempotent.
-   *
-   * Abort behaviour: not abortable; it completes promptly.
-   */
-  close(): Promise<void> {
-    this.#closing ??= this.#close()
-    return this.#closing
-  }
-
-  async #close(): Promise<void> {
-    const wasOpen = this.#state !== 'new'
-    this.#state = 'closed'
-    this.#signal?.removeEventListener('abort', this.#onAbort)
-    const dropped = this.#queue.end()
-    if (wasOpen && this.#address !== undefined) await this.shut()
-    channels.serverClose.publish({ server: this, dropped: dropped.length })
-  }
-
-  /** Closes the server; for `await using`. */
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.close()
-  }
-
-  /**
-   * Yields each received datagram as a {@link DatagramRequest}, in arrival
-   * order, until the server closes.
-   */
-  [Symbol.asyncIterator](): AsyncIterator<DatagramRequest, undefined> {
-    if (this.#state === 'new' || this.#state === 'bound') {
-      throw new ServerClosedError(`Cannot iterate the server: it is ${this.#state}, call activate() first`)
-    }
-    return this.#queue[Symbol.asyncIterator]()
+  protected override open(): Promise<SocketAddress> {
+    return this.openSocket((data, from) => this.#receive(data, from))
   }
 
   #receive(data: Uint8Array, from: SocketAddress): void {
-    if (this.#state === 'closed') return
+    if (this.closed) return
     if (data.length > this.maxPacketSize) {
       this.#stats.oversized++
       const size = data.length >= this.#receiveLimit ? undefined : data.length
@@ -201,12 +106,8 @@ export abstract class DatagramServer implements Server<DatagramRequest> {
       channels.serverDrop.publish({ server: this, error })
       return
     }
-    if (this.#queue.push(new Datagram(data, from, this, this.#send))) {
-      this.#stats.received++
-      return
-    }
-    this.#stats.overflowed++
-    channels.serverDrop.publish({ server: this, error: new OverflowError(from, this.#queue.limit, formatAddress(from)) })
+    if (this.offer(new Datagram(data, from, this, this.#send))) this.#stats.received++
+    else this.#stats.overflowed++
   }
 
   /**
@@ -214,11 +115,7 @@ export abstract class DatagramServer implements Server<DatagramRequest> {
    *
    * @returns The bound address.
    */
-  protected abstract open(receive: (data: Uint8Array, from: SocketAddress) => void): Promise<SocketAddress>
+  protected abstract openSocket(receive: (data: Uint8Array, from: SocketAddress) => void): Promise<SocketAddress>
   /** Sends one datagram from the server's socket. */
   protected abstract sendTo(data: Uint8Array, to: SocketAddress): Promise<void>
-  /** Closes the socket and cleans up. */
-  protected abstract shut(): Promise<void>
-  /** The socket's descriptor, or -1. */
-  protected abstract descriptor(): number
 }

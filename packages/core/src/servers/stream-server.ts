@@ -6,11 +6,11 @@
  */
 
 import net from 'node:net'
-import { formatAddress, type SocketAddress } from '../address.js'
+import type { SocketAddress } from '../address.js'
 import { channels } from '../diagnostics.js'
-import { InvalidOptionError, OverflowError, ServerClosedError } from '../errors.js'
-import type { AbortOptions, Server, StreamRequest } from '../types.js'
-import { AcceptQueue } from './accept-queue.js'
+import { InvalidOptionError } from '../errors.js'
+import type { AbortOptions, StreamRequest } from '../types.js'
+import { QueuedServer } from './queued-server.js'
 import { StreamConnection } from './stream-connection.js'
 
 /**
@@ -49,38 +49,18 @@ export interface StreamServerOptions extends AbortOptions {
   maxPendingConnections?: number
 }
 
-type State = 'new' | 'bound' | 'active' | 'closed'
-
 /**
  * The shared machinery of {@link TCPServer} and {@link UnixStreamServer}.
  * Subclasses say how to listen and how to name peers.
  */
-export abstract class StreamServer implements Server<StreamRequest> {
-  readonly #queue: AcceptQueue<StreamConnection>
+export abstract class StreamServer extends QueuedServer<StreamRequest> {
   readonly #backlog: number
-  readonly #signal: AbortSignal | undefined
   #netServer: net.Server | undefined
-  #state: State = 'new'
-  #address: SocketAddress | undefined
-  #closing: Promise<void> | undefined
-  readonly #onAbort = (): void => void this.close()
 
   protected constructor(options: StreamServerOptions) {
-    this.#backlog = positiveInteger('backlog', options.backlog ?? DEFAULT_BACKLOG)
     const limit = options.maxPendingConnections ?? DEFAULT_MAX_PENDING_CONNECTIONS
-    this.#queue = new AcceptQueue(nonNegativeInteger('maxPendingConnections', limit))
-    this.#signal = options.signal
-  }
-
-  /** Where the server listens. Throws before {@link StreamServer.bind}. */
-  get address(): SocketAddress {
-    if (this.#address === undefined) throw new ServerClosedError('Cannot read the address: the server is not bound')
-    return this.#address
-  }
-
-  /** Whether {@link StreamServer.close} was called. */
-  get closed(): boolean {
-    return this.#state === 'closed'
+    super(options, nonNegativeInteger('maxPendingConnections', limit))
+    this.#backlog = positiveInteger('backlog', options.backlog ?? DEFAULT_BACKLOG)
   }
 
   /** The listen backlog asked of the kernel (which may clamp it). */
@@ -88,117 +68,49 @@ export abstract class StreamServer implements Server<StreamRequest> {
     return this.#backlog
   }
 
-  /** Connections accepted and waiting for a consumer. */
+  /** Connections accepted and waiting for a consumer, paused. */
   get pendingConnections(): number {
-    return this.#queue.size
+    return this.queued
   }
 
   /**
-   * Binds the address and starts listening (Python's `server_bind()`; Node
-   * cannot bind a stream socket without listening, so connections arriving
-   * before {@link StreamServer.activate} wait, paused, in the bounded queue).
-   *
-   * Abort behaviour: if `options.signal` is already aborted, rejects with its
-   * reason and binds nothing; aborting it later closes the server.
-   *
-   * @throws BindError (and its subclasses) with the system `code` when the
-   *   address cannot be bound; ServerClosedError when already bound or closed.
+   * Binds the address and listens. Node cannot bind a stream socket without
+   * listening, so connections arriving before `activate()` wait, paused, in
+   * the bounded queue.
    */
-  async bind(): Promise<void> {
-    if (this.#state !== 'new') throw new ServerClosedError(`Cannot bind the server: it is ${this.#state}`)
-    this.#signal?.throwIfAborted()
-    this.#state = 'bound'
+  protected override async open(): Promise<SocketAddress> {
     // allowHalfOpen: a client that ends its side still gets the whole reply;
     // we end ours in request.close().
     const netServer = net.createServer({ pauseOnConnect: true, allowHalfOpen: true })
     try {
       await this.listenOn(netServer, this.#backlog)
     } catch (error) {
-      this.#state = 'closed'
       netServer.close()
       throw error
     }
     this.#netServer = netServer
-    this.#address = this.describe(netServer)
-    netServer.on('connection', (socket: net.Socket) => this.#accept(socket))
+    netServer.on('connection', (socket: net.Socket) => {
+      this.offer(new StreamConnection(socket, this.peerAddress(socket), this))
+    })
     // After listening, 'error' means accept() failed (EMFILE, ENFILE, ...):
     // libuv keeps listening, so report and go on.
     netServer.on('error', (error) => channels.serverAcceptError.publish({ server: this, error }))
-    this.#signal?.addEventListener('abort', this.#onAbort, { once: true })
-    if (this.#signal?.aborted) this.#onAbort()
+    return this.describe(netServer)
   }
 
-  /**
-   * Starts handing accepted connections to iterators (Python's
-   * `server_activate()`).
-   *
-   * @throws ServerClosedError unless the server is bound and not closed.
-   */
-  activate(): void {
-    if (this.#state !== 'bound') throw new ServerClosedError(`Cannot activate the server: it is ${this.#state}`)
-    this.#state = 'active'
-    channels.serverListen.publish({ server: this })
-  }
-
-  /** The listening socket's file descriptor, or -1 before bind and after close. */
-  fileno(): number {
-    const handle = (this.#netServer as unknown as { _handle?: { fd?: number } } | undefined)?._handle
-    return this.#state === 'closed' ? -1 : (handle?.fd ?? -1)
-  }
-
-  /**
-   * Stops listening, ends every iteration with `done`, frees the address.
-   * Connections accepted but never handed out are closed and counted on
-   * `socketserver:server:close`. Requests already handed out are not
-   * touched. Idempotent.
-   *
-   * Abort behaviour: not abortable; it completes promptly.
-   */
-  close(): Promise<void> {
-    this.#closing ??= this.#close()
-    return this.#closing
-  }
-
-  async #close(): Promise<void> {
-    this.#state = 'closed'
-    this.#signal?.removeEventListener('abort', this.#onAbort)
-    const dropped = this.#queue.end()
-    for (const connection of dropped) connection.abort()
+  protected override async shut(): Promise<void> {
     const netServer = this.#netServer
-    if (netServer !== undefined) {
-      // The listening descriptor closes synchronously here; the callback
-      // would wait for every open connection, which is not ours to wait for.
-      await this.closeListener(netServer)
-      await new Promise<void>((resolve) => setImmediate(resolve))
-      await this.afterClose()
-    }
-    channels.serverClose.publish({ server: this, dropped: dropped.length })
+    if (netServer === undefined) return
+    // The listening descriptor closes synchronously here; close()'s callback
+    // would wait for every open connection, which is not ours to wait for.
+    await this.closeListener(netServer)
+    await new Promise<void>((resolve) => setImmediate(resolve))
+    await this.afterClose()
   }
 
-  /** Closes the server; for `await using server = await TCPServer.listen(...)`. */
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.close()
-  }
-
-  /**
-   * Yields each accepted connection as a {@link StreamRequest}, in accept
-   * order, until the server closes. While nobody pulls, connections wait
-   * paused in a bounded queue (see {@link DEFAULT_MAX_PENDING_CONNECTIONS}).
-   * Several iterators may share a server; each connection goes to one.
-   */
-  [Symbol.asyncIterator](): AsyncIterator<StreamRequest, undefined> {
-    if (this.#state === 'new' || this.#state === 'bound') {
-      throw new ServerClosedError(`Cannot iterate the server: it is ${this.#state}, call activate() first`)
-    }
-    return this.#queue[Symbol.asyncIterator]()
-  }
-
-  #accept(socket: net.Socket): void {
-    const connection = new StreamConnection(socket, this.peerAddress(socket), this)
-    if (this.#queue.push(connection)) return
-    const address = connection.clientAddress
-    channels.serverDrop.publish({ server: this, error: new OverflowError(address, this.#queue.limit, formatAddress(address)) })
-    connection.abort()
+  protected override descriptor(): number {
+    const handle = (this.#netServer as unknown as { _handle?: { fd?: number } } | undefined)?._handle
+    return handle?.fd ?? -1
   }
 
   /** Listens `netServer` on the subclass's address; rejects with a BindError. */

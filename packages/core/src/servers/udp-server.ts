@@ -112,7 +112,7 @@ export class UDPServer extends DatagramServer {
     return server
   }
 
-  protected override async open(receive: (data: Uint8Array, from: SocketAddress) => void): Promise<SocketAddress> {
+  protected override async openSocket(receive: (data: Uint8Array, from: SocketAddress) => void): Promise<SocketAddress> {
     const where = formatAddress({ transport: 'udp', host: this.#host, port: this.#port, family: net.isIPv6(this.#host) ? 'IPv6' : 'IPv4' })
     let address: string
     try {

@@ -107,7 +107,7 @@ export class UnixDatagramServer extends DatagramServer {
     return server
   }
 
-  protected override async open(receive: (data: Uint8Array, from: SocketAddress) => void): Promise<SocketAddress> {
+  protected override async openSocket(receive: (data: Uint8Array, from: SocketAddress) => void): Promise<SocketAddress> {
     const path = this.#options.path
     try {
       await prepareSocketPath(path)

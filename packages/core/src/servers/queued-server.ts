@@ -1,0 +1,158 @@
+/**
+ * The life of every server here: new → bound → active → closed, an
+ * optional signal that closes it, and a bounded queue that turns socket
+ * events into an async iterable of requests.
+ *
+ * @module
+ */
+
+import { formatAddress, type SocketAddress } from '../address.js'
+import { channels } from '../diagnostics.js'
+import { OverflowError, ServerClosedError } from '../errors.js'
+import type { AbortOptions, Request, Server } from '../types.js'
+import { AcceptQueue } from './accept-queue.js'
+
+type State = 'new' | 'bound' | 'active' | 'closed'
+
+/**
+ * What stream and datagram servers share. Subclasses open and shut the
+ * socket and hand each request to `offer()`.
+ */
+export abstract class QueuedServer<R extends Request> implements Server<R> {
+  readonly #queue: AcceptQueue<R>
+  readonly #signal: AbortSignal | undefined
+  #state: State = 'new'
+  #address: SocketAddress | undefined
+  #closing: Promise<void> | undefined
+  readonly #onAbort = (): void => void this.close()
+
+  /**
+   * @param options - The signal that closes the server.
+   * @param limit - The most requests kept while nobody pulls.
+   */
+  protected constructor(options: AbortOptions, limit: number) {
+    this.#queue = new AcceptQueue(limit)
+    this.#signal = options.signal
+  }
+
+  /** Where the server listens. Throws before `bind()`. */
+  get address(): SocketAddress {
+    if (this.#address === undefined) throw new ServerClosedError('Cannot read the address: the server is not bound')
+    return this.#address
+  }
+
+  /** Whether `close()` was called. */
+  get closed(): boolean {
+    return this.#state === 'closed'
+  }
+
+  /** Requests received and waiting for a consumer. */
+  protected get queued(): number {
+    return this.#queue.size
+  }
+
+  /**
+   * Binds the address (Python's `server_bind()`); requests arriving before
+   * `activate()` wait in the bounded queue.
+   *
+   * Abort behaviour: if `options.signal` is already aborted, rejects with its
+   * reason and binds nothing; aborting it later closes the server.
+   *
+   * @throws BindError (and its subclasses) with the system `code` when the
+   *   address cannot be bound; ServerClosedError when already bound or closed.
+   */
+  async bind(): Promise<void> {
+    if (this.#state !== 'new') throw new ServerClosedError(`Cannot bind the server: it is ${this.#state}`)
+    this.#signal?.throwIfAborted()
+    this.#state = 'bound'
+    try {
+      this.#address = await this.open()
+    } catch (error) {
+      this.#state = 'closed'
+      throw error
+    }
+    this.#signal?.addEventListener('abort', this.#onAbort, { once: true })
+    if (this.#signal?.aborted) this.#onAbort()
+  }
+
+  /**
+   * Starts handing requests to iterators (Python's `server_activate()`).
+   *
+   * @throws ServerClosedError unless the server is bound and not closed.
+   */
+  activate(): void {
+    if (this.#state !== 'bound') throw new ServerClosedError(`Cannot activate the server: it is ${this.#state}`)
+    this.#state = 'active'
+    channels.serverListen.publish({ server: this })
+  }
+
+  /** The socket's file descriptor, or -1 before bind, after close, or where it is not exposed. */
+  fileno(): number {
+    return this.#state === 'closed' ? -1 : this.descriptor()
+  }
+
+  /**
+   * Stops listening, ends every iteration with `done`, frees the address
+   * (and removes a Unix socket file we created). Requests received but
+   * never handed out are dropped and counted on `socketserver:server:close`;
+   * requests already handed out are not touched. Idempotent.
+   *
+   * Abort behaviour: not abortable; it completes promptly.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#close()
+    return this.#closing
+  }
+
+  async #close(): Promise<void> {
+    const wasBound = this.#address !== undefined
+    this.#state = 'closed'
+    this.#signal?.removeEventListener('abort', this.#onAbort)
+    const dropped = this.#queue.end()
+    for (const request of dropped) request.abort()
+    if (wasBound) await this.shut()
+    channels.serverClose.publish({ server: this, dropped: dropped.length })
+  }
+
+  /** Closes the server; for `await using server = await TCPServer.listen(...)`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close()
+  }
+
+  /**
+   * Yields each request in arrival order until the server closes. While
+   * nobody pulls, requests wait in a bounded queue. Several iterators may
+   * share a server; each request goes to one.
+   */
+  [Symbol.asyncIterator](): AsyncIterator<R, undefined> {
+    if (this.#state === 'new' || this.#state === 'bound') {
+      throw new ServerClosedError(`Cannot iterate the server: it is ${this.#state}, call activate() first`)
+    }
+    return this.#queue[Symbol.asyncIterator]()
+  }
+
+  /**
+   * Queues a request for the consumers; when the queue is full, reports an
+   * `OverflowError` on `socketserver:server:drop` and aborts the request.
+   *
+   * @returns Whether the request was queued.
+   */
+  protected offer(request: R): boolean {
+    if (this.#state === 'closed') {
+      request.abort()
+      return false
+    }
+    if (this.#queue.push(request)) return true
+    const address = request.clientAddress
+    channels.serverDrop.publish({ server: this, error: new OverflowError(address, this.#queue.limit, formatAddress(address)) })
+    request.abort()
+    return false
+  }
+
+  /** Opens and binds the socket; resolves with the bound address. */
+  protected abstract open(): Promise<SocketAddress>
+  /** Closes the socket and cleans up. */
+  protected abstract shut(): Promise<void>
+  /** The socket's descriptor, or -1. */
+  protected abstract descriptor(): number
+}
