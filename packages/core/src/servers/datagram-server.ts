@@ -11,7 +11,7 @@ import { channels } from '../diagnostics.js'
 import { DatagramTooLargeError, InvalidOptionError } from '../errors.js'
 import type { AbortOptions, DatagramRequest } from '../types.js'
 import { Datagram } from './datagram.js'
-import { QueuedServer } from './queued-server.js'
+import { QueuedServer, type ServerStats } from './queued-server.js'
 import { nonNegativeInteger, positiveInteger } from './stream-server.js'
 
 /**
@@ -40,14 +40,10 @@ export interface DatagramServerOptions extends AbortOptions {
   maxPendingDatagrams?: number
 }
 
-/** Counts of datagrams a server did not hand out. */
-export interface DatagramServerStats {
-  /** Datagrams handed to consumers or queued for them. */
-  received: number
+/** What a datagram server received, and what it dropped and why. */
+export interface DatagramServerStats extends ServerStats {
   /** Dropped because they were larger than `maxPacketSize`. */
   oversized: number
-  /** Dropped because `maxPendingDatagrams` were waiting. */
-  overflowed: number
 }
 
 /**
@@ -55,7 +51,7 @@ export interface DatagramServerStats {
  * Subclasses open, send on and close the socket.
  */
 export abstract class DatagramServer extends QueuedServer<DatagramRequest> {
-  readonly #stats: DatagramServerStats = { received: 0, oversized: 0, overflowed: 0 }
+  #oversized = 0
   /** The largest datagram served. */
   readonly maxPacketSize: number
   readonly #receiveLimit: number
@@ -85,8 +81,8 @@ export abstract class DatagramServer extends QueuedServer<DatagramRequest> {
   }
 
   /** What was received, and what was dropped and why. */
-  get stats(): Readonly<DatagramServerStats> {
-    return { ...this.#stats }
+  override get stats(): Readonly<DatagramServerStats> {
+    return { ...super.stats, oversized: this.#oversized }
   }
 
   protected override open(): Promise<SocketAddress> {
@@ -96,7 +92,7 @@ export abstract class DatagramServer extends QueuedServer<DatagramRequest> {
   #receive(data: Uint8Array, from: SocketAddress): void {
     if (this.closed) return
     if (data.length > this.maxPacketSize) {
-      this.#stats.oversized++
+      this.#oversized++
       const size = data.length >= this.#receiveLimit ? undefined : data.length
       const sizeText = size === undefined ? `at least ${data.length}` : String(size)
       const error = new DatagramTooLargeError(
@@ -106,8 +102,7 @@ export abstract class DatagramServer extends QueuedServer<DatagramRequest> {
       channels.serverDrop.publish({ server: this, error })
       return
     }
-    if (this.offer(new Datagram(data, from, this, this.#send))) this.#stats.received++
-    else this.#stats.overflowed++
+    this.offer(new Datagram(data, from, this, this.#send))
   }
 
   /**

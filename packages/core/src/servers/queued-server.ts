@@ -14,6 +14,14 @@ import { AcceptQueue } from './accept-queue.js'
 
 type State = 'new' | 'bound' | 'active' | 'closed'
 
+/** What a server received, and what it refused before any handler saw it. */
+export interface ServerStats {
+  /** Requests queued for consumers (connections accepted, datagrams received). */
+  received: number
+  /** Refused because the queue (`maxPendingConnections` / `maxPendingDatagrams`) was full. */
+  overflowed: number
+}
+
 /**
  * What stream and datagram servers share. Subclasses open and shut the
  * socket and hand each request to `offer()`.
@@ -24,6 +32,7 @@ export abstract class QueuedServer<R extends Request> implements Server<R> {
   #state: State = 'new'
   #address: SocketAddress | undefined
   #closing: Promise<void> | undefined
+  readonly #counts: ServerStats = { received: 0, overflowed: 0 }
   readonly #onAbort = (): void => void this.close()
 
   /**
@@ -44,6 +53,11 @@ export abstract class QueuedServer<R extends Request> implements Server<R> {
   /** Whether `close()` was called. */
   get closed(): boolean {
     return this.#state === 'closed'
+  }
+
+  /** Requests received and refused so far (a snapshot). */
+  get stats(): Readonly<ServerStats> {
+    return { ...this.#counts }
   }
 
   /** Requests received and waiting for a consumer. */
@@ -142,7 +156,11 @@ export abstract class QueuedServer<R extends Request> implements Server<R> {
       request.abort()
       return false
     }
-    if (this.#queue.push(request)) return true
+    if (this.#queue.push(request)) {
+      this.#counts.received++
+      return true
+    }
+    this.#counts.overflowed++
     const address = request.clientAddress
     channels.serverDrop.publish({ server: this, error: new OverflowError(address, this.#queue.limit, formatAddress(address)) })
     request.abort()
