@@ -1,3 +1,6 @@
+import { spawn } from 'node:child_process'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
 import { forked, HandlerError, RequestTimeoutError, serve, WorkerCrashedError, WorkerStartError } from '@socketserver/core'
 import {
   connect,
@@ -6,6 +9,7 @@ import {
   listen,
   listenDatagram,
   openDatagramClient,
+  registerCleanup,
   serveInBackground,
   until,
 } from '@socketserver/testing'
@@ -176,5 +180,39 @@ describe('forked()', () => {
     await client.send('back')
     expect((await client.receive()).toString()).toBe('back')
     client.close()
+  })
+})
+
+describe('forked() and processes it does not own', () => {
+  test('when the parent is killed, its children notice the closed channel and exit (no orphans)', async () => {
+    const parent = spawn(process.execPath, [fileURLToPath(fixture('forked-parent.mjs'))], { stdio: ['ignore', 'pipe', 'inherit'] })
+    registerCleanup(() => parent.kill('SIGKILL'))
+    let pids: number[] = []
+    for await (const line of createInterface({ input: parent.stdout })) {
+      if (line.startsWith('PIDS ')) {
+        pids = line.slice(5).split(',').map(Number)
+        break
+      }
+    }
+    expect(pids).toHaveLength(2)
+    parent.kill('SIGKILL')
+    await until(() => pids.every((pid) => !alive(pid)), 10_000, 'the orphaned children to exit')
+  })
+
+  test('stopping serve() leaves alone a child process it did not start', async () => {
+    const unrelated = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' })
+    registerCleanup(() => unrelated.kill('SIGKILL'))
+    const server = await listen('tcp4')
+    const controller = new AbortController()
+    const policy = forked({ module: fixture('echo.mjs'), prefork: 2 })
+    const done = serve(server, null, { policy, signal: controller.signal })
+    const client = await connect(server.address)
+    await client.send('hello\n')
+    expect(await client.readLine()).toBe('hello\n')
+    controller.abort()
+    client.end()
+    await done
+    expect(policy.pids).toEqual([])
+    expect(alive(unrelated.pid as number)).toBe(true)
   })
 })
