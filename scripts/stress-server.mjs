@@ -44,7 +44,10 @@ const done = serve(server, policyName === 'forked' ? null : echo, {
   // more here, so its limit must leave room for a replacement to start.
   timeoutMs: policyName === 'forked' ? 3_000 : 500,
   drainTimeoutMs: 2_000,
-  handleError: () => {},
+  handleError: (error) => {
+    if (process.env.STRESS_LOG_ERRORS)
+      console.error('server error', error?.cause?.code ?? error?.code, error?.cause?.message ?? error?.message)
+  },
 })
 process.on('SIGUSR2', () => {
   const rss = /VmRSS:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? '0'

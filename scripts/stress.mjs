@@ -130,7 +130,14 @@ function datagramSocketFactory(transport, address) {
     socket.on('data', (data) => handler(data))
     socket.on('error', () => {})
     return {
-      send: (data) => socket.sendTo(data, 0, data.length, address, () => {}),
+      send: (data) =>
+        socket.sendTo(
+          data,
+          0,
+          data.length,
+          address,
+          (error) => error && process.env.STRESS_LOG_ERRORS && console.error('client send error', error.message),
+        ),
       onReply: (fn) => (handler = fn),
       close: () => {
         socket.close()
