@@ -114,8 +114,11 @@ export class BufferedReader implements AsyncIterable<Uint8Array> {
    *
    * @param options - `maxLength`.
    * @returns The line's bytes.
-   * @throws LineTooLongError when `maxLength` bytes pass without a newline;
-   *   the buffered part of the line is dropped, so memory stays bounded.
+   * @throws LineTooLongError when `maxLength` bytes pass without a newline.
+   *   The line is dropped: through its newline when that has arrived (the
+   *   lines after it stay buffered and later reads return them), otherwise
+   *   the `maxLength` bytes read so far, so memory stays bounded and the
+   *   next read continues with the rest of the over-long line.
    */
   readline(options: ReadlineOptions = {}): Promise<Uint8Array> {
     const maxLength = options.maxLength ?? DEFAULT_MAX_LINE_LENGTH
@@ -126,17 +129,18 @@ export class BufferedReader implements AsyncIterable<Uint8Array> {
   }
 
   async #readlineSlow(maxLength: number): Promise<Uint8Array> {
-    let scanned = 0
-    for (;;) {
-      const end = this.#indexOfNewline(scanned)
-      if (end !== -1) {
-        if (end + 1 > maxLength) return this.#tooLong(maxLength)
-        return this.#take(end + 1)
-      }
-      scanned = this.#buffered
-      if (scanned >= maxLength) return this.#tooLong(maxLength)
+    // Search each byte once: the buffered bytes first, then only each new
+    // chunk as it arrives (a line sent byte by byte stays linear).
+    let end = this.#buffered === 0 ? -1 : this.#indexOfNewline(0)
+    while (end === -1) {
+      const scanned = this.#buffered
+      if (scanned >= maxLength) return this.#tooLong(maxLength, scanned)
       if (!(await this.#fill())) return this.#take(this.#buffered)
+      const at = (this.#chunks[this.#chunks.length - 1] as Uint8Array).indexOf(NEWLINE)
+      if (at !== -1) end = scanned + at
     }
+    if (end + 1 > maxLength) return this.#tooLong(maxLength, end + 1)
+    return this.#take(end + 1)
   }
 
   /**
@@ -165,11 +169,32 @@ export class BufferedReader implements AsyncIterable<Uint8Array> {
     }
   }
 
-  #tooLong(maxLength: number): never {
-    this.#chunks.length = 0
-    this.#offset = 0
-    this.#buffered = 0
+  /**
+   * Drops the first `drop` bytes (the over-long line, through its newline if
+   * it came) and throws: what follows the line stays buffered.
+   */
+  #tooLong(maxLength: number, drop: number): never {
+    this.#discard(drop)
     throw new LineTooLongError(maxLength)
+  }
+
+  /** Removes the first `n` buffered bytes without copying them. */
+  #discard(n: number): void {
+    let left = n
+    let consumed = 0
+    const chunks = this.#chunks
+    while (left > 0) {
+      const available = (chunks[consumed] as Uint8Array).length - this.#offset
+      if (available > left) {
+        this.#offset += left
+        break
+      }
+      left -= available
+      consumed++
+      this.#offset = 0
+    }
+    chunks.splice(0, consumed)
+    this.#buffered -= n
   }
 
   /** Pulls one more chunk; false at the end of the stream. */
@@ -220,18 +245,21 @@ export class BufferedReader implements AsyncIterable<Uint8Array> {
       return bytes
     }
     const out = new Uint8Array(n)
+    const chunks = this.#chunks
     let filled = 0
+    let consumed = 0
     while (filled < n) {
-      const chunk = this.#chunks[0] as Uint8Array
+      const chunk = chunks[consumed] as Uint8Array
       const piece = chunk.subarray(this.#offset, this.#offset + (n - filled))
       out.set(piece, filled)
       filled += piece.length
       this.#offset += piece.length
       if (this.#offset === chunk.length) {
-        this.#chunks.shift()
+        consumed++
         this.#offset = 0
       }
     }
+    chunks.splice(0, consumed)
     this.#buffered -= n
     return out
   }

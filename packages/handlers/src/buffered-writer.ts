@@ -26,8 +26,9 @@ export interface BufferedWriterOptions {
  * `wbufsize`).
  *
  * Abort behaviour: if the socket is destroyed (the request's signal aborted,
- * the client reset), pending and later writes reject; bytes still in the
- * buffer are lost.
+ * the client reset), pending and later writes reject with the socket's own
+ * error (`ECONNRESET`, `EPIPE`) or, when it closed without one, an error with
+ * code `ERR_STREAM_DESTROYED`; bytes still in the buffer are lost.
  *
  * @example
  * ```ts
@@ -108,9 +109,7 @@ export class BufferedWriter {
 
   #send(bytes: Uint8Array): Promise<void> {
     const socket = this.#socket
-    if (socket.destroyed || !socket.writable) {
-      return Promise.reject(Object.assign(new Error('Cannot write: the connection is closed'), { code: 'ERR_STREAM_DESTROYED' }))
-    }
+    if (socket.destroyed || !socket.writable) return Promise.reject(closedError(socket))
     if (socket.write(bytes)) return RESOLVED
     return new Promise<void>((resolve, reject) => {
       const done = (error?: Error): void => {
@@ -122,10 +121,18 @@ export class BufferedWriter {
       }
       const onDrain = (): void => done()
       const onError = (error: Error): void => done(error)
-      const onClose = (): void => done(Object.assign(new Error('Cannot write: the connection closed'), { code: 'ERR_STREAM_DESTROYED' }))
+      const onClose = (): void => done(closedError(socket))
       socket.on('drain', onDrain)
       socket.on('close', onClose)
       socket.on('error', onError)
     })
   }
+}
+
+/**
+ * Why a socket cannot be written: its own error (ECONNRESET, EPIPE, the
+ * abort reason) when it has one, else a generic "closed" error.
+ */
+function closedError(socket: Socket): Error {
+  return socket.errored ?? Object.assign(new Error('Cannot write: the connection is closed'), { code: 'ERR_STREAM_DESTROYED' })
 }

@@ -97,6 +97,37 @@ describe('BufferedReader', () => {
     await expect(reader.readline({ maxLength: 5 })).rejects.toMatchObject({ code: 'SS_ERR_LINE_TOO_LONG', maxLength: 5 })
   })
 
+  test('an over-long line that arrived whole is dropped alone: the lines after it are still read', async () => {
+    const reader = new BufferedReader(stream([Buffer.from('short\n0123456789\nnext\nlast\n')]))
+    expect(text(await reader.readline({ maxLength: 8 }))).toBe('short\n')
+    await expect(reader.readline({ maxLength: 8 })).rejects.toBeInstanceOf(LineTooLongError)
+    expect(text(await reader.readline({ maxLength: 8 }))).toBe('next\n')
+    expect(text(await reader.readline({ maxLength: 8 }))).toBe('last\n')
+  })
+
+  test('after an over-long line without a newline yet, the next read continues with the rest of it', async () => {
+    const reader = new BufferedReader(stream([Buffer.from('0123'), Buffer.from('4567'), Buffer.from('89\nok\n')]))
+    await expect(reader.readline({ maxLength: 6 })).rejects.toBeInstanceOf(LineTooLongError)
+    expect(text(await reader.readline({ maxLength: 6 }))).toBe('89\n')
+    expect(text(await reader.readline({ maxLength: 6 }))).toBe('ok\n')
+  })
+
+  test('readline() stays linear on a long line sent one byte per chunk', async () => {
+    const length = 200_000
+    let sent = 0
+    async function* bytewise(): AsyncGenerator<Uint8Array> {
+      const byte = Buffer.from('a')
+      while (sent++ < length) yield byte
+      yield Buffer.from('\n')
+    }
+    const reader = new BufferedReader(bytewise())
+    // Before the fix every new byte rescanned all buffered chunks:
+    // 200,000 chunks took minutes. Linear, this is well under a second.
+    const line = await reader.readline({ maxLength: length + 1 })
+    expect(line.length).toBe(length + 1)
+    expect(line.every((byte, index) => byte === (index === length ? 0x0a : 0x61))).toBe(true)
+  })
+
   test('readExactly() waits for all bytes, and reports a short stream with IncompleteReadError', async () => {
     const reader = new BufferedReader(stream([Buffer.from('ab'), Buffer.from('cd'), Buffer.from('e')]))
     expect(text(await reader.readExactly(4))).toBe('abcd')
