@@ -22,7 +22,11 @@ const READ_AHEAD_CHUNKS = 8
  *
  * Leaving early (`return()`, a `break`) puts unread chunks back into the
  * socket (`unshift`) and pauses it, so the connection stays usable.
- * A socket error rejects the next read; the end of the stream ends iteration.
+ * A socket error rejects the next read; the end of the stream (the peer's
+ * FIN) ends iteration. A socket closed before its end (the request aborted,
+ * the socket destroyed) rejects the next read with the abort reason or a
+ * premature-close error, so a reader never mistakes a cut-off stream for a
+ * complete one.
  *
  * @internal
  */
@@ -50,18 +54,32 @@ export class SocketChunks implements AsyncGenerator<Uint8Array, undefined, unkno
     this.#settle()
   }
 
+  readonly #onClose = (): void => {
+    if (!this.#socket.readableEnded) this.#error ??= this.#closedError()
+    this.#onEnd()
+  }
+
+  readonly #abortReason: () => unknown
+
   readonly #onError = (error: Error): void => {
     this.#error ??= error
     this.#settle()
   }
 
-  constructor(socket: Socket) {
+  /**
+   * @param socket - The socket to read.
+   * @param abortReason - The request's abort reason, if it was aborted: what
+   *   a read rejects with when the socket is closed before its end.
+   */
+  constructor(socket: Socket, abortReason: () => unknown = () => undefined) {
     this.#socket = socket
+    this.#abortReason = abortReason
     // A reader that follows one that left early: the end may be behind us.
     this.#ended = socket.readableEnded || socket.destroyed
+    if (socket.destroyed && !socket.readableEnded) this.#error = this.#closedError()
     socket.on('data', this.#onData)
     socket.on('end', this.#onEnd)
-    socket.on('close', this.#onEnd)
+    socket.on('close', this.#onClose)
     socket.on('error', this.#onError)
     socket.resume()
   }
@@ -102,6 +120,17 @@ export class SocketChunks implements AsyncGenerator<Uint8Array, undefined, unkno
     this.#detach()
   }
 
+  #closedError(): Error {
+    const reason = this.#abortReason()
+    if (reason instanceof Error) return reason
+    const errored = this.#socket.errored
+    if (errored != null) return errored
+    return Object.assign(new Error('Cannot read: the connection was closed before the end of its stream'), {
+      code: 'ERR_STREAM_PREMATURE_CLOSE',
+      cause: reason,
+    })
+  }
+
   #settle(): void {
     const waiter = this.#waiter
     if (waiter === undefined) return
@@ -116,7 +145,7 @@ export class SocketChunks implements AsyncGenerator<Uint8Array, undefined, unkno
     const socket = this.#socket
     socket.off('data', this.#onData)
     socket.off('end', this.#onEnd)
-    socket.off('close', this.#onEnd)
+    socket.off('close', this.#onClose)
     socket.off('error', this.#onError)
     socket.pause()
     const unread = this.#chunks.splice(0).reverse()

@@ -57,7 +57,7 @@ export class StreamConnection implements StreamRequest {
    * request and then write its reply.
    */
   get source(): AsyncGenerator<Uint8Array> {
-    if (this.#source === undefined || this.#source.detached) this.#source = new SocketChunks(this.socket)
+    if (this.#source === undefined || this.#source.detached) this.#source = new SocketChunks(this.socket, () => this[ABORT_STATE].reason)
     return this.#source
   }
 
