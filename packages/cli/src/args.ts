@@ -33,11 +33,15 @@ export type Command = ServeCommand | { command: 'help' } | { command: 'version' 
 
 type Setter = (config: ServeCommand, value: string, flag: string) => void
 
-/** A flag: whether it takes a value, and what it does with it. */
+/** A flag: whether it may be given more than once, and what it does with its value. */
 interface FlagSpec {
-  takesValue: boolean
+  /** Listeners add up; every other option is given at most once. */
+  repeatable: boolean
   set: Setter
 }
+
+/** The longest delay a Node timer accepts (2^31 - 1 ms, about 24.8 days). */
+const MAX_TIMER_MS = 2_147_483_647
 
 const listener =
   (transport: Transport): Setter =>
@@ -58,22 +62,28 @@ const listener =
   }
 
 const integer =
-  (key: 'concurrency' | 'maxChildren' | 'timeoutMs' | 'drainTimeoutMs' | 'maxPacketSize', minimum: number): Setter =>
+  (
+    key: 'concurrency' | 'maxChildren' | 'timeoutMs' | 'drainTimeoutMs' | 'maxPacketSize',
+    minimum: number,
+    maximum = Number.MAX_SAFE_INTEGER,
+  ): Setter =>
   (config, value, flag) => {
-    if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value)) || Number(value) < minimum) {
-      throw new UsageError(`Cannot use ${flag} ${JSON.stringify(value)}: expected a whole number of ${minimum} or more`)
+    const number = Number(value)
+    if (!/^\d+$/.test(value) || !Number.isSafeInteger(number) || number < minimum || number > maximum) {
+      const range = maximum === Number.MAX_SAFE_INTEGER ? `of ${minimum} or more` : `from ${minimum} to ${maximum}`
+      throw new UsageError(`Cannot use ${flag} ${JSON.stringify(value)}: expected a whole number ${range}`)
     }
-    config[key] = Number(value)
+    config[key] = number
   }
 
 /** The flags of `serve`, by name. Later transports and options are new rows. */
 const FLAGS: Record<string, FlagSpec> = {
-  '--tcp': { takesValue: true, set: listener('tcp') },
-  '--udp': { takesValue: true, set: listener('udp') },
-  '--unix': { takesValue: true, set: listener('unix') },
-  '--unix-dgram': { takesValue: true, set: listener('unix-dgram') },
+  '--tcp': { repeatable: true, set: listener('tcp') },
+  '--udp': { repeatable: true, set: listener('udp') },
+  '--unix': { repeatable: true, set: listener('unix') },
+  '--unix-dgram': { repeatable: true, set: listener('unix-dgram') },
   '--policy': {
-    takesValue: true,
+    repeatable: false,
     set: (config, value, flag) => {
       if (value !== 'sequential' && value !== 'pooled' && value !== 'forked') {
         throw new UsageError(`Cannot use ${flag} ${JSON.stringify(value)}: expected sequential, pooled or forked`)
@@ -81,11 +91,11 @@ const FLAGS: Record<string, FlagSpec> = {
       config.policy = value
     },
   },
-  '--concurrency': { takesValue: true, set: integer('concurrency', 1) },
-  '--max-children': { takesValue: true, set: integer('maxChildren', 1) },
-  '--timeout-ms': { takesValue: true, set: integer('timeoutMs', 1) },
-  '--drain-timeout-ms': { takesValue: true, set: integer('drainTimeoutMs', 0) },
-  '--max-packet-size': { takesValue: true, set: integer('maxPacketSize', 1) },
+  '--concurrency': { repeatable: false, set: integer('concurrency', 1) },
+  '--max-children': { repeatable: false, set: integer('maxChildren', 1) },
+  '--timeout-ms': { repeatable: false, set: integer('timeoutMs', 1, MAX_TIMER_MS) },
+  '--drain-timeout-ms': { repeatable: false, set: integer('drainTimeoutMs', 0, MAX_TIMER_MS) },
+  '--max-packet-size': { repeatable: false, set: integer('maxPacketSize', 1) },
 }
 
 /**
@@ -117,6 +127,7 @@ export function parseArgs(argv: readonly string[]): Command {
     maxPacketSize: undefined,
   }
   const positional: string[] = []
+  const seen = new Set<string>()
   for (let i = 1; i < argv.length; i++) {
     const arg = argv[i] as string
     if (!arg.startsWith('--')) {
@@ -127,10 +138,14 @@ export function parseArgs(argv: readonly string[]): Command {
     const name = equals === -1 ? arg : arg.slice(0, equals)
     const spec = FLAGS[name]
     if (spec === undefined) throw new UsageError(`Cannot use ${JSON.stringify(name)}: no such option (see --help)`)
+    if (!spec.repeatable && seen.has(name)) throw new UsageError(`Cannot use ${name} twice: give it once`)
+    seen.add(name)
     let value: string | undefined = equals === -1 ? undefined : arg.slice(equals + 1)
     if (value === undefined) {
       value = argv[++i]
-      if (value === undefined) throw new UsageError(`Cannot use ${name}: it needs a value`)
+      // "--tcp --policy forked": the value is missing, not "--policy".
+      if (value === undefined || FLAGS[value.split('=')[0] as string] !== undefined)
+        throw new UsageError(`Cannot use ${name}: it needs a value`)
     }
     spec.set(config, value, name)
   }

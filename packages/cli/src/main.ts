@@ -73,16 +73,8 @@ export async function main(argv: readonly string[], io: CommandIO = defaultIO): 
     return usage(io, error)
   }
 
-  const servers: Array<Server<Request>> = []
-  try {
-    for (const spec of config.listeners) servers.push(await bind(spec, config))
-  } catch (error) {
-    await Promise.all(servers.map((server) => server.close()))
-    io.stderr.write(`socketserver: ${error instanceof Error ? error.message : String(error)}\n`)
-    return 1
-  }
-  for (const server of servers) io.stdout.write(`listening ${server.address.transport} ${formatAddress(server.address)}\n`)
-
+  // Signal handlers first: a SIGTERM that arrives while binding, or right
+  // after a "listening" line, stops the server instead of killing the process.
   const stop = new AbortController()
   const force = new AbortController()
   const onSignal = (): void => {
@@ -92,6 +84,18 @@ export async function main(argv: readonly string[], io: CommandIO = defaultIO): 
   }
   io.signals.on('SIGINT', onSignal)
   io.signals.on('SIGTERM', onSignal)
+  const servers: Array<Server<Request>> = []
+  try {
+    for (const spec of config.listeners) servers.push(await bind(spec, config))
+  } catch (error) {
+    io.signals.off('SIGINT', onSignal)
+    io.signals.off('SIGTERM', onSignal)
+    await Promise.all(servers.map((server) => server.close()))
+    io.stderr.write(`socketserver: ${error instanceof Error ? error.message : String(error)}\n`)
+    return 1
+  }
+  for (const server of servers) io.stdout.write(`listening ${server.address.transport} ${formatAddress(server.address)}\n`)
+
   try {
     const handler = config.policy === 'forked' ? null : loaded.handler
     await Promise.all(

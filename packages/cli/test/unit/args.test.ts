@@ -77,7 +77,18 @@ describe('parseArgs()', () => {
     [['serve', 'echo', '--tcp', '127.0.0.1:0', '--timeout-ms', '1.5']],
     [['serve', 'echo', '--tcp', '127.0.0.1:0', '--policy', 'sequential', '--concurrency', '4']],
     [['serve', 'echo', '--tcp', '127.0.0.1:0', '--max-children', '4']],
+    [['serve', 'echo', '--tcp', '127.0.0.1:0', '--policy', 'pooled', '--policy', 'sequential']],
+    [['serve', 'echo', '--tcp', '127.0.0.1:0', '--timeout-ms', '2147483648']],
+    [['serve', 'echo', '--tcp', '127.0.0.1:0', '--drain-timeout-ms=99999999999']],
   ])('rejects %j with UsageError', (argv) => {
     expect(() => parseArgs(argv)).toThrow(UsageError)
+  })
+
+  test('names the problem: a flag given twice, a value missing before the next flag, a delay past the timer limit', () => {
+    const tcp = ['serve', 'echo', '--tcp', '127.0.0.1:0']
+    expect(() => parseArgs([...tcp, '--concurrency', '2', '--concurrency=3'])).toThrow('Cannot use --concurrency twice')
+    expect(() => parseArgs(['serve', 'echo', '--tcp', '--policy', 'pooled'])).toThrow('Cannot use --tcp: it needs a value')
+    expect(() => parseArgs([...tcp, '--timeout-ms', '2147483648'])).toThrow('expected a whole number from 1 to 2147483647')
+    expect(parseArgs([...tcp, '--timeout-ms', '2147483647'])).toMatchObject({ timeoutMs: 2_147_483_647 })
   })
 })
