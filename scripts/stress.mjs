@@ -88,7 +88,7 @@ function streamClient(transport, address, deadline) {
 }
 
 /** One datagram exchange. */
-function datagramClient(transport, address, socketFor) {
+function datagramClient(socketFor) {
   const roll = Math.random()
   const payload = randomBytes(roll < 0.8 ? randomInt(0, 1_024) : 2_000) // 2,000 > maxPacketSize: dropped by design
   return new Promise((resolve) => {
@@ -102,14 +102,21 @@ function datagramClient(transport, address, socketFor) {
       close()
       resolve(roll < 0.8 && data.length === payload.length ? 'served' : 'failed')
     })
+    const sentAtOnce = send(payload)
     if (roll >= 0.8) {
       clearTimeout(timer)
-      send(payload)
       close()
       resolve('misbehaved')
       return
     }
-    send(payload)
+    if (!sentAtOnce) {
+      // The server's receive queue was full, so the kernel pushed back
+      // (EAGAIN), and node-unix-socket stops reading a socket after that:
+      // this socket would never see its reply. Try again on a fresh one.
+      clearTimeout(timer)
+      close()
+      resolve('pushedBack')
+    }
   })
 }
 
@@ -121,7 +128,11 @@ function datagramSocketFactory(transport, address) {
       const [host, port] = address.split(':')
       let handler = () => {}
       socket.on('message', (data) => handler(data))
-      return { send: (data) => socket.send(data, Number(port), host), onReply: (fn) => (handler = fn), close: () => socket.close() }
+      const send = (data) => {
+        socket.send(data, Number(port), host)
+        return true
+      }
+      return { send, onReply: (fn) => (handler = fn), close: () => socket.close() }
     }
     const socket = new DgramSocket()
     const own = join(tmpdir(), `ss-stress-client-${process.pid}-${next++}.sock`)
@@ -130,14 +141,16 @@ function datagramSocketFactory(transport, address) {
     socket.on('data', (data) => handler(data))
     socket.on('error', () => {})
     return {
-      send: (data) =>
-        socket.sendTo(
-          data,
-          0,
-          data.length,
-          address,
-          (error) => error && process.env.STRESS_LOG_ERRORS && console.error('client send error', error.message),
-        ),
+      // Whether the datagram left at once (node-unix-socket calls back
+      // synchronously unless the send would block).
+      send: (data) => {
+        let done = false
+        socket.sendTo(data, 0, data.length, address, (error) => {
+          done = true
+          if (error && process.env.STRESS_LOG_ERRORS) console.error('client send error', error.message)
+        })
+        return done
+      },
       onReply: (fn) => (handler = fn),
       close: () => {
         socket.close()
@@ -152,7 +165,7 @@ for (const name of cases) {
   const [transport, policy] = name.split(':')
   const server = await startServer(transport, policy)
   const start = await server.stats()
-  const counts = { served: 0, failed: 0, misbehaved: 0 }
+  const counts = { served: 0, failed: 0, misbehaved: 0, pushedBack: 0 }
   const deadline = Date.now() + seconds * 1000
   let middle
   const middleTimer = setTimeout(async () => (middle = await server.stats()), (seconds * 1000) / 2)
@@ -163,7 +176,7 @@ for (const name of cases) {
         const outcome =
           transport === 'tcp' || transport === 'unix'
             ? await streamClient(transport, server.address, deadline)
-            : await datagramClient(transport, server.address, datagramSocket)
+            : await datagramClient(datagramSocket)
         counts[outcome]++
       }
     }),
@@ -179,7 +192,7 @@ for (const name of cases) {
   const ownFds = (stats) => stats.fds - stats.pids.length
   rows.push({ name, ...counts, start, middle, end, childrenLeft, fdsGrew: ownFds(end) > ownFds(start) })
   console.log(
-    `${name.padEnd(22)} served ${String(counts.served).padStart(6)}  failed ${String(counts.failed).padStart(3)}  misbehaving ${String(counts.misbehaved).padStart(5)}  RSS MB ${start.rssMb.toFixed(0)}/${middle.rssMb.toFixed(0)}/${end.rssMb.toFixed(0)}  fds ${start.fds}->${end.fds} (${start.pids.length}->${end.pids.length} children)  children left ${childrenLeft}`,
+    `${name.padEnd(22)} served ${String(counts.served).padStart(6)}  failed ${String(counts.failed).padStart(3)}  misbehaving ${String(counts.misbehaved).padStart(5)}${counts.pushedBack > 0 ? `  pushed back ${counts.pushedBack}` : ''}  RSS MB ${start.rssMb.toFixed(0)}/${middle.rssMb.toFixed(0)}/${end.rssMb.toFixed(0)}  fds ${start.fds}->${end.fds} (${start.pids.length}->${end.pids.length} children)  children left ${childrenLeft}`,
   )
 }
 const bad = rows.filter((row) => row.failed > 0 || row.childrenLeft > 0 || row.fdsGrew || row.end.rssMb > row.middle.rssMb * 1.1)

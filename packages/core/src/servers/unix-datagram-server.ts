@@ -6,13 +6,13 @@
  * @module
  */
 
-import { chmod } from 'node:fs/promises'
+import { chmodSync, lstatSync, unlinkSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { formatAddress, type SocketAddress } from '../address.js'
 import { BindError, InvalidOptionError, ReplyError, SocketPathInUseError, SocketServerError } from '../errors.js'
 import { systemCode } from '../internal/system-code.js'
 import { DatagramServer, type DatagramServerOptions } from './datagram-server.js'
-import { isAbstractPath, prepareSocketPath, removeSocketPath, socketInode } from './socket-path.js'
+import { isAbstractPath, prepareSocketPath, removeSocketPath } from './socket-path.js'
 import { sendError } from './udp-server.js'
 
 /**
@@ -22,6 +22,17 @@ import { sendError } from './udp-server.js'
  * 65,534 here.
  */
 const UNIX_DGRAM_RECEIVE_LIMIT = 65_535
+
+/** node-unix-socket's socket class, loaded on first use. */
+let nativeDgramSocket: (new () => NativeDgramSocket) | undefined
+
+function newNativeSocket(): NativeDgramSocket {
+  if (nativeDgramSocket === undefined) {
+    const require = createRequire(import.meta.url)
+    nativeDgramSocket = (require('node-unix-socket') as { DgramSocket: new () => NativeDgramSocket }).DgramSocket
+  }
+  return new nativeDgramSocket()
+}
 
 /** The part of node-unix-socket's DgramSocket we use. */
 interface NativeDgramSocket {
@@ -63,6 +74,9 @@ export class UnixDatagramServer extends DatagramServer {
   readonly #options: UnixDatagramServerOptions
   #socket: NativeDgramSocket | undefined
   #inode: number | undefined
+  #receive: (data: Uint8Array, from: SocketAddress) => void = () => {}
+  #replaced = 0
+  #rebindError: BindError | undefined
 
   /**
    * Makes an unbound server: call {@link UnixDatagramServer.bind} then
@@ -114,24 +128,68 @@ export class UnixDatagramServer extends DatagramServer {
     } catch (error) {
       throw error instanceof SocketServerError ? error : wrap(path, error)
     }
-    const require = createRequire(import.meta.url)
-    const { DgramSocket } = require('node-unix-socket') as { DgramSocket: new () => NativeDgramSocket }
-    const socket = new DgramSocket()
+    this.#receive = receive
     try {
-      socket.bind(path)
-      if (this.#options.recvBufferSize !== undefined) socket.setRecvBufferSize(this.#options.recvBufferSize)
-      if (this.#options.sendBufferSize !== undefined) socket.setSendBufferSize(this.#options.sendBufferSize)
-      this.#inode = await socketInode(path)
-      if (this.#options.mode !== undefined) await chmod(path, this.#options.mode)
+      this.#socket = this.#bindSocket()
     } catch (error) {
-      socket.close()
       await removeSocketPath(path, this.#inode)
       throw wrap(path, error)
     }
+    return { transport: 'unix-dgram', path }
+  }
+
+  /** Makes a native socket bound to our path, with our options and listeners. */
+  #bindSocket(): NativeDgramSocket {
+    const options = this.#options
+    const socket = newNativeSocket()
+    try {
+      socket.bind(options.path)
+      if (options.recvBufferSize !== undefined) socket.setRecvBufferSize(options.recvBufferSize)
+      if (options.sendBufferSize !== undefined) socket.setSendBufferSize(options.sendBufferSize)
+      this.#inode = lstatSync(options.path).ino
+      if (options.mode !== undefined) chmodSync(options.path, options.mode)
+    } catch (error) {
+      socket.close()
+      throw error
+    }
+    const receive = this.#receive
     socket.on('error', () => {})
     socket.on('data', (data, from) => receive(data, { transport: 'unix-dgram', path: from === '' ? null : from }))
-    this.#socket = socket
-    return { transport: 'unix-dgram', path }
+    return socket
+  }
+
+  /**
+   * Replaces a socket that node-unix-socket stopped reading. When a send
+   * would block (the client's receive queue is full: it is not reading its
+   * replies), that package queues the datagram and from then on polls its
+   * socket for writability only: it never reads again, and spins the CPU
+   * while the client stays full. One client that sends requests and reads
+   * no reply would make the server deaf. So the stuck socket is closed and a
+   * fresh one is bound to the same path at once (the path is free for a few
+   * microseconds: a datagram sent in that moment fails with ENOENT at its
+   * sender). Datagrams still in the old socket's kernel queue, at most
+   * `net.unix.max_dgram_qlen` (10 by default), are lost, and clients that
+   * `connect()`ed to the server must connect again.
+   */
+  #replaceStuckSocket(stuck: NativeDgramSocket): void {
+    if (this.#socket !== stuck) return
+    this.#socket = undefined
+    stuck.close()
+    const path = this.#options.path
+    try {
+      if (lstatSync(path, { throwIfNoEntry: false })?.ino === this.#inode) unlinkSync(path)
+      this.#socket = this.#bindSocket()
+      this.#replaced++
+    } catch (error) {
+      // The path was taken meanwhile: this server can no longer receive.
+      this.#rebindError = wrap(path, error)
+      void this.close()
+    }
+  }
+
+  /** How often a socket that stopped reading was replaced (see `reply()` errors with code `EAGAIN`). */
+  get replacedSockets(): number {
+    return this.#replaced
   }
 
   protected override sendTo(data: Uint8Array, to: SocketAddress): Promise<void> {
@@ -144,14 +202,23 @@ export class UnixDatagramServer extends DatagramServer {
         return
       }
       if (socket === undefined) {
-        reject(new ReplyError(to, `Cannot reply to ${formatAddress(to)}: the server is closed`, 'SS_ERR_SERVER_CLOSED'))
+        const why = this.#rebindError === undefined ? 'the server is closed' : `the server lost its socket (${this.#rebindError.message})`
+        reject(new ReplyError(to, `Cannot reply to ${formatAddress(to)}: ${why}`, 'SS_ERR_SERVER_CLOSED'))
         return
       }
       const buffer = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength)
+      let answered = false
       socket.sendTo(buffer, 0, buffer.length, to.path, (error) => {
+        answered = true
         if (error === undefined || error === null) return resolve()
         reject(sendError(to, buffer.length, limit, withCode(error)))
       })
+      // Sent or failed at once, the callback has run. If not, the send would
+      // have blocked and the native socket is stuck (see #replaceStuckSocket).
+      if (answered) return
+      this.#replaceStuckSocket(socket)
+      const message = `Cannot reply to ${formatAddress(to)}: its receive queue is full (it is not reading its replies), so the reply was dropped`
+      reject(new ReplyError(to, message, 'EAGAIN'))
     })
   }
 

@@ -1,5 +1,7 @@
+import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { existsSync, lstatSync, writeFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
 import {
   type DatagramRequest,
   DatagramTooLargeError,
@@ -18,7 +20,9 @@ import {
   describeDatagramHandlerCompliance,
   Gate,
   listenDatagram,
+  nextEvent,
   openDatagramClient,
+  registerCleanup,
   serveInBackground,
   tempSocketPath,
   until,
@@ -26,6 +30,7 @@ import {
 import { describe, expect, test, vi } from 'vitest'
 
 const echo = (request: DatagramRequest): Promise<void> => request.reply(request.data)
+const UNREAD_CLIENT = new URL('../fixtures/unread-dgram-client.mjs', import.meta.url)
 
 describeDatagramHandlerCompliance('datagram echo', {
   handler: echo,
@@ -223,6 +228,30 @@ describe('UnixDatagramServer', () => {
     expect(lstatSync(other).mode & 0o777).toBe(0o640)
     await server.close()
     expect(existsSync(other)).toBe(false)
+  })
+
+  test('a client that reads no replies until its queue is full costs its own replies only: the server keeps serving', async () => {
+    const server = await listenDatagram('unix-dgram')
+    const serving = serveInBackground(server, echo)
+    const serverPath = (server.address as { path: string }).path
+    // 30 requests, more than the client's receive queue holds (10 by default).
+    const client = spawn(process.execPath, [fileURLToPath(UNREAD_CLIENT), serverPath, tempSocketPath(), '30'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
+    registerCleanup(() => void client.kill('SIGKILL'))
+    await nextEvent(client.stdout, 'data')
+    await vi.waitFor(() => expect(server.stats.received).toBe(30), { timeout: 5_000 })
+    await vi.waitFor(() => expect(serving.errors.length).toBeGreaterThan(0), { timeout: 5_000 })
+    const cause = (serving.errors[0] as HandlerError).cause as ReplyError
+    expect(cause).toBeInstanceOf(ReplyError)
+    expect(cause.code).toBe('EAGAIN')
+    expect((server as UnixDatagramServer).replacedSockets).toBeGreaterThan(0)
+    // Before, node-unix-socket stopped reading after the blocked send: the
+    // server went deaf (and spun the CPU) for good.
+    const good = await openDatagramClient(server.address)
+    await good.send('still there?')
+    expect((await good.receive()).toString()).toBe('still there?')
+    good.close()
   })
 
   test('rejects a maxPacketSize it could not receive whole, and abstract names', () => {
