@@ -8,7 +8,7 @@
  * | `socketserver:server:listen` | `{ server }` once the server listens |
  * | `socketserver:server:close` | `{ server, dropped }`: `dropped` connections were accepted but never handed out |
  * | `socketserver:server:drop` | `{ server, error }`: a connection or datagram refused before any handler saw it: `OverflowError` (too many waiting), `DatagramTooLargeError` |
- * | `socketserver:server:accept-error` | `{ server, error }`: accepting failed (EMFILE, ...); the server keeps listening |
+ * | `socketserver:server:accept-error` | `{ server, error }`: accepting failed (a `DescriptorsExhaustedError` for EMFILE/ENFILE, which libuv hides and a probe finds); the server keeps listening; `serve()` passes it to `handleError` |
  * | `socketserver:request:start` | `{ request }` before the handler runs |
  * | `socketserver:request:end` | `{ request, error }` after the request closed; `error` is undefined on success |
  * | `socketserver:request:rejected` | `{ request }`: `verifyRequest` returned false |

@@ -307,6 +307,44 @@ export class OverflowError extends SocketServerError {
 }
 
 /**
+ * The process ran out of file descriptors (`EMFILE`, or `ENFILE` for the
+ * whole system), so new connections cannot be accepted: while it lasts,
+ * libuv accepts and at once closes each new connection, so clients see their
+ * connection closed rather than waiting in the backlog forever, and the
+ * server does not spin. Stream servers check for it with a cheap probe (one
+ * `open()` of `/dev/null`), every second while healthy and with a capped
+ * exponential back-off while exhausted, and report it on
+ * `socketserver:server:accept-error` and to `serve()`'s `handleError`: at
+ * once, then again as the episode goes on (after 0.1 s, 0.3 s, 0.7 s, ...
+ * then every 5 s). Node itself never reports these accept failures.
+ *
+ * @example
+ * ```ts
+ * serve(server, handler, { handleError: (err) => { if (err instanceof DescriptorsExhaustedError) alert(err.message) } })
+ * ```
+ */
+export class DescriptorsExhaustedError extends SocketServerError {
+  /** How long the descriptors have been exhausted, in milliseconds (0 at the first report). */
+  readonly exhaustedForMs: number
+
+  /**
+   * @param code - `EMFILE` (this process's limit) or `ENFILE` (the system's).
+   * @param exhaustedForMs - Time since the exhaustion was first seen.
+   * @param options - `cause`: the failed probe's error.
+   */
+  constructor(code: 'EMFILE' | 'ENFILE', exhaustedForMs: number, options?: SocketServerErrorOptions) {
+    const whose = code === 'EMFILE' ? 'this process has' : 'the system has'
+    const since = exhaustedForMs === 0 ? '' : ` (for ${(exhaustedForMs / 1000).toFixed(1)} s)`
+    super(
+      `Cannot accept connections: ${whose} no file descriptors left${since}; new connections are closed at once until descriptors free up (raise "ulimit -n" or lower the load)`,
+      code,
+      options,
+    )
+    this.exhaustedForMs = exhaustedForMs
+  }
+}
+
+/**
  * A datagram was larger than `maxPacketSize`: it is dropped whole, never
  * handed to a handler cut short (Python truncates silently), and reported.
  * Also the rejection of `reply()` when a reply is larger than the socket can

@@ -105,12 +105,14 @@ export async function serve<R extends Request>(
   }
 
   // Requests refused before any handler saw them (overflow, oversized
-  // datagrams) are the server's to report; pass this server's to handleError.
+  // datagrams) and accept failures (descriptors exhausted) are the server's
+  // to report; pass this server's to handleError.
   const onDrop = (message: unknown): void => {
     const { server: from, error } = message as { server: unknown; error: unknown }
     if (from === server) reportError(resolved, error, undefined)
   }
   channels.serverDrop.subscribe(onDrop)
+  channels.serverAcceptError.subscribe(onDrop)
   signal?.addEventListener('abort', stop)
   forceSignal?.addEventListener('abort', force)
   if (forceSignal?.aborted === true) force()
@@ -124,6 +126,7 @@ export async function serve<R extends Request>(
     })
   } finally {
     channels.serverDrop.unsubscribe(onDrop)
+    channels.serverAcceptError.unsubscribe(onDrop)
     signal?.removeEventListener('abort', stop)
     forceSignal?.removeEventListener('abort', force)
     clearTimeout(drainTimer)

@@ -10,6 +10,7 @@ import type { SocketAddress } from '../address.js'
 import { channels } from '../diagnostics.js'
 import { InvalidOptionError } from '../errors.js'
 import type { AbortOptions, StreamRequest } from '../types.js'
+import { DescriptorWatch } from './descriptor-watch.js'
 import { QueuedServer } from './queued-server.js'
 import { StreamConnection } from './stream-connection.js'
 
@@ -56,6 +57,7 @@ export interface StreamServerOptions extends AbortOptions {
 export abstract class StreamServer extends QueuedServer<StreamRequest> {
   readonly #backlog: number
   #netServer: net.Server | undefined
+  readonly #descriptors = new DescriptorWatch((error) => channels.serverAcceptError.publish({ server: this, error }))
 
   protected constructor(options: StreamServerOptions) {
     const limit = options.maxPendingConnections ?? DEFAULT_MAX_PENDING_CONNECTIONS
@@ -95,12 +97,15 @@ export abstract class StreamServer extends QueuedServer<StreamRequest> {
     // After listening, 'error' means accept() failed (EMFILE, ENFILE, ...):
     // libuv keeps listening, so report and go on.
     netServer.on('error', (error) => channels.serverAcceptError.publish({ server: this, error }))
+    // libuv hides EMFILE on accept (see DescriptorWatch): probe for it.
+    this.#descriptors.start()
     return this.describe(netServer)
   }
 
   protected override async shut(): Promise<void> {
     const netServer = this.#netServer
     if (netServer === undefined) return
+    this.#descriptors.stop()
     // The listening descriptor closes synchronously here; close()'s callback
     // would wait for every open connection, which is not ours to wait for.
     await this.closeListener(netServer)
