@@ -5,6 +5,10 @@
 // at start, middle and end, its descriptors at end against start, and the
 // child processes left (must be 0).
 //   node scripts/stress.mjs [--seconds S] [--cases tcp:pooled,udp:forked,...]
+// S is per case, 60 by default (12 cases: 12 minutes). Memory growth (end
+// RSS within 10% of middle RSS) is judged only in runs of 20 s or more per
+// case: in shorter ones the heap is still growing to its working size (a
+// forked() parent's RSS climbs for about 10 s, then stays flat).
 import { spawn } from 'node:child_process'
 import { randomBytes, randomInt } from 'node:crypto'
 import dgram from 'node:dgram'
@@ -19,7 +23,9 @@ const args = process.argv.slice(2)
 const option = (name, fallback) => (args.includes(name) ? args[args.indexOf(name) + 1] : fallback)
 const ALL = ['tcp', 'unix', 'udp', 'unixdgram'].flatMap((t) => ['sequential', 'pooled', 'forked'].map((p) => `${t}:${p}`))
 const cases = option('--cases', ALL.join(',')).split(',')
-const seconds = Number(option('--seconds', String(60 / cases.length)))
+const seconds = Number(option('--seconds', '60'))
+if (!(seconds > 0)) throw new Error(`Cannot run for --seconds ${option('--seconds')}: expected a positive number`)
+const judgeMemory = seconds >= 20
 const CLIENTS = 16
 // node-unix-socket delivers to only about a dozen of its sockets open at once
 // in one process, so the Unix datagram cases use fewer concurrent clients.
@@ -195,7 +201,10 @@ for (const name of cases) {
     `${name.padEnd(22)} served ${String(counts.served).padStart(6)}  failed ${String(counts.failed).padStart(3)}  misbehaving ${String(counts.misbehaved).padStart(5)}${counts.pushedBack > 0 ? `  pushed back ${counts.pushedBack}` : ''}  RSS MB ${start.rssMb.toFixed(0)}/${middle.rssMb.toFixed(0)}/${end.rssMb.toFixed(0)}  fds ${start.fds}->${end.fds} (${start.pids.length}->${end.pids.length} children)  children left ${childrenLeft}`,
   )
 }
-const bad = rows.filter((row) => row.failed > 0 || row.childrenLeft > 0 || row.fdsGrew || row.end.rssMb > row.middle.rssMb * 1.1)
+const bad = rows.filter(
+  (row) => row.failed > 0 || row.childrenLeft > 0 || row.fdsGrew || (judgeMemory && row.end.rssMb > row.middle.rssMb * 1.1),
+)
+if (!judgeMemory) console.log(`stress: memory growth not judged (runs of ${seconds} s per case; 20 s or more needed)`)
 console.log(
   bad.length === 0 ? 'stress: all cases held' : `stress: ${bad.length} case(s) did not hold: ${bad.map((row) => row.name).join(', ')}`,
 )
