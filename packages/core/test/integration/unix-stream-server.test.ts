@@ -1,5 +1,19 @@
-import { existsSync, lstatSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs'
 import net from 'node:net'
+import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import {
   BindError,
@@ -26,7 +40,34 @@ async function staleSocket(path: string): Promise<void> {
   renameSync(aside, path)
 }
 
+const CORE = new URL('../../dist/index.js', import.meta.url).href
+
+/**
+ * Binds `path` with each Unix server class as a user who may not write its
+ * directory, and returns what each threw (`name code`). Root may write
+ * anywhere, so as root the attempt runs in a child process as `nobody`.
+ */
+function bindWithoutWriteAccess(path: string): string[] {
+  const script = `
+    import { UnixStreamServer, UnixDatagramServer } from ${JSON.stringify(CORE)}
+    for (const bind of [() => UnixStreamServer.listen({ path: ${JSON.stringify(path)} }), () => UnixDatagramServer.bind({ path: ${JSON.stringify(path)} })]) {
+      try { await (await bind()).close(); console.log('bound') } catch (error) { console.log(error.name + ' ' + error.code) }
+    }`
+  const asNobody = process.getuid?.() === 0 ? { uid: 65_534, gid: 65_534 } : {}
+  const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', ...asNobody })
+  return result.stdout.trim().split('\n')
+}
+
 describe('UnixStreamServer', () => {
+  test('a path in a directory the server may not write fails with BindError EACCES, for stream and datagram servers', () => {
+    const directory = mkdtempSync(join(tmpdir(), 'ss-readonly-'))
+    registerCleanup(() => rmSync(directory, { recursive: true, force: true }))
+    // Root-owned 0o755 keeps out `nobody`; 0o555 keeps out a non-root owner.
+    chmodSync(directory, process.getuid?.() === 0 ? 0o755 : 0o555)
+    expect(bindWithoutWriteAccess(join(directory, 'server.sock'))).toEqual(['BindError EACCES', 'BindError EACCES'])
+    expect(readdirSync(directory)).toEqual([])
+  })
+
   test('replaces a stale socket file nobody listens on', async () => {
     const path = tempSocketPath()
     await staleSocket(path)
