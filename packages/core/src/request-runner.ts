@@ -10,7 +10,7 @@ import { abortable } from 'abort-controller-x'
 import { formatAddress } from './address.js'
 import { channels } from './diagnostics.js'
 import { HandlerError, RequestTimeoutError, WorkerCrashedError } from './errors.js'
-import { type AbortState, abortStateOf } from './internal/abort-state.js'
+import { abortStateOf } from './internal/abort-state.js'
 import type { RequestHooks } from './serve-options.js'
 import type { Handler, Request, RequestHandlerClass, RequestHandlerFunction } from './types.js'
 
@@ -126,47 +126,77 @@ export async function verifyRequest<R extends Request>(hooks: RequestHooks<R>, r
 export function requestRunner<R extends Request>(handler: Handler<R>, hooks: RequestHooks<R>): (request: R) => Promise<Outcome<R>> {
   const invoke = handlerInvoker(handler)
   const timeoutMs = hooks.timeoutMs
-  return async (request) => {
+  return (request) => {
     const timer = timeoutMs === undefined ? undefined : setTimeout(() => request.abort(new RequestTimeoutError(timeoutMs)), timeoutMs)
     if (channels.requestStart.hasSubscribers) channels.requestStart.publish({ request })
     const state = abortStateOf(request)
-    let error: unknown
-    try {
-      await (state === undefined ? abortable(request.signal, invoke(request)) : untilAborted(invoke(request), state))
-    } catch (thrown) {
-      const aborted = state?.aborted ?? request.signal.aborted
-      error = aborted
-        ? (state?.reason ?? request.signal.reason)
-        : thrown instanceof HandlerError || thrown instanceof WorkerCrashedError
-          ? thrown // already carries the client (from a forked child)
-          : new HandlerError(request.clientAddress, thrown, formatAddress(request.clientAddress))
-    } finally {
-      clearTimeout(timer)
-    }
-    if (error !== undefined) reportError(hooks, error, request)
-    await request.close()
-    if (channels.requestEnd.hasSubscribers) channels.requestEnd.publish({ request, error })
-    return { request, error }
+    const work = invokeSafely(invoke, request)
+    if (state === undefined) return settleForeign(request, abortable(request.signal, work), timer, hooks)
+    // Our own requests: no AbortSignal listener and no promise wrapper per
+    // request; the abort hook and the handler race to call finish() first.
+    return new Promise<Outcome<R>>((resolve, reject) => {
+      let finished = false
+      const finish = (failed: boolean, thrown: unknown): void => {
+        if (finished) return
+        finished = true
+        state.onAbort(undefined)
+        clearTimeout(timer)
+        const error = failed ? failureOf(request, thrown, state.aborted, state.reason) : undefined
+        end(request, error, hooks).then(resolve, reject)
+      }
+      if (state.aborted) {
+        work.catch(() => {})
+        finish(true, state.reason)
+        return
+      }
+      state.onAbort((reason) => finish(true, reason))
+      work.then(
+        () => finish(false, undefined),
+        (thrown: unknown) => finish(true, thrown),
+      )
+    })
   }
 }
 
-/** Settles with `work`, or rejects with the abort reason as soon as the request aborts. */
-function untilAborted(work: Promise<unknown>, state: AbortState): Promise<unknown> {
-  if (state.aborted) {
-    work.catch(() => {})
-    return Promise.reject(state.reason)
+/** The handler's promise; a synchronous throw (a constructor's) becomes a rejection. */
+function invokeSafely<R extends Request>(invoke: (request: R) => Promise<unknown>, request: R): Promise<unknown> {
+  try {
+    return invoke(request)
+  } catch (error) {
+    return Promise.reject(error)
   }
-  return new Promise((resolve, reject) => {
-    state.onAbort(reject)
-    work.then(
-      (value) => {
-        state.onAbort(undefined)
-        resolve(value)
-      },
-      (error: unknown) => {
-        state.onAbort(undefined)
-        reject(error)
-      },
-    )
-  })
+}
+
+/** A request of another library: its `signal` is all we have. */
+async function settleForeign<R extends Request>(
+  request: R,
+  work: Promise<unknown>,
+  timer: NodeJS.Timeout | undefined,
+  hooks: RequestHooks<R>,
+): Promise<Outcome<R>> {
+  let error: unknown
+  try {
+    await work
+  } catch (thrown) {
+    error = failureOf(request, thrown, request.signal.aborted, request.signal.reason)
+  } finally {
+    clearTimeout(timer)
+  }
+  return end(request, error, hooks)
+}
+
+/** What a failed request reports: the abort reason, or the handler's error wrapped with the client. */
+function failureOf(request: Request, thrown: unknown, aborted: boolean, reason: unknown): unknown {
+  if (aborted) return reason
+  // A HandlerError or WorkerCrashedError from a forked child already carries the client.
+  if (thrown instanceof HandlerError || thrown instanceof WorkerCrashedError) return thrown
+  return new HandlerError(request.clientAddress, thrown, formatAddress(request.clientAddress))
+}
+
+/** Reports, closes the request, and says how it ended. */
+async function end<R extends Request>(request: R, error: unknown, hooks: RequestHooks<R>): Promise<Outcome<R>> {
+  if (error !== undefined) reportError(hooks, error, request)
+  await request.close()
+  if (channels.requestEnd.hasSubscribers) channels.requestEnd.publish({ request, error })
+  return { request, error }
 }

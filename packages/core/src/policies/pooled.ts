@@ -5,6 +5,7 @@
  */
 
 import { InvalidOptionError } from '../errors.js'
+import { TAKE_NOW, type TakeNow } from '../servers/accept-queue.js'
 import type { Policy } from '../types.js'
 
 /**
@@ -69,6 +70,8 @@ export async function* runPooled<R, O>(
   daemon: boolean,
 ): AsyncGenerator<O, void, undefined> {
   const iterator = source[Symbol.asyncIterator]()
+  // A server's own iterator hands over ready requests without a promise turn.
+  const takeNow = (iterator as Partial<TakeNow<R>>)[TAKE_NOW]?.bind(iterator)
   const finished: O[] = []
   let running = 0
   let pulling = false
@@ -106,6 +109,13 @@ export async function* runPooled<R, O>(
         else start(result.value)
       }
       if (failure !== undefined) throw failure.error
+      if (takeNow !== undefined && !exhausted && !pulling) {
+        while (running < limit) {
+          const request = takeNow()
+          if (request === undefined) break
+          start(request)
+        }
+      }
       if (!exhausted && !pulling && running < limit) {
         pulling = true
         iterator.next().then(
@@ -125,6 +135,10 @@ export async function* runPooled<R, O>(
       while (finished.length > 0) yield finished.shift() as O
       if (exhausted && !pulling && (running === 0 || !blockOnClose)) return
       if (pulled === undefined && failure === undefined && finished.length === 0) {
+        // Requests that finished while we yielded may have freed slots with
+        // no pull under way: go round again to fill them, else nothing
+        // would ever wake us.
+        if (!exhausted && !pulling && running < limit) continue
         await new Promise<void>((resolve) => {
           notify = resolve
         })

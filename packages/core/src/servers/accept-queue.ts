@@ -1,4 +1,18 @@
 /**
+ * The key of an optional method of an async iterator: returns the next item
+ * if one is ready now, without a promise, else undefined. Policies use it to
+ * start every ready request in one turn instead of one promise turn each.
+ *
+ * @internal
+ */
+export const TAKE_NOW: unique symbol = Symbol('socketserver.takeNow')
+
+/** An iterator that can hand over a ready item synchronously. @internal */
+export interface TakeNow<T> {
+  [TAKE_NOW](): T | undefined
+}
+
+/**
  * A bounded bridge from push-style socket events to pull-style async
  * iteration.
  *
@@ -78,22 +92,30 @@ export class AcceptQueue<T> {
    * withdraws a pull still waiting, so an item arriving later stays queued
    * for another consumer instead of going to one that left.
    */
-  [Symbol.asyncIterator](): AsyncIterator<T, undefined> {
+  [Symbol.asyncIterator](): AsyncIterator<T, undefined> & TakeNow<T> {
+    // The waiter of this iterator's pending next(), so return() can end it.
+    // Cleared by the waiter itself: no extra promise per request.
     let waiting: ((result: IteratorResult<T, undefined>) => void) | undefined
     return {
       next: () => {
-        const before = this.#waiters.length
-        const result = this.next()
-        // next() queued a waiter only when it had to wait: then it is the last one.
-        if (this.#waiters.length > before) waiting = this.#waiters.at(-1)
-        return result.finally(() => {
-          waiting = undefined
+        const item = this.#items.shift()
+        if (item !== undefined) return Promise.resolve({ done: false, value: item })
+        if (this.#ended) return Promise.resolve({ done: true, value: undefined })
+        return new Promise((resolve) => {
+          const waiter = (result: IteratorResult<T, undefined>): void => {
+            waiting = undefined
+            resolve(result)
+          }
+          waiting = waiter
+          this.#waiters.push(waiter)
         })
       },
+      [TAKE_NOW]: () => this.#items.shift(),
       return: async () => {
-        const index = waiting === undefined ? -1 : this.#waiters.indexOf(waiting)
+        const waiter = waiting
+        const index = waiter === undefined ? -1 : this.#waiters.indexOf(waiter)
         if (index !== -1) this.#waiters.splice(index, 1)
-        waiting?.({ done: true, value: undefined })
+        waiter?.({ done: true, value: undefined })
         return { done: true, value: undefined }
       },
     }

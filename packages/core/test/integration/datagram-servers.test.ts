@@ -240,8 +240,9 @@ describe('UnixDatagramServer', () => {
     })
     registerCleanup(() => void client.kill('SIGKILL'))
     await nextEvent(client.stdout, 'data')
-    await vi.waitFor(() => expect(server.stats.received).toBe(30), { timeout: 5_000 })
-    await vi.waitFor(() => expect(serving.errors.length).toBeGreaterThan(0), { timeout: 5_000 })
+    // Its 11th reply or so would block. (How many of the 30 requests arrive
+    // depends on timing: those still queued in the replaced socket are lost.)
+    await vi.waitFor(() => expect(serving.errors.length).toBeGreaterThan(0), { timeout: 10_000 })
     const cause = (serving.errors[0] as HandlerError).cause as ReplyError
     expect(cause).toBeInstanceOf(ReplyError)
     expect(cause.code).toBe('EAGAIN')

@@ -115,6 +115,9 @@ describe('forked()', () => {
     const asker = await connect(server.address)
     await asker.send('pid\n')
     const hungPid = Number((await asker.readLine()).split(' ')[0])
+    // Free the only child, so the next request gets it.
+    asker.end()
+    await asker.waitForEnd()
     const hanging = await connect(server.address)
     await hanging.send('hang\n')
     await hanging.waitForEnd()
