@@ -1,7 +1,8 @@
 // The server side of `pnpm stress`: an echo server on one transport and
 // policy, with the limits a production server would set.
 //   node scripts/stress-server.mjs TRANSPORT POLICY
-// Prints "READY <address>". On SIGUSR2 prints "STATS <rssKb> <fds> <childPids>".
+// Prints "READY <address>". On SIGUSR2 collects garbage and prints
+// "STATS <rssKb> <fds> <childPids>".
 import { readdirSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -50,6 +51,9 @@ const done = serve(server, policyName === 'forked' ? null : echo, {
   },
 })
 process.on('SIGUSR2', () => {
+  // Collect first (the server runs with --expose-gc), so RSS shows what is
+  // kept, not what the collector has not got round to yet.
+  globalThis.gc?.()
   const rss = /VmRSS:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? '0'
   const fds = readdirSync('/proc/self/fd').length
   console.log(`STATS ${rss} ${fds} ${policyName === 'forked' ? policy.pids.join(',') : ''}`)

@@ -44,7 +44,7 @@ function alive(pid) {
 
 async function startServer(transport, policy) {
   const script = fileURLToPath(new URL('./stress-server.mjs', import.meta.url))
-  const child = spawn(process.execPath, [script, transport, policy], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(process.execPath, ['--expose-gc', script, transport, policy], { stdio: ['ignore', 'pipe', 'inherit'] })
   const lines = createInterface({ input: child.stdout })
   const waiting = []
   let ready

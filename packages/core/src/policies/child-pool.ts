@@ -1,7 +1,7 @@
 /**
- * The child processes of the `forked()` policy: started on demand, one
- * request at a time each, reused, replaced when they die or have served
- * their share, and all ended on close.
+ * The child processes of the `forked()` policy: started on demand, serving
+ * `concurrency` requests at a time each (1 by default), reused, replaced
+ * when they die or have served their share, and all ended on close.
  *
  * @module
  * @internal
@@ -22,6 +22,8 @@ const EXIT_GRACE_MS = 2_000
 export interface ChildPoolSettings {
   /** The handler module, as a file URL. */
   moduleUrl: string
+  /** Requests one child serves at once. */
+  concurrency: number
   /** The most children alive at once, busy, idle or starting. */
   maxChildren: number
   maxRequestsPerChild: number
@@ -39,15 +41,26 @@ function childEntry(): string {
   throw new WorkerStartError(here, 'the compiled child program is missing; build the package first')
 }
 
-/** One child process. */
+/** What the child told about one request, and how to end it. */
+interface PendingRequest {
+  onMessage(message: FromChild): void
+  onExit(code: number | null, signal: NodeJS.Signals | null): void
+}
+
+/** One child process, serving up to `concurrency` requests at once. */
 class Child {
   readonly process: ChildProcess
+  /** Requests finished. */
   served = 0
-  busy = false
+  /** Requests given to it (running or finished). */
+  assigned = 0
+  /** Requests running now. */
+  active = 0
   exited = false
   idleTimer: NodeJS.Timeout | undefined
   readonly exit: Promise<void>
-  #onExit: ((code: number | null, signal: NodeJS.Signals | null) => void) | undefined
+  readonly #pending = new Map<number, PendingRequest>()
+  #onExitWhileLoading: ((code: number | null, signal: NodeJS.Signals | null) => void) | undefined
 
   constructor(settings: ChildPoolSettings, onExit: (child: Child) => void) {
     this.process = fork(childEntry(), [], {
@@ -60,16 +73,21 @@ class Child {
       this.process.once('exit', (code, signal) => {
         this.exited = true
         clearTimeout(this.idleTimer)
-        this.#onExit?.(code, signal)
+        this.#onExitWhileLoading?.(code, signal)
+        for (const pending of [...this.#pending.values()]) pending.onExit(code, signal)
         onExit(this)
         resolve()
       })
+    })
+    // One listener for every request: messages name their request's id.
+    this.process.on('message', (message: FromChild) => {
+      if (message.type === 'reply' || message.type === 'done') this.#pending.get(message.id)?.onMessage(message)
     })
     // An IPC write to a dying child fails asynchronously; the exit handler reports it.
     this.process.on('error', () => {})
   }
 
-  /** Resolves once the child loaded the module; rejects with WorkerStartError otherwise. */
+  /** Resolves once the child loaded the module; rejects with WorkerStartError if it cannot. */
   ready(moduleUrl: string): Promise<void> {
     return new Promise((resolve, reject) => {
       const onMessage = (message: FromChild): void => {
@@ -78,45 +96,60 @@ class Child {
       }
       const finish = (error?: Error): void => {
         this.process.off('message', onMessage)
-        this.#onExit = undefined
+        this.#onExitWhileLoading = undefined
         if (error === undefined) resolve()
         else reject(error)
       }
-      this.#onExit = (code, signal) =>
+      this.#onExitWhileLoading = (code, signal) =>
         finish(new WorkerStartError(moduleUrl, `the child exited with ${signal ?? `code ${code}`} while loading`))
       this.process.on('message', onMessage)
     })
   }
 
-  /** Serves one request in this child; rejects with WorkerCrashedError if it dies meanwhile. */
-  serve(request: Request, id: number): Promise<void> {
+  /**
+   * Hands a request to the child; settles when the child says it is done.
+   * An aborted request (timeout, drain) is ended in the child: alone in it,
+   * the child is killed with it (nothing else is lost, and a handler that
+   * ignores its signal cannot linger); sharing the child, it is asked to
+   * abort the request, and killed if it has not within {@link EXIT_GRACE_MS}.
+   */
+  serve(request: Request, id: number, concurrency: number): Promise<void> {
     const clientText = formatAddress(request.clientAddress)
     return new Promise<void>((resolve, reject) => {
-      const onMessage = (message: FromChild): void => {
-        if (message.type === 'reply' && message.id === id && request.kind === 'datagram') {
-          request.reply(message.data).then(
-            () => this.#send({ type: 'reply-result', id, seq: message.seq }),
-            (error: unknown) => this.#send({ type: 'reply-result', id, seq: message.seq, error: serializeError(error) }),
-          )
-        } else if (message.type === 'done' && message.id === id) {
-          finish(
-            message.error === undefined ? undefined : new HandlerError(request.clientAddress, deserializeError(message.error), clientText),
-          )
-        }
-      }
+      let killTimer: NodeJS.Timeout | undefined
       const onAbort = (): void => {
-        // A request that overran its time or the drain: the child goes with it.
-        this.process.kill('SIGKILL')
+        if (concurrency === 1) {
+          this.process.kill('SIGKILL')
+          return
+        }
+        this.#send({ type: 'abort', id })
+        killTimer ??= setTimeout(() => this.process.kill('SIGKILL'), EXIT_GRACE_MS)
+        killTimer.unref()
       }
       const finish = (error?: Error): void => {
-        this.process.off('message', onMessage)
+        this.#pending.delete(id)
+        clearTimeout(killTimer)
         request.signal.removeEventListener('abort', onAbort)
-        this.#onExit = undefined
         if (error === undefined) resolve()
         else reject(error)
       }
-      this.#onExit = (code, signal) => finish(new WorkerCrashedError(code, signal, request.clientAddress, clientText))
-      this.process.on('message', onMessage)
+      this.#pending.set(id, {
+        onMessage: (message) => {
+          if (message.type === 'reply' && request.kind === 'datagram') {
+            request.reply(message.data).then(
+              () => this.#send({ type: 'reply-result', id, seq: message.seq }),
+              (error: unknown) => this.#send({ type: 'reply-result', id, seq: message.seq, error: serializeError(error) }),
+            )
+          } else if (message.type === 'done') {
+            finish(
+              message.error === undefined
+                ? undefined
+                : new HandlerError(request.clientAddress, deserializeError(message.error), clientText),
+            )
+          }
+        },
+        onExit: (code, signal) => finish(new WorkerCrashedError(code, signal, request.clientAddress, clientText)),
+      })
       request.signal.addEventListener('abort', onAbort)
       if (request.signal.aborted) onAbort()
       const serverAddress = request.server.address
@@ -139,7 +172,7 @@ class Child {
     if (!this.exited && this.process.connected) this.process.send(message)
   }
 
-  /** Asks the child to leave (closing its channel), then kills it if it lingers. */
+  /** Lets the child go: it exits when its channel closes; SIGKILL after a grace period. */
   async stop(): Promise<void> {
     if (this.exited) return
     if (this.process.connected) this.process.disconnect()
@@ -150,18 +183,19 @@ class Child {
 }
 
 /**
- * The children of one `forked()` policy. Callers bound how many requests
- * run at once (the policy stage does, at `maxChildren`), so the pool starts a
- * child whenever none is idle.
+ * The children of one `forked()` policy. A request goes to a child with a
+ * free slot (the most recently freed first, so the others can idle out),
+ * else to a new child while fewer than `maxChildren` exist, else waits for
+ * the first slot that frees.
  */
 export class ChildPool {
   readonly #settings: ChildPoolSettings
   readonly #children = new Set<Child>()
-  readonly #idle: Child[] = []
+  /** Live children with a free slot. */
+  readonly #available: Child[] = []
   #nextId = 0
   #warm = 0
   #closing = false
-  /** Requests waiting for a child, oldest first. */
   readonly #waiting: Array<{ resolve: (child: Child) => void; reject: (error: unknown) => void }> = []
   #starting = 0
 
@@ -169,52 +203,60 @@ export class ChildPool {
     this.#settings = settings
   }
 
-  /** Process ids of the children alive now. */
+  /** Process ids of the live children. */
   get pids(): number[] {
     return [...this.#children].filter((child) => !child.exited).map((child) => child.process.pid ?? -1)
   }
 
-  /**
-   * Starts `count` idle children and waits until each loaded the module.
-   *
-   * @throws WorkerStartError when the module cannot be loaded.
-   */
+  /** Starts `count` children and waits until each loaded the module. */
   async prefork(count: number): Promise<void> {
     this.#closing = false
     this.#warm = count
     const started = await Promise.allSettled(Array.from({ length: count }, () => this.#start()))
     const failed = started.find((result) => result.status === 'rejected')
-    for (const result of started) if (result.status === 'fulfilled') this.#release(result.value)
+    for (const result of started) if (result.status === 'fulfilled') this.#offer(result.value)
     if (failed !== undefined) throw (failed as PromiseRejectedResult).reason
   }
 
-  /** Serves one request in an idle child, or the first one that becomes free. */
+  /** Serves one request in a child; rejects as the child's handler did. */
   async dispatch(request: Request): Promise<void> {
-    const child = this.#idle.pop() ?? (await this.#acquire())
+    const child = this.#takeSlot() ?? (await this.#acquire())
     clearTimeout(child.idleTimer)
-    child.busy = true
     try {
-      await child.serve(request, ++this.#nextId)
+      await child.serve(request, ++this.#nextId, this.#settings.concurrency)
     } finally {
-      child.busy = false
+      child.active--
       child.served++
-      this.#release(child)
+      this.#offer(child)
     }
   }
 
-  /** Ends every child and waits until each has exited. */
+  /** Ends every child (each finishes what it runs first). */
   async close(): Promise<void> {
     this.#closing = true
-    this.#idle.length = 0
+    this.#available.length = 0
     await Promise.all([...this.#children].map((child) => child.stop()))
   }
 
-  /**
-   * Waits for a child: a busy one that finishes, or a new one started for
-   * this request, whichever is free first. (Waiting only for a new one made
-   * a client that sends its next datagram before the last one's child
-   * reported back pay a whole Node start-up.)
-   */
+  /** Whether `child` may be given one more request. */
+  #hasSlot(child: Child): boolean {
+    return !child.exited && child.active < this.#settings.concurrency && child.assigned < this.#settings.maxRequestsPerChild
+  }
+
+  /** Takes a slot of an available child, if there is one. */
+  #takeSlot(): Child | undefined {
+    const child = this.#available.at(-1)
+    if (child === undefined) return undefined
+    this.#assign(child)
+    if (!this.#hasSlot(child)) this.#available.pop()
+    return child
+  }
+
+  #assign(child: Child): void {
+    child.active++
+    child.assigned++
+  }
+
   #acquire(): Promise<Child> {
     return new Promise((resolve, reject) => {
       this.#waiting.push({ resolve, reject })
@@ -222,17 +264,15 @@ export class ChildPool {
     })
   }
 
-  /**
-   * Starts a child for a waiting request unless enough are on their way or
-   * the pool is full (then a busy child takes the request when it finishes).
-   */
+  /** Starts a child for the waiting requests that children being started will not take. */
   #startForWaiting(): void {
-    if (this.#closing || this.#starting >= this.#waiting.length || this.#children.size >= this.#settings.maxChildren) return
+    const coming = this.#starting * this.#settings.concurrency
+    if (this.#closing || coming >= this.#waiting.length || this.#children.size >= this.#settings.maxChildren) return
     this.#starting++
     this.#start().then(
       (child) => {
         this.#starting--
-        this.#release(child)
+        this.#offer(child)
       },
       (error: unknown) => {
         this.#starting--
@@ -244,8 +284,10 @@ export class ChildPool {
   async #start(): Promise<Child> {
     const child = new Child(this.#settings, (gone) => {
       this.#children.delete(gone)
-      const index = this.#idle.indexOf(gone)
-      if (index !== -1) this.#idle.splice(index, 1)
+      const index = this.#available.indexOf(gone)
+      if (index !== -1) this.#available.splice(index, 1)
+      // One of the waiting requests may need a new child now.
+      this.#startForWaiting()
     })
     this.#children.add(child)
     try {
@@ -257,41 +299,43 @@ export class ChildPool {
     return child
   }
 
-  /**
-   * Starts a replacement ahead of need while fewer than `prefork` children
-   * are idle, so a retired child's successor has already loaded the module
-   * when the next request comes.
-   */
+  /** Keeps `prefork` children warm after one is retired. */
   #topUp(): void {
-    if (this.#closing || this.#idle.length >= this.#warm) return
+    if (this.#closing || this.#available.length >= this.#warm) return
     this.#start().then(
-      (child) => (this.#closing ? void child.stop() : this.#release(child)),
+      (child) => (this.#closing ? void child.stop() : this.#offer(child)),
       () => {
         // A child that cannot start now is retried on demand by dispatch().
       },
     )
   }
 
-  #release(child: Child): void {
-    if (child.exited) {
-      // A child died: one of the waiting requests may need a new one.
-      this.#startForWaiting()
+  /**
+   * A child has a free slot (it is new, or a request finished): retire it
+   * if it served its share, else give its free slots to waiting requests,
+   * else make it available, and let it idle out once it runs nothing.
+   */
+  #offer(child: Child): void {
+    if (child.exited) return
+    if (child.assigned >= this.#settings.maxRequestsPerChild) {
+      if (child.active === 0) {
+        void child.stop()
+        this.#topUp()
+      }
       return
     }
-    if (child.served >= this.#settings.maxRequestsPerChild) {
-      void child.stop()
-      this.#topUp()
-      return
+    while (this.#hasSlot(child) && this.#waiting.length > 0) {
+      this.#assign(child)
+      this.#waiting.shift()?.resolve(child)
     }
-    const waiter = this.#waiting.shift()
-    if (waiter !== undefined) {
-      waiter.resolve(child)
-      return
-    }
-    this.#idle.push(child)
+    if (!this.#hasSlot(child)) return
+    if (!this.#available.includes(child)) this.#available.push(child)
+    if (child.active > 0) return
+    clearTimeout(child.idleTimer)
     child.idleTimer = setTimeout(() => {
-      const index = this.#idle.indexOf(child)
-      if (index !== -1) this.#idle.splice(index, 1)
+      if (child.active > 0) return
+      const index = this.#available.indexOf(child)
+      if (index !== -1) this.#available.splice(index, 1)
       void child.stop()
     }, this.#settings.idleTimeoutMs)
     child.idleTimer.unref()

@@ -64,8 +64,11 @@ async function main(): Promise<void> {
     process.send?.(message, () => process.exit(1))
     return
   }
-  let failure: unknown
-  const run = requestRunner(handler, { handleError: (error) => (failure = error) })
+  // A child may run several requests at once (childConcurrency): each has
+  // its own entry, found by the id the parent gave it.
+  const running = new Map<number, Request>()
+  const failures = new Map<Request, unknown>()
+  const run = requestRunner(handler, { handleError: (error, request) => request !== undefined && failures.set(request, error) })
   const replies = new Map<string, { resolve: () => void; reject: (error: Error) => void }>()
   let seq = 0
 
@@ -76,6 +79,10 @@ async function main(): Promise<void> {
       replies.delete(key)
       if (message.error === undefined) pending?.resolve()
       else pending?.reject(deserializeError(message.error))
+      return
+    }
+    if (message.type === 'abort') {
+      running.get(message.id)?.abort(new Error('Aborted by the parent process (a timeout or the drain deadline)'))
       return
     }
     const server = new RemoteServer(message.serverAddress)
@@ -91,8 +98,11 @@ async function main(): Promise<void> {
         return done
       })
     }
-    failure = undefined
+    running.set(message.id, request)
     void run(request).then(() => {
+      running.delete(message.id)
+      const failure = failures.get(request)
+      failures.delete(request)
       // The parent rebuilds the HandlerError with the client's address.
       const error = failure instanceof HandlerError ? failure.cause : failure
       send({ type: 'done', id: message.id, ...(failure === undefined ? {} : { error: serializeError(error) }) })

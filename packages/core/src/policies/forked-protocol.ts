@@ -21,6 +21,7 @@ export type ToChild =
   | { type: 'stream'; id: number; clientAddress: SocketAddress; serverAddress: SocketAddress }
   | { type: 'datagram'; id: number; data: Uint8Array; clientAddress: SocketAddress; serverAddress: SocketAddress }
   | { type: 'reply-result'; id: number; seq: number; error?: SerializedError }
+  | { type: 'abort'; id: number }
 
 /** Child → parent. */
 export type FromChild =
