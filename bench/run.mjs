@@ -43,7 +43,7 @@ function tryRun(command, commandArgs) {
 // Implementations: how to start each server.
 const node = process.execPath
 const ours = (policy, service = 'echo') => ({
-  name: `ours ${policy}`,
+  name: policy.includes(':') ? `ours forked, childConcurrency ${policy.split(':')[1]}` : `ours ${policy}`,
   command: node,
   args: (t) => [join(here, 'servers/ours.mjs'), t, policy, service],
 })
@@ -84,7 +84,7 @@ const CASES = [
     mode: 'pingpong',
     conns: 16,
     size: 64,
-    impls: [ours('pooled'), ours('forked'), py('ForkingTCPServer')],
+    impls: [ours('pooled'), ours('forked'), ours('forked:8'), py('ForkingTCPServer')],
   },
   {
     name: 'TCP 16 KiB x 16',

@@ -1,6 +1,6 @@
 // The server under test: this library. Usage:
 //   node ours.mjs TRANSPORT POLICY SERVICE
-//   TRANSPORT tcp | unix | udp | unixdgram; POLICY sequential | pooled | forked;
+//   TRANSPORT tcp | unix | udp | unixdgram; POLICY sequential | pooled | forked | forked:N;
 //   SERVICE echo | upper (read a line, reply with it upper-cased)
 // Prints "READY <address>"; SIGTERM stops it. SIGUSR2 aborts serve() and
 // prints "SHUTDOWN_MS <ms>": the time until the listener was closed.
@@ -42,21 +42,26 @@ class Upper extends StreamRequestHandler {
 const echo = (request) => (request.kind === 'datagram' ? request.reply(request.data) : request.sink(request.source))
 const handlers = { echo, upper: Upper }
 const module = fileURLToPath(new URL(`./${service}-module.mjs`, import.meta.url))
+// "forked" is one request per child (16 warm children); "forked:N" lets a
+// child serve N requests at once (childConcurrency), with 2 warm children.
+const [policyKind, perChild] = policyName.split(':')
 const policy =
-  policyName === 'sequential'
+  policyKind === 'sequential'
     ? sequential()
-    : policyName === 'forked'
-      ? forked({ module, maxChildren: 64, prefork: 16 })
+    : policyKind === 'forked'
+      ? perChild === undefined
+        ? forked({ module, maxChildren: 64, prefork: 16 })
+        : forked({ module, maxChildren: 64, prefork: 2, childConcurrency: Number(perChild) })
       : pooled({ concurrency: 100_000 })
 
 const controller = new AbortController()
-const done = serve(server, policyName === 'forked' ? null : handlers[service], { signal: controller.signal, policy, handleError: () => {} })
+const done = serve(server, policyKind === 'forked' ? null : handlers[service], { signal: controller.signal, policy, handleError: () => {} })
 const address = server.address
 // A warm pool, as a production server would run: child start-up (about
 // 150 ms per Node process here) is not part of the figures. The first
 // request is served once every prefork child has loaded, so one warm-up
 // exchange waits for all of them.
-if (policyName === 'forked') await warmUp()
+if (policyKind === 'forked') await warmUp()
 
 async function warmUp() {
   if (transport === 'udp' || transport === 'unixdgram') {

@@ -134,6 +134,9 @@ export function formatAddress(address: SocketAddress): string {
  * ```
  */
 export function inetAddress(transport: 'tcp' | 'udp', host: string, port: number): InetAddress {
+  // Called for every datagram and connection: no regular expression unless
+  // the host looks like an IPv6 address at all.
+  if (!host.includes(':')) return { transport, host, port, family: 'IPv4' }
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(host)
   const normalised = mapped?.[1] ?? host
   return { transport, host: normalised, port, family: isIP(normalised) === 6 ? 'IPv6' : 'IPv4' }

@@ -123,15 +123,20 @@ export async function verifyRequest<R extends Request>(hooks: RequestHooks<R>, r
  *
  * @internal
  */
-export function requestRunner<R extends Request>(handler: Handler<R>, hooks: RequestHooks<R>): (request: R) => Promise<Outcome<R>> {
+export function requestRunner<R extends Request>(
+  handler: Handler<R>,
+  hooks: RequestHooks<R>,
+  tracking?: RunTracking<R>,
+): (request: R) => Promise<Outcome<R>> {
   const invoke = handlerInvoker(handler)
   const timeoutMs = hooks.timeoutMs
   return (request) => {
+    tracking?.started(request)
     const timer = timeoutMs === undefined ? undefined : setTimeout(() => request.abort(new RequestTimeoutError(timeoutMs)), timeoutMs)
     if (channels.requestStart.hasSubscribers) channels.requestStart.publish({ request })
     const state = abortStateOf(request)
     const work = invokeSafely(invoke, request)
-    if (state === undefined) return settleForeign(request, abortable(request.signal, work), timer, hooks)
+    if (state === undefined) return settleForeign(request, abortable(request.signal, work), timer, hooks, tracking)
     // Our own requests: no AbortSignal listener and no promise wrapper per
     // request; the abort hook and the handler race to call finish() first.
     return new Promise<Outcome<R>>((resolve, reject) => {
@@ -142,7 +147,7 @@ export function requestRunner<R extends Request>(handler: Handler<R>, hooks: Req
         state.onAbort(undefined)
         clearTimeout(timer)
         const error = failed ? failureOf(request, thrown, state.aborted, state.reason) : undefined
-        end(request, error, hooks).then(resolve, reject)
+        end(request, error, hooks, tracking).then(resolve, reject)
       }
       if (state.aborted) {
         work.catch(() => {})
@@ -173,6 +178,7 @@ async function settleForeign<R extends Request>(
   work: Promise<unknown>,
   timer: NodeJS.Timeout | undefined,
   hooks: RequestHooks<R>,
+  tracking: RunTracking<R> | undefined,
 ): Promise<Outcome<R>> {
   let error: unknown
   try {
@@ -182,7 +188,7 @@ async function settleForeign<R extends Request>(
   } finally {
     clearTimeout(timer)
   }
-  return end(request, error, hooks)
+  return end(request, error, hooks, tracking)
 }
 
 /** What a failed request reports: the abort reason, or the handler's error wrapped with the client. */
@@ -194,9 +200,39 @@ function failureOf(request: Request, thrown: unknown, aborted: boolean, reason: 
 }
 
 /** Reports, closes the request, and says how it ended. */
-async function end<R extends Request>(request: R, error: unknown, hooks: RequestHooks<R>): Promise<Outcome<R>> {
+function end<R extends Request>(
+  request: R,
+  error: unknown,
+  hooks: RequestHooks<R>,
+  tracking: RunTracking<R> | undefined,
+): Promise<Outcome<R>> {
   if (error !== undefined) reportError(hooks, error, request)
-  await request.close()
-  if (channels.requestEnd.hasSubscribers) channels.requestEnd.publish({ request, error })
-  return { request, error }
+  const ended = (): Outcome<R> => {
+    tracking?.ended(request)
+    if (channels.requestEnd.hasSubscribers) channels.requestEnd.publish({ request, error })
+    return { request, error }
+  }
+  let closing: Promise<void>
+  try {
+    closing = request.close()
+  } catch (closeError) {
+    tracking?.ended(request)
+    return Promise.reject(closeError)
+  }
+  return closing.then(ended, (closeError: unknown) => {
+    tracking?.ended(request)
+    throw closeError
+  })
+}
+
+/**
+ * Told, synchronously, when a request starts and when it has ended (after
+ * its close), so `serve()` knows what runs without wrapping each run in
+ * another promise.
+ *
+ * @internal
+ */
+export interface RunTracking<R extends Request> {
+  started(request: R): void
+  ended(request: R): void
 }

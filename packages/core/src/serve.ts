@@ -68,7 +68,6 @@ export async function serve<R extends Request>(
       'Cannot serve without a handler: pass a handler class or function, or a policy that brings one (forked())',
     )
   }
-  const run = requestRunner(effective, resolved)
   if (signal?.aborted === true) {
     await server.close()
     return
@@ -94,15 +93,13 @@ export async function serve<R extends Request>(
     }
   }
 
-  const tracked = async (request: R): Promise<Outcome<R>> => {
-    running.add(request)
-    if (forced !== undefined) request.abort(forced)
-    try {
-      return await run(request)
-    } finally {
-      running.delete(request)
-    }
-  }
+  const run = requestRunner(effective, resolved, {
+    started: (request) => {
+      running.add(request)
+      if (forced !== undefined) request.abort(forced)
+    },
+    ended: (request) => running.delete(request),
+  })
 
   // Requests refused before any handler saw them (overflow, oversized
   // datagrams) and accept failures (descriptors exhausted) are the server's
@@ -119,7 +116,7 @@ export async function serve<R extends Request>(
   const serviceDone =
     serviceActions === undefined ? Promise.resolve() : pollServiceActions(serviceLoop.signal, resolved.pollIntervalMs, runServiceActions)
   try {
-    await pipe(verified(server, resolved), resolved.policy(tracked), async (outcomes: AsyncIterable<Outcome<R>>) => {
+    await pipe(verified(server, resolved), resolved.policy(run), async (outcomes: AsyncIterable<Outcome<R>>) => {
       for await (const _ of outcomes) {
         if (serviceActions !== undefined) await runServiceActions()
       }

@@ -5,8 +5,8 @@
  */
 
 import { InvalidOptionError } from '../errors.js'
-import { TAKE_NOW, type TakeNow } from '../servers/accept-queue.js'
 import type { Policy } from '../types.js'
+import { PooledRun } from './pooled-run.js'
 
 /**
  * How many requests `pooled()` runs at once by default. Python's
@@ -58,93 +58,17 @@ export function pooled(options: PooledOptions = {}): Policy {
 }
 
 /**
- * The bounded parallel stage behind `pooled()` (and `forked()`).
+ * The bounded parallel stage behind `pooled()` (and `forked()`): see
+ * {@link PooledRun}.
  *
  * @internal
  */
-export async function* runPooled<R, O>(
+export function runPooled<R, O>(
   source: AsyncIterable<R>,
   run: (request: R) => Promise<O>,
   limit: number,
   blockOnClose: boolean,
   daemon: boolean,
-): AsyncGenerator<O, void, undefined> {
-  const iterator = source[Symbol.asyncIterator]()
-  // A server's own iterator hands over ready requests without a promise turn.
-  const takeNow = (iterator as Partial<TakeNow<R>>)[TAKE_NOW]?.bind(iterator)
-  const finished: O[] = []
-  let running = 0
-  let pulling = false
-  let pulled: IteratorResult<R> | undefined
-  let failure: { error: unknown } | undefined
-  let exhausted = false
-  let notify: (() => void) | undefined
-  const wake = (): void => {
-    const resolve = notify
-    notify = undefined
-    resolve?.()
-  }
-  const start = (request: R): void => {
-    running++
-    if (daemon) (request as { socket?: { unref?: () => void } }).socket?.unref?.()
-    run(request).then(
-      (outcome) => {
-        running--
-        finished.push(outcome)
-        wake()
-      },
-      (error: unknown) => {
-        running--
-        failure ??= { error }
-        wake()
-      },
-    )
-  }
-  try {
-    for (;;) {
-      if (pulled !== undefined) {
-        const result = pulled
-        pulled = undefined
-        if (result.done === true) exhausted = true
-        else start(result.value)
-      }
-      if (failure !== undefined) throw failure.error
-      if (takeNow !== undefined && !exhausted && !pulling) {
-        while (running < limit) {
-          const request = takeNow()
-          if (request === undefined) break
-          start(request)
-        }
-      }
-      if (!exhausted && !pulling && running < limit) {
-        pulling = true
-        iterator.next().then(
-          (result) => {
-            pulling = false
-            pulled = result
-            wake()
-          },
-          (error: unknown) => {
-            pulling = false
-            exhausted = true
-            failure ??= { error }
-            wake()
-          },
-        )
-      }
-      while (finished.length > 0) yield finished.shift() as O
-      if (exhausted && !pulling && (running === 0 || !blockOnClose)) return
-      if (pulled === undefined && failure === undefined && finished.length === 0) {
-        // Requests that finished while we yielded may have freed slots with
-        // no pull under way: go round again to fill them, else nothing
-        // would ever wake us.
-        if (!exhausted && !pulling && running < limit) continue
-        await new Promise<void>((resolve) => {
-          notify = resolve
-        })
-      }
-    }
-  } finally {
-    if (!exhausted) await iterator.return?.()
-  }
+): AsyncIterableIterator<O> {
+  return new PooledRun(source, run, limit, blockOnClose, daemon)
 }

@@ -1,0 +1,179 @@
+/**
+ * The bounded parallel stage behind `pooled()` and `forked()`.
+ *
+ * @module
+ * @internal
+ */
+
+import { TAKE_NOW, type TakeNow } from '../servers/accept-queue.js'
+
+const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined }
+
+/**
+ * Runs up to `limit` requests of `source` at once and iterates their
+ * outcomes as they finish. An async iterator written out rather than an
+ * async generator: a generator pays several promise turns per `yield` (an
+ * implicit await of the value, then the consumer's resumption), which in
+ * profiles of small datagram exchanges cost more than the rest of the
+ * request's JavaScript. Here a ready outcome is one resolved promise.
+ *
+ * Requests are pulled and started as slots free, whether or not the
+ * consumer is reading outcomes at that moment, but no more are started
+ * while `limit` outcomes wait unread. When the source ends, iteration ends
+ * once the running requests finished (`blockOnClose`) or at once. An error
+ * from the source or a run ends iteration with that error; `return()` (a
+ * `break`) stops pulling and ends the source, and the running requests
+ * finish on their own.
+ */
+export class PooledRun<R, O> implements AsyncIterableIterator<O> {
+  readonly #source: AsyncIterator<R>
+  /** A server's own iterator hands over ready requests without a promise turn. */
+  readonly #takeNow: (() => R | undefined) | undefined
+  readonly #run: (request: R) => Promise<O>
+  readonly #limit: number
+  readonly #blockOnClose: boolean
+  readonly #daemon: boolean
+  readonly #finished: O[] = []
+  #running = 0
+  #started = false
+  #pulling = false
+  #exhausted = false
+  #ended = false
+  #failure: { error: unknown } | undefined
+  #waiter: { resolve: (result: IteratorResult<O, undefined>) => void; reject: (error: unknown) => void } | undefined
+
+  readonly #onPulled = (result: IteratorResult<R>): void => {
+    this.#pulling = false
+    if (result.done === true) this.#exhausted = true
+    else this.#start(result.value)
+    this.#pump()
+    this.#settle()
+  }
+
+  readonly #onPullFailed = (error: unknown): void => {
+    this.#pulling = false
+    this.#exhausted = true
+    this.#failure ??= { error }
+    this.#settle()
+  }
+
+  readonly #onFinished = (outcome: O): void => {
+    this.#running--
+    if (!this.#ended) this.#finished.push(outcome)
+    this.#pump()
+    this.#settle()
+  }
+
+  readonly #onRunFailed = (error: unknown): void => {
+    this.#running--
+    this.#failure ??= { error }
+    this.#settle()
+  }
+
+  constructor(source: AsyncIterable<R>, run: (request: R) => Promise<O>, limit: number, blockOnClose: boolean, daemon: boolean) {
+    this.#source = source[Symbol.asyncIterator]()
+    const takeNow = (this.#source as Partial<TakeNow<R>>)[TAKE_NOW]
+    this.#takeNow = takeNow?.bind(this.#source)
+    this.#run = run
+    this.#limit = limit
+    this.#blockOnClose = blockOnClose
+    this.#daemon = daemon
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this
+  }
+
+  next(): Promise<IteratorResult<O, undefined>> {
+    if (!this.#started) {
+      this.#started = true
+      this.#pump()
+    }
+    if (this.#failure !== undefined && !this.#ended) {
+      const { error } = this.#failure
+      return this.#end().then(() => Promise.reject(error))
+    }
+    const outcome = this.#take()
+    if (outcome !== undefined) return Promise.resolve(outcome)
+    if (this.#ended) return Promise.resolve(DONE)
+    return new Promise((resolve, reject) => {
+      this.#waiter = { resolve, reject }
+    })
+  }
+
+  async return(): Promise<IteratorResult<O, undefined>> {
+    await this.#end()
+    return DONE
+  }
+
+  /** What the consumer gets now, if anything: an outcome, the failure, or the end. */
+  #take(): IteratorResult<O, undefined> | undefined {
+    if (this.#ended) return DONE
+    if (this.#failure !== undefined) return undefined
+    if (this.#finished.length > 0) {
+      const value = this.#finished.shift() as O
+      // An unread outcome fewer may unblock pulling.
+      this.#pump()
+      return { done: false, value }
+    }
+    if (this.#exhausted && !this.#pulling && (this.#running === 0 || !this.#blockOnClose)) {
+      this.#ended = true
+      return DONE
+    }
+    return undefined
+  }
+
+  /** Hands the waiting consumer whatever is ready. */
+  #settle(): void {
+    const waiter = this.#waiter
+    if (waiter === undefined) return
+    if (this.#failure !== undefined && !this.#ended) {
+      this.#waiter = undefined
+      const { error } = this.#failure
+      void this.#end().then(() => waiter.reject(error))
+      return
+    }
+    const result = this.#take()
+    if (result === undefined) return
+    this.#waiter = undefined
+    waiter.resolve(result)
+  }
+
+  /** Pulls and starts requests while slots are free. */
+  #pump(): void {
+    if (!this.#started || this.#ended || this.#exhausted || this.#pulling || this.#failure !== undefined) return
+    const limit = this.#limit
+    const takeNow = this.#takeNow
+    if (takeNow !== undefined) {
+      while (this.#running < limit && this.#finished.length < limit) {
+        const request = takeNow()
+        if (request === undefined) break
+        this.#start(request)
+      }
+    }
+    if (this.#running < limit && this.#finished.length < limit) {
+      this.#pulling = true
+      this.#source.next().then(this.#onPulled, this.#onPullFailed)
+    }
+  }
+
+  #start(request: R): void {
+    this.#running++
+    if (this.#daemon) (request as { socket?: { unref?: () => void } }).socket?.unref?.()
+    this.#run(request).then(this.#onFinished, this.#onRunFailed)
+  }
+
+  /** Stops for good: drops unread outcomes and ends the source if it has not ended. */
+  async #end(): Promise<void> {
+    if (this.#ended) return
+    this.#ended = true
+    this.#finished.length = 0
+    const waiter = this.#waiter
+    this.#waiter = undefined
+    waiter?.resolve(DONE)
+    if (!this.#exhausted) {
+      this.#exhausted = true
+      await this.#source.return?.()
+    }
+  }
+}
