@@ -35,7 +35,7 @@ class Upper extends StreamRequestHandler {
     for (;;) {
       const line = await this.rfile.readline()
       if (line.length === 0) return
-      await this.wfile.write(Buffer.from(line).toString('latin1').toUpperCase())
+      await this.wfile.write(line.toString('latin1').toUpperCase())
     }
   }
 }

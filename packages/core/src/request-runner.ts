@@ -154,7 +154,9 @@ export function requestRunner<R extends Request>(
         finish(true, state.reason)
         return
       }
-      state.onAbort((reason) => finish(true, reason))
+      // Settle a microtask later: not inside the caller's abort(), and after
+      // the handler's own reaction to its signal.
+      state.onAbort((reason) => queueMicrotask(() => finish(true, reason)))
       work.then(
         () => finish(false, undefined),
         (thrown: unknown) => finish(true, thrown),

@@ -14,7 +14,7 @@ import { IncompleteReadError, LineTooLongError } from './errors.js'
 export const DEFAULT_MAX_LINE_LENGTH = 65_536
 
 const NEWLINE = 0x0a
-const EMPTY = new Uint8Array(0)
+const EMPTY: Buffer = Buffer.alloc(0)
 
 /** Options of {@link BufferedReader.readline}. */
 export interface ReadlineOptions {
@@ -35,13 +35,15 @@ export interface ReadlineOptions {
  * @example
  * ```ts
  * const reader = new BufferedReader(request.source)
- * const line = await reader.readline({ maxLength: 1024 })  // Uint8Array, '\n' included
+ * const line = await reader.readline({ maxLength: 1024 })  // a Buffer, '\n' included
+ * line.toString('latin1')
  * const body = await reader.readExactly(128)
  * ```
  */
-export class BufferedReader implements AsyncIterable<Uint8Array> {
+export class BufferedReader implements AsyncIterable<Buffer> {
   readonly #source: AsyncIterator<Uint8Array>
-  readonly #chunks: Uint8Array[] = []
+  /** Received chunks, as Buffers (views of what the source gave, never copies). */
+  readonly #chunks: Buffer[] = []
   #offset = 0
   #buffered = 0
   #eof = false
@@ -82,7 +84,7 @@ export class BufferedReader implements AsyncIterable<Uint8Array> {
    * @param n - The most bytes wanted.
    * @returns The bytes; empty only at the end of the stream (or for `n` = 0).
    */
-  async read(n?: number): Promise<Uint8Array> {
+  async read(n?: number): Promise<Buffer> {
     if (n === undefined) {
       while (await this.#fill());
       return this.#take(this.#buffered)
@@ -100,7 +102,7 @@ export class BufferedReader implements AsyncIterable<Uint8Array> {
    * @returns The bytes.
    * @throws IncompleteReadError when the stream ends first (with what came).
    */
-  async readExactly(n: number): Promise<Uint8Array> {
+  async readExactly(n: number): Promise<Buffer> {
     if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`Cannot read ${n} bytes: expected a count of 0 or more`)
     while (this.#buffered < n) {
       if (!(await this.#fill())) throw new IncompleteReadError(n, this.#take(this.#buffered))
@@ -120,7 +122,7 @@ export class BufferedReader implements AsyncIterable<Uint8Array> {
    *   the `maxLength` bytes read so far, so memory stays bounded and the
    *   next read continues with the rest of the over-long line.
    */
-  readline(options: ReadlineOptions = {}): Promise<Uint8Array> {
+  readline(options: ReadlineOptions = {}): Promise<Buffer> {
     const maxLength = options.maxLength ?? DEFAULT_MAX_LINE_LENGTH
     // Fast path: the line is already buffered (pipelined requests).
     const end = this.#buffered === 0 ? -1 : this.#indexOfNewline(0)
@@ -128,15 +130,17 @@ export class BufferedReader implements AsyncIterable<Uint8Array> {
     return this.#readlineSlow(maxLength)
   }
 
-  async #readlineSlow(maxLength: number): Promise<Uint8Array> {
+  async #readlineSlow(maxLength: number): Promise<Buffer> {
     // Search each byte once: the buffered bytes first, then only each new
     // chunk as it arrives (a line sent byte by byte stays linear).
     let end = this.#buffered === 0 ? -1 : this.#indexOfNewline(0)
     while (end === -1) {
       const scanned = this.#buffered
       if (scanned >= maxLength) return this.#tooLong(maxLength, scanned)
-      if (!(await this.#fill())) return this.#take(this.#buffered)
-      const at = (this.#chunks[this.#chunks.length - 1] as Uint8Array).indexOf(NEWLINE)
+      if (this.#eof) return this.#take(this.#buffered)
+      // The source directly, not through #fill(): one promise per chunk.
+      if (!this.#accept(await this.#source.next())) continue
+      const at = (this.#chunks[this.#chunks.length - 1] as Buffer).indexOf(NEWLINE)
       if (at !== -1) end = scanned + at
     }
     if (end + 1 > maxLength) return this.#tooLong(maxLength, end + 1)
@@ -152,7 +156,7 @@ export class BufferedReader implements AsyncIterable<Uint8Array> {
    * for await (const line of this.rfile.lines()) await this.wfile.write(line)
    * ```
    */
-  async *lines(options: ReadlineOptions = {}): AsyncGenerator<Uint8Array, void, undefined> {
+  async *lines(options: ReadlineOptions = {}): AsyncGenerator<Buffer, void, undefined> {
     for (;;) {
       const line = await this.readline(options)
       if (line.length === 0) return
@@ -161,7 +165,7 @@ export class BufferedReader implements AsyncIterable<Uint8Array> {
   }
 
   /** Yields the stream's chunks as they come, buffered bytes first. */
-  async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array, void, undefined> {
+  async *[Symbol.asyncIterator](): AsyncGenerator<Buffer, void, undefined> {
     for (;;) {
       const chunk = await this.read(Number.MAX_SAFE_INTEGER)
       if (chunk.length === 0) return
@@ -184,7 +188,7 @@ export class BufferedReader implements AsyncIterable<Uint8Array> {
     let consumed = 0
     const chunks = this.#chunks
     while (left > 0) {
-      const available = (chunks[consumed] as Uint8Array).length - this.#offset
+      const available = (chunks[consumed] as Buffer).length - this.#offset
       if (available > left) {
         this.#offset += left
         break
@@ -200,17 +204,22 @@ export class BufferedReader implements AsyncIterable<Uint8Array> {
   /** Pulls one more chunk; false at the end of the stream. */
   async #fill(): Promise<boolean> {
     while (!this.#eof) {
-      const { done, value } = await this.#source.next()
-      if (done === true) {
-        this.#eof = true
-        return false
-      }
-      if (value.length === 0) continue
-      this.#chunks.push(value)
-      this.#buffered += value.length
-      return true
+      if (this.#accept(await this.#source.next())) return true
     }
     return false
+  }
+
+  /** Keeps what the source gave; true when that was bytes (not its end, not an empty chunk). */
+  #accept(result: IteratorResult<Uint8Array>): boolean {
+    if (result.done === true) {
+      this.#eof = true
+      return false
+    }
+    const value = result.value
+    if (value.length === 0) return false
+    this.#chunks.push(Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength))
+    this.#buffered += value.length
+    return true
   }
 
   /** Position of the first newline at or after `from` in the buffered bytes, or -1. */
@@ -218,7 +227,7 @@ export class BufferedReader implements AsyncIterable<Uint8Array> {
     let base = 0
     const chunks = this.#chunks
     for (let index = 0; index < chunks.length; index++) {
-      const chunk = chunks[index] as Uint8Array
+      const chunk = chunks[index] as Buffer
       const start = index === 0 ? this.#offset : 0
       const length = chunk.length - start
       if (base + length > from) {
@@ -231,9 +240,9 @@ export class BufferedReader implements AsyncIterable<Uint8Array> {
   }
 
   /** Removes and returns the first `n` buffered bytes. */
-  #take(n: number): Uint8Array {
+  #take(n: number): Buffer {
     if (n === 0) return EMPTY
-    const first = this.#chunks[0] as Uint8Array
+    const first = this.#chunks[0] as Buffer
     if (first.length - this.#offset >= n) {
       const bytes = first.subarray(this.#offset, this.#offset + n)
       this.#offset += n
@@ -244,12 +253,12 @@ export class BufferedReader implements AsyncIterable<Uint8Array> {
       }
       return bytes
     }
-    const out = new Uint8Array(n)
+    const out = Buffer.allocUnsafe(n)
     const chunks = this.#chunks
     let filled = 0
     let consumed = 0
     while (filled < n) {
-      const chunk = chunks[consumed] as Uint8Array
+      const chunk = chunks[consumed] as Buffer
       const piece = chunk.subarray(this.#offset, this.#offset + (n - filled))
       out.set(piece, filled)
       filled += piece.length

@@ -76,9 +76,14 @@ export class BufferedWriter {
    */
   write(data: Uint8Array | string): Promise<number> {
     if (this.#closed) return Promise.reject(new Error('Cannot write: the writer is closed'))
-    const bytes = typeof data === 'string' ? Buffer.from(data) : data
-    if (this.#bufferSize === 0) return this.#send(bytes).then(() => bytes.length)
-    return this.#buffer(bytes)
+    if (this.#bufferSize === 0) {
+      // Text goes to the socket as it is (Node encodes it without an
+      // intermediate Buffer); the count is of UTF-8 bytes, as sent.
+      const size = typeof data === 'string' ? Buffer.byteLength(data) : data.length
+      const sent = this.#send(data)
+      return sent === RESOLVED ? Promise.resolve(size) : sent.then(() => size)
+    }
+    return this.#buffer(typeof data === 'string' ? Buffer.from(data) : data)
   }
 
   async #buffer(bytes: Uint8Array): Promise<number> {
@@ -107,7 +112,7 @@ export class BufferedWriter {
     }
   }
 
-  #send(bytes: Uint8Array): Promise<void> {
+  #send(bytes: Uint8Array | string): Promise<void> {
     const socket = this.#socket
     if (socket.destroyed || !socket.writable) return Promise.reject(closedError(socket))
     if (socket.write(bytes)) return RESOLVED
