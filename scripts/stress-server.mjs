@@ -2,7 +2,8 @@
 // policy, with the limits a production server would set.
 //   node scripts/stress-server.mjs TRANSPORT POLICY
 // Prints "READY <address>". On SIGUSR2 collects garbage and prints
-// "STATS <rssKb> <fds> <childPids>".
+// "STATS <rssKb> <fds> <heapKb> <childPids>" (heap: JS heap used plus
+// external memory such as Buffers).
 import { readdirSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -56,7 +57,9 @@ process.on('SIGUSR2', () => {
   globalThis.gc?.()
   const rss = /VmRSS:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? '0'
   const fds = readdirSync('/proc/self/fd').length
-  console.log(`STATS ${rss} ${fds} ${policyName === 'forked' ? policy.pids.join(',') : ''}`)
+  const { heapUsed, external } = process.memoryUsage()
+  const heapKb = Math.round((heapUsed + external) / 1024)
+  console.log(`STATS ${rss} ${fds} ${heapKb} ${policyName === 'forked' ? policy.pids.join(',') : ''}`)
 })
 process.on('SIGTERM', () => controller.abort())
 // Only now, with the signal handlers in place, say we are ready.

@@ -8,7 +8,12 @@
 // S is per case, 60 by default (12 cases: 12 minutes). Memory growth (end
 // RSS within 10% of middle RSS) is judged only in runs of 20 s or more per
 // case: in shorter ones the heap is still growing to its working size (a
-// forked() parent's RSS climbs for about 10 s, then stays flat).
+// forked() parent's RSS climbs for about 10 s, then stays flat). Each sample
+// follows a full GC, and the server runs with V8's young generation capped
+// at 2 MB (--max-semi-space-size=2): otherwise V8 keeps growing it, toward
+// 16 MB, over minutes of allocation, and RSS measures that committed but
+// unused space rather than what the server keeps (seen: heap used flat at
+// 6-8 MB while heapTotal went from 9 to 28 MB).
 import { spawn } from 'node:child_process'
 import { randomBytes, randomInt } from 'node:crypto'
 import dgram from 'node:dgram'
@@ -44,7 +49,9 @@ function alive(pid) {
 
 async function startServer(transport, policy) {
   const script = fileURLToPath(new URL('./stress-server.mjs', import.meta.url))
-  const child = spawn(process.execPath, ['--expose-gc', script, transport, policy], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(process.execPath, ['--expose-gc', '--max-semi-space-size=2', script, transport, policy], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
   const lines = createInterface({ input: child.stdout })
   const waiting = []
   let ready
@@ -56,8 +63,13 @@ async function startServer(transport, policy) {
   const address = await readyLine
   const stats = () =>
     new Promise((resolve) => {
-      waiting.push(([rss, fds, pids]) =>
-        resolve({ rssMb: Number(rss) / 1024, fds: Number(fds), pids: pids ? pids.split(',').map(Number) : [] }),
+      waiting.push(([rss, fds, heap, pids]) =>
+        resolve({
+          rssMb: Number(rss) / 1024,
+          heapMb: Number(heap) / 1024,
+          fds: Number(fds),
+          pids: pids ? pids.split(',').map(Number) : [],
+        }),
       )
       child.kill('SIGUSR2')
     })
@@ -198,7 +210,7 @@ for (const name of cases) {
   const ownFds = (stats) => stats.fds - stats.pids.length
   rows.push({ name, ...counts, start, middle, end, childrenLeft, fdsGrew: ownFds(end) > ownFds(start) })
   console.log(
-    `${name.padEnd(22)} served ${String(counts.served).padStart(6)}  failed ${String(counts.failed).padStart(3)}  misbehaving ${String(counts.misbehaved).padStart(5)}${counts.pushedBack > 0 ? `  pushed back ${counts.pushedBack}` : ''}  RSS MB ${start.rssMb.toFixed(0)}/${middle.rssMb.toFixed(0)}/${end.rssMb.toFixed(0)}  fds ${start.fds}->${end.fds} (${start.pids.length}->${end.pids.length} children)  children left ${childrenLeft}`,
+    `${name.padEnd(22)} served ${String(counts.served).padStart(6)}  failed ${String(counts.failed).padStart(3)}  misbehaving ${String(counts.misbehaved).padStart(5)}${counts.pushedBack > 0 ? `  pushed back ${counts.pushedBack}` : ''}  RSS MB ${start.rssMb.toFixed(0)}/${middle.rssMb.toFixed(0)}/${end.rssMb.toFixed(0)} (heap ${start.heapMb.toFixed(0)}/${middle.heapMb.toFixed(0)}/${end.heapMb.toFixed(0)})  fds ${start.fds}->${end.fds} (${start.pids.length}->${end.pids.length} children)  children left ${childrenLeft}`,
   )
 }
 const bad = rows.filter(
