@@ -133,7 +133,7 @@ const CASES = [
     mode: 'pingpong',
     conns: 64,
     size: 64,
-    impls: [raw(), ours('pooled'), ours('forked'), py('UDPServer'), py('ThreadingUDPServer'), py('ForkingUDPServer')],
+    impls: [raw(), ours('pooled'), ours('forked'), ours('forked:8'), py('UDPServer'), py('ThreadingUDPServer'), py('ForkingUDPServer')],
   },
   {
     name: 'Unix datagram ping-pong 64 B x 64',

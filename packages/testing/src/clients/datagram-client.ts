@@ -65,7 +65,12 @@ export class DatagramClient {
     return this.#received.length
   }
 
-  /** Sends one datagram to the server. */
+  /**
+   * Sends one datagram to the server.
+   *
+   * @throws Error with code `EAGAIN` (Unix datagram only) when the server's
+   *   receive queue is full; the client is then closed (see the message).
+   */
   send(data: string | Uint8Array): Promise<void> {
     return this.#send(Buffer.from(data))
   }
@@ -122,7 +127,22 @@ export async function openDatagramClient(address: SocketAddress, options: Datagr
     const target = address.path ?? ''
     const client = new DatagramClient(
       (data) =>
-        new Promise((resolve, reject) => socket.sendTo(data, 0, data.length, target, (error) => (error ? reject(error) : resolve()))),
+        new Promise((resolve, reject) => {
+          let answered = false
+          socket.sendTo(data, 0, data.length, target, (error) => {
+            answered = true
+            if (error) reject(error)
+            else resolve()
+          })
+          if (answered) return
+          // The send would have blocked: the server's receive queue is full.
+          // node-unix-socket never reads a socket again after that, so this
+          // client could not get a reply: close it and say so.
+          socket.close()
+          const message =
+            "Cannot send: the server's receive queue is full (EAGAIN), and a node-unix-socket socket stops receiving after a send that would block; this client is closed, open another"
+          reject(Object.assign(new Error(message), { code: 'EAGAIN' }))
+        }),
       () => socket.close(),
       path,
     )
