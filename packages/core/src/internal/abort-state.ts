@@ -36,7 +36,12 @@ export class AbortState {
     this.#aborted = true
     this.#reason = reason === undefined ? new DOMException('This operation was aborted', 'AbortError') : reason
     this.#controller?.abort(this.#reason)
-    this.#hook?.(this.#reason)
+    const hook = this.#hook
+    if (hook === undefined) return
+    // Told a microtask later: not inside the caller's abort(), and after the
+    // handler's own reaction to its signal.
+    const told = this.#reason
+    queueMicrotask(() => hook(told))
   }
 
   /** Sets the one function told of an abort (the request runner's). */

@@ -44,7 +44,7 @@ export class StreamConnection implements StreamRequest {
     socket.allowHalfOpen = true
     // A socket error without a listener would crash the process; the handler
     // sees the error through its reads and writes instead.
-    socket.on('error', () => {})
+    socket.on('error', ignore)
   }
 
   get signal(): AbortSignal {
@@ -57,7 +57,7 @@ export class StreamConnection implements StreamRequest {
    * request and then write its reply.
    */
   get source(): AsyncGenerator<Uint8Array> {
-    if (this.#source === undefined || this.#source.detached) this.#source = new SocketChunks(this.socket, () => this[ABORT_STATE].reason)
+    if (this.#source === undefined || this.#source.detached) this.#source = new SocketChunks(this.socket, this[ABORT_STATE])
     return this.#source
   }
 
@@ -116,6 +116,9 @@ export class StreamConnection implements StreamRequest {
     socket.resume()
   }
 }
+
+/** One listener shared by every connection (a closure per socket costs memory). */
+function ignore(): void {}
 
 function drained(socket: Socket): Promise<void> {
   return new Promise<void>((resolve, reject) => {
