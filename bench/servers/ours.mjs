@@ -43,7 +43,8 @@ const echo = (request) => (request.kind === 'datagram' ? request.reply(request.d
 const handlers = { echo, upper: Upper }
 const module = fileURLToPath(new URL(`./${service}-module.mjs`, import.meta.url))
 // "forked" is one request per child (16 warm children); "forked:N" lets a
-// child serve N requests at once (childConcurrency), with 2 warm children.
+// child serve N requests at once (childConcurrency), with enough warm
+// children for 64 clients (64 / N).
 const [policyKind, perChild] = policyName.split(':')
 const policy =
   policyKind === 'sequential'
@@ -51,7 +52,7 @@ const policy =
     : policyKind === 'forked'
       ? perChild === undefined
         ? forked({ module, maxChildren: 64, prefork: 16 })
-        : forked({ module, maxChildren: 64, prefork: 2, childConcurrency: Number(perChild) })
+        : forked({ module, maxChildren: 64, prefork: Math.ceil(64 / Number(perChild)), childConcurrency: Number(perChild) })
       : pooled({ concurrency: 100_000 })
 
 const controller = new AbortController()
