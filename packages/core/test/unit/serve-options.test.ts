@@ -1,4 +1,4 @@
-import { DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_POLL_INTERVAL_MS, InvalidOptionError, pooled } from '@socketserver/core'
+import { DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_POLL_INTERVAL_MS, forked, InvalidOptionError, pooled } from '@socketserver/core'
 import { describe, expect, test } from 'vitest'
 import { checkHandleRequestOptions, resolveServeOptions } from '../../src/serve-options.js'
 
@@ -39,5 +39,15 @@ describe('resolveServeOptions()', () => {
   test('pooled() rejects a concurrency below 1', () => {
     expect(() => pooled({ concurrency: 0 })).toThrow(InvalidOptionError)
     expect(() => pooled({ concurrency: 1.5 })).toThrow(InvalidOptionError)
+  })
+
+  test.each([
+    ['maxChildren', { maxChildren: 0 }],
+    ['childConcurrency', { childConcurrency: 0 }],
+    ['childConcurrency', { childConcurrency: 2.5 }],
+    ['prefork', { prefork: -1 }],
+    ['maxRequestsPerChild', { maxRequestsPerChild: 0 }],
+  ])('forked() rejects a bad %s with InvalidOptionError naming it', (option, options) => {
+    expect(() => forked({ module: './handler.js', ...options })).toThrow(expect.objectContaining({ option }))
   })
 })
