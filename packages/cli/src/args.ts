@@ -23,6 +23,7 @@ export interface ServeCommand {
   policy: PolicyName
   concurrency: number | undefined
   maxChildren: number | undefined
+  childConcurrency: number | undefined
   timeoutMs: number | undefined
   drainTimeoutMs: number | undefined
   maxPacketSize: number | undefined
@@ -63,7 +64,7 @@ const listener =
 
 const integer =
   (
-    key: 'concurrency' | 'maxChildren' | 'timeoutMs' | 'drainTimeoutMs' | 'maxPacketSize',
+    key: 'concurrency' | 'maxChildren' | 'childConcurrency' | 'timeoutMs' | 'drainTimeoutMs' | 'maxPacketSize',
     minimum: number,
     maximum = Number.MAX_SAFE_INTEGER,
   ): Setter =>
@@ -93,6 +94,7 @@ const FLAGS: Record<string, FlagSpec> = {
   },
   '--concurrency': { repeatable: false, set: integer('concurrency', 1) },
   '--max-children': { repeatable: false, set: integer('maxChildren', 1) },
+  '--child-concurrency': { repeatable: false, set: integer('childConcurrency', 1) },
   '--timeout-ms': { repeatable: false, set: integer('timeoutMs', 1, MAX_TIMER_MS) },
   '--drain-timeout-ms': { repeatable: false, set: integer('drainTimeoutMs', 0, MAX_TIMER_MS) },
   '--max-packet-size': { repeatable: false, set: integer('maxPacketSize', 1) },
@@ -122,6 +124,7 @@ export function parseArgs(argv: readonly string[]): Command {
     policy: 'pooled',
     concurrency: undefined,
     maxChildren: undefined,
+    childConcurrency: undefined,
     timeoutMs: undefined,
     drainTimeoutMs: undefined,
     maxPacketSize: undefined,
@@ -160,5 +163,7 @@ export function parseArgs(argv: readonly string[]): Command {
     throw new UsageError('Cannot use --concurrency with this policy: it applies to --policy pooled')
   if (config.maxChildren !== undefined && config.policy !== 'forked')
     throw new UsageError('Cannot use --max-children with this policy: it applies to --policy forked')
+  if (config.childConcurrency !== undefined && config.policy !== 'forked')
+    throw new UsageError('Cannot use --child-concurrency with this policy: it applies to --policy forked')
   return config
 }

@@ -40,6 +40,7 @@ Options:
   --policy NAME           sequential | pooled | forked (default pooled)
   --concurrency N         pooled: most requests at once (default 1024)
   --max-children N        forked: most child processes at once (default 40)
+  --child-concurrency N   forked: requests one child serves at once (default 1)
   --timeout-ms N          longest a request may run (default: no limit)
   --drain-timeout-ms N    on stop, how long running requests may finish (default 30000)
   --max-packet-size N     largest datagram served (default 65507); larger ones are dropped and reported

@@ -129,7 +129,8 @@ function usage(io: CommandIO, error: unknown): number {
 
 function policyOf(config: ServeCommand, loaded: LoadedHandler): Policy {
   if (config.policy === 'sequential') return sequential()
-  if (config.policy === 'forked') return forked({ module: loaded.module, maxChildren: config.maxChildren })
+  if (config.policy === 'forked')
+    return forked({ module: loaded.module, maxChildren: config.maxChildren, childConcurrency: config.childConcurrency })
   return pooled({ concurrency: config.concurrency })
 }
 

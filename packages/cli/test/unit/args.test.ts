@@ -40,6 +40,7 @@ describe('parseArgs()', () => {
       policy: 'pooled',
       concurrency: 8,
       maxChildren: undefined,
+      childConcurrency: undefined,
       timeoutMs: 500,
       drainTimeoutMs: 0,
       maxPacketSize: 512,
@@ -48,7 +49,10 @@ describe('parseArgs()', () => {
 
   test('defaults to the pooled policy and accepts forked with --max-children', () => {
     expect(parseArgs(['serve', './h.mjs', '--unix', 'x.sock'])).toMatchObject({ policy: 'pooled', service: './h.mjs' })
-    expect(parseArgs(['serve', 'echo', '--tcp', 'localhost:0', '--policy', 'forked', '--max-children', '2'])).toMatchObject({
+    expect(
+      parseArgs(['serve', 'echo', '--tcp', 'localhost:0', '--policy', 'forked', '--max-children', '2', '--child-concurrency', '8']),
+    ).toMatchObject({
+      childConcurrency: 8,
       policy: 'forked',
       maxChildren: 2,
     })
@@ -77,6 +81,7 @@ describe('parseArgs()', () => {
     [['serve', 'echo', '--tcp', '127.0.0.1:0', '--timeout-ms', '1.5']],
     [['serve', 'echo', '--tcp', '127.0.0.1:0', '--policy', 'sequential', '--concurrency', '4']],
     [['serve', 'echo', '--tcp', '127.0.0.1:0', '--max-children', '4']],
+    [['serve', 'echo', '--tcp', '127.0.0.1:0', '--child-concurrency', '4']],
     [['serve', 'echo', '--tcp', '127.0.0.1:0', '--policy', 'pooled', '--policy', 'sequential']],
     [['serve', 'echo', '--tcp', '127.0.0.1:0', '--timeout-ms', '2147483648']],
     [['serve', 'echo', '--tcp', '127.0.0.1:0', '--drain-timeout-ms=99999999999']],
