@@ -147,7 +147,7 @@ export function parseArgs(argv: readonly string[]): Command {
     if (value === undefined) {
       value = argv[++i]
       // "--tcp --policy forked": the value is missing, not "--policy".
-      if (value === undefined || FLAGS[value.split('=')[0] as string] !== undefined)
+      if (value === undefined || Object.hasOwn(FLAGS, value.split('=')[0] as string))
         throw new UsageError(`Cannot use ${name}: it needs a value`)
     }
     spec.set(config, value, name)

@@ -11,7 +11,7 @@ import { type ChildProcess, fork } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { formatAddress } from '../address.js'
-import { HandlerError, WorkerCrashedError, WorkerStartError } from '../errors.js'
+import { HandlerError, ServerClosedError, WorkerCrashedError, WorkerStartError } from '../errors.js'
 import type { Request } from '../types.js'
 import { deserializeError, type FromChild, MODULE_ENV, serializeError, type ToChild } from './forked-protocol.js'
 
@@ -150,8 +150,6 @@ class Child {
         },
         onExit: (code, signal) => finish(new WorkerCrashedError(code, signal, request.clientAddress, clientText)),
       })
-      request.signal.addEventListener('abort', onAbort)
-      if (request.signal.aborted) onAbort()
       const serverAddress = request.server.address
       if (request.kind === 'stream') {
         // The socket was accepted paused and nothing was read from it, so
@@ -165,6 +163,9 @@ class Child {
       } else {
         this.#send({ type: 'datagram', id, data: request.data, clientAddress: request.clientAddress, serverAddress })
       }
+      // After the request was sent, so an abort message finds it in the child.
+      request.signal.addEventListener('abort', onAbort)
+      if (request.signal.aborted) onAbort()
     })
   }
 
@@ -220,7 +221,15 @@ export class ChildPool {
 
   /** Serves one request in a child; rejects as the child's handler did. */
   async dispatch(request: Request): Promise<void> {
-    const child = this.#takeSlot() ?? (await this.#acquire())
+    const child = this.#takeSlot() ?? (await this.#acquire(request))
+    if (request.signal.aborted) {
+      // It timed out (or the drain ended it) while a slot was being found:
+      // give the slot back untouched rather than send a dead request.
+      child.active--
+      child.assigned--
+      this.#offer(child)
+      throw request.signal.reason
+    }
     clearTimeout(child.idleTimer)
     try {
       await child.serve(request, ++this.#nextId, this.#settings.concurrency)
@@ -235,6 +244,8 @@ export class ChildPool {
   async close(): Promise<void> {
     this.#closing = true
     this.#available.length = 0
+    const closed = new ServerClosedError('Cannot serve the request: the forked() policy is closing its children')
+    for (const waiter of this.#waiting.splice(0)) waiter.reject(closed)
     await Promise.all([...this.#children].map((child) => child.stop()))
   }
 
@@ -257,9 +268,26 @@ export class ChildPool {
     child.assigned++
   }
 
-  #acquire(): Promise<Child> {
+  /** Waits for a slot; a request aborted meanwhile leaves the queue at once. */
+  #acquire(request: Request): Promise<Child> {
     return new Promise((resolve, reject) => {
-      this.#waiting.push({ resolve, reject })
+      const onAbort = (): void => {
+        const index = this.#waiting.indexOf(waiter)
+        if (index !== -1) this.#waiting.splice(index, 1)
+        reject(request.signal.reason)
+      }
+      const waiter = {
+        resolve: (child: Child) => {
+          request.signal.removeEventListener('abort', onAbort)
+          resolve(child)
+        },
+        reject: (error: unknown) => {
+          request.signal.removeEventListener('abort', onAbort)
+          reject(error)
+        },
+      }
+      this.#waiting.push(waiter)
+      request.signal.addEventListener('abort', onAbort, { once: true })
       this.#startForWaiting()
     })
   }
@@ -276,7 +304,8 @@ export class ChildPool {
       },
       (error: unknown) => {
         this.#starting--
-        this.#waiting.shift()?.reject(error)
+        // Every request this child would have taken fails with it.
+        for (const waiter of this.#waiting.splice(0, this.#settings.concurrency)) waiter.reject(error)
       },
     )
   }

@@ -85,6 +85,11 @@ async function main(): Promise<void> {
       running.get(message.id)?.abort(new Error('Aborted by the parent process (a timeout or the drain deadline)'))
       return
     }
+    if (message.type === 'stream' && handle === undefined) {
+      // The parent's socket was gone before it could be handed over.
+      send({ type: 'done', id: message.id })
+      return
+    }
     const server = new RemoteServer(message.serverAddress)
     let request: Request
     if (message.type === 'stream') {

@@ -130,7 +130,8 @@ export class PooledRun<R, O> implements AsyncIterableIterator<O> {
     if (this.#failure !== undefined && !this.#ended) {
       this.#waiter = undefined
       const { error } = this.#failure
-      void this.#end().then(() => waiter.reject(error))
+      const fail = (): void => waiter.reject(error)
+      void this.#end().then(fail, fail)
       return
     }
     const result = this.#take()
