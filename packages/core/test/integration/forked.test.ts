@@ -101,6 +101,27 @@ describe('forked()', () => {
     expect(Number((await asker.readLine()).split(' ')[0])).toBe(pid)
   })
 
+  test('a request that times out while its child is still starting never reaches the child, which then serves the next one', async () => {
+    const server = await listen('tcp4')
+    // No warm child: the first request waits for a Node start (150 ms or more
+    // here), longer than its 150 ms limit.
+    const policy = forked({ module: fixture('behaviours.mjs'), maxChildren: 1, prefork: 0, childConcurrency: 2 })
+    const serving = serveInBackground(server, null, { policy, timeoutMs: 150 })
+    const early = await connect(server.address)
+    await early.send('pid\n')
+    await early.waitForEnd()
+    await vi.waitFor(() => expect(serving.errors).toHaveLength(1))
+    expect(serving.errors[0]).toBeInstanceOf(RequestTimeoutError)
+    await until(() => policy.pids.length === 1, 10_000, 'the child started')
+    const [pid] = policy.pids
+    // Before, the timed-out request still took a slot once the child was
+    // ready and sent it a dead socket, crashing it.
+    const next = await connect(server.address)
+    await next.send('pid\n')
+    expect(Number((await next.readLine()).split(' ')[0])).toBe(pid)
+    expect(serving.errors).toHaveLength(1)
+  })
+
   test('with childConcurrency 2, a child that crashes fails both of its requests with WorkerCrashedError', async () => {
     const server = await listen('tcp4')
     const policy = forked({ module: fixture('behaviours.mjs'), maxChildren: 1, childConcurrency: 2 })
