@@ -216,8 +216,7 @@ function end<R extends Request>(
   try {
     closing = request.close()
   } catch (closeError) {
-    tracking?.ended(request)
-    return Promise.reject(closeError)
+    closing = Promise.reject(closeError)
   }
   return closing.then(ended, (closeError: unknown) => {
     tracking?.ended(request)

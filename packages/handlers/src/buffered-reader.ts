@@ -124,16 +124,17 @@ export class BufferedReader implements AsyncIterable<Buffer> {
    */
   readline(options: ReadlineOptions = {}): Promise<Buffer> {
     const maxLength = options.maxLength ?? DEFAULT_MAX_LINE_LENGTH
+    // Search each byte once: the buffered bytes here, then only each new
+    // chunk as it arrives (a line sent byte by byte stays linear).
+    const end = this.#buffered === 0 ? -1 : this.#indexOfNewline()
     // Fast path: the line is already buffered (pipelined requests).
-    const end = this.#buffered === 0 ? -1 : this.#indexOfNewline(0)
     if (end !== -1 && end < maxLength) return Promise.resolve(this.#take(end + 1))
-    return this.#readlineSlow(maxLength)
+    return this.#readlineSlow(maxLength, end)
   }
 
-  async #readlineSlow(maxLength: number): Promise<Buffer> {
-    // Search each byte once: the buffered bytes first, then only each new
-    // chunk as it arrives (a line sent byte by byte stays linear).
-    let end = this.#buffered === 0 ? -1 : this.#indexOfNewline(0)
+  /** `readline()` when the line is not whole in the buffer; `end` is the newline found there, or -1. */
+  async #readlineSlow(maxLength: number, found: number): Promise<Buffer> {
+    let end = found
     while (end === -1) {
       const scanned = this.#buffered
       if (scanned >= maxLength) return this.#tooLong(maxLength, scanned)
@@ -222,19 +223,16 @@ export class BufferedReader implements AsyncIterable<Buffer> {
     return true
   }
 
-  /** Position of the first newline at or after `from` in the buffered bytes, or -1. */
-  #indexOfNewline(from: number): number {
+  /** Position of the first newline in the buffered bytes, or -1. */
+  #indexOfNewline(): number {
     let base = 0
     const chunks = this.#chunks
     for (let index = 0; index < chunks.length; index++) {
       const chunk = chunks[index] as Buffer
       const start = index === 0 ? this.#offset : 0
-      const length = chunk.length - start
-      if (base + length > from) {
-        const at = chunk.indexOf(NEWLINE, start + Math.max(0, from - base))
-        if (at !== -1) return base + at - start
-      }
-      base += length
+      const at = chunk.indexOf(NEWLINE, start)
+      if (at !== -1) return base + at - start
+      base += chunk.length - start
     }
     return -1
   }

@@ -115,7 +115,8 @@ export class BufferedWriter {
   #send(bytes: Uint8Array | string): Promise<void> {
     const socket = this.#socket
     if (socket.destroyed || !socket.writable) return Promise.reject(closedError(socket))
-    if (typeof bytes === 'string' ? socket.write(bytes, 'utf8') : socket.write(bytes)) return RESOLVED
+    // The encoding applies to text only.
+    if (socket.write(bytes, 'utf8')) return RESOLVED
     return new Promise<void>((resolve, reject) => {
       const done = (error?: Error): void => {
         socket.off('drain', onDrain)

@@ -89,10 +89,7 @@ export class PooledRun<R, O> implements AsyncIterableIterator<O> {
       this.#started = true
       this.#pump()
     }
-    if (this.#failure !== undefined && !this.#ended) {
-      const { error } = this.#failure
-      return this.#end().then(() => Promise.reject(error))
-    }
+    if (this.#failure !== undefined && !this.#ended) return this.#fail(this.#failure.error)
     const outcome = this.#take()
     if (outcome !== undefined) return Promise.resolve(outcome)
     if (this.#ended) return Promise.resolve(DONE)
@@ -129,9 +126,7 @@ export class PooledRun<R, O> implements AsyncIterableIterator<O> {
     if (waiter === undefined) return
     if (this.#failure !== undefined && !this.#ended) {
       this.#waiter = undefined
-      const { error } = this.#failure
-      const fail = (): void => waiter.reject(error)
-      void this.#end().then(fail, fail)
+      this.#fail(this.#failure.error).catch(waiter.reject)
       return
     }
     const result = this.#take()
@@ -162,6 +157,12 @@ export class PooledRun<R, O> implements AsyncIterableIterator<O> {
     this.#running++
     if (this.#daemon) (request as { socket?: { unref?: () => void } }).socket?.unref?.()
     this.#run(request).then(this.#onFinished, this.#onRunFailed)
+  }
+
+  /** Ends iteration with `error`, once the source has been ended (whether or not that succeeds). */
+  #fail(error: unknown): Promise<never> {
+    const reject = (): Promise<never> => Promise.reject(error)
+    return this.#end().then(reject, reject)
   }
 
   /** Stops for good: drops unread outcomes and ends the source if it has not ended. */

@@ -63,9 +63,10 @@ export class DescriptorWatch {
     }
     const now = Date.now()
     this.#exhaustedSince ??= now
-    this.#report(new DescriptorsExhaustedError(code, now - this.#exhaustedSince))
+    // Scheduled first, so a report that throws does not end the probing.
     this.#schedule(this.#backoffMs)
     this.#backoffMs = Math.min(this.#backoffMs * 2, MAX_BACKOFF_MS)
+    this.#report(new DescriptorsExhaustedError(code, now - this.#exhaustedSince))
   }
 }
 

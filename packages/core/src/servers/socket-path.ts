@@ -10,6 +10,7 @@
  * @module
  */
 
+import { lstatSync, unlinkSync } from 'node:fs'
 import { lstat, rename, stat, unlink } from 'node:fs/promises'
 import net from 'node:net'
 import { dirname, join } from 'node:path'
@@ -60,12 +61,18 @@ export async function prepareSocketPath(path: string): Promise<void> {
 /**
  * Removes the socket file at `path` if it is still the one we created
  * (same inode), so a file another server put there since is left alone.
+ * Synchronous: a Unix datagram server replacing a stuck socket must free its
+ * path and bind again in one step (see UnixDatagramServer).
  */
-export async function removeSocketPath(path: string, inode: number | undefined): Promise<void> {
+export function removeSocketPath(path: string, inode: number | undefined): void {
   if (isAbstractPath(path) || inode === undefined) return
-  const stats = await lstat(path).catch(() => undefined)
+  const stats = lstatSync(path, { throwIfNoEntry: false })
   if (stats?.isSocket() !== true || stats.ino !== inode) return
-  await unlink(path).catch(() => {})
+  try {
+    unlinkSync(path)
+  } catch {
+    // Gone meanwhile, or not ours to remove: nothing to clean up.
+  }
 }
 
 /**

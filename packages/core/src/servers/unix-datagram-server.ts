@@ -6,7 +6,7 @@
  * @module
  */
 
-import { chmodSync, lstatSync, unlinkSync } from 'node:fs'
+import { chmodSync, lstatSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { formatAddress, type SocketAddress } from '../address.js'
 import { BindError, InvalidOptionError, ReplyError, SocketPathInUseError, SocketServerError } from '../errors.js'
@@ -132,7 +132,7 @@ export class UnixDatagramServer extends DatagramServer {
     try {
       this.#socket = this.#bindSocket()
     } catch (error) {
-      await removeSocketPath(path, this.#inode)
+      removeSocketPath(path, this.#inode)
       throw wrap(path, error)
     }
     return { transport: 'unix-dgram', path }
@@ -177,7 +177,7 @@ export class UnixDatagramServer extends DatagramServer {
     stuck.close()
     const path = this.#options.path
     try {
-      if (lstatSync(path, { throwIfNoEntry: false })?.ino === this.#inode) unlinkSync(path)
+      removeSocketPath(path, this.#inode)
       this.#socket = this.#bindSocket()
       this.#replaced++
     } catch (error) {
@@ -226,7 +226,7 @@ export class UnixDatagramServer extends DatagramServer {
     const socket = this.#socket
     this.#socket = undefined
     socket?.close()
-    await removeSocketPath(this.#options.path, this.#inode)
+    removeSocketPath(this.#options.path, this.#inode)
   }
 
   protected override descriptor(): number {

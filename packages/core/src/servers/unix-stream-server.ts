@@ -120,8 +120,8 @@ export class UnixStreamServer extends StreamServer {
     return closeKeepingForeignFile(this.#path, this.#inode, () => netServer.close())
   }
 
-  protected override afterClose(): Promise<void> {
-    return removeSocketPath(this.#path, this.#inode)
+  protected override async afterClose(): Promise<void> {
+    removeSocketPath(this.#path, this.#inode)
   }
 }
 
