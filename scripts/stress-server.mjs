@@ -5,30 +5,11 @@
 // "STATS <rssKb> <fds> <heapKb> <childPids>" (heap: JS heap used plus
 // external memory such as Buffers).
 import { readdirSync, readFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import {
-  forked,
-  pooled,
-  sequential,
-  serve,
-  TCPServer,
-  UDPServer,
-  UnixDatagramServer,
-  UnixStreamServer,
-} from '../packages/core/dist/index.js'
+import { forked, formatAddress, pooled, sequential, serve } from '../packages/core/dist/index.js'
+import { listenLoopback } from './loopback-server.mjs'
 
 const [transport, policyName] = process.argv.slice(2)
-const path = join(tmpdir(), `ss-stress-${process.pid}.sock`)
-const maxPacketSize = 1024
-const server =
-  transport === 'tcp'
-    ? await TCPServer.listen({ host: '127.0.0.1', port: 0 })
-    : transport === 'unix'
-      ? await UnixStreamServer.listen({ path })
-      : transport === 'udp'
-        ? await UDPServer.bind({ host: '127.0.0.1', port: 0, maxPacketSize })
-        : await UnixDatagramServer.bind({ path, maxPacketSize })
+const server = await listenLoopback(transport, 'ss-stress', { maxPacketSize: 1024 })
 const module = new URL('../bench/servers/echo-module.mjs', import.meta.url)
 const echo = (request) => (request.kind === 'datagram' ? request.reply(request.data) : request.sink(request.source))
 const policy =
@@ -63,7 +44,6 @@ process.on('SIGUSR2', () => {
 })
 process.on('SIGTERM', () => controller.abort())
 // Only now, with the signal handlers in place, say we are ready.
-const address = server.address
-console.log(`READY ${'path' in address ? address.path : `${address.host}:${address.port}`}`)
+console.log(`READY ${formatAddress(server.address)}`)
 await done
 process.exit(0)

@@ -4,31 +4,13 @@
 //   SERVICE echo | upper (read a line, reply with it upper-cased)
 // Prints "READY <address>"; SIGTERM stops it. SIGUSR2 aborts serve() and
 // prints "SHUTDOWN_MS <ms>": the time until the listener was closed.
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import {
-  forked,
-  pooled,
-  sequential,
-  serve,
-  TCPServer,
-  UDPServer,
-  UnixDatagramServer,
-  UnixStreamServer,
-} from '../../packages/core/dist/index.js'
+import { forked, formatAddress, pooled, sequential, serve } from '../../packages/core/dist/index.js'
 import { StreamRequestHandler } from '../../packages/handlers/dist/index.js'
+import { listenLoopback } from '../../scripts/loopback-server.mjs'
 
 const [transport, policyName, service] = process.argv.slice(2)
-const path = join(tmpdir(), `ss-bench-${process.pid}.sock`)
-const server =
-  transport === 'tcp'
-    ? await TCPServer.listen({ host: '127.0.0.1', port: 0 })
-    : transport === 'unix'
-      ? await UnixStreamServer.listen({ path })
-      : transport === 'udp'
-        ? await UDPServer.bind({ host: '127.0.0.1', port: 0, maxPendingDatagrams: 4096 })
-        : await UnixDatagramServer.bind({ path, maxPendingDatagrams: 4096 })
+const server = await listenLoopback(transport, 'ss-bench', { maxPendingDatagrams: 4096 })
 
 class Upper extends StreamRequestHandler {
   async handle() {
@@ -90,6 +72,6 @@ process.on('SIGUSR2', () => {
   controller.abort()
   server.close().then(() => console.log(`SHUTDOWN_MS ${(performance.now() - started).toFixed(2)}`))
 })
-console.log(`READY ${'path' in address ? address.path : `${address.host}:${address.port}`}`)
+console.log(`READY ${formatAddress(address)}`)
 await done
 process.exit(0)
