@@ -41,20 +41,31 @@ async function staleSocket(path: string): Promise<void> {
 }
 
 const CORE = new URL('../../dist/index.js', import.meta.url).href
+// Required from the very module that requires it later, so that later
+// require() finds it in the cache without reading a file.
+const UNIX_DATAGRAM_SERVER = new URL('../../dist/servers/unix-datagram-server.js', import.meta.url).href
 
 /**
  * Binds `path` with each Unix server class as a user who may not write its
  * directory, and returns what each threw (`name code`). Root may write
- * anywhere, so as root the attempt runs in a child process as `nobody`.
+ * anywhere, so as root the child process loads our code (and the native
+ * module the datagram server loads on first use), then becomes `nobody`:
+ * loading first works wherever the checkout lives, even in a directory
+ * `nobody` cannot read.
  */
 function bindWithoutWriteAccess(path: string): string[] {
   const script = `
+    import { createRequire } from 'node:module'
     import { UnixStreamServer, UnixDatagramServer } from ${JSON.stringify(CORE)}
+    createRequire(${JSON.stringify(UNIX_DATAGRAM_SERVER)})('node-unix-socket')
+    if (process.getuid() === 0) {
+      process.setgid(65534)
+      process.setuid(65534)
+    }
     for (const bind of [() => UnixStreamServer.listen({ path: ${JSON.stringify(path)} }), () => UnixDatagramServer.bind({ path: ${JSON.stringify(path)} })]) {
       try { await (await bind()).close(); console.log('bound') } catch (error) { console.log(error.name + ' ' + error.code) }
     }`
-  const asNobody = process.getuid?.() === 0 ? { uid: 65_534, gid: 65_534 } : {}
-  const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', ...asNobody })
+  const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' })
   return result.stdout.trim().split('\n')
 }
 
