@@ -5,6 +5,7 @@
  */
 
 import dgram from 'node:dgram'
+import { type LookupOneOptions, lookup as lookupCallback } from 'node:dns'
 import { lookup } from 'node:dns/promises'
 import net from 'node:net'
 import { formatAddress, inetAddress, type SocketAddress } from '../address.js'
@@ -123,6 +124,7 @@ export class UDPServer extends DatagramServer {
     const options: dgram.SocketOptions & { reusePort?: boolean } = {
       type: net.isIPv6(address) ? 'udp6' : 'udp4',
       ipv6Only: this.#options.ipv6Only ?? false,
+      lookup: lookupLiteralAtOnce,
     }
     if (this.#options.reusePort === true) options.reusePort = true
     if (this.#options.recvBufferSize !== undefined) options.recvBufferSize = this.#options.recvBufferSize
@@ -179,6 +181,23 @@ export class UDPServer extends DatagramServer {
     const state = Object.getOwnPropertySymbols(socket).find((symbol) => symbol.description === 'state symbol')
     return (state === undefined ? undefined : socket[state]?.handle?.fd) ?? -1
   }
+}
+
+/**
+ * dgram resolves the address of every send with `dns.lookup`, which answers
+ * even an IP literal a tick later. A reply always goes to a literal (the
+ * sender's address), so answer literals at once: one deferred callback less
+ * per reply. Names still go through `dns.lookup`.
+ */
+function lookupLiteralAtOnce(
+  host: string,
+  options: LookupOneOptions | number,
+  callback: (error: Error | null, address: string, family: number) => void,
+): void {
+  const literalFamily = net.isIP(host)
+  if (literalFamily !== 0) callback(null, host, literalFamily)
+  else if (typeof options === 'number') lookupCallback(host, options, callback)
+  else lookupCallback(host, options, callback)
 }
 
 function bindError(where: string, error: unknown): BindError {
