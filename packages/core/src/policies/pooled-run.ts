@@ -5,6 +5,7 @@
  * @internal
  */
 
+import { RUN_WITH_CALLBACKS, type RunWithCallbacks } from '../request-runner.js'
 import { TAKE_NOW, type TakeNow } from '../servers/accept-queue.js'
 
 const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined }
@@ -30,6 +31,8 @@ export class PooledRun<R, O> implements AsyncIterableIterator<O> {
   /** A server's own iterator hands over ready requests without a promise turn. */
   readonly #takeNow: (() => R | undefined) | undefined
   readonly #run: (request: R) => Promise<O>
+  /** The runner's callback form, when it has one: no promise per request. */
+  readonly #runWithCallbacks: RunWithCallbacks<R, O> | undefined
   readonly #limit: number
   readonly #blockOnClose: boolean
   readonly #daemon: boolean
@@ -75,6 +78,7 @@ export class PooledRun<R, O> implements AsyncIterableIterator<O> {
     const takeNow = (this.#source as Partial<TakeNow<R>>)[TAKE_NOW]
     this.#takeNow = takeNow?.bind(this.#source)
     this.#run = run
+    this.#runWithCallbacks = (run as { [RUN_WITH_CALLBACKS]?: RunWithCallbacks<R, O> })[RUN_WITH_CALLBACKS]
     this.#limit = limit
     this.#blockOnClose = blockOnClose
     this.#daemon = daemon
@@ -156,7 +160,15 @@ export class PooledRun<R, O> implements AsyncIterableIterator<O> {
   #start(request: R): void {
     this.#running++
     if (this.#daemon) (request as { socket?: { unref?: () => void } }).socket?.unref?.()
-    this.#run(request).then(this.#onFinished, this.#onRunFailed)
+    if (this.#runWithCallbacks === undefined) {
+      this.#run(request).then(this.#onFinished, this.#onRunFailed)
+      return
+    }
+    try {
+      this.#runWithCallbacks(request, this.#onFinished, this.#onRunFailed)
+    } catch (error) {
+      this.#onRunFailed(error)
+    }
   }
 
   /** Ends iteration with `error`, once the source has been ended (whether or not that succeeds). */

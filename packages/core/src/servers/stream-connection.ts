@@ -61,16 +61,14 @@ export class StreamConnection implements StreamRequest {
     return this.#source
   }
 
-  /** Writes every chunk, honouring backpressure, then ends the write side. */
-  readonly sink = async (source: Source<Uint8Array>): Promise<void> => {
+  /**
+   * Writes every chunk, honouring backpressure, then ends the write side.
+   * A getter, so only connections that use it pay for a function (a field
+   * holding one cost every idle connection a closure and its context).
+   */
+  get sink(): (source: Source<Uint8Array>) => Promise<void> {
     const socket = this.socket
-    for await (const chunk of source) {
-      if (!socket.write(chunk)) await drained(socket)
-    }
-    await new Promise<void>((resolve, reject) => {
-      socket.end(() => resolve())
-      socket.once('close', () => (socket.writableFinished ? resolve() : reject(closedError())))
-    })
+    return (source) => writeAllThenEnd(socket, source)
   }
 
   abort(reason?: unknown): void {
@@ -115,6 +113,16 @@ export class StreamConnection implements StreamRequest {
     socket.once('end', () => socket.destroy())
     socket.resume()
   }
+}
+
+async function writeAllThenEnd(socket: Socket, source: Source<Uint8Array>): Promise<void> {
+  for await (const chunk of source) {
+    if (!socket.write(chunk)) await drained(socket)
+  }
+  await new Promise<void>((resolve, reject) => {
+    socket.end(() => resolve())
+    socket.once('close', () => (socket.writableFinished ? resolve() : reject(closedError())))
+  })
 }
 
 /** One listener shared by every connection (a closure per socket costs memory). */
