@@ -144,11 +144,7 @@ export interface RequestRun<R extends Request> {
  *
  * @internal
  */
-export function requestRunner<R extends Request>(
-  handler: Handler<R>,
-  hooks: RequestHooks<R>,
-  tracking?: RunTracking<R>,
-): RequestRun<R> {
+export function requestRunner<R extends Request>(handler: Handler<R>, hooks: RequestHooks<R>, tracking?: RunTracking<R>): RequestRun<R> {
   const invoke = handlerInvoker(handler)
   const timeoutMs = hooks.timeoutMs
   const runWithCallbacks: RunWithCallbacks<R, Outcome<R>> = (request, settled, failed) => {
