@@ -6,6 +6,7 @@
  */
 
 import type { Socket } from 'node:net'
+import { closedError, endWriting } from './socket-writing.js'
 
 /**
  * Chunks read ahead before the socket is paused. Small: the kernel's buffer
@@ -63,11 +64,15 @@ export class SocketChunks implements AsyncGenerator<Uint8Array, undefined, unkno
   readonly #chunks: Uint8Array[] = []
   #ended = false
   #error: Error | undefined
-  // The pending read's resolving functions (two fields, not an object: one
-  // allocation fewer per waiting connection).
+  // The resolving functions of the pending read, or of forwardTo() (two
+  // fields, not an object: one allocation fewer per waiting connection).
   #resolve: ((result: IteratorResult<Uint8Array, undefined>) => void) | undefined
   #reject: ((error: Error) => void) | undefined
   #detached = false
+  /** Where chunks go once forwardTo() took over. */
+  #target: Socket | undefined
+  /** Whether anyone read (or forwarded) yet. */
+  #started = false
 
   readonly #abort: { readonly reason: unknown } | undefined
 
@@ -96,7 +101,34 @@ export class SocketChunks implements AsyncGenerator<Uint8Array, undefined, unkno
     return this.#detached
   }
 
+  /** Whether {@link SocketChunks.forwardTo} can take over: nothing read, no read pending, not left. */
+  get canForward(): boolean {
+    return this.#target === undefined && this.#resolve === undefined && !this.#detached && !this.#started
+  }
+
+  /**
+   * Writes what the socket receives to `target` as it arrives, pausing the
+   * socket while `target`'s buffer is full, then ends `target`: a reader
+   * and writer loop without a promise per chunk, and nothing but this
+   * object and one pending promise per waiting connection. Resolves when
+   * `target` has finished; rejects as a read or a write would.
+   */
+  forwardTo(target: Socket): Promise<void> {
+    this.#target = target
+    this.#started = true
+    return new Promise<void>((resolve, reject) => {
+      this.#resolve = resolve as () => void
+      this.#reject = reject
+      for (const chunk of this.#chunks.splice(0)) this.#forward(chunk, target)
+      if (target !== this.#socket) target.once('close', () => this.#targetClosed(target))
+      if (this.#ended || this.#error !== undefined) this.#settle()
+      else this.#socket.resume()
+    })
+  }
+
   next(): Promise<IteratorResult<Uint8Array, undefined>> {
+    if (this.#target !== undefined) return Promise.reject(new Error('Cannot read: sink() is forwarding this source'))
+    this.#started = true
     const chunk = this.#chunks.shift()
     if (chunk !== undefined) {
       if (this.#chunks.length < READ_AHEAD_CHUNKS / 2 && !this.#detached && !this.#ended) this.#socket.resume()
@@ -139,8 +171,13 @@ export class SocketChunks implements AsyncGenerator<Uint8Array, undefined, unkno
     })
   }
 
-  /** A chunk arrived: to the waiting reader, or queued (pausing the socket when the queue is full). */
+  /** A chunk arrived: forwarded, to the waiting reader, or queued (pausing the socket when the queue is full). */
   receive(chunk: Uint8Array): void {
+    const target = this.#target
+    if (target !== undefined) {
+      this.#forward(chunk, target)
+      return
+    }
     const resolve = this.#resolve
     if (resolve !== undefined) {
       this.#resolve = this.#reject = undefined
@@ -170,7 +207,22 @@ export class SocketChunks implements AsyncGenerator<Uint8Array, undefined, unkno
     if (resolve === undefined || reject === undefined) return
     this.#resolve = this.#reject = undefined
     if (this.#error !== undefined) reject(this.#error)
+    else if (this.#target !== undefined) endWriting(this.#target).then(resolve as () => void, reject)
     else resolve({ done: true, value: undefined })
+  }
+
+  #forward(chunk: Uint8Array, target: Socket): void {
+    if (target.write(chunk)) return
+    const socket = this.#socket
+    socket.pause()
+    target.once('drain', () => socket.resume())
+  }
+
+  /** The target closed while forwarding (a socket other than ours): stop reading, fail as a write would. */
+  #targetClosed(target: Socket): void {
+    if (this.#resolve === undefined || target.writableFinished) return
+    this.#error ??= closedError()
+    this.#detach()
   }
 
   #detach(): void {

@@ -10,6 +10,7 @@ import type { SocketAddress } from '../address.js'
 import { ABORT_STATE, AbortState } from '../internal/abort-state.js'
 import type { Request, Server, StreamRequest } from '../types.js'
 import { SocketChunks } from './socket-chunks.js'
+import { writeAllThenEnd } from './socket-writing.js'
 
 /**
  * How long a closed connection keeps reading (and discarding) what the client
@@ -63,12 +64,17 @@ export class StreamConnection implements StreamRequest {
 
   /**
    * Writes every chunk, honouring backpressure, then ends the write side.
+   * Given a connection's own `source` that nobody has read from yet (an
+   * echo: `request.sink(request.source)`, `pipe(request, request)`), the
+   * bytes are forwarded as they arrive, without a promise per chunk, as Go's
+   * `io.Copy` hands over to a reader's `WriteTo`.
+   *
    * A getter, so only connections that use it pay for a function (a field
    * holding one cost every idle connection a closure and its context).
    */
   get sink(): (source: Source<Uint8Array>) => Promise<void> {
     const socket = this.socket
-    return (source) => writeAllThenEnd(socket, source)
+    return (source) => (source instanceof SocketChunks && source.canForward ? source.forwardTo(socket) : writeAllThenEnd(socket, source))
   }
 
   abort(reason?: unknown): void {
@@ -115,34 +121,5 @@ export class StreamConnection implements StreamRequest {
   }
 }
 
-async function writeAllThenEnd(socket: Socket, source: Source<Uint8Array>): Promise<void> {
-  for await (const chunk of source) {
-    if (!socket.write(chunk)) await drained(socket)
-  }
-  await new Promise<void>((resolve, reject) => {
-    socket.end(() => resolve())
-    socket.once('close', () => (socket.writableFinished ? resolve() : reject(closedError())))
-  })
-}
-
 /** One listener shared by every connection (a closure per socket costs memory). */
 function ignore(): void {}
-
-function drained(socket: Socket): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    const onDrain = (): void => {
-      socket.off('close', onClose)
-      resolve()
-    }
-    const onClose = (): void => {
-      socket.off('drain', onDrain)
-      reject(closedError())
-    }
-    socket.once('drain', onDrain)
-    socket.once('close', onClose)
-  })
-}
-
-function closedError(): Error {
-  return Object.assign(new Error('Cannot write to the connection: it is closed'), { code: 'ERR_STREAM_DESTROYED' })
-}

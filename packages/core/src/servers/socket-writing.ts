@@ -1,0 +1,47 @@
+/**
+ * Writing to a socket with backpressure and ending it: what `sink()` does,
+ * chunk by chunk or forwarded straight from a reader.
+ *
+ * @module
+ * @internal
+ */
+
+import type { Socket } from 'node:net'
+import type { Source } from 'it-stream-types'
+
+/** Writes every chunk of `source`, waiting for `drain` when the socket's buffer is full, then ends the socket. */
+export async function writeAllThenEnd(socket: Socket, source: Source<Uint8Array>): Promise<void> {
+  for await (const chunk of source) {
+    if (!socket.write(chunk)) await drained(socket)
+  }
+  await endWriting(socket)
+}
+
+/** Ends the socket's write side; resolves once every byte was handed to the kernel, rejects if it closed first. */
+export function endWriting(socket: Socket): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    socket.end(() => resolve())
+    socket.once('close', () => (socket.writableFinished ? resolve() : reject(closedError())))
+  })
+}
+
+/** Resolves at the socket's next `drain`; rejects if it closes first. */
+export function drained(socket: Socket): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const onDrain = (): void => {
+      socket.off('close', onClose)
+      resolve()
+    }
+    const onClose = (): void => {
+      socket.off('drain', onDrain)
+      reject(closedError())
+    }
+    socket.once('drain', onDrain)
+    socket.once('close', onClose)
+  })
+}
+
+/** What a write to a closed connection rejects with. */
+export function closedError(): Error {
+  return Object.assign(new Error('Cannot write to the connection: it is closed'), { code: 'ERR_STREAM_DESTROYED' })
+}

@@ -1,0 +1,177 @@
+// `request.sink(request.source)` forwards chunks straight from the reader
+// to the socket (no promise per chunk). These tests pin down that it behaves
+// as the chunk-by-chunk path does: every byte in order, backpressure, the
+// end, resets, aborts, and sources other than the connection's own.
+import { randomBytes } from 'node:crypto'
+import { connect as netConnect, type Socket } from 'node:net'
+import { RequestTimeoutError, type StreamRequest, TCPServer } from '@socketserver/core'
+import { connect, Gate, listen, serveInBackground, until } from '@socketserver/testing'
+import { describe, expect, test, vi } from 'vitest'
+
+const echo = (request: StreamRequest): Promise<void> => request.sink(request.source)
+
+describe('sink(source) forwarding its own source', () => {
+  test('echoes 8 MiB in order; while the client does not read, the server stops reading too (backpressure), holding little', async () => {
+    const server = await listen('tcp4')
+    let serverSocket: Socket | undefined
+    const serving = serveInBackground(server, (request: StreamRequest) => {
+      serverSocket = request.socket
+      return echo(request)
+    })
+    const address = server.address
+    if (!('port' in address)) throw new Error('Cannot connect: not TCP')
+    const client = netConnect({ host: address.host, port: address.port })
+    client.pause()
+    const payload = randomBytes(8 * 1024 * 1024)
+    client.write(payload)
+    client.end()
+    // The client reads nothing: the server's writes fill the kernel buffers,
+    // so it must pause its reads rather than buffer the whole payload.
+    await until(() => serverSocket?.isPaused() === true, 10_000, 'the server to pause reading')
+    expect(serverSocket?.writableLength).toBeLessThan(1024 * 1024)
+    const received: Buffer[] = []
+    client.on('data', (chunk: Buffer) => received.push(chunk))
+    client.resume()
+    await new Promise((resolve) => client.once('end', resolve))
+    expect(Buffer.compare(Buffer.concat(received), payload)).toBe(0)
+    client.destroy()
+    await serving.stop()
+    expect(serving.errors).toEqual([])
+  })
+
+  test('bytes that arrived before sink() was called are forwarded first', async () => {
+    const server = await listen('tcp4')
+    const gate = new Gate()
+    const serving = serveInBackground(server, async (request: StreamRequest) => {
+      const source = request.source
+      // The reader is created (and reads ahead) before the handler decides to echo.
+      await gate.wait()
+      await request.sink(source)
+    })
+    const client = await connect(server.address)
+    await client.send('first\n')
+    await client.send('second\n')
+    await vi.waitFor(() => expect(server.pendingConnections).toBe(0))
+    gate.open()
+    expect(await client.readLine()).toBe('first\n')
+    await client.send('third\n')
+    expect(await client.readLine()).toBe('second\n')
+    expect(await client.readLine()).toBe('third\n')
+    client.end()
+    await client.waitForEnd()
+    await serving.stop()
+    expect(serving.errors).toEqual([])
+  })
+
+  test('a client that resets mid-stream fails the handler with the reset, and the server goes on serving', async () => {
+    const server = await listen('tcp4')
+    const serving = serveInBackground(server, echo)
+    const client = await connect(server.address)
+    await client.send('hello\n')
+    expect(await client.readLine()).toBe('hello\n')
+    client.reset()
+    await vi.waitFor(() => expect(serving.errors).toHaveLength(1))
+    const next = await connect(server.address)
+    await next.send('still here\n')
+    expect(await next.readLine()).toBe('still here\n')
+    next.end()
+    await next.waitForEnd()
+    await serving.stop()
+  })
+
+  test('a timeout aborts a forwarding request: the client sees its connection end and the error is a RequestTimeoutError', async () => {
+    const server = await listen('tcp4')
+    const serving = serveInBackground(server, echo, { timeoutMs: 100 })
+    const client = await connect(server.address)
+    await client.send('ping\n')
+    expect(await client.readLine()).toBe('ping\n')
+    await client.waitForEnd()
+    await vi.waitFor(() => expect(serving.errors).toHaveLength(1))
+    expect(serving.errors[0]).toBeInstanceOf(RequestTimeoutError)
+    await serving.stop()
+  })
+
+  test('reading the source while sink() forwards it is refused', async () => {
+    const server = await listen('tcp4')
+    const results: unknown[] = []
+    const serving = serveInBackground(server, async (request: StreamRequest) => {
+      const forwarding = request.sink(request.source)
+      results.push(await request.source.next().catch((error: unknown) => error))
+      await forwarding
+    })
+    const client = await connect(server.address)
+    await vi.waitFor(() => expect(results).toHaveLength(1))
+    expect(String(results[0])).toMatch(/sink\(\) is forwarding this source/)
+    await client.send('x')
+    expect((await client.readBytes(1)).toString()).toBe('x')
+    client.end()
+    await client.waitForEnd()
+    await serving.stop()
+    expect(serving.errors).toEqual([])
+  })
+
+  test('a source that was already read from is written chunk by chunk, from where the reader stopped', async () => {
+    const server = await listen('tcp4')
+    const serving = serveInBackground(server, async (request: StreamRequest) => {
+      const source = request.source
+      const { value } = await source.next()
+      await request.sink(
+        (async function* () {
+          yield Buffer.concat([Buffer.from('got '), Buffer.from(value ?? [])])
+          yield* source
+        })(),
+      )
+    })
+    const client = await connect(server.address)
+    await client.send('a')
+    expect((await client.readBytes(5)).toString()).toBe('got a')
+    await client.send('b')
+    expect((await client.readBytes(1)).toString()).toBe('b')
+    client.end()
+    await client.waitForEnd()
+    await serving.stop()
+    expect(serving.errors).toEqual([])
+  })
+})
+
+describe('sink(source) forwarding another connection', () => {
+  test('relays one client to another until the first ends; the second sees every byte and then the end', async () => {
+    await using server = await TCPServer.listen({ host: '127.0.0.1', port: 0 })
+    const iterator = server[Symbol.asyncIterator]()
+    const from = await connect(server.address)
+    const { value: fromRequest } = await iterator.next()
+    const to = await connect(server.address)
+    const { value: toRequest } = await iterator.next()
+    if (fromRequest === undefined || toRequest === undefined) throw new Error('Cannot take two requests')
+    const relaying = toRequest.sink(fromRequest.source)
+    const payload = randomBytes(1024 * 1024)
+    await from.send(payload)
+    from.end()
+    expect(Buffer.compare(await to.readBytes(payload.length, 30_000), payload)).toBe(0)
+    await to.waitForEnd()
+    await relaying
+    await Promise.all([fromRequest.close(), toRequest.close()])
+  })
+
+  test('when the receiving connection closes, forwarding stops with ERR_STREAM_DESTROYED and the sending one stays usable', async () => {
+    await using server = await TCPServer.listen({ host: '127.0.0.1', port: 0 })
+    const iterator = server[Symbol.asyncIterator]()
+    const from = await connect(server.address)
+    const { value: fromRequest } = await iterator.next()
+    const to = await connect(server.address)
+    const { value: toRequest } = await iterator.next()
+    if (fromRequest === undefined || toRequest === undefined) throw new Error('Cannot take two requests')
+    const relaying = toRequest.sink(fromRequest.source)
+    await from.send('one\n')
+    expect(await to.readLine()).toBe('one\n')
+    toRequest.socket.destroy()
+    await expect(relaying).rejects.toMatchObject({ code: 'ERR_STREAM_DESTROYED' })
+    // The sender's bytes are not lost: a new reader gets them.
+    await from.send('two\n')
+    const { value } = await fromRequest.source.next()
+    expect(Buffer.from(value ?? []).toString()).toBe('two\n')
+    from.destroy()
+    to.destroy()
+    await Promise.all([fromRequest.close(), toRequest.close()])
+  })
+})
