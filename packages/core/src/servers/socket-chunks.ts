@@ -38,8 +38,14 @@ function onClose(this: ReadSocket): void {
   this[READER]?.closed()
 }
 
-function onError(this: ReadSocket, error: Error): void {
-  this[READER]?.end(error)
+/**
+ * The socket's `error` listener, added once by its owner for the socket's
+ * whole life (a socket error without a listener would crash the process):
+ * it tells the current reader, if any. One listener rather than two keeps
+ * Node from allocating a listener array per connection.
+ */
+export function onSocketError(this: Socket, error: Error): void {
+  ;(this as ReadSocket)[READER]?.end(error)
 }
 
 /**
@@ -61,7 +67,8 @@ function onError(this: ReadSocket, error: Error): void {
  */
 export class SocketChunks implements AsyncGenerator<Uint8Array, undefined, unknown> {
   readonly #socket: Socket
-  readonly #chunks: Uint8Array[] = []
+  /** Chunks read ahead of the reader; made on first use (a forwarding or always-waiting reader never needs it). */
+  #chunks: Uint8Array[] | undefined
   #ended = false
   #error: Error | undefined
   // The resolving functions of the pending read, or of forwardTo() (two
@@ -92,7 +99,6 @@ export class SocketChunks implements AsyncGenerator<Uint8Array, undefined, unkno
     socket.on('data', onData)
     socket.on('end', onEnd)
     socket.on('close', onClose)
-    socket.on('error', onError)
     socket.resume()
   }
 
@@ -119,7 +125,7 @@ export class SocketChunks implements AsyncGenerator<Uint8Array, undefined, unkno
     return new Promise<void>((resolve, reject) => {
       this.#resolve = resolve as () => void
       this.#reject = reject
-      for (const chunk of this.#chunks.splice(0)) this.#forward(chunk, target)
+      for (const chunk of this.#chunks?.splice(0) ?? []) this.#forward(chunk, target)
       if (target !== this.#socket) target.once('close', () => this.#targetClosed(target))
       if (this.#ended || this.#error !== undefined) this.#settle()
       else this.#socket.resume()
@@ -129,9 +135,10 @@ export class SocketChunks implements AsyncGenerator<Uint8Array, undefined, unkno
   next(): Promise<IteratorResult<Uint8Array, undefined>> {
     if (this.#target !== undefined) return Promise.reject(new Error('Cannot read: sink() is forwarding this source'))
     this.#started = true
-    const chunk = this.#chunks.shift()
+    const chunks = this.#chunks
+    const chunk = chunks?.shift()
     if (chunk !== undefined) {
-      if (this.#chunks.length < READ_AHEAD_CHUNKS / 2 && !this.#detached && !this.#ended) this.#socket.resume()
+      if ((chunks as Uint8Array[]).length < READ_AHEAD_CHUNKS / 2 && !this.#detached && !this.#ended) this.#socket.resume()
       return Promise.resolve({ done: false, value: chunk })
     }
     if (this.#error !== undefined) return Promise.reject(this.#error)
@@ -184,6 +191,7 @@ export class SocketChunks implements AsyncGenerator<Uint8Array, undefined, unkno
       resolve({ done: false, value: chunk })
       return
     }
+    this.#chunks ??= []
     this.#chunks.push(chunk)
     if (this.#chunks.length >= READ_AHEAD_CHUNKS) this.#socket.pause()
   }
@@ -232,10 +240,9 @@ export class SocketChunks implements AsyncGenerator<Uint8Array, undefined, unkno
     socket.off('data', onData)
     socket.off('end', onEnd)
     socket.off('close', onClose)
-    socket.off('error', onError)
     ;(socket as ReadSocket)[READER] = undefined
     socket.pause()
-    const unread = this.#chunks.splice(0).reverse()
+    const unread = this.#chunks?.splice(0).reverse() ?? []
     if (!socket.readableEnded && !socket.destroyed) for (const chunk of unread) socket.unshift(chunk)
     this.#settle()
   }

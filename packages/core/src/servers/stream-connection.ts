@@ -9,7 +9,7 @@ import type { Source } from 'it-stream-types'
 import type { SocketAddress } from '../address.js'
 import { ABORT_STATE, AbortState } from '../internal/abort-state.js'
 import type { Request, Server, StreamRequest } from '../types.js'
-import { SocketChunks } from './socket-chunks.js'
+import { onSocketError, SocketChunks } from './socket-chunks.js'
 import { writeAllThenEnd } from './socket-writing.js'
 
 /**
@@ -45,7 +45,7 @@ export class StreamConnection implements StreamRequest {
     socket.allowHalfOpen = true
     // A socket error without a listener would crash the process; the handler
     // sees the error through its reads and writes instead.
-    socket.on('error', ignore)
+    socket.on('error', onSocketError)
   }
 
   get signal(): AbortSignal {
@@ -120,6 +120,3 @@ export class StreamConnection implements StreamRequest {
     socket.resume()
   }
 }
-
-/** One listener shared by every connection (a closure per socket costs memory). */
-function ignore(): void {}
