@@ -158,7 +158,7 @@ const CASES = [
 async function startServer(impl, transport) {
   const [command, commandArgs] = pin(0, impl.command, impl.args(transport))
   // Python prints a traceback per reset connection; keep the table readable.
-  const child = spawn(command, commandArgs, { stdio: ['ignore', 'pipe', impl.python ? 'ignore' : 'inherit'] })
+  const child = spawn(command, commandArgs, { stdio: [impl.python ? 'ignore' : 'pipe', 'pipe', impl.python ? 'ignore' : 'inherit'] })
   const lines = createInterface({ input: child.stdout })
   const timer = setTimeout(() => child.kill('SIGKILL'), 15_000)
   for await (const line of lines) {
@@ -293,10 +293,17 @@ for (const kase of CASES) {
   printCase(kase, rows)
 }
 
-const memory = await measureIdleMemory()
+const memory = { defaultFlags: await measureIdleMemory(), youngGenerationCapped: await measureIdleMemory(['--max-semi-space-size=1']) }
 const shutdown = await measureShutdown()
+const memoryLine = ({ raw: r, ours: o }, figure) =>
+  `raw node ${r[figure].toFixed(2)} KB, ours ${o[figure].toFixed(2)} KB (${(o[figure] / r[figure]).toFixed(2)} x)`
 console.log(
-  `\nRSS per idle TCP connection (10,000 idle): raw node ${memory.raw.toFixed(2)} KB, ours ${memory.ours.toFixed(2)} KB (${(memory.ours / memory.raw).toFixed(2)} x)`,
+  [
+    '\nRSS per idle TCP connection (10,000 idle):',
+    `  default flags, peak while they arrive:  ${memoryLine(memory.defaultFlags, 'peak')}`,
+    `  default flags, after a full collection: ${memoryLine(memory.defaultFlags, 'collected')}`,
+    `  young generation capped at 1 MB (both), after a full collection: ${memoryLine(memory.youngGenerationCapped, 'collected')}`,
+  ].join('\n'),
 )
 console.log(`Shutdown with 10,000 idle connections: listener closed ${shutdown.toFixed(2)} ms after abort`)
 console.log(
@@ -321,17 +328,25 @@ function printCase(kase, rows) {
   }
 }
 
-/** RSS growth per idle connection: 10,000 silent TCP connections, ours against raw Node. */
-async function measureIdleMemory() {
+/**
+ * RSS growth per idle connection: 10,000 silent TCP connections, ours
+ * against raw Node, each server started with `flags` (and --expose-gc).
+ * Two figures for each: the peak while the connections arrive and sit idle,
+ * and the RSS after two full collections. With default flags both include
+ * V8's young generation, which grows (up to 32 MB, once per process) when a
+ * flood of connections survives its collections; capping it
+ * (--max-semi-space-size=1 for both) leaves what the connections hold.
+ */
+async function measureIdleMemory(flags = []) {
   const perConnection = {}
   for (const [key, impl] of [
     ['raw', raw()],
     ['ours', ours('pooled')],
   ]) {
-    const server = await startServer(impl, 'tcp')
+    const server = await startServer({ ...impl, args: (t) => ['--expose-gc', ...flags, ...impl.args(t)] }, 'tcp')
     try {
       const before = statusKb(server.pid, 'VmRSS')
-      const [command, commandArgs] = pin(1, loadgen, ['pingpong', 'tcp', server.address, '0', '64', '3', '10000'])
+      const [command, commandArgs] = pin(1, loadgen, ['pingpong', 'tcp', server.address, '0', '64', '5', '10000'])
       const gen = spawn(command, commandArgs, { stdio: 'ignore' })
       // Sample while the idle connections are open.
       let peak = before
@@ -340,8 +355,12 @@ async function measureIdleMemory() {
         peak = Math.max(peak, statusKb(server.pid, 'VmRSS'))
         await new Promise((resolve) => setTimeout(resolve, 100))
       }
+      server.child.stdin.write('gc\n')
+      const collected = Date.now() + 5_000
+      while (!server.lines.includes('GC_DONE') && Date.now() < collected) await new Promise((resolve) => setTimeout(resolve, 20))
+      const settled = statusKb(server.pid, 'VmRSS')
       await new Promise((resolve) => gen.once('exit', resolve))
-      perConnection[key] = (peak - before) / 10_000
+      perConnection[key] = { peak: (peak - before) / 10_000, collected: (settled - before) / 10_000 }
     } finally {
       await stopServer(server)
     }

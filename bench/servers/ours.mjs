@@ -8,8 +8,10 @@ import { fileURLToPath } from 'node:url'
 import { forked, formatAddress, pooled, sequential, serve } from '../../packages/core/dist/index.js'
 import { StreamRequestHandler } from '../../packages/handlers/dist/index.js'
 import { listenLoopback } from '../../scripts/loopback-server.mjs'
+import { collectOnRequest } from './collect-on-request.mjs'
 
 const [transport, policyName, service] = process.argv.slice(2)
+collectOnRequest()
 const server = await listenLoopback(transport, 'ss-bench', { maxPendingDatagrams: 4096 })
 
 class Upper extends StreamRequestHandler {

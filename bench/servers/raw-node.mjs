@@ -7,8 +7,10 @@ import { createRequire } from 'node:module'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { collectOnRequest } from './collect-on-request.mjs'
 
 const [transport, service] = process.argv.slice(2)
+collectOnRequest()
 const path = join(tmpdir(), `ss-bench-raw-${process.pid}.sock`)
 rmSync(path, { force: true })
 const upper = (socket) => {
