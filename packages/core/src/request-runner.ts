@@ -11,6 +11,7 @@ import { formatAddress } from './address.js'
 import { channels } from './diagnostics.js'
 import { HandlerError, RequestTimeoutError, WorkerCrashedError } from './errors.js'
 import { abortStateOf } from './internal/abort-state.js'
+import { NOTHING_TO_CLOSE } from './internal/nothing-to-close.js'
 import type { RequestHooks } from './serve-options.js'
 import type { Handler, Request, RequestHandlerClass, RequestHandlerFunction } from './types.js'
 
@@ -154,7 +155,7 @@ export function requestRunner<R extends Request>(handler: Handler<R>, hooks: Req
     const state = abortStateOf(request)
     const work = invokeSafely(invoke, request)
     if (state === undefined) {
-      settleForeign(request, abortable(request.signal, work), timer, hooks, tracking).then(settled, failed)
+      settleForeign(request, abortable(request.signal, work), timer).then((error) => end(request, error, hooks, tracking, settled, failed))
       return
     }
     // Our own requests: no AbortSignal listener and no promise wrapper per
@@ -169,7 +170,7 @@ export function requestRunner<R extends Request>(handler: Handler<R>, hooks: Req
       state.onAbort(undefined)
       clearTimeout(timer)
       const error = succeeded === true ? undefined : failureOf(request, thrown, state.aborted, state.reason)
-      end(request, error, hooks, tracking).then(settled, failed)
+      end(request, error, hooks, tracking, settled, failed)
     }
     if (state.aborted) {
       work.catch(() => {})
@@ -192,23 +193,16 @@ function invokeSafely<R extends Request>(invoke: (request: R) => Promise<unknown
   }
 }
 
-/** A request of another library: its `signal` is all we have. */
-async function settleForeign<R extends Request>(
-  request: R,
-  work: Promise<unknown>,
-  timer: NodeJS.Timeout | undefined,
-  hooks: RequestHooks<R>,
-  tracking: RunTracking<R> | undefined,
-): Promise<Outcome<R>> {
-  let error: unknown
+/** A request of another library: its `signal` is all we have. Resolves with the error to report, if any. */
+async function settleForeign<R extends Request>(request: R, work: Promise<unknown>, timer: NodeJS.Timeout | undefined): Promise<unknown> {
   try {
     await work
+    return undefined
   } catch (thrown) {
-    error = failureOf(request, thrown, request.signal.aborted, request.signal.reason)
+    return failureOf(request, thrown, request.signal.aborted, request.signal.reason)
   } finally {
     clearTimeout(timer)
   }
-  return end(request, error, hooks, tracking)
 }
 
 /** What a failed request reports: the abort reason, or the handler's error wrapped with the client. */
@@ -219,29 +213,41 @@ function failureOf(request: Request, thrown: unknown, aborted: boolean, reason: 
   return new HandlerError(request.clientAddress, thrown, formatAddress(request.clientAddress))
 }
 
-/** Reports, closes the request, and says how it ended. */
+/** Reports, closes the request, and says how it ended (or that closing it failed). */
 function end<R extends Request>(
   request: R,
   error: unknown,
   hooks: RequestHooks<R>,
   tracking: RunTracking<R> | undefined,
-): Promise<Outcome<R>> {
+  settled: (outcome: Outcome<R>) => void,
+  failed: (error: unknown) => void,
+): void {
   if (error !== undefined) reportError(hooks, error, request)
-  const ended = (): Outcome<R> => {
-    tracking?.ended(request)
-    if (channels.requestEnd.hasSubscribers) channels.requestEnd.publish({ request, error })
-    return { request, error }
-  }
   let closing: Promise<void>
   try {
     closing = request.close()
   } catch (closeError) {
     closing = Promise.reject(closeError)
   }
-  return closing.then(ended, (closeError: unknown) => {
-    tracking?.ended(request)
-    throw closeError
-  })
+  // A datagram has nothing to close: no promise turn for it.
+  if (closing === NOTHING_TO_CLOSE) {
+    settled(ended(request, error, tracking))
+    return
+  }
+  closing.then(
+    () => settled(ended(request, error, tracking)),
+    (closeError: unknown) => {
+      tracking?.ended(request)
+      failed(closeError)
+    },
+  )
+}
+
+/** Tells the tracker and the diagnostics channel that the request ended. */
+function ended<R extends Request>(request: R, error: unknown, tracking: RunTracking<R> | undefined): Outcome<R> {
+  tracking?.ended(request)
+  if (channels.requestEnd.hasSubscribers) channels.requestEnd.publish({ request, error })
+  return { request, error }
 }
 
 /**

@@ -9,6 +9,8 @@ import { delay, isAbortError } from 'abort-controller-x'
 import { pipe } from 'it-pipe'
 import { channels } from './diagnostics.js'
 import { DrainTimeoutError, InvalidOptionError } from './errors.js'
+import { RunningRequests } from './internal/running-requests.js'
+import { DISCARD_OUTCOMES } from './policies/pooled-run.js'
 import { type Outcome, reportError, requestRunner, verifyRequest } from './request-runner.js'
 import { resolveServeOptions, type ServeOptions } from './serve-options.js'
 import type { Handler, Request, Server } from './types.js'
@@ -72,12 +74,12 @@ export async function serve<R extends Request>(
     await server.close()
     return
   }
-  const running = new Set<R>()
+  const running = new RunningRequests<R>()
   let forced: DrainTimeoutError | undefined
   let drainTimer: NodeJS.Timeout | undefined
   const force = (): void => {
     forced ??= new DrainTimeoutError(drainTimeoutMs)
-    for (const request of running) request.abort(forced)
+    for (const request of running.snapshot()) request.abort(forced)
   }
   const stop = (): void => {
     void server.close()
@@ -117,6 +119,7 @@ export async function serve<R extends Request>(
     serviceActions === undefined ? Promise.resolve() : pollServiceActions(serviceLoop.signal, resolved.pollIntervalMs, runServiceActions)
   try {
     await pipe(verified(server, resolved), resolved.policy(run), async (outcomes: AsyncIterable<Outcome<R>>) => {
+      if (serviceActions === undefined) (outcomes as { [DISCARD_OUTCOMES]?: () => void })[DISCARD_OUTCOMES]?.()
       for await (const _ of outcomes) {
         if (serviceActions !== undefined) await runServiceActions()
       }

@@ -12,6 +12,8 @@ export class AbortState {
   #aborted = false
   #reason: unknown
   #hook: ((reason: unknown) => void) | undefined
+  /** Where `serve()`'s set of running requests keeps this request, or -1 (see RunningRequests). */
+  runningSlot = -1
 
   /** The signal, made on first use (already aborted if the request was). */
   get signal(): AbortSignal {

@@ -6,9 +6,20 @@
  */
 
 import { RUN_WITH_CALLBACKS, type RunWithCallbacks } from '../request-runner.js'
-import { TAKE_NOW, type TakeNow } from '../servers/accept-queue.js'
+import { TAKE_LATER, TAKE_NOW, type TakeNow } from '../servers/accept-queue.js'
 
 const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined }
+
+/**
+ * The key of an optional method of a policy's outcome iterator: after
+ * `outcomes[DISCARD_OUTCOMES]()`, outcomes are dropped as requests finish
+ * and iteration only ends (or fails). `serve()` calls it when nothing reads
+ * outcomes (no `serviceActions`): a promise turn and a resumption fewer per
+ * request.
+ *
+ * @internal
+ */
+export const DISCARD_OUTCOMES: unique symbol = Symbol('socketserver.discardOutcomes')
 
 /**
  * Runs up to `limit` requests of `source` at once and iterates their
@@ -30,6 +41,7 @@ export class PooledRun<R, O> implements AsyncIterableIterator<O> {
   readonly #source: AsyncIterator<R>
   /** A server's own iterator hands over ready requests without a promise turn. */
   readonly #takeNow: (() => R | undefined) | undefined
+  readonly #takeLater: ((deliver: (result: IteratorResult<R>) => void) => void) | undefined
   readonly #run: (request: R) => Promise<O>
   /** The runner's callback form, when it has one: no promise per request. */
   readonly #runWithCallbacks: RunWithCallbacks<R, O> | undefined
@@ -43,6 +55,7 @@ export class PooledRun<R, O> implements AsyncIterableIterator<O> {
   #exhausted = false
   #ended = false
   #failure: { error: unknown } | undefined
+  #discarding = false
   #waiter: { resolve: (result: IteratorResult<O, undefined>) => void; reject: (error: unknown) => void } | undefined
 
   readonly #onPulled = (result: IteratorResult<R>): void => {
@@ -62,7 +75,7 @@ export class PooledRun<R, O> implements AsyncIterableIterator<O> {
 
   readonly #onFinished = (outcome: O): void => {
     this.#running--
-    if (!this.#ended) this.#finished.push(outcome)
+    if (!this.#ended && !this.#discarding) this.#finished.push(outcome)
     this.#pump()
     this.#settle()
   }
@@ -77,6 +90,7 @@ export class PooledRun<R, O> implements AsyncIterableIterator<O> {
     this.#source = source[Symbol.asyncIterator]()
     const takeNow = (this.#source as Partial<TakeNow<R>>)[TAKE_NOW]
     this.#takeNow = takeNow?.bind(this.#source)
+    this.#takeLater = (this.#source as Partial<TakeNow<R>>)[TAKE_LATER]
     this.#run = run
     this.#runWithCallbacks = (run as { [RUN_WITH_CALLBACKS]?: RunWithCallbacks<R, O> })[RUN_WITH_CALLBACKS]
     this.#limit = limit
@@ -100,6 +114,13 @@ export class PooledRun<R, O> implements AsyncIterableIterator<O> {
     return new Promise((resolve, reject) => {
       this.#waiter = { resolve, reject }
     })
+  }
+
+  /** From now on, drop outcomes: iteration yields nothing and ends as before. */
+  [DISCARD_OUTCOMES](): void {
+    this.#discarding = true
+    this.#finished.length = 0
+    this.#pump()
   }
 
   async return(): Promise<IteratorResult<O, undefined>> {
@@ -153,7 +174,8 @@ export class PooledRun<R, O> implements AsyncIterableIterator<O> {
     }
     if (this.#running < limit && this.#finished.length < limit) {
       this.#pulling = true
-      this.#source.next().then(this.#onPulled, this.#onPullFailed)
+      if (this.#takeLater !== undefined) this.#takeLater(this.#onPulled)
+      else this.#source.next().then(this.#onPulled, this.#onPullFailed)
     }
   }
 

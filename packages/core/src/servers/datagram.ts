@@ -6,9 +6,8 @@
 
 import type { SocketAddress } from '../address.js'
 import { ABORT_STATE, AbortState } from '../internal/abort-state.js'
+import { NOTHING_TO_CLOSE } from '../internal/nothing-to-close.js'
 import type { DatagramRequest, Request, Server } from '../types.js'
-
-const CLOSED = Promise.resolve()
 
 /** Sends one datagram to a peer from the server's socket. */
 export type SendDatagram = (data: Uint8Array, to: SocketAddress) => Promise<void>
@@ -43,7 +42,7 @@ export class Datagram implements DatagramRequest {
 
   /** A datagram has no connection to shut down: nothing to do. */
   close(): Promise<void> {
-    return CLOSED
+    return NOTHING_TO_CLOSE
   }
 
   abort(reason?: unknown): void {
