@@ -264,13 +264,20 @@ const results = []
 const started = Date.now()
 for (const kase of CASES) {
   if (only && !kase.name.includes(only)) continue
-  const rows = []
-  for (const impl of kase.impls) {
-    if (impl.python && !hasPython) continue
-    const samples = []
-    for (let run = 0; run < runs; run++) samples.push(await measure(kase, impl))
-    const pick = (key) => median(samples.map((s) => s[key]))
-    rows.push({
+  const impls = kase.impls.filter((impl) => !impl.python || hasPython)
+  // Rounds: every implementation once per round, so that a neighbour's load
+  // on these shared machines hits all of them alike; each ratio is the
+  // median of the per-round ratios to the baseline of the same round.
+  const samples = impls.map(() => [])
+  for (let run = 0; run < runs; run++) {
+    for (const [index, impl] of impls.entries()) samples[index].push(await measure(kase, impl))
+  }
+  const baseline = samples[0]
+  const rows = impls.map((impl, index) => {
+    const own = samples[index]
+    const pick = (key) => median(own.map((s) => s[key]))
+    const ratio = (key) => median(own.map((s, run) => (baseline[run][key] > 0 ? s[key] / baseline[run][key] : 1)))
+    return {
       impl: impl.name,
       rps: pick('rps'),
       mbps: pick('mbps'),
@@ -281,14 +288,12 @@ for (const kase of CASES) {
       loadgenCpu: pick('loadgenCpu'),
       peakRssMb: pick('peakRssMb'),
       failures: pick('failures'),
-      variation: spread(samples.map((s) => s.rps)),
-    })
-  }
+      variation: spread(own.map((s) => s.rps)),
+      rpsRatio: ratio('rps'),
+      p99Ratio: ratio('p99'),
+    }
+  })
   const base = rows[0]
-  for (const row of rows) {
-    row.rpsRatio = row.rps / base.rps
-    row.p99Ratio = base.p99 > 0 ? row.p99 / base.p99 : 1
-  }
   results.push({ case: kase.name, baseline: base.impl, rows })
   printCase(kase, rows)
 }
@@ -307,7 +312,7 @@ console.log(
 )
 console.log(`Shutdown with 10,000 idle connections: listener closed ${shutdown.toFixed(2)} ms after abort`)
 console.log(
-  `\n${runs} run(s) of ${seconds} s per figure, medians; "var" is (max - min) / median of req/s across runs. ${cpus().length} CPUs (${cpus()[0]?.model ?? 'unknown'}), Node ${process.versions.node}, taskset ${hasTaskset ? 'on' : 'off'}. Took ${((Date.now() - started) / 1000).toFixed(0)} s.`,
+  `\n${runs} round(s) of ${seconds} s per figure, every implementation once per round; figures are medians, ratios the median of each round's ratio to that round's baseline; "var" is (max - min) / median of req/s across rounds. ${cpus().length} CPUs (${cpus()[0]?.model ?? 'unknown'}), Node ${process.versions.node}, taskset ${hasTaskset ? 'on' : 'off'}. Took ${((Date.now() - started) / 1000).toFixed(0)} s.`,
 )
 
 mkdirSync(join(here, 'results'), { recursive: true })

@@ -26,17 +26,17 @@ class Upper extends StreamRequestHandler {
 const echo = (request) => (request.kind === 'datagram' ? request.reply(request.data) : request.sink(request.source))
 const handlers = { echo, upper: Upper }
 const module = fileURLToPath(new URL(`./${service}-module.mjs`, import.meta.url))
-// "forked" is one request per child (16 warm children); "forked:N" lets a
-// child serve N requests at once (childConcurrency), with enough warm
-// children for 64 clients (64 / N).
+// "forked" is one request per child; "forked:N" lets a child serve N
+// requests at once (childConcurrency). A warm pool, every child started
+// before the first request: 16 children for "forked" (the stream cases have
+// 16 clients; 64 datagram clients share them), 64 / N for "forked:N".
 const [policyKind, perChild] = policyName.split(':')
+const children = perChild === undefined ? 16 : Math.ceil(64 / Number(perChild))
 const policy =
   policyKind === 'sequential'
     ? sequential()
     : policyKind === 'forked'
-      ? perChild === undefined
-        ? forked({ module, maxChildren: 64, prefork: 16 })
-        : forked({ module, maxChildren: 64, prefork: Math.ceil(64 / Number(perChild)), childConcurrency: Number(perChild) })
+      ? forked({ module, maxChildren: children, prefork: children, childConcurrency: Number(perChild ?? 1) })
       : pooled({ concurrency: 100_000 })
 
 const controller = new AbortController()
