@@ -2,6 +2,7 @@ import { pooled, sequential } from '@socketserver/core'
 import { ConcurrencyProbe, Gate } from '@socketserver/testing'
 import { pipe } from 'it-pipe'
 import { describe, expect, test } from 'vitest'
+import { DISCARD_OUTCOMES } from '../../src/policies/pooled-run.js'
 
 /** A source that counts how many items were pulled from it. */
 function countingSource(count: number): { source: AsyncIterable<number>; pulled: () => number } {
@@ -96,5 +97,24 @@ describe('pooled()', () => {
     expect(probe.current).toBe(2)
     gate.open()
     await probe.waitUntil((current) => current === 0)
+  })
+})
+
+describe('pooled() outcomes, discarded', () => {
+  test('after DISCARD_OUTCOMES every request still runs, iteration yields nothing and ends when they are done', async () => {
+    const { source } = countingSource(50)
+    const ran: number[] = []
+    const gate = new Gate()
+    const run = async (n: number): Promise<number> => {
+      await gate.wait()
+      ran.push(n)
+      return n
+    }
+    const outcomes = pooled({ concurrency: 4 })(run)(source)
+    ;(outcomes as unknown as Record<typeof DISCARD_OUTCOMES, () => void>)[DISCARD_OUTCOMES]()
+    const seen = collect(outcomes)
+    gate.open()
+    expect(await seen).toEqual([])
+    expect(ran.sort((a, b) => a - b)).toEqual(Array.from({ length: 50 }, (_, i) => i))
   })
 })
