@@ -5,7 +5,7 @@
  */
 
 import dgram from 'node:dgram'
-import { type LookupOneOptions, lookup as lookupCallback } from 'node:dns'
+import type { LookupOneOptions } from 'node:dns'
 import { lookup } from 'node:dns/promises'
 import net from 'node:net'
 import { formatAddress, inetAddress, type SocketAddress } from '../address.js'
@@ -124,7 +124,7 @@ export class UDPServer extends DatagramServer {
     const options: dgram.SocketOptions & { reusePort?: boolean } = {
       type: net.isIPv6(address) ? 'udp6' : 'udp4',
       ipv6Only: this.#options.ipv6Only ?? false,
-      lookup: lookupLiteralAtOnce,
+      lookup: literalLookup(net.isIPv6(address) ? 6 : 4),
     }
     if (this.#options.reusePort === true) options.reusePort = true
     if (this.#options.recvBufferSize !== undefined) options.recvBufferSize = this.#options.recvBufferSize
@@ -184,20 +184,17 @@ export class UDPServer extends DatagramServer {
 }
 
 /**
- * dgram resolves the address of every send with `dns.lookup`, which answers
- * even an IP literal a tick later. A reply always goes to a literal (the
- * sender's address), so answer literals at once: one deferred callback less
- * per reply. Names still go through `dns.lookup`.
+ * The socket's `lookup`. dgram resolves the address of every send (and of
+ * bind) through it; `dns.lookup` answers even an IP literal a tick later,
+ * after parsing it. We only ever pass literals: the bind address is resolved
+ * before binding, and replies go to the senders' addresses. So answer at
+ * once, with the socket's family: one deferred callback and one address
+ * parse fewer per reply.
  */
-function lookupLiteralAtOnce(
-  host: string,
-  options: LookupOneOptions | number,
-  callback: (error: Error | null, address: string, family: number) => void,
-): void {
-  const literalFamily = net.isIP(host)
-  if (literalFamily !== 0) callback(null, host, literalFamily)
-  else if (typeof options === 'number') lookupCallback(host, options, callback)
-  else lookupCallback(host, options, callback)
+function literalLookup(
+  family: 4 | 6,
+): (host: string, options: LookupOneOptions | number, callback: (error: Error | null, address: string, family: number) => void) => void {
+  return (host, _options, callback) => callback(null, host, family)
 }
 
 function bindError(where: string, error: unknown): BindError {
