@@ -310,6 +310,17 @@ console.log(
     `  young generation capped at 1 MB (both), after a full collection: ${memoryLine(memory.youngGenerationCapped, 'collected')}`,
   ].join('\n'),
 )
+const rowOf = (caseName, impl) => results.find((r) => r.case === caseName)?.rows.find((row) => row.impl === impl)
+const idleEffect = (impl) => {
+  const alone = rowOf('TCP ping-pong 64 B x 64', impl)
+  const beside = rowOf('TCP 64 B x 64 beside 10,000 idle', impl)
+  return alone && beside ? beside.rps / alone.rps : undefined
+}
+if (idleEffect('ours pooled') !== undefined) {
+  console.log(
+    `64 active connections beside 10,000 idle ones keep ${(idleEffect('ours pooled') * 100).toFixed(0)} % of their throughput alone (raw node: ${(idleEffect('raw node') * 100).toFixed(0)} %)`,
+  )
+}
 console.log(`Shutdown with 10,000 idle connections: listener closed ${shutdown.toFixed(2)} ms after abort`)
 console.log(
   `\n${runs} round(s) of ${seconds} s per figure, every implementation once per round; figures are medians, ratios the median of each round's ratio to that round's baseline; "var" is (max - min) / median of req/s across rounds. ${cpus().length} CPUs (${cpus()[0]?.model ?? 'unknown'}), Node ${process.versions.node}, taskset ${hasTaskset ? 'on' : 'off'}. Took ${((Date.now() - started) / 1000).toFixed(0)} s.`,
@@ -318,7 +329,7 @@ console.log(
 mkdirSync(join(here, 'results'), { recursive: true })
 writeFileSync(
   join(here, 'results', 'latest.json'),
-  `${JSON.stringify({ date: new Date().toISOString(), node: process.versions.node, cpus: cpus().length, runs, seconds, results, memory, shutdownMs: shutdown }, null, 2)}\n`,
+  `${JSON.stringify({ date: new Date().toISOString(), node: process.versions.node, cpus: cpus().length, runs, seconds, results, memory, idleKept: { ours: idleEffect('ours pooled'), raw: idleEffect('raw node') }, shutdownMs: shutdown }, null, 2)}\n`,
 )
 
 function printCase(kase, rows) {
