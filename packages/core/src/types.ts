@@ -52,6 +52,9 @@ export interface BaseRequest {
  * It is also an it-stream-types `Duplex`: `source` yields the bytes the client
  * sends, `sink` writes bytes back and ends the write side when its source
  * ends, so `pipe(request, transform, request)` is a complete handler.
+ * Given a connection's own unread `source` (an echo, `pipe(request,
+ * request)`, or relaying one connection into another), `sink` forwards the
+ * bytes as they arrive, with backpressure and without a promise per chunk.
  *
  * The socket arrives paused: no byte has been read from it until the handler
  * reads (so it can be handed to a child process intact).
