@@ -375,7 +375,9 @@ async function measureIdleMemory(flags = []) {
       const collected = Date.now() + 5_000
       while (!server.lines.includes('GC_DONE') && Date.now() < collected) await new Promise((resolve) => setTimeout(resolve, 20))
       const settled = statusKb(server.pid, 'VmRSS')
-      await new Promise((resolve) => gen.once('exit', resolve))
+      const exited = new Promise((resolve) => gen.once('exit', resolve))
+      gen.kill()
+      await exited
       perConnection[key] = { peak: (peak - before) / 10_000, collected: (settled - before) / 10_000 }
     } finally {
       await stopServer(server)

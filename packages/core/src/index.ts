@@ -49,6 +49,7 @@ export {
 } from './servers/datagram-server.js'
 export { QueuedServer, type ServerStats } from './servers/queued-server.js'
 export { MAX_SOCKET_PATH_BYTES } from './servers/socket-path.js'
+export type { PeerAddress } from './servers/stream-connection.js'
 export {
   DEFAULT_BACKLOG,
   DEFAULT_MAX_PENDING_CONNECTIONS,

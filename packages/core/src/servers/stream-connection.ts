@@ -23,6 +23,22 @@ import { writeAllThenEnd } from './socket-writing.js'
 const LINGER_MS = 2_000
 
 /**
+ * What a stream server's `peerAddress()` gives for an accepted socket: the
+ * client's address, or a function that reads it from the socket when it is
+ * first asked for (the socket must have read its peer once already, so that
+ * Node keeps it after a close).
+ *
+ * @example
+ * ```ts
+ * // in a StreamServer subclass
+ * protected override peerAddress(socket: Socket): PeerAddress {
+ *   return { transport: 'unix', path: null }
+ * }
+ * ```
+ */
+export type PeerAddress = SocketAddress | ((socket: Socket) => SocketAddress)
+
+/**
  * A {@link StreamRequest} over an accepted `net.Socket`.
  *
  * @internal Built by the stream servers; users receive it as `StreamRequest`.
@@ -30,15 +46,23 @@ const LINGER_MS = 2_000
 export class StreamConnection implements StreamRequest {
   readonly kind = 'stream' as const
   readonly socket: Socket
-  readonly clientAddress: SocketAddress
+  /** The client's address, or the function that makes it on first use. */
+  #clientAddress: PeerAddress
   readonly server: Server<Request>
   readonly [ABORT_STATE] = new AbortState()
   #closing: Promise<void> | undefined
   #source: SocketChunks | undefined
 
-  constructor(socket: Socket, clientAddress: SocketAddress, server: Server<Request>) {
+  /**
+   * @param socket - The accepted socket.
+   * @param clientAddress - The client's address, or a function that makes it
+   *   from the socket when first asked (the socket must have read its peer
+   *   address already, so that it is known after a close).
+   * @param server - The server that accepted it.
+   */
+  constructor(socket: Socket, clientAddress: PeerAddress, server: Server<Request>) {
     this.socket = socket
-    this.clientAddress = clientAddress
+    this.#clientAddress = clientAddress
     this.server = server
     // A client that ends its side still gets the whole reply: our side ends
     // in close(). (Sockets a forked child receives are made half-closing.)
@@ -46,6 +70,15 @@ export class StreamConnection implements StreamRequest {
     // A socket error without a listener would crash the process; the handler
     // sees the error through its reads and writes instead.
     socket.on('error', onSocketError)
+  }
+
+  /** Who connected. Made on first use: most connections never ask. */
+  get clientAddress(): SocketAddress {
+    const known = this.#clientAddress
+    if (typeof known !== 'function') return known
+    const address = known(this.socket)
+    this.#clientAddress = address
+    return address
   }
 
   get signal(): AbortSignal {

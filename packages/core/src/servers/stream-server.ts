@@ -12,7 +12,7 @@ import { InvalidOptionError } from '../errors.js'
 import type { AbortOptions, StreamRequest } from '../types.js'
 import { DescriptorWatch } from './descriptor-watch.js'
 import { QueuedServer } from './queued-server.js'
-import { StreamConnection } from './stream-connection.js'
+import { type PeerAddress, StreamConnection } from './stream-connection.js'
 
 /**
  * The listen backlog we ask for by default. The kernel clamps it to its own
@@ -123,7 +123,7 @@ export abstract class StreamServer extends QueuedServer<StreamRequest> {
   /** The server's own address once listening. */
   protected abstract describe(netServer: net.Server): SocketAddress
   /** The address of an accepted connection's peer. */
-  protected abstract peerAddress(socket: net.Socket): SocketAddress
+  protected abstract peerAddress(socket: net.Socket): PeerAddress
   /** Closes the listening socket; the descriptor is released synchronously. */
   protected async closeListener(netServer: net.Server): Promise<void> {
     netServer.close()

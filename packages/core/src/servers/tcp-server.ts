@@ -11,6 +11,7 @@ import { formatAddress, inetAddress, type SocketAddress } from '../address.js'
 import { BindError, InvalidOptionError } from '../errors.js'
 import { systemCode } from '../internal/system-code.js'
 import { hasNativeReusePort } from './reuse-port.js'
+import type { PeerAddress } from './stream-connection.js'
 import { listen, nonNegativeInteger, StreamServer, type StreamServerOptions } from './stream-server.js'
 
 /**
@@ -120,9 +121,18 @@ export class TCPServer extends StreamServer {
     return inetAddress('tcp', address.address, address.port)
   }
 
-  protected override peerAddress(socket: net.Socket): SocketAddress {
-    return inetAddress('tcp', socket.remoteAddress ?? '', socket.remotePort ?? 0)
+  protected override peerAddress(socket: net.Socket): PeerAddress {
+    // Reading it once makes Node keep the peer's address on the socket, so
+    // it stays known after a reset closed the socket; our object for it is
+    // made only when someone asks (most connections never do).
+    if (socket.remotePort === undefined) return inetAddress('tcp', '', 0)
+    return tcpPeer
   }
+}
+
+/** The address of a TCP socket's peer, from what Node kept of it. */
+function tcpPeer(socket: net.Socket): SocketAddress {
+  return inetAddress('tcp', socket.remoteAddress ?? '', socket.remotePort ?? 0)
 }
 
 function bindError(where: string, error: unknown): BindError {

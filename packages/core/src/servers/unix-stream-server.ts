@@ -12,6 +12,9 @@ import { systemCode } from '../internal/system-code.js'
 import { closeKeepingForeignFile, isAbstractPath, prepareSocketPath, removeSocketPath, socketInode } from './socket-path.js'
 import { listen, StreamServer, type StreamServerOptions } from './stream-server.js'
 
+/** A Unix stream client's address: such clients have no path of their own. One object for all of them. */
+const UNNAMED_PEER: SocketAddress = Object.freeze({ transport: 'unix', path: null })
+
 /** Options of {@link UnixStreamServer}. */
 export interface UnixStreamServerOptions extends StreamServerOptions {
   /**
@@ -113,7 +116,7 @@ export class UnixStreamServer extends StreamServer {
   }
 
   protected override peerAddress(): SocketAddress {
-    return { transport: 'unix', path: null }
+    return UNNAMED_PEER
   }
 
   protected override closeListener(netServer: net.Server): Promise<void> {
