@@ -31,6 +31,20 @@ describe('TCPServer', () => {
     await request?.close()
   })
 
+  test("the client's address is known after the client reset the connection and the socket closed", async () => {
+    const server = await listen('tcp4')
+    const client = await connect(server.address)
+    const clientPort = client.socket.localPort
+    const { value: request } = await server[Symbol.asyncIterator]().next()
+    if (request === undefined) throw new Error('Cannot take a request: the server ended')
+    client.reset()
+    // The read fails with the reset; by then Node has closed the socket's handle.
+    await expect(request.source.next()).rejects.toMatchObject({ code: 'ECONNRESET' })
+    expect(request.socket.destroyed).toBe(true)
+    expect(request.clientAddress).toEqual({ transport: 'tcp', host: '127.0.0.1', port: clientPort, family: 'IPv4' })
+    await request.close()
+  })
+
   test('the deferred form binds with bind() and serves only after activate()', async () => {
     const server = new TCPServer({ host: '127.0.0.1', port: 0 })
     registerCleanup(() => server.close())
