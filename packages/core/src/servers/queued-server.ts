@@ -156,10 +156,10 @@ export abstract class QueuedServer<R extends Request> implements Server<R> {
       request.abort()
       return false
     }
-    if (this.#queue.push(request)) {
-      this.#counts.received++
-      return true
-    }
+    // Counted first: a waiting policy may start the request inside push().
+    this.#counts.received++
+    if (this.#queue.push(request)) return true
+    this.#counts.received--
     this.#counts.overflowed++
     const address = request.clientAddress
     channels.serverDrop.publish({ server: this, error: new OverflowError(address, this.#queue.limit, formatAddress(address)) })
