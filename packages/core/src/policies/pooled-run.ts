@@ -162,7 +162,7 @@ export class PooledRun<R, O> implements AsyncIterableIterator<O> {
 
   /** Pulls and starts requests while slots are free. */
   #pump(): void {
-    if (!this.#started || this.#ended || this.#exhausted || this.#pulling || this.#failure !== undefined) return
+    if (!this.#canPull()) return
     const limit = this.#limit
     const takeNow = this.#takeNow
     if (takeNow !== undefined) {
@@ -172,11 +172,17 @@ export class PooledRun<R, O> implements AsyncIterableIterator<O> {
         this.#start(request)
       }
     }
-    if (this.#running < limit && this.#finished.length < limit) {
+    // Checked again: a request that ended inside #start() pumped too, and
+    // may have started the pull already (or ended everything).
+    if (this.#canPull() && this.#running < limit && this.#finished.length < limit) {
       this.#pulling = true
       if (this.#takeLater !== undefined) this.#takeLater(this.#onPulled)
       else this.#source.next().then(this.#onPulled, this.#onPullFailed)
     }
+  }
+
+  #canPull(): boolean {
+    return this.#started && !this.#ended && !this.#exhausted && !this.#pulling && this.#failure === undefined
   }
 
   #start(request: R): void {

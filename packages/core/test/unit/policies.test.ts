@@ -3,6 +3,8 @@ import { ConcurrencyProbe, Gate } from '@socketserver/testing'
 import { pipe } from 'it-pipe'
 import { describe, expect, test } from 'vitest'
 import { DISCARD_OUTCOMES } from '../../src/policies/pooled-run.js'
+import { RUN_WITH_CALLBACKS } from '../../src/request-runner.js'
+import { AcceptQueue } from '../../src/servers/accept-queue.js'
 
 /** A source that counts how many items were pulled from it. */
 function countingSource(count: number): { source: AsyncIterable<number>; pulled: () => number } {
@@ -116,5 +118,31 @@ describe('pooled() outcomes, discarded', () => {
     gate.open()
     expect(await seen).toEqual([])
     expect(ran.sort((a, b) => a - b)).toEqual(Array.from({ length: 50 }, (_, i) => i))
+  })
+})
+
+describe('pooled() with requests that end inside their start', () => {
+  test('a run that settles at once (an aborted datagram) never makes it pull twice: every item runs once, none after return()', async () => {
+    const queue = new AcceptQueue<number>(100)
+    const started: number[] = []
+    const run = Object.assign(async (n: number): Promise<number> => n, {
+      [RUN_WITH_CALLBACKS]: (n: number, settled: (outcome: number) => void): void => {
+        started.push(n)
+        settled(n)
+      },
+    })
+    const outcomes = pooled({ concurrency: 3 })(run)(queue)
+    ;(outcomes as unknown as Record<typeof DISCARD_OUTCOMES, () => void>)[DISCARD_OUTCOMES]()
+    // Queued before the first pull: the pooled loop takes them in one go.
+    for (let i = 0; i < 10; i++) queue.push(i)
+    const iterator = outcomes[Symbol.asyncIterator]()
+    const ended = iterator.next()
+    expect(started).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
+    await iterator.return?.()
+    await expect(ended).resolves.toMatchObject({ done: true })
+    // A pull left registered by mistake would take (and run) this one.
+    queue.push(10)
+    expect(started).toHaveLength(10)
+    expect(queue.size).toBe(1)
   })
 })
