@@ -28,6 +28,20 @@ const READ_LATER = Symbol.for('socketserver.readLater')
 
 type ReadLater = (deliver: (chunk: Uint8Array | undefined, error?: Error) => void) => void
 
+/** A readline() waiting for its line through READ_LATER. */
+interface PendingLine {
+  readonly resolve: (line: Buffer) => void
+  readonly reject: (error: unknown) => void
+  readonly maxLength: number
+  /** Where the newline is in the buffer, or -1. */
+  end: number
+  /** Buffered bytes already searched. */
+  scanned: number
+  /** Inside the READ_LATER call (a delivery now is synchronous). */
+  waiting: boolean
+  deliveredNow: boolean
+}
+
 /** Options of {@link BufferedReader.readline}. */
 export interface ReadlineOptions {
   /** The most bytes a line may have, newline included. Default {@link DEFAULT_MAX_LINE_LENGTH}. */
@@ -61,6 +75,10 @@ export class BufferedReader implements AsyncIterable<Buffer> {
   #eof = false
   /** Whether the source offers {@link READ_LATER}. */
   readonly #readsLater: boolean
+  /** The readline() waiting for a chunk through READ_LATER. */
+  #pendingLine: PendingLine | undefined
+  /** The callback READ_LATER delivers to, made on first use. */
+  #onChunk: ((chunk: Uint8Array | undefined, error?: Error) => void) | undefined
 
   /** @param source - The byte stream, read lazily. */
   constructor(source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>) {
@@ -137,57 +155,74 @@ export class BufferedReader implements AsyncIterable<Buffer> {
    *   the `maxLength` bytes read so far, so memory stays bounded and the
    *   next read continues with the rest of the over-long line.
    */
-  readline(options: ReadlineOptions = {}): Promise<Buffer> {
-    const maxLength = options.maxLength ?? DEFAULT_MAX_LINE_LENGTH
+  readline(options?: ReadlineOptions): Promise<Buffer> {
+    const maxLength = options?.maxLength ?? DEFAULT_MAX_LINE_LENGTH
     // Search each byte once: the buffered bytes here, then only each new
     // chunk as it arrives (a line sent byte by byte stays linear).
     const end = this.#buffered === 0 ? -1 : this.#indexOfNewline()
     // Fast path: the line is already buffered (pipelined requests).
     if (end !== -1 && end < maxLength) return Promise.resolve(this.#take(end + 1))
-    if (this.#readsLater) return new Promise((resolve, reject) => this.#readlineLater(maxLength, end, resolve, reject))
+    if (this.#readsLater) {
+      return new Promise((resolve, reject) =>
+        this.#readlineLater({ resolve, reject, maxLength, end, scanned: 0, waiting: false, deliveredNow: false }),
+      )
+    }
     return this.#readlineSlow(maxLength, end)
   }
 
   /**
    * `#readlineSlow()` for a source with {@link READ_LATER}: the same steps,
-   * continued from the callback that delivers each chunk.
+   * continued from the callback that delivers each chunk. The state of the
+   * waiting line lives in one object and the callback is made once per
+   * reader: a line costs its promise and that object, no closures.
    */
-  #readlineLater(maxLength: number, found: number, resolve: (line: Buffer) => void, reject: (error: unknown) => void): void {
-    let end = found
-    const readLater = (this.#source as unknown as Record<typeof READ_LATER, ReadLater>)[READ_LATER]
-    const proceed = (): void => {
-      try {
-        for (;;) {
-          if (end !== -1) {
-            resolve(end + 1 > maxLength ? this.#tooLong(maxLength, end + 1) : this.#take(end + 1))
-            return
-          }
-          const scanned = this.#buffered
-          if (scanned >= maxLength) this.#tooLong(maxLength, scanned)
-          if (this.#eof) {
-            resolve(this.#take(this.#buffered))
-            return
-          }
-          // Delivered at once (a queued chunk): go on in this loop; later: from the callback.
-          let waiting = true
-          let deliveredNow = false
-          readLater.call(this.#source, (chunk, error) => {
-            if (error !== undefined) return reject(error)
-            if (this.#keep(chunk)) {
-              const at = (this.#chunks[this.#chunks.length - 1] as Buffer).indexOf(NEWLINE)
-              if (at !== -1) end = scanned + at
-            }
-            if (waiting) deliveredNow = true
-            else proceed()
-          })
-          waiting = false
-          if (!deliveredNow) return
+  #readlineLater(line: PendingLine): void {
+    try {
+      for (;;) {
+        if (line.end !== -1) {
+          this.#pendingLine = undefined
+          line.resolve(line.end + 1 > line.maxLength ? this.#tooLong(line.maxLength, line.end + 1) : this.#take(line.end + 1))
+          return
         }
-      } catch (error) {
-        reject(error)
+        const scanned = this.#buffered
+        if (scanned >= line.maxLength) this.#tooLong(line.maxLength, scanned)
+        if (this.#eof) {
+          this.#pendingLine = undefined
+          line.resolve(this.#take(this.#buffered))
+          return
+        }
+        // A chunk delivered at once (one was queued) is handled in this
+        // loop; one delivered later, from the callback.
+        line.scanned = scanned
+        line.waiting = true
+        line.deliveredNow = false
+        this.#pendingLine = line
+        this.#onChunk ??= (chunk, error) => this.#lineChunk(chunk, error)
+        ;(this.#source as unknown as Record<typeof READ_LATER, ReadLater>)[READ_LATER](this.#onChunk)
+        line.waiting = false
+        if (!line.deliveredNow) return
       }
+    } catch (error) {
+      this.#pendingLine = undefined
+      line.reject(error)
     }
-    proceed()
+  }
+
+  /** A chunk (or the end, or a failure) for the waiting line. */
+  #lineChunk(chunk: Uint8Array | undefined, error?: Error): void {
+    const line = this.#pendingLine
+    if (line === undefined) return
+    if (error !== undefined) {
+      this.#pendingLine = undefined
+      line.reject(error)
+      return
+    }
+    if (this.#keep(chunk)) {
+      const at = (this.#chunks[this.#chunks.length - 1] as Buffer).indexOf(NEWLINE)
+      if (at !== -1) line.end = line.scanned + at
+    }
+    if (line.waiting) line.deliveredNow = true
+    else this.#readlineLater(line)
   }
 
   /** `readline()` when the line is not whole in the buffer; `end` is the newline found there, or -1. */
