@@ -338,6 +338,12 @@ export class BufferedReader implements AsyncIterable<Buffer> {
   #take(n: number): Buffer {
     if (n === 0) return EMPTY
     const first = this.#chunks[0] as Buffer
+    if (this.#offset === 0 && first.length === n) {
+      // The whole first chunk (a line that came alone): no new view of it.
+      this.#chunks.shift()
+      this.#buffered -= n
+      return first
+    }
     if (first.length - this.#offset >= n) {
       const bytes = first.subarray(this.#offset, this.#offset + n)
       this.#offset += n
