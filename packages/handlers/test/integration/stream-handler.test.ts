@@ -54,6 +54,27 @@ describe('StreamRequestHandler', () => {
     expect(await client.readLine()).toBe('THREE PIECES\n')
   })
 
+  test('lines sent together, a last line without newline and the end: each line, the partial one, then empty reads', async () => {
+    const lines: string[] = []
+    class Collector extends StreamRequestHandler {
+      override async handle(): Promise<void> {
+        for (let i = 0; i < 6; i++) lines.push((await this.rfile.readline()).toString())
+        await this.wfile.write('done\n')
+      }
+    }
+    const server = await listen('tcp4')
+    const serving = serveInBackground(server, Collector)
+    const client = await connect(server.address)
+    await client.send('one\ntwo\nthr')
+    await client.send('ee\nfour')
+    client.end()
+    expect(await client.readLine()).toBe('done\n')
+    expect(lines).toEqual(['one\n', 'two\n', 'three\n', 'four', '', ''])
+    await client.waitForEnd()
+    await serving.stop()
+    expect(serving.errors).toEqual([])
+  })
+
   test('a 16 MiB + 1 byte write is received in full (write() honours backpressure)', async () => {
     const size = 16 * 1024 * 1024 + 1
     class Big extends StreamRequestHandler {
