@@ -107,32 +107,26 @@ export class AcceptQueue<T> {
     // The waiter of this iterator's pending next(), so return() can end it.
     // Cleared by the waiter itself: no extra promise per request.
     let waiting: ((result: IteratorResult<T, undefined>) => void) | undefined
-    return {
-      next: () => {
-        const item = this.#items.shift()
-        if (item !== undefined) return Promise.resolve({ done: false, value: item })
-        if (this.#ended) return Promise.resolve({ done: true, value: undefined })
-        return new Promise((resolve) => {
-          const waiter = (result: IteratorResult<T, undefined>): void => {
-            waiting = undefined
-            resolve(result)
-          }
-          waiting = waiter
-          this.#waiters.push(waiter)
-        })
-      },
-      [TAKE_NOW]: () => this.#items.shift(),
-      [TAKE_LATER]: (deliver) => {
-        const item = this.#items.shift()
-        if (item !== undefined) return deliver({ done: false, value: item })
-        if (this.#ended) return deliver({ done: true, value: undefined })
+    // next() without the promise: TAKE_LATER, and next() through it.
+    const takeLater = (deliver: (result: IteratorResult<T, undefined>) => void): void => {
+      const item = this.#items.shift()
+      if (item !== undefined) {
+        deliver({ done: false, value: item })
+      } else if (this.#ended) {
+        deliver({ done: true, value: undefined })
+      } else {
         const waiter = (result: IteratorResult<T, undefined>): void => {
           waiting = undefined
           deliver(result)
         }
         waiting = waiter
         this.#waiters.push(waiter)
-      },
+      }
+    }
+    return {
+      next: () => new Promise((resolve) => takeLater(resolve)),
+      [TAKE_NOW]: () => this.#items.shift(),
+      [TAKE_LATER]: takeLater,
       return: async () => {
         const waiter = waiting
         const index = waiter === undefined ? -1 : this.#waiters.indexOf(waiter)

@@ -152,37 +152,44 @@ export class SocketChunks implements AsyncGenerator<Uint8Array, undefined, unkno
   }
 
   next(): Promise<IteratorResult<Uint8Array, undefined>> {
-    if (this.#target !== undefined) return Promise.reject(new Error('Cannot read: sink() is forwarding this source'))
-    this.#started = true
-    const chunks = this.#chunks
-    const chunk = chunks?.shift()
-    if (chunk !== undefined) {
-      if ((chunks as Uint8Array[]).length < READ_AHEAD_CHUNKS / 2 && !this.#detached && !this.#ended) this.#socket.resume()
-      return Promise.resolve({ done: false, value: chunk })
+    const ready = this.#readyNow()
+    if (ready === undefined) {
+      return new Promise((resolve, reject) => {
+        this.#resolve = resolve
+        this.#reject = reject
+      })
     }
-    if (this.#error !== undefined) return Promise.reject(this.#error)
-    if (this.#ended || this.#detached) return Promise.resolve({ done: true, value: undefined })
-    return new Promise((resolve, reject) => {
-      this.#resolve = resolve
-      this.#reject = reject
-    })
+    if (ready === null) return Promise.resolve({ done: true, value: undefined })
+    if (ready instanceof Error) return Promise.reject(ready)
+    return Promise.resolve({ done: false, value: ready })
   }
 
   /** `next()` through a callback, called synchronously when a chunk arrives: see {@link READ_LATER}. */
   [READ_LATER](deliver: DeliverChunk): void {
-    if (this.#target !== undefined) {
-      deliver(undefined, new Error('Cannot read: sink() is forwarding this source'))
-      return
-    }
+    const ready = this.#readyNow()
+    if (ready === undefined) this.#deliver = deliver
+    else if (ready === null) deliver(undefined)
+    else if (ready instanceof Error) deliver(undefined, ready)
+    else deliver(ready)
+  }
+
+  /**
+   * What a read gets at once: a queued chunk (resuming a paused socket once
+   * the queue is half empty), the failure, `null` for the end, or undefined
+   * when it has to wait.
+   */
+  #readyNow(): Uint8Array | Error | null | undefined {
+    if (this.#target !== undefined) return new Error('Cannot read: sink() is forwarding this source')
     this.#started = true
     const chunks = this.#chunks
     const chunk = chunks?.shift()
     if (chunk !== undefined) {
       if ((chunks as Uint8Array[]).length < READ_AHEAD_CHUNKS / 2 && !this.#detached && !this.#ended) this.#socket.resume()
-      deliver(chunk)
-    } else if (this.#error !== undefined) deliver(undefined, this.#error)
-    else if (this.#ended || this.#detached) deliver(undefined)
-    else this.#deliver = deliver
+      return chunk
+    }
+    if (this.#error !== undefined) return this.#error
+    if (this.#ended || this.#detached) return null
+    return undefined
   }
 
   async return(): Promise<IteratorResult<Uint8Array, undefined>> {
