@@ -162,21 +162,20 @@ export class BufferedReader implements AsyncIterable<Buffer> {
     const end = this.#buffered === 0 ? -1 : this.#indexOfNewline()
     // Fast path: the line is already buffered (pipelined requests).
     if (end !== -1 && end < maxLength) return Promise.resolve(this.#take(end + 1))
-    if (this.#readsLater) {
-      return new Promise((resolve, reject) =>
-        this.#readlineLater({ resolve, reject, maxLength, end, scanned: 0, waiting: false, deliveredNow: false }),
-      )
-    }
-    return this.#readlineSlow(maxLength, end)
+    return new Promise((resolve, reject) =>
+      this.#awaitLine({ resolve, reject, maxLength, end, scanned: 0, waiting: false, deliveredNow: false }),
+    )
   }
 
   /**
-   * `#readlineSlow()` for a source with {@link READ_LATER}: the same steps,
-   * continued from the callback that delivers each chunk. The state of the
-   * waiting line lives in one object and the callback is made once per
-   * reader: a line costs its promise and that object, no closures.
+   * `readline()` when the line is not whole in the buffer: takes chunks
+   * until a newline, the limit or the end. A chunk comes through
+   * {@link READ_LATER} when the source offers it (then perhaps at once:
+   * handled in this loop), else through `next()`; the loop goes on from the
+   * delivery. The waiting line's state lives in one object and the callback
+   * is made once per reader: a line costs its promise and that object.
    */
-  #readlineLater(line: PendingLine): void {
+  #awaitLine(line: PendingLine): void {
     try {
       for (;;) {
         if (line.end !== -1) {
@@ -197,8 +196,7 @@ export class BufferedReader implements AsyncIterable<Buffer> {
         line.waiting = true
         line.deliveredNow = false
         this.#pendingLine = line
-        this.#onChunk ??= (chunk, error) => this.#lineChunk(chunk, error)
-        ;(this.#source as unknown as Record<typeof READ_LATER, ReadLater>)[READ_LATER](this.#onChunk)
+        this.#requestChunk()
         line.waiting = false
         if (!line.deliveredNow) return
       }
@@ -208,37 +206,46 @@ export class BufferedReader implements AsyncIterable<Buffer> {
     }
   }
 
-  /** A chunk (or the end, or a failure) for the waiting line. */
-  #lineChunk(chunk: Uint8Array | undefined, error?: Error): void {
-    const line = this.#pendingLine
-    if (line === undefined) return
-    if (error !== undefined) {
-      this.#pendingLine = undefined
-      line.reject(error)
+  /** Asks the source for the next chunk for the waiting line. */
+  #requestChunk(): void {
+    if (this.#readsLater) {
+      this.#onChunk ??= (chunk, error) => (error === undefined ? this.#lineStep(this.#keep(chunk)) : this.#lineFailed(error))
+      ;(this.#source as unknown as Record<typeof READ_LATER, ReadLater>)[READ_LATER](this.#onChunk)
       return
     }
-    if (this.#keep(chunk)) {
+    this.#source.next().then(
+      (result) => {
+        let kept: boolean
+        try {
+          kept = this.#accept(result)
+        } catch (error) {
+          this.#lineFailed(error)
+          return
+        }
+        this.#lineStep(kept)
+      },
+      (error: unknown) => this.#lineFailed(error),
+    )
+  }
+
+  /** A chunk came (`kept`: it had bytes, now buffered), or the end: look for the newline, go on. */
+  #lineStep(kept: boolean): void {
+    const line = this.#pendingLine
+    if (line === undefined) return
+    if (kept) {
       const at = (this.#chunks[this.#chunks.length - 1] as Buffer).indexOf(NEWLINE)
       if (at !== -1) line.end = line.scanned + at
     }
     if (line.waiting) line.deliveredNow = true
-    else this.#readlineLater(line)
+    else this.#awaitLine(line)
   }
 
-  /** `readline()` when the line is not whole in the buffer; `end` is the newline found there, or -1. */
-  async #readlineSlow(maxLength: number, found: number): Promise<Buffer> {
-    let end = found
-    while (end === -1) {
-      const scanned = this.#buffered
-      if (scanned >= maxLength) return this.#tooLong(maxLength, scanned)
-      if (this.#eof) return this.#take(this.#buffered)
-      // The source directly, not through #fill(): one promise per chunk.
-      if (!this.#accept(await this.#source.next())) continue
-      const at = (this.#chunks[this.#chunks.length - 1] as Buffer).indexOf(NEWLINE)
-      if (at !== -1) end = scanned + at
-    }
-    if (end + 1 > maxLength) return this.#tooLong(maxLength, end + 1)
-    return this.#take(end + 1)
+  /** The source failed: the waiting line fails with its error. */
+  #lineFailed(error: unknown): void {
+    const line = this.#pendingLine
+    if (line === undefined) return
+    this.#pendingLine = undefined
+    line.reject(error)
   }
 
   /**
