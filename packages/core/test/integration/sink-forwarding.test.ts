@@ -4,8 +4,8 @@
 // end, resets, aborts, and sources other than the connection's own.
 import { randomBytes } from 'node:crypto'
 import { connect as netConnect, type Socket } from 'node:net'
-import { RequestTimeoutError, type StreamRequest, TCPServer } from '@socketserver/core'
-import { connect, Gate, listen, serveInBackground, until } from '@socketserver/testing'
+import { RequestTimeoutError, type StreamRequest } from '@socketserver/core'
+import { connect, Gate, type LoopbackClient, listen, serveInBackground, until } from '@socketserver/testing'
 import { describe, expect, test, vi } from 'vitest'
 
 const echo = (request: StreamRequest): Promise<void> => request.sink(request.source)
@@ -134,15 +134,26 @@ describe('sink(source) forwarding its own source', () => {
   })
 })
 
+/** Two clients of one server and their requests, in order: `from`, then `to`. */
+async function twoConnections(): Promise<{
+  from: LoopbackClient
+  fromRequest: StreamRequest
+  to: LoopbackClient
+  toRequest: StreamRequest
+}> {
+  const server = await listen('tcp4')
+  const iterator = server[Symbol.asyncIterator]()
+  const from = await connect(server.address)
+  const { value: fromRequest } = await iterator.next()
+  const to = await connect(server.address)
+  const { value: toRequest } = await iterator.next()
+  if (fromRequest === undefined || toRequest === undefined) throw new Error('Cannot take two requests')
+  return { from, fromRequest, to, toRequest }
+}
+
 describe('sink(source) forwarding another connection', () => {
   test('relays one client to another until the first ends; the second sees every byte and then the end', async () => {
-    await using server = await TCPServer.listen({ host: '127.0.0.1', port: 0 })
-    const iterator = server[Symbol.asyncIterator]()
-    const from = await connect(server.address)
-    const { value: fromRequest } = await iterator.next()
-    const to = await connect(server.address)
-    const { value: toRequest } = await iterator.next()
-    if (fromRequest === undefined || toRequest === undefined) throw new Error('Cannot take two requests')
+    const { from, fromRequest, to, toRequest } = await twoConnections()
     const relaying = toRequest.sink(fromRequest.source)
     const payload = randomBytes(1024 * 1024)
     await from.send(payload)
@@ -154,13 +165,7 @@ describe('sink(source) forwarding another connection', () => {
   })
 
   test('when the receiving connection closes, forwarding stops with ERR_STREAM_DESTROYED and the sending one stays usable', async () => {
-    await using server = await TCPServer.listen({ host: '127.0.0.1', port: 0 })
-    const iterator = server[Symbol.asyncIterator]()
-    const from = await connect(server.address)
-    const { value: fromRequest } = await iterator.next()
-    const to = await connect(server.address)
-    const { value: toRequest } = await iterator.next()
-    if (fromRequest === undefined || toRequest === undefined) throw new Error('Cannot take two requests')
+    const { from, fromRequest, to, toRequest } = await twoConnections()
     const relaying = toRequest.sink(fromRequest.source)
     await from.send('one\n')
     expect(await to.readLine()).toBe('one\n')

@@ -7,26 +7,11 @@
 import { BufferedReader, LineTooLongError } from '@socketserver/handlers'
 import fc from 'fast-check'
 import { describe, expect, test } from 'vitest'
+import { bytesWithNewlines, chunksOf, stream } from './chunked-input.js'
 
 const READ_LATER = Symbol.for('socketserver.readLater')
 
 type Deliver = (chunk: Uint8Array | undefined, error?: Error) => void
-
-/** Splits `bytes` at the given cut points into chunks (empty ones included). */
-function chunksOf(bytes: Uint8Array, cuts: number[]): Uint8Array[] {
-  const points = [...new Set(cuts.map((cut) => cut % (bytes.length + 1)))].sort((a, b) => a - b)
-  const chunks: Uint8Array[] = []
-  let at = 0
-  for (const point of [...points, bytes.length]) {
-    chunks.push(bytes.subarray(at, point))
-    at = point
-  }
-  return chunks
-}
-
-async function* stream(chunks: Uint8Array[]): AsyncGenerator<Uint8Array> {
-  for (const chunk of chunks) yield chunk
-}
 
 /**
  * A source with the callback read: chunk i is delivered at once when
@@ -69,8 +54,6 @@ async function outcomes(reader: BufferedReader, maxLength: number): Promise<stri
   }
   throw new Error('Cannot finish reading: more than 1,000 outcomes')
 }
-
-const bytesWithNewlines = fc.uint8Array({ maxLength: 300 }).map((bytes) => bytes.map((byte) => (byte % 7 === 0 ? 0x0a : byte)))
 
 describe('BufferedReader over a source with the callback read (fast-check)', () => {
   test('readline() gives the same outcomes as over a plain async iterator, for any split, timing and maxLength', async () => {

@@ -1,24 +1,7 @@
 import { BufferedReader, LineTooLongError } from '@socketserver/handlers'
 import fc from 'fast-check'
 import { describe, expect, test } from 'vitest'
-
-/** Splits `bytes` at the given cut points into chunks (empty ones included). */
-function chunksOf(bytes: Uint8Array, cuts: number[]): Uint8Array[] {
-  const points = [...new Set(cuts.map((cut) => cut % (bytes.length + 1)))].sort((a, b) => a - b)
-  const chunks: Uint8Array[] = []
-  let at = 0
-  for (const point of [...points, bytes.length]) {
-    chunks.push(bytes.subarray(at, point))
-    at = point
-  }
-  return chunks
-}
-
-async function* stream(chunks: Uint8Array[]): AsyncGenerator<Uint8Array> {
-  for (const chunk of chunks) yield chunk
-}
-
-const bytesWithNewlines = fc.uint8Array({ maxLength: 300 }).map((bytes) => bytes.map((byte) => (byte % 7 === 0 ? 0x0a : byte)))
+import { bytesWithNewlines, chunksOf, stream } from './chunked-input.js'
 
 describe('BufferedReader properties (fast-check)', () => {
   test('read(n) in any sizes returns exactly the bytes sent, for any split into chunks', async () => {
