@@ -88,9 +88,9 @@ export class PooledRun<R, O> implements AsyncIterableIterator<O> {
 
   constructor(source: AsyncIterable<R>, run: (request: R) => Promise<O>, limit: number, blockOnClose: boolean, daemon: boolean) {
     this.#source = source[Symbol.asyncIterator]()
-    const takeNow = (this.#source as Partial<TakeNow<R>>)[TAKE_NOW]
-    this.#takeNow = takeNow?.bind(this.#source)
-    this.#takeLater = (this.#source as Partial<TakeNow<R>>)[TAKE_LATER]
+    const fast = this.#source as Partial<TakeNow<R>>
+    this.#takeNow = fast[TAKE_NOW]?.bind(fast)
+    this.#takeLater = fast[TAKE_LATER]?.bind(fast)
     this.#run = run
     this.#runWithCallbacks = (run as { [RUN_WITH_CALLBACKS]?: RunWithCallbacks<R, O> })[RUN_WITH_CALLBACKS]
     this.#limit = limit
