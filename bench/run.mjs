@@ -47,8 +47,14 @@ const ours = (policy, service = 'echo') => ({
   command: node,
   args: (t) => [join(here, 'servers/ours.mjs'), t, policy, service],
 })
+const RAW_NAMES = {
+  echo: 'raw node',
+  upper: 'raw node upper',
+  'upper-async': 'raw node upper, async/await',
+  'echo-promise': 'raw node, reply as promise',
+}
 const raw = (service = 'echo') => ({
-  name: service === 'echo' ? 'raw node' : `raw node ${service}`,
+  name: RAW_NAMES[service],
   command: node,
   args: (t) => [join(here, 'servers/raw-node.mjs'), t, service],
 })
@@ -117,7 +123,7 @@ const CASES = [
     conns: 64,
     size: 64,
     line: true,
-    impls: [raw(), raw('upper'), ours('pooled', 'upper'), py('ThreadingTCPServer', 'upper')],
+    impls: [raw(), raw('upper'), raw('upper-async'), ours('pooled', 'upper'), py('ThreadingTCPServer', 'upper')],
   },
   {
     name: 'Unix ping-pong 64 B x 64',
@@ -133,7 +139,16 @@ const CASES = [
     mode: 'pingpong',
     conns: 64,
     size: 64,
-    impls: [raw(), ours('pooled'), ours('forked'), ours('forked:8'), py('UDPServer'), py('ThreadingUDPServer'), py('ForkingUDPServer')],
+    impls: [
+      raw(),
+      raw('echo-promise'),
+      ours('pooled'),
+      ours('forked'),
+      ours('forked:8'),
+      py('UDPServer'),
+      py('ThreadingUDPServer'),
+      py('ForkingUDPServer'),
+    ],
   },
   {
     name: 'Unix datagram ping-pong 64 B x 64',

@@ -1,5 +1,10 @@
 // The baseline: a bare Node echo, the ceiling for a library built on Node.
 //   node raw-node.mjs TRANSPORT SERVICE   (TRANSPORT tcp | unix | udp | unixdgram)
+// SERVICE echo (the default); upper (read a line, reply with it upper-cased,
+// in callbacks); upper-async (the same as an async/await loop: a promise per
+// line read and per write, the least an async API costs, no library);
+// echo-promise (UDP: each reply's completion as a promise, as a promise API
+// returns it).
 // Unix datagrams use node-unix-socket directly, as our server does.
 import dgram from 'node:dgram'
 import { rmSync } from 'node:fs'
@@ -24,6 +29,39 @@ const upper = (socket) => {
     }
   })
 }
+// What the line case costs any async/await API on raw Node: the reader
+// hands each line over as a promise, the loop awaits each write (resolved at
+// once unless the socket's buffer is full). Written as small as it can be.
+const upperAsync = (socket) => {
+  let buffered = null
+  let waiting = null
+  const takeLine = () => {
+    const end = buffered === null ? -1 : buffered.indexOf(10)
+    if (end === -1) return null
+    const line = buffered.subarray(0, end + 1)
+    buffered = end + 1 === buffered.length ? null : buffered.subarray(end + 1)
+    return line
+  }
+  socket.on('data', (chunk) => {
+    buffered = buffered === null ? chunk : Buffer.concat([buffered, chunk])
+    const line = waiting && takeLine()
+    if (line) {
+      const resolve = waiting
+      waiting = null
+      resolve(line)
+    }
+  })
+  socket.on('end', () => waiting?.(null))
+  const readline = () => {
+    const line = takeLine()
+    return line ? Promise.resolve(line) : new Promise((resolve) => (waiting = resolve))
+  }
+  const write = (text) => (socket.write(text) ? Promise.resolve() : new Promise((resolve) => socket.once('drain', resolve)))
+  ;(async () => {
+    for (let line = await readline(); line !== null; line = await readline()) await write(line.toString('latin1').toUpperCase())
+    socket.end()
+  })()
+}
 // The leanest echo that still honours backpressure (as ours does): write
 // each chunk, pause reading while the socket's buffer is full. socket.pipe()
 // was the baseline before, but its stream machinery made it slower than our
@@ -40,6 +78,7 @@ const echo = (socket) => {
 const onConnection = (socket) => {
   socket.on('error', () => {})
   if (service === 'upper') upper(socket)
+  else if (service === 'upper-async') upperAsync(socket)
   else echo(socket)
 }
 if (transport === 'tcp' || transport === 'unix') {
@@ -51,7 +90,11 @@ if (transport === 'tcp' || transport === 'unix') {
   process.on('SIGTERM', () => server.close(() => process.exit(0)))
 } else if (transport === 'udp') {
   const socket = dgram.createSocket('udp4')
-  socket.on('message', (data, rinfo) => socket.send(data, rinfo.port, rinfo.address))
+  const settle = () => {}
+  const reply = (data, rinfo) =>
+    new Promise((resolve, reject) => socket.send(data, rinfo.port, rinfo.address, (error) => (error ? reject(error) : resolve())))
+  if (service === 'echo-promise') socket.on('message', (data, rinfo) => reply(data, rinfo).then(settle, settle))
+  else socket.on('message', (data, rinfo) => socket.send(data, rinfo.port, rinfo.address))
   socket.bind(0, '127.0.0.1', () => console.log(`READY 127.0.0.1:${socket.address().port}`))
   process.on('SIGTERM', () => socket.close(() => process.exit(0)))
 } else {
