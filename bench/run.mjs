@@ -313,13 +313,31 @@ for (const kase of CASES) {
   printCase(kase, rows)
 }
 
-const memory = { defaultFlags: await measureIdleMemory(), youngGenerationCapped: await measureIdleMemory(['--max-semi-space-size=1']) }
-const shutdown = await measureShutdown()
+const memory = {
+  defaultFlags: await repeatIdleMemory([]),
+  youngGenerationCapped: await repeatIdleMemory(['--max-semi-space-size=1']),
+}
+
+/** {@link measureIdleMemory} once per round; each figure is the median of the rounds. */
+async function repeatIdleMemory(flags) {
+  const rounds = []
+  for (let round = 0; round < runs; round++) rounds.push(await measureIdleMemory(flags))
+  const figure = (key, name) => median(rounds.map((r) => r[key][name]))
+  return {
+    raw: { peak: figure('raw', 'peak'), collected: figure('raw', 'collected') },
+    ours: { peak: figure('ours', 'peak'), collected: figure('ours', 'collected') },
+  }
+}
+// One shutdown per round: a single figure caught a neighbour's burst or a
+// major collection once (14 ms against about 1 ms in every other run).
+const shutdowns = []
+for (let round = 0; round < runs; round++) shutdowns.push(await measureShutdown())
+const shutdown = median(shutdowns)
 const memoryLine = ({ raw: r, ours: o }, figure) =>
   `raw node ${r[figure].toFixed(2)} KB, ours ${o[figure].toFixed(2)} KB (${(o[figure] / r[figure]).toFixed(2)} x)`
 console.log(
   [
-    '\nRSS per idle TCP connection (10,000 idle):',
+    `\nRSS per idle TCP connection (10,000 idle; medians of ${runs} round(s)):`,
     `  default flags, peak while they arrive:  ${memoryLine(memory.defaultFlags, 'peak')}`,
     `  default flags, after a full collection: ${memoryLine(memory.defaultFlags, 'collected')}`,
     `  young generation capped at 1 MB (both), after a full collection: ${memoryLine(memory.youngGenerationCapped, 'collected')}`,
@@ -340,7 +358,9 @@ if (idleEffect('ours pooled') !== undefined) {
     `64 active connections beside 10,000 idle ones keep ${(ours * 100).toFixed(0)} % of their throughput alone (raw node: ${(raw * 100).toFixed(0)} %; ours relative to raw: ${(ours / raw).toFixed(2)})`,
   )
 }
-console.log(`Shutdown with 10,000 idle connections: listener closed ${shutdown.toFixed(2)} ms after abort`)
+console.log(
+  `Shutdown with 10,000 idle connections: listener closed ${shutdown.toFixed(2)} ms after abort (median of ${runs}; ${Math.min(...shutdowns).toFixed(2)} to ${Math.max(...shutdowns).toFixed(2)} ms)`,
+)
 console.log(
   `\n${runs} round(s) of ${seconds} s per figure, every implementation once per round; figures are medians, ratios the median of each round's ratio to that round's baseline; "var" is (max - min) / median of req/s across rounds. ${cpus().length} CPUs (${cpus()[0]?.model ?? 'unknown'}), Node ${process.versions.node}, taskset ${hasTaskset ? 'on' : 'off'}. Took ${((Date.now() - started) / 1000).toFixed(0)} s.`,
 )
@@ -348,7 +368,7 @@ console.log(
 mkdirSync(join(here, 'results'), { recursive: true })
 writeFileSync(
   join(here, 'results', 'latest.json'),
-  `${JSON.stringify({ date: new Date().toISOString(), node: process.versions.node, cpus: cpus().length, runs, seconds, results, memory, idleKept: { ours: idleEffect('ours pooled'), raw: idleEffect('raw node') }, shutdownMs: shutdown }, null, 2)}\n`,
+  `${JSON.stringify({ date: new Date().toISOString(), node: process.versions.node, cpus: cpus().length, runs, seconds, results, memory, idleKept: { ours: idleEffect('ours pooled'), raw: idleEffect('raw node') }, shutdownMs: shutdown, shutdownRunsMs: shutdowns }, null, 2)}\n`,
 )
 
 function printCase(kase, rows) {
