@@ -6,7 +6,7 @@
  */
 
 import type { Socket } from 'node:net'
-import { closedError, endWriting } from './socket-writing.js'
+import { closedError, endWritingThen } from './socket-writing.js'
 
 /**
  * Chunks read ahead before the socket is paused. Small: the kernel's buffer
@@ -270,7 +270,8 @@ export class SocketChunks implements AsyncGenerator<Uint8Array, undefined, unkno
     if (resolve === undefined || reject === undefined) return
     this.#resolve = this.#reject = undefined
     if (this.#error !== undefined) reject(this.#error)
-    else if (this.#target !== undefined) endWriting(this.#target).then(resolve as () => void, reject)
+    else if (this.#target !== undefined)
+      endWritingThen(this.#target, (error) => (error === undefined ? (resolve as () => void)() : reject(error)))
     else resolve({ done: true, value: undefined })
   }
 

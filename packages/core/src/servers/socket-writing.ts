@@ -19,10 +19,18 @@ export async function writeAllThenEnd(socket: Socket, source: Source<Uint8Array>
 
 /** Ends the socket's write side; resolves once every byte was handed to the kernel, rejects if it closed first. */
 export function endWriting(socket: Socket): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    socket.end(() => resolve())
-    socket.once('close', () => (socket.writableFinished ? resolve() : reject(closedError())))
-  })
+  return new Promise<void>((resolve, reject) => endWritingThen(socket, (error) => (error === undefined ? resolve() : reject(error))))
+}
+
+/**
+ * {@link endWriting} through a callback: `done()` once every byte was handed
+ * to the kernel, `done(error)` if the socket was destroyed first. Node calls
+ * `end()`'s callback in both cases (with the failure in the second), so no
+ * `close` listener is needed; a socket that had finished before counts as
+ * delivered.
+ */
+export function endWritingThen(socket: Socket, done: (error?: Error) => void): void {
+  socket.end((error?: Error | null) => (error == null || socket.writableFinished ? done() : done(closedError())))
 }
 
 /** Resolves at the socket's next `drain`; rejects if it closes first. */

@@ -180,3 +180,35 @@ describe('sink(source) forwarding another connection', () => {
     await Promise.all([fromRequest.close(), toRequest.close()])
   })
 })
+
+describe('sink(source) ending the connection', () => {
+  // The source ends while the socket still holds bytes the client has not
+  // read: sink() must wait for them to reach the kernel, and fail when the
+  // client resets first rather than report a delivery that did not happen.
+  test.each([
+    ['its own source', (request: StreamRequest) => request.sink(request.source)],
+    ['another source', (request: StreamRequest) => request.sink([])],
+  ])('sink() of %s fails when the client resets before the last bytes were delivered', async (_name, sink) => {
+    const server = await listen('tcp4')
+    let ending: Promise<unknown> | undefined
+    const serving = serveInBackground(server, (request: StreamRequest) => {
+      // More than the kernel's buffers hold while the client reads nothing.
+      request.socket.write(Buffer.alloc(8 * 1024 * 1024))
+      ending = sink(request).then(
+        () => 'delivered',
+        (error: { code?: string }) => error.code,
+      )
+      return ending
+    })
+    const address = server.address
+    if (!('port' in address)) throw new Error('Cannot connect: not TCP')
+    const client = netConnect({ host: address.host, port: address.port })
+    client.pause()
+    client.on('error', () => {})
+    client.end()
+    await until(() => ending !== undefined, 10_000, 'the handler to call sink()')
+    client.resetAndDestroy()
+    expect(await ending).toBe('ERR_STREAM_DESTROYED')
+    await serving.stop()
+  })
+})
