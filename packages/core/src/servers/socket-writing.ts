@@ -24,17 +24,22 @@ export function endWriting(socket: Socket): Promise<void> {
 
 /**
  * {@link endWriting} through a callback: `done()` once every byte was handed
- * to the kernel, `done(error)` if the socket was destroyed first. Node calls
- * `end()`'s callback in both cases (with the failure in the second), so no
- * `close` listener is needed; a socket that had finished before counts as
- * delivered.
+ * to the kernel, `done(error)` if the socket was destroyed first. A socket
+ * that already finished or was already destroyed is answered at once: Node
+ * never calls `end()`'s callback on a socket destroyed without an error.
+ * Otherwise Node calls it on finish or, with the failure, on destroy, so no
+ * `close` listener is needed.
  */
 export function endWritingThen(socket: Socket, done: (error?: Error) => void): void {
-  socket.end((error?: Error | null) => (error == null || socket.writableFinished ? done() : done(closedError())))
+  if (socket.writableFinished) done()
+  else if (socket.destroyed) done(closedError(socket.errored ?? undefined))
+  else socket.end((error?: Error | null) => (error == null || socket.writableFinished ? done() : done(closedError(error))))
 }
 
 /** Resolves at the socket's next `drain`; rejects if it closes first. */
 export function drained(socket: Socket): Promise<void> {
+  // Closed already: neither event will come.
+  if (socket.destroyed) return Promise.reject(closedError(socket.errored ?? undefined))
   return new Promise<void>((resolve, reject) => {
     const onDrain = (): void => {
       socket.off('close', onClose)
@@ -50,6 +55,7 @@ export function drained(socket: Socket): Promise<void> {
 }
 
 /** What a write to a closed connection rejects with. */
-export function closedError(): Error {
-  return Object.assign(new Error('Cannot write to the connection: it is closed'), { code: 'ERR_STREAM_DESTROYED' })
+export function closedError(cause?: Error): Error {
+  const error = new Error('Cannot write to the connection: it is closed', cause === undefined ? undefined : { cause })
+  return Object.assign(error, { code: 'ERR_STREAM_DESTROYED' })
 }

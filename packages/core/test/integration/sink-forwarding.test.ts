@@ -188,12 +188,15 @@ describe('sink(source) ending the connection', () => {
   test.each([
     ['its own source', (request: StreamRequest) => request.sink(request.source)],
     ['another source', (request: StreamRequest) => request.sink([])],
-  ])('sink() of %s fails when the client resets before the last bytes were delivered', async (_name, sink) => {
+  ])('sink() of %s fails when the client resets before the last bytes were delivered', async (name, sink) => {
     const server = await listen('tcp4')
+    let serverSocket: Socket | undefined
     let ending: Promise<unknown> | undefined
     const serving = serveInBackground(server, (request: StreamRequest) => {
-      // More than the kernel's buffers hold while the client reads nothing.
-      request.socket.write(Buffer.alloc(8 * 1024 * 1024))
+      serverSocket = request.socket
+      // Far more than the kernel takes while the client reads nothing (about
+      // 4 MiB here): the rest waits in the socket's buffer.
+      request.socket.write(Buffer.alloc(16 * 1024 * 1024))
       ending = sink(request).then(
         () => 'delivered',
         (error: { code?: string }) => error.code,
@@ -207,8 +210,59 @@ describe('sink(source) ending the connection', () => {
     client.on('error', () => {})
     client.end()
     await until(() => ending !== undefined, 10_000, 'the handler to call sink()')
+    // Forwarding its own source ends the socket once the client's end was read.
+    if (name === 'its own source') await until(() => serverSocket?.readableEnded === true, 10_000, "the client's end to be read")
+    // The end is pending: bytes are still waiting to be handed to the kernel.
+    expect(serverSocket?.writableEnded).toBe(true)
+    expect(serverSocket?.writableFinished).toBe(false)
+    expect(serverSocket?.writableLength).toBeGreaterThan(0)
     client.resetAndDestroy()
     expect(await ending).toBe('ERR_STREAM_DESTROYED')
+    await serving.stop()
+  })
+
+  test('sink() of a source that stops when the request is aborted settles, though the socket is already destroyed', async () => {
+    const server = await listen('tcp4')
+    let served: StreamRequest | undefined
+    let ending: Promise<unknown> | undefined
+    const serving = serveInBackground(server, (request: StreamRequest) => {
+      served = request
+      async function* untilAborted(): AsyncGenerator<Uint8Array> {
+        while (!request.signal.aborted) {
+          yield Buffer.from('tick\n')
+          await new Promise((resolve) => setImmediate(resolve))
+        }
+      }
+      ending = request.sink(untilAborted()).then(
+        () => 'delivered',
+        (error: { code?: string }) => error.code,
+      )
+      return ending
+    })
+    const client = await connect(server.address)
+    expect(await client.readLine()).toBe('tick\n')
+    served?.abort(new Error('stop'))
+    expect(await ending).toBe('ERR_STREAM_DESTROYED')
+    client.destroy()
+    await serving.stop()
+  })
+
+  test('sink() of a chunk after the connection closed rejects rather than waiting for a drain that cannot come', async () => {
+    const server = await listen('tcp4')
+    let ending: Promise<unknown> | undefined
+    const serving = serveInBackground(server, async (request: StreamRequest) => {
+      request.socket.destroy()
+      await new Promise((resolve) => request.socket.once('close', resolve))
+      ending = request.sink([Buffer.from('too late\n')]).then(
+        () => 'delivered',
+        (error: { code?: string }) => error.code,
+      )
+      await ending
+    })
+    const client = await connect(server.address)
+    await until(() => ending !== undefined, 10_000, 'the handler to call sink()')
+    expect(await ending).toBe('ERR_STREAM_DESTROYED')
+    client.destroy()
     await serving.stop()
   })
 })
