@@ -34,6 +34,7 @@ const upper = (socket) => {
 // once unless the socket's buffer is full). Written as small as it can be.
 const upperAsync = (socket) => {
   let buffered = null
+  let ended = false
   let waiting = null
   const takeLine = () => {
     const end = buffered === null ? -1 : buffered.indexOf(10)
@@ -42,19 +43,25 @@ const upperAsync = (socket) => {
     buffered = end + 1 === buffered.length ? null : buffered.subarray(end + 1)
     return line
   }
+  const wake = (line) => {
+    const resolve = waiting
+    waiting = null
+    resolve(line)
+  }
   socket.on('data', (chunk) => {
     buffered = buffered === null ? chunk : Buffer.concat([buffered, chunk])
     const line = waiting && takeLine()
-    if (line) {
-      const resolve = waiting
-      waiting = null
-      resolve(line)
-    }
+    if (line) wake(line)
   })
-  socket.on('end', () => waiting?.(null))
+  socket.on('end', () => {
+    ended = true
+    if (waiting) wake(null)
+  })
+  // A line, or null at the end (a last line without newline is dropped).
   const readline = () => {
     const line = takeLine()
-    return line ? Promise.resolve(line) : new Promise((resolve) => (waiting = resolve))
+    if (line || ended) return Promise.resolve(line)
+    return new Promise((resolve) => (waiting = resolve))
   }
   const write = (text) => (socket.write(text) ? Promise.resolve() : new Promise((resolve) => socket.once('drain', resolve)))
   ;(async () => {
@@ -82,7 +89,8 @@ const onConnection = (socket) => {
   else echo(socket)
 }
 if (transport === 'tcp' || transport === 'unix') {
-  const server = net.createServer(onConnection)
+  // The async loop ends its side itself, after its last write.
+  const server = net.createServer({ allowHalfOpen: service === 'upper-async' }, onConnection)
   server.listen(transport === 'tcp' ? { host: '127.0.0.1', port: 0, backlog: 65535 } : { path, backlog: 65535 }, () => {
     const a = server.address()
     console.log(`READY ${typeof a === 'string' ? a : `${a.address}:${a.port}`}`)
