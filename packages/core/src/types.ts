@@ -55,6 +55,12 @@ export interface BaseRequest {
  * Given a connection's own unread `source` (an echo, `pipe(request,
  * request)`, or relaying one connection into another), `sink` forwards the
  * bytes as they arrive, with backpressure and without a promise per chunk.
+ * `sink` resolves once every byte was handed to the kernel and the write
+ * side ended; it rejects (`ERR_STREAM_DESTROYED`) when the connection closes
+ * or is ended by someone else before that, so a reply cut short never
+ * counts as delivered. `source` serves one read at a time: a second `next()`
+ * while one is pending rejects with code `SS_ERR_READ_PENDING` (as
+ * `for await` never does).
  *
  * The socket arrives paused: no byte has been read from it until the handler
  * reads (so it can be handed to a child process intact).

@@ -117,18 +117,23 @@ export class BufferedWriter {
     if (socket.destroyed || !socket.writable) return Promise.reject(closedError(socket))
     // The encoding applies to text only.
     if (socket.write(bytes, 'utf8')) return RESOLVED
+    // 'drain' once the buffer empties; but a socket ended meanwhile (the
+    // request closed while this write waited) sends no 'drain', only
+    // 'finish' once every byte, these included, was handed to the kernel.
     return new Promise<void>((resolve, reject) => {
       const done = (error?: Error): void => {
-        socket.off('drain', onDrain)
+        socket.off('drain', onDone)
+        socket.off('finish', onDone)
         socket.off('close', onClose)
         socket.off('error', onError)
         if (error === undefined) resolve()
         else reject(error)
       }
-      const onDrain = (): void => done()
+      const onDone = (): void => done()
       const onError = (error: Error): void => done(error)
-      const onClose = (): void => done(closedError(socket))
-      socket.on('drain', onDrain)
+      const onClose = (): void => done(socket.writableFinished ? undefined : closedError(socket))
+      socket.on('drain', onDone)
+      socket.on('finish', onDone)
       socket.on('close', onClose)
       socket.on('error', onError)
     })

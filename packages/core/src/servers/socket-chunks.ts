@@ -31,6 +31,11 @@ export const READ_LATER: unique symbol = Symbol.for('socketserver.readLater')
 /** What `READ_LATER` hands a chunk (or the end, or a failure) to. @internal */
 export type DeliverChunk = (chunk: Uint8Array | undefined, error?: Error) => void
 
+/** What a second read at once is refused with: reads of a source take turns. */
+function readPendingError(): Error {
+  return Object.assign(new Error('Cannot read: another read of this source is still pending'), { code: 'SS_ERR_READ_PENDING' })
+}
+
 /**
  * Where a socket keeps its current reader. The listeners below are shared by
  * every socket and find the reader here: four closures per connection cost
@@ -144,14 +149,23 @@ export class SocketChunks implements AsyncGenerator<Uint8Array, undefined, unkno
     return new Promise<void>((resolve, reject) => {
       this.#resolve = resolve as () => void
       this.#reject = reject
-      for (const chunk of this.#chunks?.splice(0) ?? []) this.#forward(chunk, target)
-      if (target !== this.#socket) target.once('close', () => this.#targetClosed(target))
+      if (target !== this.#socket) {
+        // Another connection's socket, closed or ended already: its 'close'
+        // will not come (again), and writes to it fail.
+        if (!target.writable) {
+          this.#targetFailed(target)
+          return
+        }
+        target.once('close', () => this.#targetFailed(target))
+      }
+      for (const chunk of this.#chunks?.splice(0) ?? []) if (!this.#detached) this.#forward(chunk, target)
       if (this.#ended || this.#error !== undefined) this.#settle()
-      else this.#socket.resume()
+      else if (!this.#detached) this.#socket.resume()
     })
   }
 
   next(): Promise<IteratorResult<Uint8Array, undefined>> {
+    if (this.#reading) return Promise.reject(readPendingError())
     const ready = this.#readyNow()
     if (ready === undefined) {
       return new Promise((resolve, reject) => {
@@ -166,11 +180,20 @@ export class SocketChunks implements AsyncGenerator<Uint8Array, undefined, unkno
 
   /** `next()` through a callback, called synchronously when a chunk arrives: see {@link READ_LATER}. */
   [READ_LATER](deliver: DeliverChunk): void {
+    if (this.#reading) {
+      deliver(undefined, readPendingError())
+      return
+    }
     const ready = this.#readyNow()
     if (ready === undefined) this.#deliver = deliver
     else if (ready === null) deliver(undefined)
     else if (ready instanceof Error) deliver(undefined, ready)
     else deliver(ready)
+  }
+
+  /** Whether a read is waiting: a second one at once is refused, not queued. (Reads while forwarding get their own refusal.) */
+  get #reading(): boolean {
+    return this.#target === undefined && (this.#resolve !== undefined || this.#deliver !== undefined)
   }
 
   /**
@@ -277,15 +300,26 @@ export class SocketChunks implements AsyncGenerator<Uint8Array, undefined, unkno
 
   #forward(chunk: Uint8Array, target: Socket): void {
     if (target.write(chunk)) return
+    // Another connection's socket that can no longer write sends no 'drain'
+    // (and its 'close' may have passed): fail now. Our own socket's failure
+    // reaches this reader through its 'error' and 'close'.
+    if (target !== this.#socket && !target.writable) {
+      this.#targetFailed(target)
+      return
+    }
     const socket = this.#socket
     socket.pause()
     target.once('drain', () => socket.resume())
   }
 
-  /** The target closed while forwarding (a socket other than ours): stop reading, fail as a write would. */
-  #targetClosed(target: Socket): void {
-    if (this.#resolve === undefined || target.writableFinished) return
-    this.#error ??= closedError()
+  /**
+   * The target (a socket other than ours) closed or can no longer write
+   * while forwarding: stop reading, fail as a write would. (Once the source
+   * ended, the end of the target is awaited through `end()` instead.)
+   */
+  #targetFailed(target: Socket): void {
+    if (this.#resolve === undefined) return
+    this.#error ??= closedError(target.errored ?? undefined)
     this.#detach()
   }
 

@@ -36,21 +36,27 @@ export function endWritingThen(socket: Socket, done: (error?: Error) => void): v
   else socket.end((error?: Error | null) => (error == null || socket.writableFinished ? done() : done(closedError(error))))
 }
 
-/** Resolves at the socket's next `drain`; rejects if it closes first. */
+/**
+ * Resolves at the socket's next `drain`; rejects if it closes or is ended
+ * first (Node sends no `drain` once a socket is ending, and what the caller
+ * still has to write can no longer go out).
+ */
 export function drained(socket: Socket): Promise<void> {
-  // Closed already: neither event will come.
-  if (socket.destroyed) return Promise.reject(closedError(socket.errored ?? undefined))
+  // Closed or ended already: no 'drain' will come.
+  if (!socket.writable) return Promise.reject(closedError(socket.errored ?? undefined))
   return new Promise<void>((resolve, reject) => {
-    const onDrain = (): void => {
-      socket.off('close', onClose)
-      resolve()
-    }
-    const onClose = (): void => {
+    const settle = (error?: Error): void => {
       socket.off('drain', onDrain)
-      reject(closedError())
+      socket.off('close', onStop)
+      socket.off('finish', onStop)
+      if (error === undefined) resolve()
+      else reject(error)
     }
+    const onDrain = (): void => settle()
+    const onStop = (): void => settle(closedError(socket.errored ?? undefined))
     socket.once('drain', onDrain)
-    socket.once('close', onClose)
+    socket.once('close', onStop)
+    socket.once('finish', onStop)
   })
 }
 

@@ -181,6 +181,72 @@ describe('sink(source) forwarding another connection', () => {
   })
 })
 
+describe('sink(source) to a connection that can no longer write', () => {
+  test.each([
+    ['closed', (socket: Socket) => socket.destroy()],
+    ['ended', (socket: Socket) => socket.end()],
+  ])('forwarding to a connection already %s rejects at once, and the sender keeps its bytes', async (_state, stop) => {
+    const { from, fromRequest, to, toRequest } = await twoConnections()
+    stop(toRequest.socket)
+    await until(() => !toRequest.socket.writable, 10_000, 'the target to stop writing')
+    await from.send('kept\n')
+    const source = fromRequest.source
+    await until(() => fromRequest.socket.bytesRead > 0, 10_000, 'the sender to be read')
+    await expect(toRequest.sink(source)).rejects.toMatchObject({ code: 'ERR_STREAM_DESTROYED' })
+    // Nothing went to the target: a new reader of the sender gets the bytes.
+    const { value } = await fromRequest.source.next()
+    expect(Buffer.from(value ?? []).toString()).toBe('kept\n')
+    from.destroy()
+    to.destroy()
+    await Promise.all([fromRequest.close(), toRequest.close()])
+  })
+
+  test('sink() of another source rejects when the connection is ended while it waits for a drain', async () => {
+    const server = await listen('tcp4')
+    let serverSocket: Socket | undefined
+    let sinking: Promise<unknown> | undefined
+    const serving = serveInBackground(server, (request: StreamRequest) => {
+      serverSocket = request.socket
+      async function* reply(): AsyncGenerator<Uint8Array> {
+        yield Buffer.alloc(16 * 1024 * 1024)
+        yield Buffer.from('never sent')
+      }
+      sinking = request.sink(reply()).then(
+        () => 'delivered',
+        (error: { code?: string }) => error.code,
+      )
+      return sinking
+    })
+    const address = server.address
+    if (!('port' in address)) throw new Error('Cannot connect: not TCP')
+    const client = netConnect({ host: address.host, port: address.port })
+    client.pause()
+    client.on('error', () => {})
+    // The first chunk fills the buffers while the client reads nothing.
+    await until(() => (serverSocket?.writableLength ?? 0) > 0, 10_000, 'the reply to wait for a drain')
+    serverSocket?.end()
+    client.resume()
+    expect(await sinking).toBe('ERR_STREAM_DESTROYED')
+    client.destroy()
+    await serving.stop()
+  })
+})
+
+describe('reading a connection source', () => {
+  test('a second read while one is pending is refused; the first still gets the next chunk', async () => {
+    const { from, fromRequest, to, toRequest } = await twoConnections()
+    const source = fromRequest.source
+    const first = source.next()
+    await expect(source.next()).rejects.toMatchObject({ code: 'SS_ERR_READ_PENDING' })
+    await from.send('one\n')
+    const { value } = await first
+    expect(Buffer.from(value ?? []).toString()).toBe('one\n')
+    from.destroy()
+    to.destroy()
+    await Promise.all([fromRequest.close(), toRequest.close()])
+  })
+})
+
 describe('sink(source) ending the connection', () => {
   // The source ends while the socket still holds bytes the client has not
   // read: sink() must wait for them to reach the kernel, and fail when the

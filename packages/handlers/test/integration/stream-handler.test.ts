@@ -90,6 +90,29 @@ describe('StreamRequestHandler', () => {
     expect(received.every((byte) => byte === 0x5a)).toBe(true)
   })
 
+  test('a write waiting for a drain resolves once the connection, ended meanwhile, has handed every byte to the kernel', async () => {
+    const size = 16 * 1024 * 1024
+    const outcomes: unknown[] = []
+    class EndsWhileWriting extends StreamRequestHandler {
+      override async handle(): Promise<void> {
+        // More than the socket's buffer: the write waits for a drain...
+        const writing = this.wfile.write(Buffer.alloc(size, 'a'))
+        // ...while another part of the handler ends the reply (Node then sends no 'drain').
+        this.connection.end()
+        outcomes.push(await writing.catch((error: { code?: string }) => error.code))
+      }
+    }
+    const server = await listen('tcp4')
+    const serving = serveInBackground(server, EndsWhileWriting)
+    const client = await connect(server.address)
+    expect((await client.readBytes(size, 30_000)).length).toBe(size)
+    await client.waitForEnd()
+    await vi.waitFor(() => expect(outcomes).toEqual([size]))
+    client.end()
+    await serving.stop()
+    expect(serving.errors).toEqual([])
+  })
+
   test('with wbufsize, writes wait in the buffer and are delivered by finish()', async () => {
     const held = new Gate()
     class Buffered extends StreamRequestHandler {
