@@ -155,7 +155,9 @@ export function requestRunner<R extends Request>(handler: Handler<R>, hooks: Req
     const state = abortStateOf(request)
     const work = invokeSafely(invoke, request)
     if (state === undefined) {
-      settleForeign(request, abortable(request.signal, work), timer).then((error) => end(request, error, hooks, tracking, settled, failed))
+      settleForeign(request, abortable(request.signal, work)).then((error) =>
+        end(request, error, hooks, tracking, settled, failed, timer, request.signal),
+      )
       return
     }
     // Our own requests: no AbortSignal listener and no promise wrapper per
@@ -168,9 +170,8 @@ export function requestRunner<R extends Request>(handler: Handler<R>, hooks: Req
       if (finished) return
       finished = true
       state.onAbort(undefined)
-      clearTimeout(timer)
       const error = succeeded === true ? undefined : failureOf(request, thrown, state.aborted, state.reason)
-      end(request, error, hooks, tracking, settled, failed)
+      end(request, error, hooks, tracking, settled, failed, timer, state)
     }
     if (state.aborted) {
       work.catch(() => {})
@@ -194,14 +195,12 @@ function invokeSafely<R extends Request>(invoke: (request: R) => Promise<unknown
 }
 
 /** A request of another library: its `signal` is all we have. Resolves with the error to report, if any. */
-async function settleForeign<R extends Request>(request: R, work: Promise<unknown>, timer: NodeJS.Timeout | undefined): Promise<unknown> {
+async function settleForeign<R extends Request>(request: R, work: Promise<unknown>): Promise<unknown> {
   try {
     await work
     return undefined
   } catch (thrown) {
     return failureOf(request, thrown, request.signal.aborted, request.signal.reason)
-  } finally {
-    clearTimeout(timer)
   }
 }
 
@@ -213,7 +212,14 @@ function failureOf(request: Request, thrown: unknown, aborted: boolean, reason: 
   return new HandlerError(request.clientAddress, thrown, formatAddress(request.clientAddress))
 }
 
-/** Reports, closes the request, and says how it ended (or that closing it failed). */
+/**
+ * Reports, closes the request, and says how it ended (or that closing it
+ * failed). The request's timeout runs on until the close has settled:
+ * closing a connection waits until its reply was handed to the kernel, and
+ * a client that reads nothing must not hold the request past `timeoutMs`.
+ * A request aborted while closing (that timeout, or a drain that ran out)
+ * ends with the abort reason: its reply may have been cut short.
+ */
 function end<R extends Request>(
   request: R,
   error: unknown,
@@ -221,6 +227,8 @@ function end<R extends Request>(
   tracking: RunTracking<R> | undefined,
   settled: (outcome: Outcome<R>) => void,
   failed: (error: unknown) => void,
+  timer: NodeJS.Timeout | undefined,
+  abort: { readonly aborted: boolean; readonly reason: unknown },
 ): void {
   if (error !== undefined) reportError(hooks, error, request)
   let closing: Promise<void>
@@ -231,12 +239,22 @@ function end<R extends Request>(
   }
   // A datagram has nothing to close: no promise turn for it.
   if (closing === NOTHING_TO_CLOSE) {
+    clearTimeout(timer)
     settled(ended(request, error, tracking))
     return
   }
   closing.then(
-    () => settled(ended(request, error, tracking)),
+    () => {
+      clearTimeout(timer)
+      let outcome = error
+      if (outcome === undefined && abort.aborted) {
+        outcome = abort.reason
+        reportError(hooks, outcome, request)
+      }
+      settled(ended(request, outcome, tracking))
+    },
     (closeError: unknown) => {
+      clearTimeout(timer)
       tracking?.ended(request)
       failed(closeError)
     },

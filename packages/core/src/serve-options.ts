@@ -46,9 +46,12 @@ export interface RequestHooks<R extends Request = Request> {
   handleError?: (error: unknown, request: R | undefined) => void
   /**
    * Longest time one request may run, in milliseconds; then its signal aborts
-   * with `RequestTimeoutError` and its connection is destroyed. Default: no
-   * limit. (Python's `timeout` only bounds the wait for a request, so one idle
-   * client can freeze a synchronous server, gh-102156.)
+   * with `RequestTimeoutError` and its connection is destroyed. The time
+   * includes closing the request, which waits until the reply was handed to
+   * the kernel: a client that reads nothing cannot hold a request (and its
+   * place in a pool) longer. Default: no limit. (Python's `timeout` only
+   * bounds the wait for a request, so one idle client can freeze a
+   * synchronous server, gh-102156.)
    */
   timeoutMs?: number
 }

@@ -62,6 +62,39 @@ describe('faults', () => {
     await done
   }, 60_000)
 
+  test('timeoutMs also bounds the close: a client that reads nothing of a reply left in the buffer is cut off, and the next client is served', async () => {
+    const before = openFileDescriptors()
+    const errors: unknown[] = []
+    const server = await listen('tcp4')
+    const controller = new AbortController()
+    let served = 0
+    // One at a time, so a request stuck in its close would hold up the next.
+    const done = serve(
+      server,
+      async (request: StreamRequest) => {
+        // The first client: a reply left in the buffer, and the handler returns.
+        if (++served === 1) request.socket.write(Buffer.alloc(32 * 1024 * 1024))
+        else await request.sink(request.source)
+      },
+      { signal: controller.signal, policy: pooled({ concurrency: 1 }), timeoutMs: 300, handleError: (error) => errors.push(error) },
+    )
+    const slow = await connect(server.address)
+    slow.socket.pause() // reads nothing: the handler returns, its reply stays buffered
+    await until(() => errors.length === 1, 10_000, 'the slow request to time out')
+    expect(errors[0]).toBeInstanceOf(RequestTimeoutError)
+    const next = await connect(server.address)
+    await next.send('served\n')
+    expect(await next.readLine()).toBe('served\n')
+    next.end()
+    await next.waitForEnd()
+    slow.destroy()
+    controller.abort()
+    await done
+    expect(errors).toHaveLength(1)
+    await server.close()
+    await vi.waitFor(() => expect(openFileDescriptors()).toBe(before))
+  })
+
   test('after throws, resets, timeouts and a forced drain, nothing leaks: descriptors, signal listeners', async () => {
     const before = openFileDescriptors()
     const server = await listen('tcp4')
