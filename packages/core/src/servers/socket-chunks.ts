@@ -44,8 +44,16 @@ function readPendingError(): Error {
  */
 const READER: unique symbol = Symbol('socketserver.reader')
 
+/**
+ * Where a reader that left after the socket's end keeps the chunks it had
+ * not handed out (Node cannot take them back once the stream has ended):
+ * the next reader starts with them.
+ */
+const LEFTOVER: unique symbol = Symbol('socketserver.leftover')
+
 interface ReadSocket extends Socket {
   [READER]?: SocketChunks | undefined
+  [LEFTOVER]?: Uint8Array[] | undefined
 }
 
 function onData(this: ReadSocket, chunk: Uint8Array): void {
@@ -116,9 +124,12 @@ export class SocketChunks implements AsyncGenerator<Uint8Array, undefined, unkno
   constructor(socket: Socket, abort?: { readonly reason: unknown }) {
     this.#socket = socket
     this.#abort = abort
-    // A reader that follows one that left early: the end may be behind us.
+    // A reader that follows one that left early: the end may be behind us,
+    // and what that reader had queued then waits here.
     this.#ended = socket.readableEnded || socket.destroyed
     if (socket.destroyed && !socket.readableEnded) this.#error = this.#closedError()
+    this.#chunks = (socket as ReadSocket)[LEFTOVER]
+    ;(socket as ReadSocket)[LEFTOVER] = undefined
     ;(socket as ReadSocket)[READER] = this
     socket.on('data', onData)
     socket.on('end', onEnd)
@@ -332,8 +343,9 @@ export class SocketChunks implements AsyncGenerator<Uint8Array, undefined, unkno
     socket.off('close', onClose)
     ;(socket as ReadSocket)[READER] = undefined
     socket.pause()
-    const unread = this.#chunks?.splice(0).reverse() ?? []
-    if (!socket.readableEnded && !socket.destroyed) for (const chunk of unread) socket.unshift(chunk)
+    const unread = this.#chunks?.splice(0) ?? []
+    if (!socket.readableEnded && !socket.destroyed) for (const chunk of unread.reverse()) socket.unshift(chunk)
+    else if (unread.length > 0) (socket as ReadSocket)[LEFTOVER] = unread
     this.#settle()
   }
 }

@@ -144,7 +144,10 @@ export class StreamConnection implements StreamRequest {
       return
     }
     // Lingering close: discard what the client still sends until it ends
-    // (the socket then closes by itself) or LINGER_MS passes.
+    // (the socket then closes by itself) or LINGER_MS passes. A reader the
+    // handler left attached would pause the socket once its queue filled,
+    // and the end would never be read: it leaves first.
+    void this.#source?.return()
     const timer = setTimeout(() => socket.destroy(), LINGER_MS)
     timer.unref()
     socket.once('close', () => clearTimeout(timer))

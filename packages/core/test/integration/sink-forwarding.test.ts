@@ -233,6 +233,47 @@ describe('sink(source) to a connection that can no longer write', () => {
 })
 
 describe('reading a connection source', () => {
+  test('closing while a reader the handler left holds a full queue still reads to the end of the stream, for a clean close', async () => {
+    const server = await listen('tcp4')
+    let serverSocket: Socket | undefined
+    const serving = serveInBackground(server, (request: StreamRequest) => {
+      serverSocket = request.socket
+      void request.source // reads ahead, and nobody takes its chunks
+    })
+    const client = await connect(server.address)
+    await until(() => serverSocket !== undefined, 10_000, 'the handler to run')
+    const closed = new Promise((resolve) => serverSocket?.once('close', resolve))
+    // Far more chunks than the reader queues before it pauses the socket.
+    for (let i = 0; i < 16; i++) await client.send(Buffer.alloc(64 * 1024))
+    client.end()
+    await closed
+    // Closed because it read the client's end, not by the linger timer.
+    expect(serverSocket?.readableEnded).toBe(true)
+    client.destroy()
+    await serving.stop()
+  })
+
+  test("a reader that leaves after the client's end hands the chunks it had queued to the next reader", async () => {
+    const { from, fromRequest, to, toRequest } = await twoConnections()
+    const first = fromRequest.source // reads ahead from here on
+    for (const [index, part] of ['a', 'b', 'c'].entries()) {
+      await from.send(part)
+      await until(() => fromRequest.socket.bytesRead > index, 10_000, 'each part to arrive on its own')
+    }
+    from.end()
+    await until(() => fromRequest.socket.readableEnded, 10_000, "the client's end to be read")
+    let received = ''
+    for await (const chunk of first) {
+      received += Buffer.from(chunk).toString()
+      break
+    }
+    expect(received).toBe('a')
+    for await (const chunk of fromRequest.source) received += Buffer.from(chunk).toString()
+    expect(received).toBe('abc')
+    to.destroy()
+    await Promise.all([fromRequest.close(), toRequest.close()])
+  })
+
   test('a second read while one is pending is refused; the first still gets the next chunk', async () => {
     const { from, fromRequest, to, toRequest } = await twoConnections()
     const source = fromRequest.source
