@@ -32,8 +32,12 @@ export abstract class QueuedServer<R extends Request> implements Server<R> {
   #state: State = 'new'
   #address: SocketAddress | undefined
   #closing: Promise<void> | undefined
+  /** The bind in progress, if any: close() waits for it to free what it binds. */
+  #opening: Promise<SocketAddress> | undefined
   readonly #counts: ServerStats = { received: 0, overflowed: 0 }
-  readonly #onAbort = (): void => void this.close()
+  // close() does not reject in practice; if it ever did, an abort must not
+  // become an unhandled rejection that ends the process.
+  readonly #onAbort = (): void => void this.close().catch(() => {})
 
   /**
    * @param options - The signal that closes the server.
@@ -79,12 +83,18 @@ export abstract class QueuedServer<R extends Request> implements Server<R> {
     if (this.#state !== 'new') throw new ServerClosedError(`Cannot bind the server: it is ${this.#state}`)
     this.#signal?.throwIfAborted()
     this.#state = 'bound'
+    const opening = this.open()
+    this.#opening = opening
     try {
-      this.#address = await this.open()
+      this.#address = await opening
     } catch (error) {
       this.#state = 'closed'
       throw error
+    } finally {
+      this.#opening = undefined
     }
+    // close() was called meanwhile: it waited for this bind and frees the address.
+    if ((this.#state as State) === 'closed') throw new ServerClosedError('Cannot bind the server: it was closed while binding')
     this.#signal?.addEventListener('abort', this.#onAbort, { once: true })
     if (this.#signal?.aborted) this.#onAbort()
   }
@@ -119,12 +129,22 @@ export abstract class QueuedServer<R extends Request> implements Server<R> {
   }
 
   async #close(): Promise<void> {
-    const wasBound = this.#address !== undefined
+    let bound = this.#address !== undefined
+    const opening = this.#opening
     this.#state = 'closed'
     this.#signal?.removeEventListener('abort', this.#onAbort)
     const dropped = this.#queue.end()
     for (const request of dropped) request.abort()
-    if (wasBound) await this.shut()
+    // Closed while binding: wait for the bind to finish, then free what it bound.
+    if (opening !== undefined) {
+      try {
+        await opening
+        bound = true
+      } catch {
+        bound = false
+      }
+    }
+    if (bound) await this.shut()
     channels.serverClose.publish({ server: this, dropped: dropped.length })
   }
 

@@ -66,12 +66,13 @@ export async function prepareSocketPath(path: string): Promise<void> {
  */
 export function removeSocketPath(path: string, inode: number | undefined): void {
   if (isAbstractPath(path) || inode === undefined) return
-  const stats = lstatSync(path, { throwIfNoEntry: false })
-  if (stats?.isSocket() !== true || stats.ino !== inode) return
   try {
+    const stats = lstatSync(path, { throwIfNoEntry: false })
+    if (stats?.isSocket() !== true || stats.ino !== inode) return
     unlinkSync(path)
   } catch {
-    // Gone meanwhile, or not ours to remove: nothing to clean up.
+    // Gone meanwhile, its directory replaced or unreadable (ENOTDIR, EACCES),
+    // or not ours to remove: nothing we can clean up.
   }
 }
 

@@ -14,6 +14,16 @@ async function occupiedPort(): Promise<number> {
 }
 
 describe('TCPServer', () => {
+  test('close() while bind() is in progress closes the listener: bind() rejects with ServerClosedError and no descriptor stays open', async () => {
+    const before = openFileDescriptors()
+    const server = new TCPServer({ host: '127.0.0.1', port: 0 })
+    const binding = server.bind().catch((error: unknown) => error)
+    await server.close()
+    expect(await binding).toBeInstanceOf(ServerClosedError)
+    expect(server.fileno()).toBe(-1)
+    expect(openFileDescriptors()).toBe(before)
+  })
+
   test('listen() binds IPv4 and IPv6 loopback and reports normalised addresses', async () => {
     const v4 = await listen('tcp4')
     const v6 = await listen('tcp6')

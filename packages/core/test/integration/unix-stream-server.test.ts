@@ -18,6 +18,7 @@ import { dirname, join } from 'node:path'
 import {
   BindError,
   MAX_SOCKET_PATH_BYTES,
+  ServerClosedError,
   SocketPathInUseError,
   SocketPathNotSocketError,
   SocketPathTooLongError,
@@ -77,6 +78,35 @@ describe('UnixStreamServer', () => {
     chmodSync(directory, process.getuid?.() === 0 ? 0o755 : 0o555)
     expect(bindWithoutWriteAccess(join(directory, 'server.sock'))).toEqual(['BindError EACCES', 'BindError EACCES'])
     expect(readdirSync(directory)).toEqual([])
+  })
+
+  test('close() while bind() is in progress frees the path: bind() rejects with ServerClosedError and nothing listens', async () => {
+    const path = tempSocketPath()
+    const server = new UnixStreamServer({ path })
+    const binding = server.bind().catch((error: unknown) => error)
+    await server.close()
+    expect(await binding).toBeInstanceOf(ServerClosedError)
+    expect(server.fileno()).toBe(-1)
+    expect(existsSync(path)).toBe(false)
+    const refused = await new Promise<string | undefined>((resolve) => {
+      const client = net.connect(path, () => {
+        client.destroy()
+        resolve(undefined)
+      })
+      client.on('error', (error: NodeJS.ErrnoException) => resolve(error.code))
+    })
+    expect(refused).toBe('ENOENT')
+  })
+
+  test("close() succeeds when the socket's directory was replaced by a file meanwhile (ENOTDIR on cleanup)", async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'ss-gone-'))
+    registerCleanup(() => rmSync(directory, { recursive: true, force: true }))
+    const run = join(directory, 'run')
+    mkdirSync(run)
+    const server = await UnixStreamServer.listen({ path: join(run, 'server.sock') })
+    rmSync(run, { recursive: true })
+    writeFileSync(run, 'not a directory')
+    await expect(server.close()).resolves.toBeUndefined()
   })
 
   test('replaces a stale socket file nobody listens on', async () => {
