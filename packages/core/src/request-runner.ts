@@ -106,9 +106,11 @@ export async function verifyRequest<R extends Request>(hooks: RequestHooks<R>, r
   if (hooks.verifyRequest === undefined) return true
   let accepted = false
   try {
-    accepted = await hooks.verifyRequest(request)
+    // A check that never settles ends with the request's abort (a drain
+    // that ran out, the request's own abort).
+    accepted = await abortable(request.signal, Promise.resolve(hooks.verifyRequest(request)))
   } catch (error) {
-    reportError(hooks, error, request)
+    reportError(hooks, request.signal.aborted ? request.signal.reason : error, request)
   }
   if (!accepted) {
     channels.requestRejected.publish({ request })

@@ -30,7 +30,9 @@ export interface RequestHooks<R extends Request = Request> {
   /**
    * Decides whether to serve a request (Python's `verify_request`). On false
    * the handler is never made and the connection is closed. Runs in the
-   * accept path, one request at a time. Default: accept everything.
+   * accept path, one request at a time. The request's signal aborts if
+   * `serve()` stops and the drain runs out while it decides: the request is
+   * then refused and the abort reason reported. Default: accept everything.
    */
   verifyRequest?: (request: R) => boolean | Promise<boolean>
   /**
@@ -64,7 +66,13 @@ export interface ServeOptions<R extends Request = Request> extends RequestHooks<
    * so one slow client stalls everyone; choose `sequential()` for that.
    */
   policy?: Policy
-  /** Runs every `pollIntervalMs` and after each request (Python's `service_actions`). */
+  /**
+   * Runs every `pollIntervalMs` and after each request (Python's
+   * `service_actions`), one run at a time: a call due while one is running
+   * shares it. Its errors go to `handleError`. When `serve()` stops, a run
+   * still going is waited for up to `drainTimeoutMs`, then given up (a
+   * `DrainTimeoutError` is reported).
+   */
   serviceActions?: () => void | Promise<void>
   /** Interval of `serviceActions`, in milliseconds. Default {@link DEFAULT_POLL_INTERVAL_MS}. */
   pollIntervalMs?: number
@@ -109,6 +117,12 @@ export function resolveServeOptions<R extends Request>(options: ServeOptions<R>)
   }
   if (options.serviceActions !== undefined && typeof options.serviceActions !== 'function') {
     throw new InvalidOptionError('serviceActions', 'Cannot use serviceActions: expected a function')
+  }
+  for (const name of ['signal', 'forceSignal'] as const) {
+    const value = options[name]
+    if (value !== undefined && !(value instanceof AbortSignal)) {
+      throw new InvalidOptionError(name, `Cannot use ${name}: expected an AbortSignal (from an AbortController)`)
+    }
   }
   return {
     ...options,

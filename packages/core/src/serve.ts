@@ -77,9 +77,11 @@ export async function serve<R extends Request>(
   const running = new RunningRequests<R>()
   let forced: DrainTimeoutError | undefined
   let drainTimer: NodeJS.Timeout | undefined
+  let onForced: (() => void) | undefined
   const force = (): void => {
     forced ??= new DrainTimeoutError(drainTimeoutMs)
     for (const request of running.snapshot()) request.abort(forced)
+    onForced?.()
   }
   const stop = (): void => {
     void server.close()
@@ -87,12 +89,20 @@ export async function serve<R extends Request>(
   }
   const serviceLoop = new AbortController()
   const serviceActions = resolved.serviceActions
-  const runServiceActions = async (): Promise<void> => {
-    try {
-      await serviceActions?.()
-    } catch (error) {
-      reportError(resolved, error, undefined)
-    }
+  // One run at a time, as Python's loop calls service_actions(): the poll
+  // and the call after a request share a run that is still going.
+  let serviceRun: Promise<void> | undefined
+  const runServiceActions = (): Promise<void> => {
+    serviceRun ??= (async () => {
+      try {
+        await serviceActions?.()
+      } catch (error) {
+        reportError(resolved, error, undefined)
+      } finally {
+        serviceRun = undefined
+      }
+    })()
+    return serviceRun
   }
 
   const run = requestRunner(effective, resolved, {
@@ -118,7 +128,7 @@ export async function serve<R extends Request>(
   const serviceDone =
     serviceActions === undefined ? Promise.resolve() : pollServiceActions(serviceLoop.signal, resolved.pollIntervalMs, runServiceActions)
   try {
-    await pipe(verified(server, resolved), resolved.policy(run), async (outcomes: AsyncIterable<Outcome<R>>) => {
+    await pipe(verified(server, resolved, running), resolved.policy(run), async (outcomes: AsyncIterable<Outcome<R>>) => {
       if (serviceActions === undefined) (outcomes as { [DISCARD_OUTCOMES]?: () => void })[DISCARD_OUTCOMES]?.()
       for await (const _ of outcomes) {
         if (serviceActions !== undefined) await runServiceActions()
@@ -128,23 +138,47 @@ export async function serve<R extends Request>(
     channels.serverDrop.unsubscribe(onDrop)
     channels.serverAcceptError.unsubscribe(onDrop)
     signal?.removeEventListener('abort', stop)
+    serviceLoop.abort()
+    // A service action still running is waited for, but no longer than the
+    // drain allows: one that never settles must not keep serve() from ending.
+    if (forced === undefined) {
+      const gaveUp = new Promise<void>((resolve) => {
+        onForced = resolve
+      })
+      drainTimer ??= setTimeout(force, drainTimeoutMs)
+      await Promise.race([serviceDone, gaveUp])
+      if (forced !== undefined) reportError(resolved, forced, undefined)
+    }
     forceSignal?.removeEventListener('abort', force)
     clearTimeout(drainTimer)
-    serviceLoop.abort()
-    await serviceDone
     await server.close()
   }
 }
 
-/** The requests `verifyRequest` accepts; the others are closed unserved. */
-function verified<R extends Request>(server: Server<R>, hooks: ServeOptions<R>): AsyncIterable<R> {
+/**
+ * The requests `verifyRequest` accepts; the others are closed unserved. A
+ * request counts as running while it is verified, so a drain that runs out
+ * aborts a check that never settles.
+ */
+function verified<R extends Request>(server: Server<R>, hooks: ServeOptions<R>, running: RunningRequests<R>): AsyncIterable<R> {
   // Without the hook, skip a generator hop per request.
-  return hooks.verifyRequest === undefined ? server : verifiedBy(server, hooks)
+  return hooks.verifyRequest === undefined ? server : verifiedBy(server, hooks, running)
 }
 
-async function* verifiedBy<R extends Request>(server: Server<R>, hooks: ServeOptions<R>): AsyncGenerator<R, void, undefined> {
+async function* verifiedBy<R extends Request>(
+  server: Server<R>,
+  hooks: ServeOptions<R>,
+  running: RunningRequests<R>,
+): AsyncGenerator<R, void, undefined> {
   for await (const request of server) {
-    if (await verifyRequest(hooks, request)) yield request
+    running.add(request)
+    let accepted: boolean
+    try {
+      accepted = await verifyRequest(hooks, request)
+    } finally {
+      running.delete(request)
+    }
+    if (accepted) yield request
   }
 }
 

@@ -1,4 +1,5 @@
 import {
+  DrainTimeoutError,
   HandlerError,
   handleRequest,
   OverflowError,
@@ -194,6 +195,80 @@ describe('serve()', () => {
     client.end()
     await client.waitForEnd()
     await vi.waitFor(() => expect(calls).toBeGreaterThan(before))
+  })
+
+  test('serviceActions runs once at a time: the poll and the call after a request share a run still going', async () => {
+    const server = await listen('tcp4')
+    const gate = new Gate()
+    let calls = 0
+    let active = 0
+    let mostAtOnce = 0
+    const serving = serveInBackground(server, echo, {
+      pollIntervalMs: 10,
+      serviceActions: async () => {
+        calls++
+        active++
+        mostAtOnce = Math.max(mostAtOnce, active)
+        await gate.wait()
+        active--
+      },
+    })
+    await until(() => calls === 1, 10_000, 'the first poll')
+    // Requests end while that run is held: each would start another run.
+    for (let i = 0; i < 2; i++) {
+      const client = await connect(server.address)
+      client.end()
+      await client.waitForEnd()
+    }
+    gate.open()
+    await serving.stop()
+    expect(mostAtOnce).toBe(1)
+  })
+
+  test('a serviceActions that never settles does not keep serve() from ending: it is given up at the drain deadline', async () => {
+    const server = await listen('tcp4')
+    const errors: unknown[] = []
+    let calls = 0
+    const controller = new AbortController()
+    const done = serve(server, echo, {
+      signal: controller.signal,
+      pollIntervalMs: 10,
+      drainTimeoutMs: 100,
+      handleError: (error) => errors.push(error),
+      serviceActions: () => {
+        calls++
+        return new Promise<void>(() => {})
+      },
+    })
+    await until(() => calls === 1, 10_000, 'the first poll')
+    controller.abort()
+    await done
+    expect(errors).toHaveLength(1)
+    expect(errors[0]).toBeInstanceOf(DrainTimeoutError)
+  })
+
+  test('a verifyRequest that never settles does not keep serve() from ending: the drain aborts the request it checks', async () => {
+    const server = await listen('tcp4')
+    const errors: unknown[] = []
+    let checking = false
+    const controller = new AbortController()
+    const done = serve(server, echo, {
+      signal: controller.signal,
+      drainTimeoutMs: 100,
+      handleError: (error) => errors.push(error),
+      verifyRequest: () => {
+        checking = true
+        return new Promise<boolean>(() => {})
+      },
+    })
+    const client = await connect(server.address)
+    await until(() => checking, 10_000, 'verifyRequest to be called')
+    controller.abort()
+    await done
+    await client.waitForEnd()
+    expect(errors).toHaveLength(1)
+    expect(errors[0]).toBeInstanceOf(DrainTimeoutError)
+    client.destroy()
   })
 
   test('sequential() serves a second client only after the first finished', async () => {

@@ -20,6 +20,8 @@ describe('resolveServeOptions()', () => {
     ['verifyRequest', { verifyRequest: true }],
     ['handleError', { handleError: 'stderr' }],
     ['serviceActions', { serviceActions: 1 }],
+    ['signal', { signal: { aborted: false } }],
+    ['forceSignal', { forceSignal: 'now' }],
   ])('rejects a bad %s with InvalidOptionError naming it', (option, options) => {
     try {
       resolveServeOptions(options as never)
