@@ -23,6 +23,9 @@ export interface TakeNow<T> {
   [TAKE_LATER](deliver: (result: IteratorResult<T, undefined>) => void): void
 }
 
+/** A consumer waiting for the next item. */
+type Waiter<T> = (result: IteratorResult<T, undefined>) => void
+
 /**
  * A bounded bridge from push-style socket events to pull-style async
  * iteration.
@@ -39,7 +42,7 @@ export interface TakeNow<T> {
 export class AcceptQueue<T> {
   readonly #limit: number
   readonly #items: T[] = []
-  readonly #waiters: Array<(result: IteratorResult<T, undefined>) => void> = []
+  readonly #waiters: Waiter<T>[] = []
   #ended = false
 
   /** @param limit - The most items kept while nobody pulls. */
@@ -100,38 +103,42 @@ export class AcceptQueue<T> {
 
   /**
    * An iterator that takes items until the queue ends. Its `return()`
-   * withdraws a pull still waiting, so an item arriving later stays queued
-   * for another consumer instead of going to one that left.
+   * withdraws every pull of this iterator still waiting, so an item
+   * arriving later stays queued for another consumer instead of going to
+   * one that left; later pulls of this iterator get `done`.
    */
   [Symbol.asyncIterator](): AsyncIterator<T, undefined> & TakeNow<T> {
-    // The waiter of this iterator's pending next(), so return() can end it.
-    // Cleared by the waiter itself: no extra promise per request.
-    let waiting: ((result: IteratorResult<T, undefined>) => void) | undefined
+    // The waiters of this iterator's pending pulls (usually one), so
+    // return() can end them. Each removes itself when it is answered.
+    const waiting: Waiter<T>[] = []
+    let returned = false
     // next() without the promise: TAKE_LATER, and next() through it.
     const takeLater = (deliver: (result: IteratorResult<T, undefined>) => void): void => {
-      const item = this.#items.shift()
+      const item = returned ? undefined : this.#items.shift()
       if (item !== undefined) {
         deliver({ done: false, value: item })
-      } else if (this.#ended) {
+      } else if (this.#ended || returned) {
         deliver({ done: true, value: undefined })
       } else {
         const waiter = (result: IteratorResult<T, undefined>): void => {
-          waiting = undefined
+          waiting.splice(waiting.indexOf(waiter), 1)
           deliver(result)
         }
-        waiting = waiter
+        waiting.push(waiter)
         this.#waiters.push(waiter)
       }
     }
     return {
       next: () => new Promise((resolve) => takeLater(resolve)),
-      [TAKE_NOW]: () => this.#items.shift(),
+      [TAKE_NOW]: () => (returned ? undefined : this.#items.shift()),
       [TAKE_LATER]: takeLater,
       return: async () => {
-        const waiter = waiting
-        const index = waiter === undefined ? -1 : this.#waiters.indexOf(waiter)
-        if (index !== -1) this.#waiters.splice(index, 1)
-        waiter?.({ done: true, value: undefined })
+        returned = true
+        for (const waiter of [...waiting]) {
+          const index = this.#waiters.indexOf(waiter)
+          if (index !== -1) this.#waiters.splice(index, 1)
+          waiter({ done: true, value: undefined })
+        }
         return { done: true, value: undefined }
       },
     }

@@ -160,10 +160,15 @@ export class UDPServer extends DatagramServer {
       }
       // A dual-stack socket speaks IPv6: reach IPv4 peers through their mapped address.
       const host = to.family === 'IPv4' && this.#dualStack ? `::ffff:${to.host}` : to.host
-      socket.send(data, to.port, host, (error) => {
-        if (error === null || error === undefined) return resolve()
-        reject(sendError(to, data.length, limit, error))
-      })
+      try {
+        socket.send(data, to.port, host, (error) => {
+          if (error === null || error === undefined) return resolve()
+          reject(sendError(to, data.length, limit, error))
+        })
+      } catch (error) {
+        // Node refuses some destinations synchronously (port 0: ERR_SOCKET_BAD_PORT).
+        reject(sendError(to, data.length, limit, error as Error))
+      }
     })
   }
 

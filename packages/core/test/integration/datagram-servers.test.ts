@@ -155,6 +155,15 @@ describe.each(DATAGRAM_TRANSPORTS)('datagram server over %s', (transport) => {
 })
 
 describe('UDPServer', () => {
+  test('a reply to a destination Node refuses at once (port 0) rejects with ReplyError, not a bare RangeError', async () => {
+    await using server = await UDPServer.bind({ host: '127.0.0.1', port: 0 })
+    // A sender's port 0 takes a raw socket to forge; the server's own send path is what is tested.
+    const send = (server as unknown as { sendTo(data: Uint8Array, to: unknown): Promise<void> }).sendTo.bind(server)
+    await expect(send(Buffer.from('x'), { transport: 'udp', host: '127.0.0.1', port: 0, family: 'IPv4' })).rejects.toBeInstanceOf(
+      ReplyError,
+    )
+  })
+
   test('a reply larger than the socket can send reaches handleError as DatagramTooLargeError; serving goes on', async () => {
     const server = await listenDatagram('udp4')
     const serving = serveInBackground(server, (request: DatagramRequest) =>

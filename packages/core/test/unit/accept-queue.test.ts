@@ -37,6 +37,23 @@ describe('AcceptQueue', () => {
     await expect(queue.next()).resolves.toEqual({ done: false, value: 7 })
   })
 
+  test("an iterator's return() withdraws every pull it still has waiting, and later pulls of it get done", async () => {
+    const queue = new AcceptQueue<number>(5)
+    const leaving = queue[Symbol.asyncIterator]()
+    const staying = queue[Symbol.asyncIterator]()
+    const first = leaving.next()
+    const second = leaving.next()
+    await leaving.return?.()
+    await expect(first).resolves.toEqual({ done: true, value: undefined })
+    await expect(second).resolves.toEqual({ done: true, value: undefined })
+    const served = staying.next()
+    expect(queue.push(1)).toBe(true)
+    await expect(served).resolves.toEqual({ done: false, value: 1 })
+    expect(queue.push(2)).toBe(true)
+    await expect(leaving.next()).resolves.toEqual({ done: true, value: undefined })
+    expect(queue.size).toBe(1)
+  })
+
   test('TAKE_LATER hands a pushed item over synchronously, a queued one at once, and return() withdraws it', async () => {
     const queue = new AcceptQueue<number>(5)
     const iterator = queue[Symbol.asyncIterator]()
