@@ -100,7 +100,9 @@ export interface DatagramRequest extends BaseRequest {
    *
    * @throws DatagramTooLargeError when the socket cannot send that much;
    *   ReplyError when the sender has no address (an unbound Unix datagram
-   *   client) or sending fails.
+   *   client) or sending fails, or (code `SS_ERR_REQUEST_ENDED`) when a
+   *   `forked()` child replies after its handler returned: the parent relays
+   *   replies only while the request runs.
    */
   reply(data: Uint8Array | string): Promise<void>
 }

@@ -61,6 +61,8 @@ class Child {
   readonly exit: Promise<void>
   readonly #pending = new Map<number, PendingRequest>()
   #onExitWhileLoading: ((code: number | null, signal: NodeJS.Signals | null) => void) | undefined
+  /** Why the child could not be started, when it could not. */
+  #spawnError: Error | undefined
 
   constructor(settings: ChildPoolSettings, onExit: (child: Child) => void) {
     this.process = fork(childEntry(), [], {
@@ -70,21 +72,29 @@ class Child {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     })
     this.exit = new Promise((resolve) => {
-      this.process.once('exit', (code, signal) => {
+      const exited = (code: number | null, signal: NodeJS.Signals | null): void => {
+        if (this.exited) return
         this.exited = true
         clearTimeout(this.idleTimer)
         this.#onExitWhileLoading?.(code, signal)
         for (const pending of [...this.#pending.values()]) pending.onExit(code, signal)
         onExit(this)
         resolve()
+      }
+      this.process.once('exit', exited)
+      // A child that could not be started at all (EMFILE, EAGAIN) emits
+      // 'error' and never 'exit': end it the same way, or the pool would
+      // wait for it, and count it, forever.
+      this.process.on('error', (error) => {
+        if (this.process.pid !== undefined) return // an IPC write to a dying child: its exit reports it
+        this.#spawnError = error
+        exited(null, null)
       })
     })
     // One listener for every request: messages name their request's id.
     this.process.on('message', (message: FromChild) => {
       if (message.type === 'reply' || message.type === 'done') this.#pending.get(message.id)?.onMessage(message)
     })
-    // An IPC write to a dying child fails asynchronously; the exit handler reports it.
-    this.process.on('error', () => {})
   }
 
   /** Resolves once the child loaded the module; rejects with WorkerStartError if it cannot. */
@@ -101,7 +111,14 @@ class Child {
         else reject(error)
       }
       this.#onExitWhileLoading = (code, signal) =>
-        finish(new WorkerStartError(moduleUrl, `the child exited with ${signal ?? `code ${code}`} while loading`))
+        finish(
+          new WorkerStartError(
+            moduleUrl,
+            this.#spawnError !== undefined
+              ? `the child could not be started: ${this.#spawnError.message}`
+              : `the child exited with ${signal ?? `code ${code}`} while loading`,
+          ),
+        )
       this.process.on('message', onMessage)
     })
   }

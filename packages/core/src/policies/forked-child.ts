@@ -7,8 +7,8 @@
  */
 
 import type { Socket } from 'node:net'
-import type { SocketAddress } from '../address.js'
-import { HandlerError } from '../errors.js'
+import { formatAddress, type SocketAddress } from '../address.js'
+import { HandlerError, ReplyError } from '../errors.js'
 import { requestRunner } from '../request-runner.js'
 import { Datagram } from '../servers/datagram.js'
 import { StreamConnection } from '../servers/stream-connection.js'
@@ -96,7 +96,9 @@ async function main(): Promise<void> {
       request = new StreamConnection(handle as Socket, message.clientAddress, server)
     } else {
       const id = message.id
-      request = new Datagram(message.data, message.clientAddress, server, (data) => {
+      request = new Datagram(message.data, message.clientAddress, server, (data, to) => {
+        // The parent relays replies only while the request runs.
+        if (!running.has(id)) return Promise.reject(lateReplyError(to))
         const key = `${id}:${++seq}`
         const done = new Promise<void>((resolve, reject) => replies.set(key, { resolve, reject }))
         send({ type: 'reply', id, seq, data })
@@ -114,6 +116,15 @@ async function main(): Promise<void> {
     })
   })
   send({ type: 'ready' })
+}
+
+/** What a reply after its request ended fails with: the parent no longer relays it. */
+function lateReplyError(to: SocketAddress): ReplyError {
+  return new ReplyError(
+    to,
+    `Cannot reply to ${formatAddress(to)}: the request has ended (a forked child relays replies only while its request runs)`,
+    'SS_ERR_REQUEST_ENDED',
+  )
 }
 
 void main()

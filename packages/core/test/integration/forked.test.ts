@@ -1,4 +1,7 @@
 import { spawn } from 'node:child_process'
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { forked, HandlerError, RequestTimeoutError, serve, WorkerCrashedError, WorkerStartError } from '@socketserver/core'
@@ -259,6 +262,30 @@ describe('forked()', () => {
 })
 
 describe('forked() and processes it does not own', () => {
+  test('a reply a child sends after its handler returned fails with ReplyError SS_ERR_REQUEST_ENDED instead of waiting forever', async () => {
+    const outcome = join(mkdtempSync(join(tmpdir(), 'ss-late-')), 'outcome')
+    const server = await listenDatagram('udp4')
+    const serving = serveInBackground(server, null, {
+      policy: forked({ module: fixture('late-reply.mjs'), maxChildren: 1, env: { LATE_REPLY_FILE: outcome } }),
+    })
+    const client = await openDatagramClient(server.address)
+    await client.send('hello')
+    await until(() => existsSync(outcome) && readFileSync(outcome, 'utf8') !== '', 10_000, 'the late reply to end')
+    expect(readFileSync(outcome, 'utf8')).toBe('SS_ERR_REQUEST_ENDED')
+    client.close()
+    await serving.stop()
+  })
+
+  test('a child that cannot be started (out of descriptors) fails its request with WorkerStartError; the pool starts one for the next', async () => {
+    const script = fileURLToPath(fixture('forked-spawn-failure.mjs'))
+    const server = spawn('bash', ['-c', `ulimit -n 64 && exec "${process.execPath}" "${script}"`], { stdio: ['ignore', 'pipe', 'inherit'] })
+    registerCleanup(() => server.kill('SIGKILL'))
+    const lines: string[] = []
+    for await (const line of createInterface({ input: server.stdout })) lines.push(line)
+    expect(lines[0]).toMatch(/^ERROR HandlerError: .*WorkerStartError: .*could not be started: .*EMFILE/)
+    expect(lines.slice(1)).toEqual(['REPLY two', 'DONE'])
+  })
+
   test('when the parent is killed, its children notice the closed channel and exit (no orphans)', async () => {
     const parent = spawn(process.execPath, [fileURLToPath(fixture('forked-parent.mjs'))], { stdio: ['ignore', 'pipe', 'inherit'] })
     registerCleanup(() => parent.kill('SIGKILL'))
