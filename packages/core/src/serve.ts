@@ -13,6 +13,7 @@ import { RunningRequests } from './internal/running-requests.js'
 import { DISCARD_OUTCOMES } from './policies/pooled-run.js'
 import { type Outcome, reportError, requestRunner, verifyRequest } from './request-runner.js'
 import { resolveServeOptions, type ServeOptions } from './serve-options.js'
+import { STOP_HANDING_OUT } from './servers/datagram-server.js'
 import type { Handler, Request, Server } from './types.js'
 
 /**
@@ -28,7 +29,10 @@ import type { Handler, Request, Server } from './types.js'
  * Abort behaviour: when `options.signal` aborts, the server stops accepting
  * at once (no poll interval), its listener closes and a Unix socket file we
  * created is removed. Connections accepted but not yet handed to the policy
- * are closed and counted on `socketserver:server:close`. Running requests
+ * are closed and counted on `socketserver:server:close`. A datagram server
+ * stops handing out datagrams at once (those queued or arriving are dropped
+ * and counted the same way) but keeps its socket until the drain is over,
+ * because running requests reply through it. Running requests
  * may finish, writing their replies in full; after `drainTimeoutMs` (or when
  * `forceSignal` aborts) each running request's signal aborts with
  * `DrainTimeoutError`, its connection is destroyed (unsent bytes are
@@ -84,7 +88,11 @@ export async function serve<R extends Request>(
     onForced?.()
   }
   const stop = (): void => {
-    void server.close()
+    // A datagram server keeps its socket until the drain is over (closed in
+    // the finally below): running requests reply through it.
+    const stopHandingOut = (server as { [STOP_HANDING_OUT]?: () => void })[STOP_HANDING_OUT]
+    if (stopHandingOut !== undefined) stopHandingOut.call(server)
+    else void server.close()
     drainTimer ??= setTimeout(force, drainTimeoutMs)
   }
   const serviceLoop = new AbortController()

@@ -24,6 +24,14 @@ import { nonNegativeInteger, positiveInteger } from './stream-server.js'
 export const DEFAULT_MAX_PACKET_SIZE = 65_507
 
 /**
+ * The key of a server's "stop handing out requests, keep the address"
+ * method, which `serve()` calls on stopping instead of `close()` where it
+ * exists (datagram servers: their socket carries the replies of requests
+ * still running). @internal
+ */
+export const STOP_HANDING_OUT: unique symbol = Symbol('socketserver.stopHandingOut')
+
+/**
  * How many received datagrams may wait for a consumer by default. Node
  * offers no way to stop reading a datagram socket, so while nobody pulls,
  * datagrams wait in this bounded queue (at most 256 × 64 KiB = 16 MiB);
@@ -73,6 +81,15 @@ export abstract class DatagramServer extends QueuedServer<DatagramRequest> {
         `Cannot use maxPacketSize ${this.maxPacketSize}: this transport receives datagrams whole only up to ${receiveLimit - 1} bytes`,
       )
     }
+  }
+
+  /**
+   * `serve()` stopping: hand out no more datagrams, but keep the socket, so
+   * requests still running can reply during the drain; `serve()` closes the
+   * server once they have ended. @internal
+   */
+  [STOP_HANDING_OUT](): void {
+    this.stopHandingOut()
   }
 
   /** Datagrams received and waiting for a consumer. */

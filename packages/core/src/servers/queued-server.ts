@@ -35,6 +35,9 @@ export abstract class QueuedServer<R extends Request> implements Server<R> {
   /** The bind in progress, if any: close() waits for it to free what it binds. */
   #opening: Promise<SocketAddress> | undefined
   readonly #counts: ServerStats = { received: 0, overflowed: 0 }
+  /** Requests dropped unserved since {@link QueuedServer.stopHandingOut}, reported with the close. */
+  #droppedWhileStopped = 0
+  #handingOut = true
   // close() does not reject in practice; if it ever did, an abort must not
   // become an unhandled rejection that ends the process.
   readonly #onAbort = (): void => void this.close().catch(() => {})
@@ -133,6 +136,7 @@ export abstract class QueuedServer<R extends Request> implements Server<R> {
     const opening = this.#opening
     this.#state = 'closed'
     this.#signal?.removeEventListener('abort', this.#onAbort)
+    this.#handingOut = false
     const dropped = this.#queue.end()
     for (const request of dropped) request.abort()
     // Closed while binding: wait for the bind to finish, then free what it bound.
@@ -145,7 +149,7 @@ export abstract class QueuedServer<R extends Request> implements Server<R> {
       }
     }
     if (bound) await this.shut()
-    channels.serverClose.publish({ server: this, dropped: dropped.length })
+    channels.serverClose.publish({ server: this, dropped: dropped.length + this.#droppedWhileStopped })
   }
 
   /** Closes the server; for `await using server = await TCPServer.listen(...)`. */
@@ -166,13 +170,30 @@ export abstract class QueuedServer<R extends Request> implements Server<R> {
   }
 
   /**
+   * Ends every iteration, as {@link QueuedServer.close} does, but keeps the
+   * address bound: requests queued or arriving from now on are dropped
+   * (counted on `socketserver:server:close`), while requests already handed
+   * out keep their socket. A datagram server needs this while `serve()`
+   * drains: its socket is also how running requests reply. `close()` must
+   * follow.
+   */
+  protected stopHandingOut(): void {
+    if (!this.#handingOut) return
+    this.#handingOut = false
+    const dropped = this.#queue.end()
+    for (const request of dropped) request.abort()
+    this.#droppedWhileStopped += dropped.length
+  }
+
+  /**
    * Queues a request for the consumers; when the queue is full, reports an
    * `OverflowError` on `socketserver:server:drop` and aborts the request.
    *
    * @returns Whether the request was queued.
    */
   protected offer(request: R): boolean {
-    if (this.#state === 'closed') {
+    if (!this.#handingOut) {
+      if (this.#state !== 'closed') this.#droppedWhileStopped++
       request.abort()
       return false
     }

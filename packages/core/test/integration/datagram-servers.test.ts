@@ -11,6 +11,7 @@ import {
   ReplyError,
   SocketPathInUseError,
   SocketPathNotSocketError,
+  serve,
   UDPServer,
   UnixDatagramServer,
 } from '@socketserver/core'
@@ -57,6 +58,33 @@ describe.each(DATAGRAM_TRANSPORTS)('datagram server over %s', (transport) => {
     await client.send(new Uint8Array(0))
     expect((await client.receive()).length).toBe(0)
     expect(seen).toEqual([4_096, 0])
+    client.close()
+  })
+
+  test('a request running when serve() stops still replies during the drain; the socket closes after it', async () => {
+    const server = await listenDatagram(transport)
+    const started = new Gate()
+    const release = new Gate()
+    const errors: unknown[] = []
+    const controller = new AbortController()
+    const done = serve(
+      server,
+      async (request: DatagramRequest) => {
+        started.open()
+        await release.wait()
+        await request.reply('after stop')
+      },
+      { signal: controller.signal, handleError: (error) => errors.push(error) },
+    )
+    const client = await openDatagramClient(server.address)
+    await client.send('first')
+    await started.wait()
+    controller.abort()
+    release.open()
+    expect((await client.receive()).toString()).toBe('after stop')
+    await done
+    expect(server.closed).toBe(true)
+    expect(errors).toEqual([])
     client.close()
   })
 
