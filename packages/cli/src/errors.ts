@@ -21,3 +21,20 @@ export class UsageError extends SocketServerError {
     super(message, 'SS_ERR_USAGE')
   }
 }
+
+/**
+ * What to print for a failure: an error's message, or the thrown value as
+ * text. A module may throw anything, even a value that cannot be turned
+ * into text (`Object.create(null)`), and the command must still report it.
+ *
+ * @param error - What was thrown.
+ * @returns One line for the user.
+ */
+export function describeFailure(error: unknown): string {
+  if (error instanceof Error) return error.message
+  try {
+    return String(error)
+  } catch {
+    return Object.prototype.toString.call(error)
+  }
+}

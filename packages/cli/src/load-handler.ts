@@ -7,7 +7,7 @@
 import { resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import type { Handler, Request } from '@socketserver/core'
-import { UsageError } from './errors.js'
+import { describeFailure, UsageError } from './errors.js'
 import { BUILTIN_SERVICES } from './services/index.js'
 
 /** A loaded handler and the module it came from (which `forked()` children import). */
@@ -44,8 +44,7 @@ export async function loadHandler(service: string, cwd = process.cwd()): Promise
   try {
     exported = (await import(module.href)) as { default?: unknown }
   } catch (error) {
-    const detail = error instanceof Error ? error.message : String(error)
-    throw new UsageError(`Cannot load the handler module ${JSON.stringify(service)}: ${detail}`)
+    throw new UsageError(`Cannot load the handler module ${JSON.stringify(service)}: ${describeFailure(error)}`)
   }
   if (typeof exported.default !== 'function') {
     throw new UsageError(`Cannot use the module ${JSON.stringify(service)}: its default export is not a handler class or function`)

@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs'
 import {
   forked,
   formatAddress,
+  InvalidOptionError,
   type Policy,
   pooled,
   type Request,
@@ -22,7 +23,7 @@ import {
   UnixStreamServer,
 } from '@socketserver/core'
 import { type ListenerSpec, parseArgs, type ServeCommand } from './args.js'
-import { UsageError } from './errors.js'
+import { describeFailure, UsageError } from './errors.js'
 import { helpText } from './help.js'
 import { type LoadedHandler, loadHandler } from './load-handler.js'
 
@@ -91,8 +92,9 @@ export async function main(argv: readonly string[], io: CommandIO = defaultIO): 
     io.signals.off('SIGINT', onSignal)
     io.signals.off('SIGTERM', onSignal)
     await Promise.all(servers.map((server) => server.close()))
-    io.stderr.write(`socketserver: ${error instanceof Error ? error.message : String(error)}\n`)
-    return 1
+    io.stderr.write(`socketserver: ${describeFailure(error)}\n`)
+    // A value the server refuses (--max-packet-size too large) is a usage error, not a failed bind.
+    return error instanceof InvalidOptionError ? 2 : 1
   }
   for (const server of servers) io.stdout.write(`listening ${server.address.transport} ${formatAddress(server.address)}\n`)
 
@@ -112,7 +114,7 @@ export async function main(argv: readonly string[], io: CommandIO = defaultIO): 
   } catch (error) {
     stop.abort()
     await Promise.all(servers.map((server) => server.close()))
-    io.stderr.write(`socketserver: ${error instanceof Error ? error.message : String(error)}\n`)
+    io.stderr.write(`socketserver: ${describeFailure(error)}\n`)
     return error instanceof SocketServerError && error.code === 'SS_ERR_WORKER_START' ? 2 : 1
   } finally {
     io.signals.off('SIGINT', onSignal)

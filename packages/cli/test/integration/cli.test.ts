@@ -190,10 +190,20 @@ describe('socketserver serve', () => {
     [['serve', 'echo', '--tcp', 'localhost'], 'expected HOST:PORT'],
     [['serve', 'echo'], 'without a listener'],
     [['serve', './does-not-exist.mjs', '--tcp', '127.0.0.1:0'], 'Cannot load the handler module'],
+    [['serve', 'echo', '--udp', '127.0.0.1:0', '--max-packet-size', '999999999'], 'Cannot use maxPacketSize 999999999'],
   ])('bad arguments %j: message on stderr, exit 2', async (args, message) => {
     const { code, stderr } = await run(args)
     expect(code).toBe(2)
     expect(stderr).toContain(message)
+  })
+
+  test('a handler module that throws a value with no text form (a null-prototype object) is reported, exit 2', async () => {
+    const module = join(dirname(tempSocketPath()), 'throws.mjs')
+    writeFileSync(module, 'throw Object.create(null)\n')
+    const { code, stderr } = await run(['serve', module, '--tcp', '127.0.0.1:0'])
+    expect(code).toBe(2)
+    expect(stderr).toContain('Cannot load the handler module')
+    expect(stderr).toContain('[object Object]')
   })
 
   test('a port in use: message naming the address on stderr, exit 1', async () => {
