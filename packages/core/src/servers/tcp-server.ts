@@ -7,6 +7,7 @@
 import { lookup } from 'node:dns/promises'
 import { createRequire } from 'node:module'
 import net from 'node:net'
+import { getSystemErrorMap } from 'node:util'
 import { formatAddress, inetAddress, type SocketAddress } from '../address.js'
 import { BindError, InvalidOptionError } from '../errors.js'
 import { systemCode } from '../internal/system-code.js'
@@ -154,5 +155,34 @@ async function reusePortSocket(host: string, port: number): Promise<number> {
   const ip = net.isIP(host) ? host : (await lookup(host)).address
   const require = createRequire(import.meta.url)
   const { createReuseportFd } = require('node-unix-socket') as { createReuseportFd(port: number, host: string): number }
-  return createReuseportFd(port, ip)
+  try {
+    return createReuseportFd(port, ip)
+  } catch (error) {
+    throw withSystemCode(error)
+  }
+}
+
+/**
+ * The C library's text for the failures a bind reports, by code: the addon
+ * behind `reusePort` on Node < 22.12 reports only that text (code
+ * "Unknown"), and libuv words some of them differently.
+ */
+const C_LIBRARY_TEXTS: Record<string, string> = {
+  'address already in use': 'EADDRINUSE',
+  'cannot assign requested address': 'EADDRNOTAVAIL',
+  'permission denied': 'EACCES',
+  'address family not supported by protocol': 'EAFNOSUPPORT',
+}
+
+/** An addon error that names its failure only in text, given the system code (EADDRINUSE, ...) it stands for. */
+function withSystemCode(error: unknown): unknown {
+  const text = error instanceof Error ? error.message.toLowerCase() : undefined
+  if (text === undefined || (typeof (error as { code?: unknown }).code === 'string' && (error as { code: string }).code !== 'Unknown')) {
+    return error
+  }
+  let code = C_LIBRARY_TEXTS[text]
+  if (code === undefined) {
+    for (const [name, message] of getSystemErrorMap().values()) if (message.toLowerCase() === text) code = name
+  }
+  return code === undefined ? error : Object.assign(new Error((error as Error).message, { cause: error }), { code })
 }

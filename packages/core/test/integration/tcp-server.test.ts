@@ -102,6 +102,12 @@ describe('TCPServer', () => {
     expect(again.address).toMatchObject({ port })
   })
 
+  test('reusePort on a port taken without it fails with BindError EADDRINUSE (a system code, on every Node version)', async () => {
+    await using taken = await TCPServer.listen({ host: '127.0.0.1', port: 0 })
+    const port = (taken.address as { port: number }).port
+    await expect(TCPServer.listen({ host: '127.0.0.1', port, reusePort: true })).rejects.toMatchObject({ code: 'EADDRINUSE' })
+  })
+
   test('reusePort lets two servers bind the same port', async () => {
     await using first = await TCPServer.listen({ host: '127.0.0.1', port: 0, reusePort: true })
     const port = (first.address as { port: number }).port
