@@ -82,6 +82,7 @@ export async function serve<R extends Request>(
   let forced: DrainTimeoutError | undefined
   let drainTimer: NodeJS.Timeout | undefined
   let onForced: (() => void) | undefined
+  let onIdle: (() => void) | undefined
   const force = (): void => {
     forced ??= new DrainTimeoutError(drainTimeoutMs)
     for (const request of running.snapshot()) request.abort(forced)
@@ -118,7 +119,10 @@ export async function serve<R extends Request>(
       running.add(request)
       if (forced !== undefined) request.abort(forced)
     },
-    ended: (request) => running.delete(request),
+    ended: (request) => {
+      running.delete(request)
+      if (running.size === 0) onIdle?.()
+    },
   })
 
   // Requests refused before any handler saw them (overflow, oversized
@@ -135,6 +139,7 @@ export async function serve<R extends Request>(
   if (forceSignal?.aborted === true) force()
   const serviceDone =
     serviceActions === undefined ? Promise.resolve() : pollServiceActions(serviceLoop.signal, resolved.pollIntervalMs, runServiceActions)
+  let failed = false
   try {
     await pipe(verified(server, resolved, running), resolved.policy(run), async (outcomes: AsyncIterable<Outcome<R>>) => {
       if (serviceActions === undefined) (outcomes as { [DISCARD_OUTCOMES]?: () => void })[DISCARD_OUTCOMES]?.()
@@ -142,11 +147,23 @@ export async function serve<R extends Request>(
         if (serviceActions !== undefined) await runServiceActions()
       }
     })
+  } catch (error) {
+    failed = true
+    throw error
   } finally {
     channels.serverDrop.unsubscribe(onDrop)
     channels.serverAcceptError.unsubscribe(onDrop)
     signal?.removeEventListener('abort', stop)
     serviceLoop.abort()
+    // The pipeline failed (a server whose iteration throws) while requests
+    // still run: they are drained as on a stop, not left behind untracked.
+    if (failed && running.size > 0) {
+      void server.close()
+      drainTimer ??= setTimeout(force, drainTimeoutMs)
+      await new Promise<void>((resolve) => {
+        onIdle = resolve
+      })
+    }
     // A service action still running is waited for, but no longer than the
     // drain allows: one that never settles must not keep serve() from ending.
     if (forced === undefined) {

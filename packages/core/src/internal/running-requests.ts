@@ -48,6 +48,11 @@ export class RunningRequests<R extends object> {
   }
 
   /** A snapshot: callers may end requests while they go through it. */
+  /** How many requests run. */
+  get size(): number {
+    return this.#ours.length + this.#others.size
+  }
+
   snapshot(): R[] {
     return [...this.#ours, ...this.#others]
   }

@@ -5,6 +5,7 @@ import {
   OverflowError,
   pooled,
   RequestTimeoutError,
+  type Server,
   type StreamRequest,
   sequential,
   serve,
@@ -268,6 +269,52 @@ describe('serve()', () => {
     await client.waitForEnd()
     expect(errors).toHaveLength(1)
     expect(errors[0]).toBeInstanceOf(DrainTimeoutError)
+    client.destroy()
+  })
+
+  test('a server whose iteration fails while a request runs: serve() rejects with that error only once the request has ended', async () => {
+    const inner = await listen('tcp4')
+    let failPull: ((error: Error) => void) | undefined
+    // A server of another library whose second pull fails.
+    const server = {
+      get address() {
+        return inner.address
+      },
+      close: () => inner.close(),
+      [Symbol.asyncDispose]: () => inner.close(),
+      [Symbol.asyncIterator]() {
+        const iterator = inner[Symbol.asyncIterator]()
+        let pulls = 0
+        return {
+          next: () => (pulls++ === 0 ? iterator.next() : new Promise<IteratorResult<StreamRequest>>((_, reject) => (failPull = reject))),
+          return: () => iterator.return?.() ?? Promise.resolve({ done: true as const, value: undefined }),
+        }
+      },
+    } as unknown as Server<StreamRequest>
+    const started = new Gate()
+    const release = new Gate()
+    let finished = false
+    const done = serve(server, async (request: StreamRequest) => {
+      started.open()
+      await release.wait()
+      finished = true
+      request.socket.end()
+    })
+    let settled = false
+    done.then(
+      () => (settled = true),
+      () => (settled = true),
+    )
+    const client = await connect(inner.address)
+    await started.wait()
+    await until(() => failPull !== undefined, 10_000, 'the second pull')
+    failPull?.(new Error('accept failed'))
+    // Let the failure travel through the pipeline (turns of the event loop, no timer).
+    for (let turn = 0; turn < 10; turn++) await new Promise((resolve) => setImmediate(resolve))
+    expect(settled).toBe(false)
+    release.open()
+    await expect(done).rejects.toThrow('accept failed')
+    expect(finished).toBe(true)
     client.destroy()
   })
 
