@@ -11,7 +11,7 @@
  */
 
 import { lstatSync, unlinkSync } from 'node:fs'
-import { lstat, rename, stat, unlink } from 'node:fs/promises'
+import { lstat, rename, stat } from 'node:fs/promises'
 import net from 'node:net'
 import { dirname, join } from 'node:path'
 import { BindError, SocketPathInUseError, SocketPathNotSocketError, SocketPathTooLongError } from '../errors.js'
@@ -53,9 +53,19 @@ export async function prepareSocketPath(path: string): Promise<void> {
   }
   if (!stats.isSocket()) throw new SocketPathNotSocketError(path, kindOf(stats))
   if (await isListening(path)) throw new SocketPathInUseError(path)
-  await unlink(path).catch((error: NodeJS.ErrnoException) => {
-    if (error.code !== 'ENOENT') throw error
-  })
+  // The probe took a while: another server may have replaced the stale file
+  // with its own live socket meanwhile (two servers starting at once).
+  // Check that it is still the file we probed, and remove it in the same
+  // turn, so no other server of this process can slip in between.
+  const now = lstatSync(path, { throwIfNoEntry: false })
+  if (now === undefined) return
+  // (An inode number can be reused at once for a new file: compare its change time too.)
+  if (now.ino !== stats.ino || now.ctimeMs !== stats.ctimeMs) throw new SocketPathInUseError(path)
+  try {
+    unlinkSync(path)
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
+  }
 }
 
 /**

@@ -109,6 +109,22 @@ describe('UnixStreamServer', () => {
     await expect(server.close()).resolves.toBeUndefined()
   })
 
+  test('two servers starting at once on a stale socket file: one binds, the other fails with SocketPathInUseError', async () => {
+    for (let trial = 0; trial < 10; trial++) {
+      const path = tempSocketPath()
+      await staleSocket(path)
+      const results = await Promise.allSettled([UnixStreamServer.listen({ path }), UnixStreamServer.listen({ path })])
+      const bound = results.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []))
+      const refused = results.flatMap((result) => (result.status === 'rejected' ? [result.reason] : []))
+      expect(bound).toHaveLength(1)
+      expect(refused[0]).toBeInstanceOf(SocketPathInUseError)
+      // The one that bound is the one clients reach.
+      const client = await connect((bound[0] as UnixStreamServer).address)
+      client.destroy()
+      await (bound[0] as UnixStreamServer).close()
+    }
+  })
+
   test('replaces a stale socket file nobody listens on', async () => {
     const path = tempSocketPath()
     await staleSocket(path)
