@@ -9,7 +9,7 @@
 import { abortable } from 'abort-controller-x'
 import { formatAddress } from './address.js'
 import { channels } from './diagnostics.js'
-import { HandlerError, RequestTimeoutError, WorkerCrashedError } from './errors.js'
+import { HandlerError, InvalidOptionError, RequestTimeoutError, WorkerCrashedError } from './errors.js'
 import { abortStateOf } from './internal/abort-state.js'
 import { NOTHING_TO_CLOSE } from './internal/nothing-to-close.js'
 import type { RequestHooks } from './serve-options.js'
@@ -45,7 +45,9 @@ export function isHandlerClass<R extends Request>(handler: Handler<R>): handler 
  * @internal
  */
 export function handlerInvoker<R extends Request>(handler: Handler<R>): (request: R) => Promise<unknown> {
-  if (typeof handler !== 'function') throw new TypeError('Cannot serve with the handler: expected a handler class or a function')
+  if (typeof handler !== 'function') {
+    throw new InvalidOptionError('handler', 'Cannot serve with the handler: expected a handler class or a function')
+  }
   if (isHandlerClass(handler)) return (request) => new handler(request).run()
   const run = handler as RequestHandlerFunction<R>
   return (request) => {

@@ -318,6 +318,13 @@ describe('serve()', () => {
     client.destroy()
   })
 
+  test('a handler that is neither a class nor a function is refused with InvalidOptionError, by serve() and handleRequest()', async () => {
+    const server = await listen('tcp4')
+    await expect(serve(server, 42 as never)).rejects.toMatchObject({ name: 'InvalidOptionError', option: 'handler' })
+    await expect(handleRequest(server, 'echo' as never)).rejects.toMatchObject({ name: 'InvalidOptionError', option: 'handler' })
+    await server.close()
+  })
+
   test('sequential() serves a second client only after the first finished', async () => {
     const server = await listen('tcp4')
     const probe = new ConcurrencyProbe()
