@@ -149,14 +149,31 @@ export class BufferedReader implements AsyncIterable<Buffer> {
    *
    * @param options - `maxLength`.
    * @returns The line's bytes.
-   * @throws LineTooLongError when `maxLength` bytes pass without a newline.
+   * @throws LineTooLongError when the line, newline included, would be
+   *   longer than `maxLength` bytes (a last line of exactly `maxLength`
+   *   bytes without a newline is returned).
    *   The line is dropped: through its newline when that has arrived (the
    *   lines after it stay buffered and later reads return them), otherwise
-   *   the `maxLength` bytes read so far, so memory stays bounded and the
+   *   the bytes read so far, so memory stays bounded and the
    *   next read continues with the rest of the over-long line.
+   * @throws RangeError when `maxLength` is not a whole number of 1 or more
+   *   (or `Infinity`); an error with code `SS_ERR_READ_PENDING` when another
+   *   `readline()` of this reader is still waiting (reads take turns).
    */
   readline(options?: ReadlineOptions): Promise<Buffer> {
     const maxLength = options?.maxLength ?? DEFAULT_MAX_LINE_LENGTH
+    if (!(maxLength >= 1) || (!Number.isSafeInteger(maxLength) && maxLength !== Number.POSITIVE_INFINITY)) {
+      return Promise.reject(
+        new RangeError(`Cannot read a line of at most ${maxLength} bytes: expected a whole number of 1 or more, or Infinity`),
+      )
+    }
+    // Reads take turns: a second readline() while one waits is refused, not
+    // queued (it would take the first one's line).
+    if (this.#pendingLine !== undefined) {
+      return Promise.reject(
+        Object.assign(new Error('Cannot read a line: another readline() of this reader is still pending'), { code: 'SS_ERR_READ_PENDING' }),
+      )
+    }
     // Search each byte once: the buffered bytes here, then only each new
     // chunk as it arrives (a line sent byte by byte stays linear).
     const end = this.#buffered === 0 ? -1 : this.#indexOfNewline()
@@ -184,7 +201,9 @@ export class BufferedReader implements AsyncIterable<Buffer> {
           return
         }
         const scanned = this.#buffered
-        if (scanned >= line.maxLength) this.#tooLong(line.maxLength, scanned)
+        // Exactly maxLength bytes without a newline may still be a whole last
+        // line: the next chunk or the end decides.
+        if (scanned > line.maxLength) this.#tooLong(line.maxLength, scanned)
         if (this.#eof) {
           this.#pendingLine = undefined
           line.resolve(this.#take(this.#buffered))

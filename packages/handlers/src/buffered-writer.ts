@@ -43,6 +43,7 @@ export class BufferedWriter {
   #pending: Uint8Array[] = []
   #pendingBytes = 0
   #closed = false
+  #closing: Promise<void> | undefined
 
   /**
    * @param socket - Where to write.
@@ -83,7 +84,8 @@ export class BufferedWriter {
       const sent = this.#send(data)
       return sent === RESOLVED ? Promise.resolve(size) : sent.then(() => size)
     }
-    return this.#buffer(typeof data === 'string' ? Buffer.from(data) : data)
+    // A copy: the caller may reuse its array once write() resolved, before the bytes went out.
+    return this.#buffer(typeof data === 'string' ? Buffer.from(data) : Buffer.from(data))
   }
 
   async #buffer(bytes: Uint8Array): Promise<number> {
@@ -103,13 +105,15 @@ export class BufferedWriter {
   }
 
   /** Flushes, then refuses further writes. The socket stays open. */
-  async close(): Promise<void> {
-    if (this.#closed) return
-    try {
-      await this.flush()
-    } finally {
+  close(): Promise<void> {
+    // Closed from the start, so a write made while the last bytes are
+    // flushed is refused rather than buffered and never sent; every call
+    // waits for that same flush.
+    this.#closing ??= (async () => {
       this.#closed = true
-    }
+      await this.flush()
+    })()
+    return this.#closing
   }
 
   #send(bytes: Uint8Array | string): Promise<void> {

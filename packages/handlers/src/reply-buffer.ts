@@ -37,7 +37,8 @@ export class ReplyBuffer {
    * @returns The number of bytes written.
    */
   async write(data: Uint8Array | string): Promise<number> {
-    const bytes = typeof data === 'string' ? Buffer.from(data) : data
+    // A copy, as Python's BytesIO keeps: the caller may reuse its array.
+    const bytes = typeof data === 'string' ? Buffer.from(data) : Buffer.from(data)
     this.#chunks.push(bytes)
     this.#length += bytes.length
     return bytes.length

@@ -1,5 +1,5 @@
-import { HandlerError, pooled, RequestTimeoutError } from '@socketserver/core'
-import { LineTooLongError, StreamRequestHandler } from '@socketserver/handlers'
+import { HandlerError, pooled, RequestTimeoutError, type StreamRequest } from '@socketserver/core'
+import { BufferedWriter, LineTooLongError, StreamRequestHandler } from '@socketserver/handlers'
 import { connect, describeHandlerCompliance, Gate, listen, serveInBackground } from '@socketserver/testing'
 import { describe, expect, test, vi } from 'vitest'
 
@@ -109,6 +109,26 @@ describe('StreamRequestHandler', () => {
     await client.waitForEnd()
     await vi.waitFor(() => expect(outcomes).toEqual([size]))
     client.end()
+    await serving.stop()
+    expect(serving.errors).toEqual([])
+  })
+
+  test('BufferedWriter with a buffer keeps copies of what it holds, and refuses a write made while close() flushes', async () => {
+    const outcomes: unknown[] = []
+    const server = await listen('tcp4')
+    const serving = serveInBackground(server, async (request: StreamRequest) => {
+      const writer = new BufferedWriter(request.socket, { bufferSize: 1024 })
+      const scratch = Buffer.from('ab')
+      await writer.write(scratch)
+      scratch.write('cd') // reused once write() resolved: the buffered bytes must not change
+      await writer.write(scratch)
+      const closing = writer.close()
+      outcomes.push(await writer.write('late').catch((error: Error) => error.message))
+      await Promise.all([closing, writer.close()])
+    })
+    const client = await connect(server.address)
+    expect((await client.readAll()).toString()).toBe('abcd')
+    expect(outcomes).toEqual(['Cannot write: the writer is closed'])
     await serving.stop()
     expect(serving.errors).toEqual([])
   })

@@ -1,4 +1,4 @@
-import { BufferedReader, IncompleteReadError, LineTooLongError } from '@socketserver/handlers'
+import { BufferedReader, IncompleteReadError, LineTooLongError, ReplyBuffer } from '@socketserver/handlers'
 import { describe, expect, test } from 'vitest'
 
 /** A deterministic pseudo-random generator, so failures can be replayed. */
@@ -112,6 +112,34 @@ describe('BufferedReader', () => {
     expect(text(await reader.readline({ maxLength: 6 }))).toBe('ok\n')
   })
 
+  test('a last line of exactly maxLength bytes without a newline is returned; one byte more is too long', async () => {
+    const exact = new BufferedReader(stream([Buffer.from('abcde')]))
+    expect(text(await exact.readline({ maxLength: 5 }))).toBe('abcde')
+    const longer = new BufferedReader(stream([Buffer.from('abcdef')]))
+    await expect(longer.readline({ maxLength: 5 })).rejects.toBeInstanceOf(LineTooLongError)
+  })
+
+  test.each([Number.NaN, 0, -1, 2.5])('readline() refuses maxLength %s with a RangeError', async (maxLength) => {
+    const reader = new BufferedReader(stream([Buffer.from('line\n')]))
+    await expect(reader.readline({ maxLength })).rejects.toBeInstanceOf(RangeError)
+    expect(text(await reader.readline({ maxLength: Number.POSITIVE_INFINITY }))).toBe('line\n')
+  })
+
+  test('a second readline() while one waits is refused; the first still gets its line', async () => {
+    let deliver: ((chunk: Uint8Array) => void) | undefined
+    async function* later(): AsyncGenerator<Uint8Array> {
+      yield await new Promise<Uint8Array>((resolve) => (deliver = resolve))
+    }
+    const reader = new BufferedReader(later())
+    const first = reader.readline()
+    await expect(reader.readline()).rejects.toMatchObject({ code: 'SS_ERR_READ_PENDING' })
+    // The source was asked for its chunk inside readline(): its resolver is set.
+    expect(deliver).toBeDefined()
+    deliver?.(Buffer.from('one\ntwo\n'))
+    expect(text(await first)).toBe('one\n')
+    expect(text(await reader.readline())).toBe('two\n')
+  })
+
   test('readline() stays linear on a long line sent one byte per chunk', async () => {
     const length = 200_000
     let sent = 0
@@ -149,5 +177,16 @@ describe('BufferedReader', () => {
     const chunks: string[] = []
     for await (const chunk of BufferedReader.from(Buffer.from('one\ntwo'))) chunks.push(text(chunk))
     expect(chunks.join('')).toBe('one\ntwo')
+  })
+})
+
+describe('ReplyBuffer', () => {
+  test('keeps a copy of what was written: the caller may reuse its array', async () => {
+    const reply = new ReplyBuffer()
+    const scratch = Buffer.from('ab')
+    await reply.write(scratch)
+    scratch.write('cd')
+    await reply.write(scratch)
+    expect(Buffer.from(reply.bytes).toString()).toBe('abcd')
   })
 })
