@@ -46,9 +46,20 @@ export async function until(
   what = 'the condition',
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`Cannot wait for ${what}: still false after ${timeoutMs} ms`)
+  const failure = (): Error => new Error(`Cannot wait for ${what}: still false after ${timeoutMs} ms`)
+  while (!(await withinDeadline(condition(), deadline, failure))) {
+    if (Date.now() > deadline) throw failure()
     // A short timer rather than setImmediate, so waiting on the kernel does not spin a core.
     await new Promise<void>((resolve) => setTimeout(resolve, 1))
   }
+}
+
+/** A condition's answer, or the deadline's failure if an async condition is still thinking then. */
+function withinDeadline(answer: boolean | Promise<boolean>, deadline: number, failure: () => Error): boolean | Promise<boolean> {
+  if (typeof answer === 'boolean') return answer
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(failure()), Math.max(0, deadline - Date.now()))
+  })
+  return Promise.race([answer, late]).finally(() => clearTimeout(timer))
 }

@@ -49,7 +49,7 @@ export class Gate {
    */
   wait(signal?: AbortSignal): Promise<void> {
     if (signal === undefined || this.#open) return this.#promise
-    signal.throwIfAborted()
+    if (signal.aborted) return Promise.reject(signal.reason)
     return new Promise<void>((resolve, reject) => {
       const onAbort = (): void => reject(signal.reason)
       signal.addEventListener('abort', onAbort, { once: true })
@@ -116,6 +116,8 @@ export class ConcurrencyProbe {
    */
   waitUntil(condition: (current: number, entered: number) => boolean, signal: AbortSignal = AbortSignal.timeout(10_000)): Promise<void> {
     if (condition(this.#current, this.#entered)) return Promise.resolve()
+    // An 'abort' listener would never hear a signal that has already fired.
+    if (signal.aborted) return Promise.reject(signal.reason)
     return new Promise<void>((resolve, reject) => {
       const check = (): void => {
         if (!condition(this.#current, this.#entered)) return

@@ -43,6 +43,7 @@ export class DatagramClient {
   readonly #send: (data: Buffer) => Promise<void>
   readonly #close: () => void
   readonly #received: Buffer[] = []
+  #closed = false
   readonly #waiters = new Set<() => void>()
   /** The client's own path for Unix datagram clients that bound one. */
   readonly path: string | undefined
@@ -99,8 +100,10 @@ export class DatagramClient {
     })
   }
 
-  /** Closes the client's socket. */
+  /** Closes the client's socket. Closing again does nothing. */
   close(): void {
+    if (this.#closed) return
+    this.#closed = true
     this.#close()
   }
 }

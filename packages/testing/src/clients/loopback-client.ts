@@ -128,9 +128,11 @@ export class LoopbackClient {
     this.socket.end()
   }
 
-  /** Closes abruptly with RST. */
+  /** Closes abruptly: with RST over TCP; a Unix stream socket, which has no reset, is closed. */
   reset(): void {
-    this.socket.resetAndDestroy()
+    // A reset (RST) exists only for TCP; a Unix stream socket is just closed.
+    if (this.socket.remoteFamily === undefined) this.socket.destroy()
+    else this.socket.resetAndDestroy()
   }
 
   /** Closes the socket. */
