@@ -33,6 +33,8 @@ export class LoopbackClient {
   readonly #waiters = new Set<() => void>()
   /** Resolves when the socket closed. */
   readonly closed: Promise<void>
+  /** The last read started, so the next one waits its turn. */
+  #reads: Promise<unknown> = Promise.resolve()
 
   /** @param socket - A connected socket. */
   constructor(socket: net.Socket) {
@@ -94,11 +96,13 @@ export class LoopbackClient {
    * @param timeoutMs - The deadline.
    * @throws Error at EOF without a full line, or when the deadline passes.
    */
-  async readLine(timeoutMs = DEFAULT_DEADLINE_MS): Promise<string> {
-    await this.#waitFor(() => this.#joined().includes(10) || this.#ended, timeoutMs, 'a line')
-    const end = this.#joined().indexOf(10)
-    if (end === -1) throw new Error(`Cannot read a line: the connection ended after ${JSON.stringify(this.#joined().toString())}`)
-    return this.#take(end + 1).toString()
+  readLine(timeoutMs = DEFAULT_DEADLINE_MS): Promise<string> {
+    return this.#inTurn(async () => {
+      await this.#waitFor(() => this.#joined().includes(10) || this.#ended, timeoutMs, 'a line')
+      const end = this.#joined().indexOf(10)
+      if (end === -1) throw new Error(`Cannot read a line: the connection ended after ${JSON.stringify(this.#joined().toString())}`)
+      return this.#take(end + 1).toString()
+    })
   }
 
   /**
@@ -106,10 +110,12 @@ export class LoopbackClient {
    *
    * @throws Error at EOF before `n` bytes, or when the deadline passes.
    */
-  async readBytes(n: number, timeoutMs = DEFAULT_DEADLINE_MS): Promise<Buffer> {
-    await this.#waitFor(() => this.#joined().length >= n || this.#ended, timeoutMs, `${n} bytes`)
-    if (this.#joined().length < n) throw new Error(`Cannot read ${n} bytes: the connection ended after ${this.#buffer.length}`)
-    return this.#take(n)
+  readBytes(n: number, timeoutMs = DEFAULT_DEADLINE_MS): Promise<Buffer> {
+    return this.#inTurn(async () => {
+      await this.#waitFor(() => this.#joined().length >= n || this.#ended, timeoutMs, `${n} bytes`)
+      if (this.#joined().length < n) throw new Error(`Cannot read ${n} bytes: the connection ended after ${this.#buffer.length}`)
+      return this.#take(n)
+    })
   }
 
   /** Reads everything until the server ends the connection. */
@@ -149,6 +155,17 @@ export class LoopbackClient {
 
   #notify(): void {
     for (const waiter of [...this.#waiters]) waiter()
+  }
+
+  /**
+   * Runs reads one after another, in the order they were called: two reads
+   * waiting at once would both wake on one line and the second would see
+   * nothing left. Each read's deadline starts with its turn.
+   */
+  #inTurn<T>(read: () => Promise<T>): Promise<T> {
+    const result = this.#reads.then(read, read)
+    this.#reads = result.catch(() => {})
+    return result
   }
 
   #waitFor(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {

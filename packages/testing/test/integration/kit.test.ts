@@ -23,6 +23,21 @@ describe('testing kit', () => {
     await expect(until(() => new Promise<boolean>(() => {}), 50, 'an answer')).rejects.toThrow('Cannot wait for an answer')
   })
 
+  test('two readLine() calls at once get the two lines in order', async () => {
+    const server = await listen('tcp4')
+    const serving = serveInBackground(server, (request) => (request.kind === 'stream' ? request.sink(request.source) : undefined))
+    const client = await connect(server.address)
+    const [first, second] = [client.readLine(), client.readLine()].map((read) => read.catch((error: Error) => error.message))
+    // The first line alone wakes both: the second read must wait for its own.
+    await client.send('one\n')
+    expect(await first).toBe('one\n')
+    await client.send('two\n')
+    expect(await second).toBe('two\n')
+    client.end()
+    await client.waitForEnd()
+    await serving.stop()
+  })
+
   test('a datagram client can be closed twice', async () => {
     const server = await listenDatagram('udp4')
     const client = await openDatagramClient(server.address)
