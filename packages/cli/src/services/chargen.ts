@@ -63,7 +63,12 @@ export default async function chargen(request: Request): Promise<void> {
   while (!socket.destroyed && socket.writable && !request.signal.aborted) {
     let block = ''
     for (let i = 0; i < LINES_PER_WRITE; i++) block += chargenLine(line++)
-    if (!socket.write(block)) {
+    if (socket.write(block)) {
+      // Taken at once (a client reading as fast as loopback allows): still
+      // let the event loop run before the next block, or this loop would
+      // starve every other client, timer and signal of the process.
+      await new Promise<void>((resolve) => setImmediate(resolve))
+    } else {
       await new Promise<void>((resolve) => {
         const done = (): void => {
           socket.off('drain', done)

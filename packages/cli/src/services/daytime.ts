@@ -19,7 +19,8 @@ import type { Request } from '@socketserver/core'
  */
 export function daytimeLine(now = new Date()): string {
   const date = now.toLocaleDateString('en-US', { weekday: 'long', year: 'numeric', month: 'long', day: 'numeric', timeZone: 'UTC' })
-  const time = now.toISOString().slice(11, 19)
+  const two = (n: number): string => String(n).padStart(2, '0')
+  const time = `${two(now.getUTCHours())}:${two(now.getUTCMinutes())}:${two(now.getUTCSeconds())}`
   return `${date} ${time}-UTC\r\n`
 }
 

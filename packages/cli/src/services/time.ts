@@ -22,7 +22,9 @@ const SECONDS_1900_TO_1970 = 2_208_988_800
  */
 export function timeBytes(now = new Date()): Buffer {
   const bytes = Buffer.alloc(4)
-  bytes.writeUInt32BE((Math.floor(now.getTime() / 1000) + SECONDS_1900_TO_1970) % 2 ** 32)
+  // Modulo 2^32 both ways: past 2036 it wraps to 0, before 1900 it wraps from 2^32.
+  const seconds = Math.floor(now.getTime() / 1000) + SECONDS_1900_TO_1970
+  bytes.writeUInt32BE(((seconds % 2 ** 32) + 2 ** 32) % 2 ** 32)
   return bytes
 }
 

@@ -219,6 +219,32 @@ describe('socketserver serve', () => {
 })
 
 describe('socketserver serve, stopping', () => {
+  test('chargen to a client reading as fast as it can still lets the process serve others and stop on SIGTERM', async () => {
+    const cli = await start(['serve', 'chargen', '--tcp', '127.0.0.1:0', '--udp', '127.0.0.1:0', '--drain-timeout-ms', '200'], 2)
+    const [tcp, udp] = cli.addresses as [SocketAddress, SocketAddress]
+    if (!('port' in tcp)) throw new Error('Cannot read the TCP listener')
+    // A reader in a process of its own, as fast as loopback goes: the
+    // server's writes are then taken at once, never pushing back.
+    const reader = spawn(
+      process.execPath,
+      [
+        '-e',
+        `let n = 0; require('net').connect(${tcp.port}, '127.0.0.1').on('data', (c) => { n += c.length; if (n > 1 << 20) { console.log('READING'); n = -Infinity } })`,
+      ],
+      { stdio: ['ignore', 'pipe', 'ignore'] },
+    )
+    registerCleanup(() => reader.kill('SIGKILL'))
+    await once(createInterface({ input: reader.stdout as NodeJS.ReadableStream }), 'line')
+    // While it reads, a datagram client is answered...
+    const client = await openDatagramClient(udp)
+    await client.send('x')
+    expect((await client.receive(10_000)).length).toBeLessThanOrEqual(512)
+    client.close()
+    // ...and SIGTERM stops the command (the drain deadline ends the chargen request).
+    cli.child.kill('SIGTERM')
+    expect(await cli.exit).toBe(0)
+  })
+
   test('a second SIGTERM ends running requests at once instead of waiting for the drain deadline', async () => {
     const dir = dirname(tempSocketPath())
     const module = join(dir, 'hang.mjs')
