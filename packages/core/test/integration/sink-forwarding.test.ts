@@ -4,11 +4,26 @@
 // end, resets, aborts, and sources other than the connection's own.
 import { randomBytes } from 'node:crypto'
 import { connect as netConnect, type Socket } from 'node:net'
-import { RequestTimeoutError, type StreamRequest } from '@socketserver/core'
+import { RequestTimeoutError, type SocketAddress, type StreamRequest } from '@socketserver/core'
 import { connect, Gate, type LoopbackClient, listen, serveInBackground, until } from '@socketserver/testing'
 import { describe, expect, test, vi } from 'vitest'
 
 const echo = (request: StreamRequest): Promise<void> => request.sink(request.source)
+
+/** How a sink() ended: 'delivered', or the code of its error. */
+const outcomeOf = (sinking: Promise<void>): Promise<unknown> =>
+  sinking.then(
+    () => 'delivered',
+    (error: { code?: string }) => error.code,
+  )
+
+/** A raw TCP client of `address` that reads nothing (paused), so the server's writes back up. */
+function pausedClient(address: SocketAddress): Socket {
+  if (!('port' in address)) throw new Error('Cannot connect: not TCP')
+  const client = netConnect({ host: address.host, port: address.port })
+  client.pause()
+  return client
+}
 
 describe('sink(source) forwarding its own source', () => {
   test('echoes 8 MiB in order; while the client does not read, the server stops reading too (backpressure), holding little', async () => {
@@ -18,10 +33,7 @@ describe('sink(source) forwarding its own source', () => {
       serverSocket = request.socket
       return echo(request)
     })
-    const address = server.address
-    if (!('port' in address)) throw new Error('Cannot connect: not TCP')
-    const client = netConnect({ host: address.host, port: address.port })
-    client.pause()
+    const client = pausedClient(server.address)
     const payload = randomBytes(8 * 1024 * 1024)
     client.write(payload)
     client.end()
@@ -211,16 +223,10 @@ describe('sink(source) to a connection that can no longer write', () => {
         yield Buffer.alloc(16 * 1024 * 1024)
         yield Buffer.from('never sent')
       }
-      sinking = request.sink(reply()).then(
-        () => 'delivered',
-        (error: { code?: string }) => error.code,
-      )
+      sinking = outcomeOf(request.sink(reply()))
       return sinking
     })
-    const address = server.address
-    if (!('port' in address)) throw new Error('Cannot connect: not TCP')
-    const client = netConnect({ host: address.host, port: address.port })
-    client.pause()
+    const client = pausedClient(server.address)
     client.on('error', () => {})
     // The first chunk fills the buffers while the client reads nothing.
     await until(() => (serverSocket?.writableLength ?? 0) > 0, 10_000, 'the reply to wait for a drain')
@@ -304,16 +310,10 @@ describe('sink(source) ending the connection', () => {
       // Far more than the kernel takes while the client reads nothing (about
       // 4 MiB here): the rest waits in the socket's buffer.
       request.socket.write(Buffer.alloc(16 * 1024 * 1024))
-      ending = sink(request).then(
-        () => 'delivered',
-        (error: { code?: string }) => error.code,
-      )
+      ending = outcomeOf(sink(request))
       return ending
     })
-    const address = server.address
-    if (!('port' in address)) throw new Error('Cannot connect: not TCP')
-    const client = netConnect({ host: address.host, port: address.port })
-    client.pause()
+    const client = pausedClient(server.address)
     client.on('error', () => {})
     client.end()
     await until(() => ending !== undefined, 10_000, 'the handler to call sink()')
@@ -340,10 +340,7 @@ describe('sink(source) ending the connection', () => {
           await new Promise((resolve) => setImmediate(resolve))
         }
       }
-      ending = request.sink(untilAborted()).then(
-        () => 'delivered',
-        (error: { code?: string }) => error.code,
-      )
+      ending = outcomeOf(request.sink(untilAborted()))
       return ending
     })
     const client = await connect(server.address)
@@ -360,10 +357,7 @@ describe('sink(source) ending the connection', () => {
     const serving = serveInBackground(server, async (request: StreamRequest) => {
       request.socket.destroy()
       await new Promise((resolve) => request.socket.once('close', resolve))
-      ending = request.sink([Buffer.from('too late\n')]).then(
-        () => 'delivered',
-        (error: { code?: string }) => error.code,
-      )
+      ending = outcomeOf(request.sink([Buffer.from('too late\n')]))
       await ending
     })
     const client = await connect(server.address)
