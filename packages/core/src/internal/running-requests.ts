@@ -47,12 +47,12 @@ export class RunningRequests<R extends object> {
     if (lastState !== undefined) lastState.runningSlot = slot
   }
 
-  /** A snapshot: callers may end requests while they go through it. */
   /** How many requests run. */
   get size(): number {
     return this.#ours.length + this.#others.size
   }
 
+  /** A snapshot: callers may end requests while they go through it. */
   snapshot(): R[] {
     return [...this.#ours, ...this.#others]
   }

@@ -35,8 +35,8 @@ export abstract class QueuedServer<R extends Request> implements Server<R> {
   /** The bind in progress, if any: close() waits for it to free what it binds. */
   #opening: Promise<SocketAddress> | undefined
   readonly #counts: ServerStats = { received: 0, overflowed: 0 }
-  /** Requests dropped unserved since {@link QueuedServer.stopHandingOut}, reported with the close. */
-  #droppedWhileStopped = 0
+  /** Requests dropped unserved once hand-outs stopped, reported with the close. */
+  #droppedUnserved = 0
   #handingOut = true
   // close() does not reject in practice; if it ever did, an abort must not
   // become an unhandled rejection that ends the process.
@@ -136,9 +136,7 @@ export abstract class QueuedServer<R extends Request> implements Server<R> {
     const opening = this.#opening
     this.#state = 'closed'
     this.#signal?.removeEventListener('abort', this.#onAbort)
-    this.#handingOut = false
-    const dropped = this.#queue.end()
-    for (const request of dropped) request.abort()
+    this.stopHandingOut()
     // Closed while binding: wait for the bind to finish, then free what it bound.
     if (opening !== undefined) {
       try {
@@ -149,7 +147,7 @@ export abstract class QueuedServer<R extends Request> implements Server<R> {
       }
     }
     if (bound) await this.shut()
-    channels.serverClose.publish({ server: this, dropped: dropped.length + this.#droppedWhileStopped })
+    channels.serverClose.publish({ server: this, dropped: this.#droppedUnserved })
   }
 
   /** Closes the server; for `await using server = await TCPServer.listen(...)`. */
@@ -182,7 +180,7 @@ export abstract class QueuedServer<R extends Request> implements Server<R> {
     this.#handingOut = false
     const dropped = this.#queue.end()
     for (const request of dropped) request.abort()
-    this.#droppedWhileStopped += dropped.length
+    this.#droppedUnserved += dropped.length
   }
 
   /**
@@ -193,7 +191,7 @@ export abstract class QueuedServer<R extends Request> implements Server<R> {
    */
   protected offer(request: R): boolean {
     if (!this.#handingOut) {
-      if (this.#state !== 'closed') this.#droppedWhileStopped++
+      if (this.#state !== 'closed') this.#droppedUnserved++
       request.abort()
       return false
     }
