@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs'
+import { createServer, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
@@ -11,9 +12,11 @@ import {
   describeHandlerCompliance,
   listen,
   listenDatagram,
+  nextEvent,
   openDatagramClient,
   registerCleanup,
   serveInBackground,
+  tempSocketPath,
   until,
 } from '@socketserver/testing'
 import { describe, expect, test, vi } from 'vitest'
@@ -106,22 +109,40 @@ describe('forked()', () => {
 
   test('a request that times out while its child is still starting never reaches the child, which then serves the next one', async () => {
     const server = await listen('tcp4')
-    // No warm child: the first request waits for a Node start (150 ms or more
-    // here), longer than its 150 ms limit.
-    const policy = forked({ module: fixture('behaviours.mjs'), maxChildren: 1, prefork: 0, childConcurrency: 2 })
-    const serving = serveInBackground(server, null, { policy, timeoutMs: 150 })
+    // The child's module finishes loading only when the test opens its start
+    // gate, so the request's timeout passes while the child is provably not
+    // ready, however fast this machine starts a Node process.
+    const gatePath = tempSocketPath('start-gate.sock')
+    const starting = new Promise<Socket>((resolve) => {
+      const gate = createServer(resolve).listen(gatePath)
+      registerCleanup(() => new Promise((closed) => gate.close(closed)))
+    })
+    const policy = forked({
+      module: fixture('gated-start.mjs'),
+      maxChildren: 1,
+      prefork: 0,
+      childConcurrency: 2,
+      env: { SS_TEST_START_GATE: gatePath },
+    })
+    // The timeout bounds the second request too, which needs only the rest
+    // of the child's start and one exchange: generous, as the test's own
+    // length is the only price.
+    const serving = serveInBackground(server, null, { policy, timeoutMs: 2_000 })
     const early = await connect(server.address)
     await early.send('pid\n')
+    const child = await starting
+    const startingPid = Number(String((await nextEvent(child, 'data'))[0]).trim())
     await early.waitForEnd()
-    await vi.waitFor(() => expect(serving.errors).toHaveLength(1))
+    await vi.waitFor(() => expect(serving.errors).toHaveLength(1), { timeout: 10_000 })
     expect(serving.errors[0]).toBeInstanceOf(RequestTimeoutError)
-    await until(() => policy.pids.length === 1, 10_000, 'the child started')
-    const [pid] = policy.pids
+    expect(policy.pids).toEqual([startingPid])
+    child.end('go')
     // Before, the timed-out request still took a slot once the child was
     // ready and sent it a dead socket, crashing it.
     const next = await connect(server.address)
     await next.send('pid\n')
-    expect(Number((await next.readLine()).split(' ')[0])).toBe(pid)
+    // The child's first request: the timed-out one never reached it.
+    expect(await next.readLine()).toBe(`${startingPid} 1\n`)
     expect(serving.errors).toHaveLength(1)
   })
 
