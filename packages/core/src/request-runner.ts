@@ -133,7 +133,11 @@ export async function verifyRequest<R extends Request>(hooks: RequestHooks<R>, r
  */
 export const RUN_WITH_CALLBACKS: unique symbol = Symbol('socketserver.runWithCallbacks')
 
-/** Serves one request, reporting its outcome (or a failure to close it) through callbacks. @internal */
+/**
+ * Serves one request, reporting its outcome through `settled`; `failed` is
+ * for a run that could not serve at all (the runner's own never calls it).
+ * @internal
+ */
 export type RunWithCallbacks<R, O> = (request: R, settled: (outcome: O) => void, failed: (error: unknown) => void) => void
 
 /** The function that serves one request, with its callback form. @internal */
@@ -145,14 +149,15 @@ export interface RequestRun<R extends Request> {
 /**
  * Makes the function that serves one request: runs the handler until it
  * settles or the request's signal aborts, reports any error, closes the
- * request. Never rejects, unless closing the request throws.
+ * request. Never rejects: a failure to close the request (a reply that
+ * could not be sent) is reported as its outcome.
  *
  * @internal
  */
 export function requestRunner<R extends Request>(handler: Handler<R>, hooks: RequestHooks<R>, tracking?: RunTracking<R>): RequestRun<R> {
   const invoke = handlerInvoker(handler)
   const timeoutMs = hooks.timeoutMs
-  const runWithCallbacks: RunWithCallbacks<R, Outcome<R>> = (request, settled, failed) => {
+  const runWithCallbacks: RunWithCallbacks<R, Outcome<R>> = (request, settled) => {
     tracking?.started(request)
     const timer = timeoutMs === undefined ? undefined : setTimeout(() => request.abort(new RequestTimeoutError(timeoutMs)), timeoutMs)
     if (channels.requestStart.hasSubscribers) channels.requestStart.publish({ request })
@@ -160,7 +165,7 @@ export function requestRunner<R extends Request>(handler: Handler<R>, hooks: Req
     const work = invokeSafely(invoke, request)
     if (state === undefined) {
       settleForeign(request, abortable(request.signal, work)).then((error) =>
-        end(request, error, hooks, tracking, settled, failed, timer, request.signal),
+        end(request, error, hooks, tracking, settled, timer, request.signal),
       )
       return
     }
@@ -175,7 +180,7 @@ export function requestRunner<R extends Request>(handler: Handler<R>, hooks: Req
       finished = true
       state.onAbort(undefined)
       const error = succeeded === true ? undefined : failureOf(request, thrown, state.aborted, state.reason)
-      end(request, error, hooks, tracking, settled, failed, timer, state)
+      end(request, error, hooks, tracking, settled, timer, state)
     }
     if (state.aborted) {
       work.catch(() => {})
@@ -217,8 +222,8 @@ function failureOf(request: Request, thrown: unknown, aborted: boolean, reason: 
 }
 
 /**
- * Reports, closes the request, and says how it ended (or that closing it
- * failed). The request's timeout runs on until the close has settled:
+ * Reports, closes the request, and says how it ended; a close that fails
+ * (the reply could not all be sent) is the request's failure. The request's timeout runs on until the close has settled:
  * closing a connection waits until its reply was handed to the kernel, and
  * a client that reads nothing must not hold the request past `timeoutMs`.
  * A request aborted while closing (that timeout, or a drain that ran out)
@@ -230,7 +235,6 @@ function end<R extends Request>(
   hooks: RequestHooks<R>,
   tracking: RunTracking<R> | undefined,
   settled: (outcome: Outcome<R>) => void,
-  failed: (error: unknown) => void,
   timer: NodeJS.Timeout | undefined,
   abort: { readonly aborted: boolean; readonly reason: unknown },
 ): void {
@@ -258,9 +262,16 @@ function end<R extends Request>(
       settled(ended(request, outcome, tracking))
     },
     (closeError: unknown) => {
+      // A request that could not be closed cleanly (its reply could not all
+      // be sent) failed; it never ends serving. What was reported already
+      // (the handler's error, the abort) stays its outcome.
       clearTimeout(timer)
-      tracking?.ended(request)
-      failed(closeError)
+      let outcome = error
+      if (outcome === undefined) {
+        outcome = abort.aborted ? abort.reason : closeError
+        reportError(hooks, outcome, request)
+      }
+      settled(ended(request, outcome, tracking))
     },
   )
 }

@@ -75,7 +75,21 @@ export interface BaseRequest {
  */
 export interface StreamRequest extends BaseRequest, Duplex<AsyncGenerator<Uint8Array>, Source<Uint8Array>, Promise<void>> {
   readonly kind: 'stream'
-  /** The connected socket. */
+  /**
+   * The connected socket.
+   *
+   * Read with {@link StreamRequest.source} (or a handler's `rfile`), not
+   * with `for await (const chunk of request.socket)`: Node's own socket
+   * iterator destroys the socket, both directions, when the loop ends (a
+   * `break` included), so a reply written after it is never sent. Such a
+   * write is reported as `ReplyError` (code `ERR_STREAM_DESTROYED`) when
+   * the request closes; `request.socket.iterator({ destroyOnReturn: false })`
+   * keeps the socket open. A write after `end()` is reported too
+   * (`ERR_STREAM_WRITE_AFTER_END`), and so is a reply still queued when the
+   * client resets the connection (its system code), unless the request was
+   * aborted (its reason is reported instead). A write given a callback is
+   * the caller's to check: its callback receives the failure.
+   */
   readonly socket: Socket
 }
 

@@ -310,6 +310,12 @@ export class SocketChunks implements AsyncGenerator<Uint8Array, undefined, unkno
   }
 
   #forward(chunk: Uint8Array, target: Socket): void {
+    // A target that can no longer write (ended or destroyed by someone
+    // else) fails the forwarding now: a write to it would be dropped.
+    if (!target.writable) {
+      this.#targetFailed(target)
+      return
+    }
     if (target.write(chunk)) return
     // Another connection's socket that can no longer write sends no 'drain'
     // (and its 'close' may have passed): fail now. Our own socket's failure

@@ -12,6 +12,8 @@ import type { Source } from 'it-stream-types'
 /** Writes every chunk of `source`, waiting for `drain` when the socket's buffer is full, then ends the socket. */
 export async function writeAllThenEnd(socket: Socket, source: Source<Uint8Array>): Promise<void> {
   for await (const chunk of source) {
+    // Checked first: Node drops a write to a closed socket in silence.
+    if (!socket.writable) throw closedError(socket.errored ?? undefined)
     if (!socket.write(chunk)) await drained(socket)
   }
   await endWriting(socket)

@@ -10,7 +10,8 @@ import type { SocketAddress } from '../address.js'
 import { ABORT_STATE, AbortState } from '../internal/abort-state.js'
 import type { Request, Server, StreamRequest } from '../types.js'
 import { onSocketError, SocketChunks } from './socket-chunks.js'
-import { writeAllThenEnd } from './socket-writing.js'
+import { endWritingThen, writeAllThenEnd } from './socket-writing.js'
+import { unsentReplyError, unsentWriteError, watchUnsentWrites } from './unsent-writes.js'
 
 /**
  * How long a closed connection keeps reading (and discarding) what the client
@@ -70,6 +71,9 @@ export class StreamConnection implements StreamRequest {
     // A socket error without a listener would crash the process; the handler
     // sees the error through its reads and writes instead.
     socket.on('error', onSocketError)
+    // Node drops a write to a destroyed socket without an event: note such
+    // writes, so close() reports the reply they lost.
+    watchUnsentWrites(socket)
   }
 
   /** Who connected. Made on first use: most connections never ask. */
@@ -122,22 +126,29 @@ export class StreamConnection implements StreamRequest {
 
   async #close(): Promise<void> {
     const socket = this.socket
-    if (socket.destroyed) return
+    const aborted = this[ABORT_STATE].aborted
+    if (socket.destroyed) {
+      // Destroyed before the request closed: by an abort (its reason is the
+      // outcome), by the client, or on this side. A write made after that
+      // is a reply lost without a word to anyone unless it is reported.
+      const lost = aborted ? undefined : unsentWriteError(socket, this.clientAddress)
+      if (lost !== undefined) throw lost
+      return
+    }
     // Python's shutdown_request(): shutdown(SHUT_WR) so the client sees every
     // byte and then EOF, then close. An abort meanwhile destroys the socket,
-    // which ends the wait through 'close'.
-    if (this[ABORT_STATE].aborted) {
+    // which fails the wait.
+    if (aborted) {
       socket.destroy()
       return
     }
-    await new Promise<void>((resolve) => {
-      const done = (): void => {
-        socket.off('close', done)
-        resolve()
-      }
-      socket.once('close', done)
-      socket.end(done)
-    })
+    const failure = await new Promise<Error | undefined>((resolve) => endWritingThen(socket, resolve))
+    if (failure !== undefined) {
+      // The reply did not all reach the kernel: the client reset the
+      // connection first (an abort meanwhile is reported as itself).
+      if (this[ABORT_STATE].aborted) return
+      throw unsentReplyError(this.clientAddress, (failure.cause as Error | undefined) ?? failure)
+    }
     if (socket.destroyed) return
     if (socket.readableEnded) {
       socket.destroy()
