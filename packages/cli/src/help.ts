@@ -29,6 +29,11 @@ Services:
 ${services}
   PATH      an ES module whose default export is a handler class
             (BaseRequestHandler subclass) or a function (request) => ...
+            Read the request with request.source (or rfile), not with
+            for await over request.socket: Node's socket iterator destroys
+            the socket when the loop ends and a reply written after it is
+            lost (reported as ReplyError ERR_STREAM_DESTROYED); or use
+            request.socket.iterator({ destroyOnReturn: false }).
 
 Listeners (repeat and mix them; at least one):
   --tcp HOST:PORT         TCP; IPv6 in brackets: [::1]:0; port 0 picks a free port

@@ -68,16 +68,23 @@ export class StreamRequestHandler extends BaseRequestHandler<StreamRequest> {
     this.wfile = new BufferedWriter(socket, { bufferSize: this.wbufsize })
   }
 
-  /** Flushes `wfile`; a socket error at this point is ignored, as in Python. */
+  /**
+   * Flushes `wfile`. Unlike Python, which ignores a socket error here, a
+   * flush that fails is thrown: the bytes `wbufsize` held back were the
+   * reply, and it was lost (the client reset, say). When `handle()` threw
+   * already, its error is the one reported and the flush failure is dropped
+   * with the connection.
+   */
   override async finish(): Promise<void> {
     try {
       await this.wfile?.close()
-    } catch {
-      // The client may be gone (ECONNRESET, EPIPE): nothing left to tell it.
-    }
-    if (this.#onTimeout !== undefined) {
-      this.connection.setTimeout(0)
-      this.connection.off('timeout', this.#onTimeout)
+    } catch (error) {
+      if (!this.handleFailed) throw error
+    } finally {
+      if (this.#onTimeout !== undefined) {
+        this.connection.setTimeout(0)
+        this.connection.off('timeout', this.#onTimeout)
+      }
     }
   }
 }

@@ -178,6 +178,33 @@ describe('socketserver serve', () => {
     }
   })
 
+  test('a handler module that reads with for await over request.socket and ends the socket with its reply: the lost reply is reported on stderr, and serving goes on (#14)', async () => {
+    const module = join(dirname(tempSocketPath()), 'naive.mjs')
+    writeFileSync(
+      module,
+      `export default async (request) => {
+  let text = ''
+  for await (const chunk of request.socket) { text += chunk; if (text.includes('\\n')) break }
+  request.socket.end(text.toUpperCase())
+}
+`,
+    )
+    for (const policy of ['pooled', 'forked']) {
+      const cli = await start(['serve', module, '--tcp', '127.0.0.1:0', '--policy', policy], 1)
+      for (const word of ['first', 'second']) {
+        const client = await connect(cli.addresses[0] as SocketAddress)
+        await client.send(`${word}\n`)
+        await client.waitForEnd()
+        expect(client.buffered.toString()).toBe('')
+        const port = client.socket.localPort
+        await until(() => cli.stderr().includes(`127.0.0.1:${port}`), 10_000, 'the lost reply to be reported')
+      }
+      expect(cli.stderr()).toMatch(/ReplyError: Cannot send 6 bytes to 127\.0\.0\.1:\d+: .*destroyed on this side/)
+      cli.child.kill('SIGTERM')
+      expect(await cli.exit).toBe(0)
+    }
+  })
+
   test('--help documents the command and exits 0', async () => {
     const { code, stdout } = await run(['--help'])
     expect(code).toBe(0)

@@ -150,6 +150,25 @@ describe('StreamRequestHandler', () => {
     expect((await client.readAll()).toString()).toBe('buffered\n')
   })
 
+  test('with wbufsize, a reply that finish() cannot flush (the client reset) is reported, not ignored as Python does (#14)', async () => {
+    class Buffered extends StreamRequestHandler {
+      override wbufsize = 65_536
+      override async handle(): Promise<void> {
+        await this.wfile.write('held back\n')
+        // The client resets while we read: the read fails, the handler
+        // carries on as if nothing mattered, and finish() has a reply to send.
+        await this.rfile.read().catch(() => {})
+      }
+    }
+    const server = await listen('tcp4')
+    const serving = serveInBackground(server, Buffered)
+    const client = await connect(server.address)
+    client.reset()
+    await vi.waitFor(() => expect(serving.errors).toHaveLength(1))
+    expect(serving.errors[0]).toBeInstanceOf(HandlerError)
+    expect(((serving.errors[0] as HandlerError).cause as { code?: string }).code).toMatch(/^(ECONNRESET|EPIPE)$/)
+  })
+
   test('a client that half-closes gets the reply, then EOF', async () => {
     const server = await listen('tcp6')
     serveInBackground(server, UpperHandler)
