@@ -10,7 +10,9 @@
 // pingpong: CONNS clients each send SIZE bytes and wait for SIZE bytes back,
 // over and over. connrate: CONNS clients each connect, send SIZE bytes, read
 // SIZE bytes back, close. IDLE extra connections are opened first and kept
-// silent. Prints one JSON line of figures.
+// silent. Prints one JSON line of figures. A wrong count of arguments or a
+// value it does not understand is refused with exit code 2, as the Node
+// scripts refuse theirs (scripts/lib/args.mjs).
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -128,27 +130,57 @@ static double percentile(double p) {
   return BUCKETS;
 }
 
+#define USAGE "Usage: loadgen pingpong|connrate tcp|unix|udp|unixdgram TARGET CONNS SIZE SECONDS [IDLE]   (started by bench/run.mjs)\n"
+
+/** One line naming the argument and what was expected, then the usage; exit 2. */
+static void refuse(const char *name, const char *value, const char *expected) {
+  fprintf(stderr, "Cannot use %s \"%s\": expected %s\n" USAGE, name, value, expected);
+  exit(2);
+}
+
+/** A whole number from 0 to INT_MAX, or refuse. */
+static int count(const char *name, const char *text) {
+  char *end;
+  errno = 0;
+  long value = strtol(text, &end, 10);
+  if (*text < '0' || *text > '9' || *end != 0 || errno != 0 || value > 0x7fffffff)
+    refuse(name, text, "a whole number of 0 or more");
+  return (int)value;
+}
+
 int main(int argc, char **argv) {
-  if (argc < 7) {
-    fprintf(stderr, "usage: loadgen pingpong|connrate tcp|unix|udp|unixdgram TARGET CONNS SIZE SECONDS [IDLE]\n");
+  if (argc < 7 || argc > 8) {
+    if (argc < 7) fprintf(stderr, "Cannot run with %d arguments: expected 6 or 7\n" USAGE, argc - 1);
+    else fprintf(stderr, "Cannot use \"%s\": unexpected argument\n" USAGE, argv[8]);
     return 2;
   }
-  mode = strcmp(argv[1], "connrate") == 0 ? CONNRATE : PINGPONG;
-  transport = strcmp(argv[2], "unix") == 0 ? UNIX : strcmp(argv[2], "udp") == 0 ? UDP : strcmp(argv[2], "unixdgram") == 0 ? UNIXDGRAM : TCP;
-  conns = atoi(argv[4]);
-  size = atoi(argv[5]);
-  seconds = atof(argv[6]);
-  int idle = argc > 7 ? atoi(argv[7]) : 0;
+  if (strcmp(argv[1], "pingpong") == 0) mode = PINGPONG;
+  else if (strcmp(argv[1], "connrate") == 0) mode = CONNRATE;
+  else refuse("MODE", argv[1], "pingpong or connrate");
+  if (strcmp(argv[2], "tcp") == 0) transport = TCP;
+  else if (strcmp(argv[2], "unix") == 0) transport = UNIX;
+  else if (strcmp(argv[2], "udp") == 0) transport = UDP;
+  else if (strcmp(argv[2], "unixdgram") == 0) transport = UNIXDGRAM;
+  else refuse("TRANSPORT", argv[2], "tcp, unix, udp or unixdgram");
+  conns = count("CONNS", argv[4]);
+  size = count("SIZE", argv[5]);
+  char *end;
+  seconds = strtod(argv[6], &end);
+  if (*argv[6] == 0 || *end != 0 || !(seconds > 0)) refuse("SECONDS", argv[6], "a positive number");
+  int idle = argc > 7 ? count("IDLE", argv[7]) : 0;
   memset(&target, 0, sizeof target);
   if (transport == TCP || transport == UDP) {
     struct sockaddr_in *in = (struct sockaddr_in *)&target;
     char host[64];
     snprintf(host, sizeof host, "%s", argv[3]);
     char *colon = strrchr(host, ':');
+    if (colon == NULL) refuse("TARGET", argv[3], "HOST:PORT with an IPv4 host");
     *colon = 0;
+    long port = strtol(colon + 1, &end, 10);
+    if (colon[1] < '0' || colon[1] > '9' || *end != 0 || port > 65535 || inet_pton(AF_INET, host, &in->sin_addr) != 1)
+      refuse("TARGET", argv[3], "HOST:PORT with an IPv4 host");
     in->sin_family = AF_INET;
-    in->sin_port = htons(atoi(colon + 1));
-    inet_pton(AF_INET, host, &in->sin_addr);
+    in->sin_port = htons(port);
     target_len = sizeof *in;
   } else {
     struct sockaddr_un *un = (struct sockaddr_un *)&target;

@@ -5,40 +5,17 @@
 //
 // Each case starts the server on CPU 0 and the C load generator on CPU 1
 // (taskset), repeats, and reports medians. Figures go to stdout as a table
-// and to bench/results/latest.json.
+// and to bench/results/latest.json. Any other argument, or a bad value, is
+// refused with exit code 2 before the load generator is compiled.
 import { execFileSync, spawn } from 'node:child_process'
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 import { dirname, join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
+import { positiveNumber, readCommandLine, wholeNumber } from '../scripts/lib/args.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
-const args = process.argv.slice(2)
-const quick = args.includes('--quick')
-const option = (name, fallback) => {
-  const at = args.indexOf(name)
-  return at === -1 ? fallback : args[at + 1]
-}
-const runs = Number(option('--runs', quick ? 1 : 3))
-const seconds = Number(option('--seconds', quick ? 1 : 3))
-const only = option('--only', '')
-
-const loadgen = join(here, '.build', 'loadgen')
-mkdirSync(dirname(loadgen), { recursive: true })
-execFileSync('gcc', ['-O2', '-o', loadgen, join(here, 'loadgen.c')])
-const hasTaskset = tryRun('taskset', ['-c', '0', 'true'])
-const hasPython = tryRun('python3', ['-c', 'import socketserver'])
-const pin = (cpu, command, commandArgs) => (hasTaskset ? ['taskset', ['-c', String(cpu), command, ...commandArgs]] : [command, commandArgs])
-
-function tryRun(command, commandArgs) {
-  try {
-    execFileSync(command, commandArgs, { stdio: 'ignore' })
-    return true
-  } catch {
-    return false
-  }
-}
 
 // Implementations: how to start each server.
 const node = process.execPath
@@ -168,6 +145,47 @@ const CASES = [
     impls: [raw(), ours('pooled')],
   },
 ]
+
+const USAGE = `Usage: node bench/run.mjs [--quick] [--runs N] [--seconds S] [--only SUBSTRING]   (or: pnpm bench [...])
+  --quick            a short run: --runs 1 --seconds 1 unless given (about 100 s)
+  --runs N           rounds, every implementation once per round (default 3)
+  --seconds S        seconds per figure, a positive number (default 3)
+  --only SUBSTRING   only the cases whose name contains SUBSTRING (case-sensitive;
+                     the memory and shutdown figures always run):
+${CASES.map((kase) => `                       ${kase.name}`).join('\n')}
+  -h, --help         print this and exit`
+const { values } = readCommandLine({
+  usage: USAGE,
+  options: {
+    quick: { type: 'boolean' },
+    runs: { type: 'string', value: wholeNumber(1) },
+    seconds: { type: 'string', value: positiveNumber },
+    only: {
+      type: 'string',
+      value: { expected: 'part of a case name', parse: (text) => (CASES.some((kase) => kase.name.includes(text)) ? text : undefined) },
+      default: '',
+    },
+  },
+})
+const { quick, only } = values
+const runs = values.runs ?? (quick ? 1 : 3)
+const seconds = values.seconds ?? (quick ? 1 : 3)
+
+const loadgen = join(here, '.build', 'loadgen')
+mkdirSync(dirname(loadgen), { recursive: true })
+execFileSync('gcc', ['-O2', '-o', loadgen, join(here, 'loadgen.c')])
+const hasTaskset = tryRun('taskset', ['-c', '0', 'true'])
+const hasPython = tryRun('python3', ['-c', 'import socketserver'])
+const pin = (cpu, command, commandArgs) => (hasTaskset ? ['taskset', ['-c', String(cpu), command, ...commandArgs]] : [command, commandArgs])
+
+function tryRun(command, commandArgs) {
+  try {
+    execFileSync(command, commandArgs, { stdio: 'ignore' })
+    return true
+  } catch {
+    return false
+  }
+}
 
 /** Starts a server pinned to CPU 0; resolves with its process and address. */
 async function startServer(impl, transport) {

@@ -1,11 +1,23 @@
 // `pnpm start`: runs the echo service (RFC 862) on TCP and on a Unix socket,
 // both on loopback, and says how to try it. Ctrl-C stops it gracefully.
+//   node scripts/start.mjs
+// It takes no arguments but --help; anything else is refused with exit code
+// 2 (the CLI, packages/cli/bin/socketserver.js, takes services and ports).
 import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
+import { readCommandLine } from './lib/args.mjs'
+
+readCommandLine({
+  usage: `Usage: node scripts/start.mjs   (or: pnpm start)
+  Runs the echo service on 127.0.0.1 (TCP, a free port) and on a Unix socket in
+  a temporary directory, and says how to try it; Ctrl-C stops it. For other
+  services, addresses and policies: node packages/cli/bin/socketserver.js --help
+  -h, --help   print this and exit`,
+})
 
 const bin = fileURLToPath(new URL('../packages/cli/bin/socketserver.js', import.meta.url))
 const dir = mkdtempSync(join(tmpdir(), 'socketserver-demo-'))

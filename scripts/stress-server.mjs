@@ -1,14 +1,29 @@
 // The server side of `pnpm stress`: an echo server on one transport and
 // policy, with the limits a production server would set.
 //   node scripts/stress-server.mjs TRANSPORT POLICY
+//   TRANSPORT tcp | unix | udp | unixdgram; POLICY sequential | pooled | forked
 // Prints "READY <address>". On SIGUSR2 collects garbage and prints
 // "STATS <rssKb> <fds> <heapKb> <childPids>" (heap: JS heap used plus
-// external memory such as Buffers).
+// external memory such as Buffers). A wrong argument is refused with exit
+// code 2 before the library is loaded.
 import { readdirSync, readFileSync } from 'node:fs'
-import { forked, formatAddress, pooled, sequential, serve } from '../packages/core/dist/index.js'
-import { listenLoopback } from './loopback-server.mjs'
+import { oneOf, readCommandLine } from './lib/args.mjs'
 
-const [transport, policyName] = process.argv.slice(2)
+const {
+  positionals: [transport, policyName],
+} = readCommandLine({
+  usage: `Usage: node scripts/stress-server.mjs TRANSPORT POLICY   (started by scripts/stress.mjs)
+  TRANSPORT   tcp | unix | udp | unixdgram
+  POLICY      sequential | pooled | forked
+  -h, --help  print this and exit`,
+  positionals: [
+    { name: 'TRANSPORT', value: oneOf(['tcp', 'unix', 'udp', 'unixdgram']) },
+    { name: 'POLICY', value: oneOf(['sequential', 'pooled', 'forked']) },
+  ],
+})
+// Loaded only now, so that a wrong argument is refused even before a build.
+const { forked, formatAddress, pooled, sequential, serve } = await import('../packages/core/dist/index.js')
+const { listenLoopback } = await import('./loopback-server.mjs')
 const server = await listenLoopback(transport, 'ss-stress', { maxPacketSize: 1024 })
 const module = new URL('../bench/servers/echo-module.mjs', import.meta.url)
 const echo = (request) => (request.kind === 'datagram' ? request.reply(request.data) : request.sink(request.source))

@@ -5,15 +5,17 @@
 // at start, middle and end, its descriptors at end against start, and the
 // child processes left (must be 0).
 //   node scripts/stress.mjs [--seconds S] [--cases tcp:pooled,udp:forked,...]
-// S is per case, 60 by default (12 cases: 12 minutes). Memory growth (end
-// RSS within 10% of middle RSS) is judged only in runs of 20 s or more per
-// case: in shorter ones the heap is still growing to its working size (a
-// forked() parent's RSS climbs for about 10 s, then stays flat). Each sample
-// follows a full GC, and the server runs with V8's young generation capped
-// at 2 MB (--max-semi-space-size=2): otherwise V8 keeps growing it, toward
-// 16 MB, over minutes of allocation, and RSS measures that committed but
-// unused space rather than what the server keeps (seen: heap used flat at
-// 6-8 MB while heapTotal went from 9 to 28 MB).
+// S is per case, 60 by default (12 cases: 12 minutes); --help lists the
+// cases. Any other argument, or a bad value, is refused with exit code 2
+// before anything starts. Memory growth (end RSS within 10% of middle RSS)
+// is judged only in runs of 20 s or more per case: in shorter ones the heap
+// is still growing to its working size (a forked() parent's RSS climbs for
+// about 10 s, then stays flat). Each sample follows a full GC, and the
+// server runs with V8's young generation capped at 2 MB
+// (--max-semi-space-size=2): otherwise V8 keeps growing it, toward 16 MB,
+// over minutes of allocation, and RSS measures that committed but unused
+// space rather than what the server keeps (seen: heap used flat at 6-8 MB
+// while heapTotal went from 9 to 28 MB).
 import { spawn } from 'node:child_process'
 import { randomBytes, randomInt } from 'node:crypto'
 import dgram from 'node:dgram'
@@ -23,13 +25,25 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
+import { listOf, positiveNumber, readCommandLine } from './lib/args.mjs'
 
-const args = process.argv.slice(2)
-const option = (name, fallback) => (args.includes(name) ? args[args.indexOf(name) + 1] : fallback)
-const ALL = ['tcp', 'unix', 'udp', 'unixdgram'].flatMap((t) => ['sequential', 'pooled', 'forked'].map((p) => `${t}:${p}`))
-const cases = option('--cases', ALL.join(',')).split(',')
-const seconds = Number(option('--seconds', '60'))
-if (!(seconds > 0)) throw new Error(`Cannot run for --seconds ${option('--seconds')}: expected a positive number`)
+const TRANSPORTS = ['tcp', 'unix', 'udp', 'unixdgram']
+const casesOf = (transport) => ['sequential', 'pooled', 'forked'].map((policy) => `${transport}:${policy}`)
+const ALL = TRANSPORTS.flatMap(casesOf)
+const USAGE = `Usage: node scripts/stress.mjs [--seconds S] [--cases CASE,...]   (or: pnpm stress [...])
+  --seconds S        seconds per case, a positive number (default 60; memory
+                     growth is judged only from 20)
+  --cases CASE,...   the cases to run, comma-separated (default: all 12):
+${TRANSPORTS.map((transport) => `                       ${casesOf(transport).join(' ')}`).join('\n')}
+  -h, --help         print this and exit`
+const { values } = readCommandLine({
+  usage: USAGE,
+  options: {
+    seconds: { type: 'string', value: positiveNumber, default: 60 },
+    cases: { type: 'string', value: listOf(ALL, 'cases'), default: ALL },
+  },
+})
+const { seconds, cases } = values
 const judgeMemory = seconds >= 20
 const CLIENTS = 16
 // node-unix-socket delivers to only about a dozen of its sockets open at once

@@ -1,16 +1,49 @@
 // The server under test: this library. Usage:
 //   node ours.mjs TRANSPORT POLICY SERVICE
 //   TRANSPORT tcp | unix | udp | unixdgram; POLICY sequential | pooled | forked | forked:N;
-//   SERVICE echo | upper (read a line, reply with it upper-cased)
+//   SERVICE echo | upper (read a line, reply with it upper-cased; not with
+//   forked, whose children load only the echo module)
 // Prints "READY <address>"; SIGTERM stops it. SIGUSR2 aborts serve() and
-// prints "SHUTDOWN_MS <ms>": the time until the listener was closed.
+// prints "SHUTDOWN_MS <ms>": the time until the listener was closed. A wrong
+// argument is refused with exit code 2 before the library is loaded.
 import { fileURLToPath } from 'node:url'
-import { forked, formatAddress, pooled, sequential, serve } from '../../packages/core/dist/index.js'
-import { StreamRequestHandler } from '../../packages/handlers/dist/index.js'
-import { listenLoopback } from '../../scripts/loopback-server.mjs'
+import { oneOf, readCommandLine, wholeNumber } from '../../scripts/lib/args.mjs'
 import { collectOnRequest } from './collect-on-request.mjs'
 
-const [transport, policyName, service] = process.argv.slice(2)
+const perChildCount = wholeNumber(1)
+const {
+  positionals: [transport, policyName, service],
+} = readCommandLine({
+  usage: `Usage: node bench/servers/ours.mjs TRANSPORT POLICY SERVICE   (started by bench/run.mjs)
+  TRANSPORT   tcp | unix | udp | unixdgram
+  POLICY      sequential | pooled | forked | forked:N (N requests at once per child)
+  SERVICE     echo | upper (read a line, reply with it upper-cased; not with forked)
+  -h, --help  print this and exit`,
+  positionals: [
+    { name: 'TRANSPORT', value: oneOf(['tcp', 'unix', 'udp', 'unixdgram']) },
+    {
+      name: 'POLICY',
+      value: {
+        expected: 'sequential, pooled, forked or forked:N (N a whole number of 1 or more)',
+        parse: (text) => {
+          const [kind, perChild, ...rest] = text.split(':')
+          if (perChild === undefined) return ['sequential', 'pooled', 'forked'].includes(text) ? text : undefined
+          return kind === 'forked' && rest.length === 0 && perChildCount.parse(perChild) !== undefined ? text : undefined
+        },
+      },
+    },
+    { name: 'SERVICE', value: oneOf(['echo', 'upper']) },
+  ],
+  // A forked child loads the service as a module, and only echo has one.
+  check: ({ positionals: [, policy, name] }) =>
+    policy.startsWith('forked') && name !== 'echo'
+      ? `Cannot use SERVICE ${JSON.stringify(name)} with POLICY ${JSON.stringify(policy)}: only echo has a module for forked children`
+      : undefined,
+})
+// Loaded only now, so that a wrong argument is refused even before a build.
+const { forked, formatAddress, pooled, sequential, serve } = await import('../../packages/core/dist/index.js')
+const { StreamRequestHandler } = await import('../../packages/handlers/dist/index.js')
+const { listenLoopback } = await import('../../scripts/loopback-server.mjs')
 collectOnRequest()
 const server = await listenLoopback(transport, 'ss-bench', { maxPendingDatagrams: 4096 })
 

@@ -2,11 +2,14 @@
 
     python3 python_socketserver.py CLASS SERVICE
     CLASS   TCPServer | ThreadingTCPServer | ForkingTCPServer | UDPServer |
-            ThreadingUDPServer | ThreadingUnixStreamServer | UnixDatagramServer
-    SERVICE echo | upper
+            ThreadingUDPServer | ForkingUDPServer | ThreadingUnixStreamServer |
+            UnixDatagramServer
+    SERVICE echo | upper (upper: stream classes only)
 
-Prints "READY <address>"; SIGTERM stops it.
+Prints "READY <address>"; SIGTERM stops it. A wrong argument is refused with
+exit code 2, as the Node scripts refuse theirs (scripts/lib/args.mjs).
 """
+import json
 import os
 import signal
 import socketserver
@@ -14,10 +17,48 @@ import sys
 import tempfile
 import threading
 
-cls_name, service = sys.argv[1], sys.argv[2]
-cls = getattr(socketserver, cls_name)
+CLASSES = (
+    "TCPServer",
+    "ThreadingTCPServer",
+    "ForkingTCPServer",
+    "UDPServer",
+    "ThreadingUDPServer",
+    "ForkingUDPServer",
+    "ThreadingUnixStreamServer",
+    "UnixDatagramServer",
+)
+USAGE = """Usage: python3 bench/servers/python_socketserver.py CLASS SERVICE   (started by bench/run.mjs)
+  CLASS       %s
+  SERVICE     echo | upper (upper: stream classes only)
+  -h, --help  print this and exit""" % " | ".join(CLASSES)
+
+
+def refuse(message):
+    sys.stderr.write(f"{message}\n{USAGE}\n")
+    sys.exit(2)
+
+
+args = sys.argv[1:]
+if "-h" in args or "--help" in args:
+    print(USAGE)
+    sys.exit(0)
+for arg in args:
+    if arg.startswith("-"):
+        refuse(f"Cannot use {arg}: unknown option")
+if len(args) < 2:
+    refuse(f"Cannot run without {('CLASS', 'SERVICE')[len(args)]}: expected CLASS SERVICE")
+if len(args) > 2:
+    refuse(f"Cannot use {json.dumps(args[2])}: unexpected argument")
+cls_name, service = args
+if cls_name not in CLASSES:
+    refuse(f"Cannot use CLASS {json.dumps(cls_name)}: expected {', '.join(CLASSES[:-1])} or {CLASSES[-1]}")
 unix = "Unix" in cls_name
 datagram = "UDP" in cls_name or "Datagram" in cls_name
+if service not in ("echo", "upper"):
+    refuse(f"Cannot use SERVICE {json.dumps(service)}: expected echo or upper")
+if datagram and service != "echo":
+    refuse(f"Cannot use SERVICE {json.dumps(service)} with CLASS {json.dumps(cls_name)}: expected echo")
+cls = getattr(socketserver, cls_name)
 
 
 class StreamEcho(socketserver.BaseRequestHandler):

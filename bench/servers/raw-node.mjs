@@ -5,16 +5,40 @@
 // line read and per write, the least an async API costs, no library);
 // echo-promise (UDP: each reply's completion as a promise, as a promise API
 // returns it).
-// Unix datagrams use node-unix-socket directly, as our server does.
+// Unix datagrams use node-unix-socket directly, as our server does. A wrong
+// argument, or a service the transport does not have, is refused with exit
+// code 2.
 import dgram from 'node:dgram'
 import { rmSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { oneOf, readCommandLine } from '../../scripts/lib/args.mjs'
 import { collectOnRequest } from './collect-on-request.mjs'
 
-const [transport, service] = process.argv.slice(2)
+const SERVICES_OF = {
+  tcp: ['echo', 'upper', 'upper-async'],
+  unix: ['echo', 'upper', 'upper-async'],
+  udp: ['echo', 'echo-promise'],
+  unixdgram: ['echo'],
+}
+const {
+  positionals: [transport, service],
+} = readCommandLine({
+  usage: `Usage: node bench/servers/raw-node.mjs TRANSPORT [SERVICE]   (started by bench/run.mjs)
+  TRANSPORT   tcp | unix | udp | unixdgram
+  SERVICE     echo (the default); upper or upper-async (tcp, unix); echo-promise (udp)
+  -h, --help  print this and exit`,
+  positionals: [
+    { name: 'TRANSPORT', value: oneOf(Object.keys(SERVICES_OF)) },
+    { name: 'SERVICE', value: oneOf(['echo', 'upper', 'upper-async', 'echo-promise']), default: 'echo' },
+  ],
+  check: ({ positionals: [transport, service] }) =>
+    SERVICES_OF[transport].includes(service)
+      ? undefined
+      : `Cannot use SERVICE ${JSON.stringify(service)} on ${transport}: expected ${SERVICES_OF[transport].join(' or ')}`,
+})
 collectOnRequest()
 const path = join(tmpdir(), `ss-bench-raw-${process.pid}.sock`)
 rmSync(path, { force: true })

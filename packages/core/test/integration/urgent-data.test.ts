@@ -34,7 +34,9 @@ test('TCP urgent data (MSG_OOB) is dropped: the ordinary bytes around it arrive 
   const server = await listen('tcp4')
   const serving = serveInBackground(server, (request: StreamRequest) => request.sink(request.source))
   if (!('port' in server.address)) throw new Error('not TCP')
-  const client = spawn('python3', ['-c', CLIENT, server.address.host, String(server.address.port)], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const client = spawn('python3', ['-c', CLIENT, server.address.host, String(server.address.port)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
   let output = ''
   client.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()))
   const [code] = await once(client, 'exit', { signal: AbortSignal.timeout(10_000) })
