@@ -69,6 +69,9 @@ describe('faults', () => {
     const controller = new AbortController()
     let served = 0
     // One at a time, so a request stuck in its close would hold up the next.
+    // The limit times the next request too (a turn or two of this process,
+    // which a loaded machine can stall for more than 100 ms): it leaves room
+    // for that, at the price of the slow client's wait.
     const done = serve(
       server,
       async (request: StreamRequest) => {
@@ -76,17 +79,20 @@ describe('faults', () => {
         if (++served === 1) request.socket.write(Buffer.alloc(32 * 1024 * 1024))
         else await request.sink(request.source)
       },
-      { signal: controller.signal, policy: pooled({ concurrency: 1 }), timeoutMs: 300, handleError: (error) => errors.push(error) },
+      { signal: controller.signal, policy: pooled({ concurrency: 1 }), timeoutMs: 1_000, handleError: (error) => errors.push(error) },
     )
     const slow = await connect(server.address)
     slow.socket.pause() // reads nothing: the handler returns, its reply stays buffered
-    await until(() => errors.length === 1, 10_000, 'the slow request to time out')
-    expect(errors[0]).toBeInstanceOf(RequestTimeoutError)
+    await until(() => served === 1, 10_000, 'the slow request to start')
+    // The next client says all it has to say and ends its side while it
+    // waits for the slot: its own timeoutMs then covers only the server's
+    // read, echo and close, not a turn of this test between them.
     const next = await connect(server.address)
     await next.send('served\n')
-    expect(await next.readLine()).toBe('served\n')
     next.end()
-    await next.waitForEnd()
+    await until(() => errors.length === 1, 10_000, 'the slow request to time out')
+    expect(errors[0]).toBeInstanceOf(RequestTimeoutError)
+    expect((await next.readAll()).toString()).toBe('served\n')
     slow.destroy()
     controller.abort()
     await done

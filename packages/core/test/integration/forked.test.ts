@@ -5,7 +5,15 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
-import { forked, HandlerError, RequestTimeoutError, serve, WorkerCrashedError, WorkerStartError } from '@socketserver/core'
+import {
+  type ForkedPolicy,
+  forked,
+  HandlerError,
+  RequestTimeoutError,
+  serve,
+  WorkerCrashedError,
+  WorkerStartError,
+} from '@socketserver/core'
 import {
   connect,
   describeDatagramHandlerCompliance,
@@ -30,6 +38,25 @@ function alive(pid: number): boolean {
     return true
   } catch {
     return false
+  }
+}
+
+/**
+ * Serves two loopback servers with one forked() policy, so with the same
+ * children: `timed` with `timeoutMs`, `untimed` without. A test sends the
+ * request that must time out to `timed` and those that must be served to
+ * `untimed`, so that no child start or exchange it relies on races the
+ * timeout's clock, however slow this machine. (Each serve() preforks its own
+ * children: give the policy `prefork: 0` and let `untimed` start the child.)
+ */
+async function timedAndUntimed(policy: ForkedPolicy, timeoutMs: number) {
+  const timed = await listen('tcp4')
+  const untimed = await listen('tcp4')
+  return {
+    timed,
+    timedServing: serveInBackground(timed, null, { policy, timeoutMs }),
+    untimed,
+    untimedServing: serveInBackground(untimed, null, { policy }),
   }
 }
 
@@ -93,22 +120,25 @@ describe('forked()', () => {
   })
 
   test('with childConcurrency 2, a timed-out request is aborted inside its child: the child and its other request live on', async () => {
-    const server = await listen('tcp4')
-    const policy = forked({ module: fixture('behaviours.mjs'), maxChildren: 1, childConcurrency: 2 })
-    const serving = serveInBackground(server, null, { policy, timeoutMs: 300 })
-    const hanging = await connect(server.address)
+    const policy = forked({ module: fixture('behaviours.mjs'), maxChildren: 1, childConcurrency: 2, prefork: 0 })
+    // Only the hanging request is timed: the child's start and the exchange
+    // after the timeout go through a server without a limit.
+    const { timed, timedServing, untimed } = await timedAndUntimed(policy, 300)
+    const starter = await connect(untimed.address)
+    await starter.send('pid\n')
+    const pid = Number((await starter.readLine()).split(' ')[0])
+    const hanging = await connect(timed.address)
     await hanging.send('hang\n')
     await hanging.waitForEnd()
-    await vi.waitFor(() => expect(serving.errors).toHaveLength(1))
-    expect(serving.errors[0]).toBeInstanceOf(RequestTimeoutError)
-    const [pid] = policy.pids
-    const asker = await connect(server.address)
+    await vi.waitFor(() => expect(timedServing.errors).toHaveLength(1), { timeout: 10_000 })
+    expect(timedServing.errors[0]).toBeInstanceOf(RequestTimeoutError)
+    expect(policy.pids).toEqual([pid])
+    const asker = await connect(untimed.address)
     await asker.send('pid\n')
     expect(Number((await asker.readLine()).split(' ')[0])).toBe(pid)
   })
 
   test('a request that times out while its child is still starting never reaches the child, which then serves the next one', async () => {
-    const server = await listen('tcp4')
     // The child's module finishes loading only when the test opens its start
     // gate, so the request's timeout passes while the child is provably not
     // ready, however fast this machine starts a Node process.
@@ -124,26 +154,26 @@ describe('forked()', () => {
       childConcurrency: 2,
       env: { SS_TEST_START_GATE: gatePath },
     })
-    // The timeout bounds the second request too, which needs only the rest
-    // of the child's start and one exchange: generous, as the test's own
-    // length is the only price.
-    const serving = serveInBackground(server, null, { policy, timeoutMs: 2_000 })
-    const early = await connect(server.address)
+    // Only the request that must time out is timed; the next one goes
+    // through a server without a limit, so nothing else races the clock.
+    const { timed, timedServing, untimed, untimedServing } = await timedAndUntimed(policy, 100)
+    const early = await connect(timed.address)
     await early.send('pid\n')
     const child = await starting
     const startingPid = Number(String((await nextEvent(child, 'data'))[0]).trim())
     await early.waitForEnd()
-    await vi.waitFor(() => expect(serving.errors).toHaveLength(1), { timeout: 10_000 })
-    expect(serving.errors[0]).toBeInstanceOf(RequestTimeoutError)
+    await vi.waitFor(() => expect(timedServing.errors).toHaveLength(1), { timeout: 10_000 })
+    expect(timedServing.errors[0]).toBeInstanceOf(RequestTimeoutError)
     expect(policy.pids).toEqual([startingPid])
     child.end('go')
     // Before, the timed-out request still took a slot once the child was
     // ready and sent it a dead socket, crashing it.
-    const next = await connect(server.address)
+    const next = await connect(untimed.address)
     await next.send('pid\n')
     // The child's first request: the timed-out one never reached it.
     expect(await next.readLine()).toBe(`${startingPid} 1\n`)
-    expect(serving.errors).toHaveLength(1)
+    expect(timedServing.errors).toHaveLength(1)
+    expect(untimedServing.errors).toEqual([])
   })
 
   test('with childConcurrency 2, a child that crashes fails both of its requests with WorkerCrashedError', async () => {
@@ -156,7 +186,7 @@ describe('forked()', () => {
     const crashing = await connect(server.address)
     await crashing.send('crash\n')
     await Promise.all([hanging.waitForEnd(), crashing.waitForEnd()])
-    await vi.waitFor(() => expect(serving.errors).toHaveLength(2))
+    await vi.waitFor(() => expect(serving.errors).toHaveLength(2), { timeout: 10_000 })
     for (const error of serving.errors) expect(error).toBeInstanceOf(WorkerCrashedError)
   })
 
@@ -174,7 +204,7 @@ describe('forked()', () => {
     expect(victim).toBeDefined()
     process.kill(victim as number, 'SIGKILL')
     await hanging.waitForEnd()
-    await vi.waitFor(() => expect(serving.errors).toHaveLength(1))
+    await vi.waitFor(() => expect(serving.errors).toHaveLength(1), { timeout: 10_000 })
     expect(serving.errors[0]).toBeInstanceOf(WorkerCrashedError)
     expect(serving.errors[0]).toMatchObject({ signal: 'SIGKILL', exitCode: null })
     const next = await connect(server.address)
@@ -192,7 +222,7 @@ describe('forked()', () => {
     const thrower = await connect(server.address)
     await thrower.send('throw\n')
     await thrower.waitForEnd()
-    await vi.waitFor(() => expect(serving.errors).toHaveLength(1))
+    await vi.waitFor(() => expect(serving.errors).toHaveLength(1), { timeout: 10_000 })
     const error = serving.errors[0] as HandlerError
     expect(error).toBeInstanceOf(HandlerError)
     expect((error.cause as Error).message).toBe('child boom')
@@ -203,24 +233,24 @@ describe('forked()', () => {
   })
 
   test('a child that hangs past timeoutMs is killed and replaced', async () => {
-    const server = await listen('tcp4')
-    const policy = forked({ module: fixture('behaviours.mjs'), maxChildren: 1 })
-    // The limit covers the wait for a child, and the request after the hang
-    // waits for a replacement to start (150 ms here, more on a busy machine).
-    const serving = serveInBackground(server, null, { policy, timeoutMs: 2_000 })
-    const asker = await connect(server.address)
+    const policy = forked({ module: fixture('behaviours.mjs'), maxChildren: 1, prefork: 0 })
+    // Only the hanging request is timed: the first child's start, and the
+    // replacement's start that the request after the hang waits for (a Node
+    // start, of any length), go through a server without a limit.
+    const { timed, timedServing, untimed } = await timedAndUntimed(policy, 300)
+    const asker = await connect(untimed.address)
     await asker.send('pid\n')
     const hungPid = Number((await asker.readLine()).split(' ')[0])
     // Free the only child, so the next request gets it.
     asker.end()
     await asker.waitForEnd()
-    const hanging = await connect(server.address)
+    const hanging = await connect(timed.address)
     await hanging.send('hang\n')
     await hanging.waitForEnd()
-    await vi.waitFor(() => expect(serving.errors).toHaveLength(1))
-    expect(serving.errors[0]).toMatchObject({ timeoutMs: 2_000 })
+    await vi.waitFor(() => expect(timedServing.errors).toHaveLength(1), { timeout: 10_000 })
+    expect(timedServing.errors[0]).toMatchObject({ timeoutMs: 300 })
     await until(() => !alive(hungPid), 10_000, 'the hung child gone')
-    const next = await connect(server.address)
+    const next = await connect(untimed.address)
     await next.send('pid\n')
     expect(Number((await next.readLine()).split(' ')[0])).not.toBe(hungPid)
   })
@@ -274,7 +304,7 @@ describe('forked()', () => {
     const serving = serveInBackground(server, null, { policy: forked({ module: fixture('behaviours.mjs'), maxChildren: 1 }) })
     const client = await openDatagramClient(server.address)
     await client.send('throw')
-    await vi.waitFor(() => expect(serving.errors).toHaveLength(1))
+    await vi.waitFor(() => expect(serving.errors).toHaveLength(1), { timeout: 10_000 })
     expect(serving.errors[0]).toBeInstanceOf(HandlerError)
     await client.send('back')
     expect((await client.receive()).toString()).toBe('back')

@@ -156,7 +156,12 @@ describe('serve()', () => {
 
   test('timeoutMs closes an idle client with RequestTimeoutError while a second client is served', async () => {
     const server = await listen('tcp4')
-    const serving = serveInBackground(server, upperLine, { timeoutMs: 300, policy: pooled({ concurrency: 2 }) })
+    // The limit times the active client's request too: its read, reply and
+    // close take a turn or two of this process, which a loaded machine can
+    // stall for more than 100 ms; no gate can put a real timer after I/O,
+    // so the limit leaves room for that and the idle client's wait is the
+    // test's only cost.
+    const serving = serveInBackground(server, upperLine, { timeoutMs: 1_000, policy: pooled({ concurrency: 2 }) })
     const idle = await connect(server.address)
     const active = await connect(server.address)
     await active.send('served\n')
@@ -190,12 +195,13 @@ describe('serve()', () => {
     const server = await listen('tcp4')
     let calls = 0
     serveInBackground(server, echo, { serviceActions: () => void calls++, pollIntervalMs: 20 })
-    await vi.waitFor(() => expect(calls).toBeGreaterThanOrEqual(3))
+    // Three polls must come eventually, not within vi.waitFor's default 1 s.
+    await vi.waitFor(() => expect(calls).toBeGreaterThanOrEqual(3), { timeout: 10_000 })
     const before = calls
     const client = await connect(server.address)
     client.end()
     await client.waitForEnd()
-    await vi.waitFor(() => expect(calls).toBeGreaterThan(before))
+    await vi.waitFor(() => expect(calls).toBeGreaterThan(before), { timeout: 10_000 })
   })
 
   test('serviceActions runs once at a time: the poll and the call after a request share a run still going', async () => {

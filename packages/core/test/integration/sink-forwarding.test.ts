@@ -93,7 +93,18 @@ describe('sink(source) forwarding its own source', () => {
 
   test('a timeout aborts a forwarding request: the client sees its connection end and the error is a RequestTimeoutError', async () => {
     const server = await listen('tcp4')
-    const serving = serveInBackground(server, echo, { timeoutMs: 100 })
+    const serving = serveInBackground(server, echo, {
+      timeoutMs: 100,
+      // The request's clock starts once it is verified. Its reader is made
+      // here and has read the ping before that, so sink() writes the echo
+      // in the turn that starts the clock: however slow this machine, the
+      // timeout can only come after the echo, while sink() waits for more.
+      verifyRequest: async (request) => {
+        void request.source
+        await until(() => request.socket.bytesRead >= 'ping\n'.length, 10_000, 'the ping to be read ahead')
+        return true
+      },
+    })
     const client = await connect(server.address)
     await client.send('ping\n')
     expect(await client.readLine()).toBe('ping\n')
@@ -249,9 +260,12 @@ describe('reading a connection source', () => {
     const client = await connect(server.address)
     await until(() => serverSocket !== undefined, 10_000, 'the handler to run')
     const closed = new Promise((resolve) => serverSocket?.once('close', resolve))
-    // Far more chunks than the reader queues before it pauses the socket.
-    for (let i = 0; i < 16; i++) await client.send(Buffer.alloc(64 * 1024))
+    // Far more chunks than the reader queues before it pauses the socket,
+    // written without waiting for each: the close's linger timer (2 s) then
+    // runs only while the sockets move bytes, never while this test waits.
+    const sent = Array.from({ length: 16 }, () => client.send(Buffer.alloc(64 * 1024)))
     client.end()
+    await Promise.all(sent)
     await closed
     // Closed because it read the client's end, not by the linger timer.
     expect(serverSocket?.readableEnded).toBe(true)
