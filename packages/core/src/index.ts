@@ -56,7 +56,7 @@ export {
   StreamServer,
   type StreamServerOptions,
 } from './servers/stream-server.js'
-export { DEFAULT_HOST, TCPServer, type TCPServerOptions } from './servers/tcp-server.js'
+export { DEFAULT_HOST, DEFAULT_NO_DELAY, TCPServer, type TCPServerOptions } from './servers/tcp-server.js'
 export { UDPServer, type UDPServerOptions } from './servers/udp-server.js'
 export { UnixDatagramServer, type UnixDatagramServerOptions } from './servers/unix-datagram-server.js'
 export { UnixStreamServer, type UnixStreamServerOptions } from './servers/unix-stream-server.js'

@@ -21,9 +21,11 @@ import { BufferedWriter } from './buffered-writer.js'
  *   idle (no byte read or written); then the request aborts with
  *   `RequestTimeoutError` and the connection is destroyed. Python's
  *   `timeout` is per socket operation, the same idea.
- * - `noDelay` (default false): disable Nagle's algorithm (Python's
- *   `disable_nagle_algorithm`). Ignored on Unix sockets, which have no
- *   Nagle's algorithm (Python raises EOPNOTSUPP there instead).
+ * - `noDelay` (default undefined: the server's choice, which for
+ *   `TCPServer` is Nagle's algorithm off): true disables Nagle's algorithm
+ *   for this connection (Python's `disable_nagle_algorithm`), false enables
+ *   it again. Ignored on Unix sockets, which have no Nagle's algorithm
+ *   (Python raises EOPNOTSUPP there instead).
  *
  * @example
  * ```ts
@@ -44,8 +46,14 @@ export class StreamRequestHandler extends BaseRequestHandler<StreamRequest> {
   wbufsize = 0
   /** Idle timeout in milliseconds, or undefined for none. */
   timeoutMs: number | undefined = undefined
-  /** Disable Nagle's algorithm on TCP. Default false. */
-  noDelay = false
+  /**
+   * Nagle's algorithm for this connection (Python's
+   * `disable_nagle_algorithm`): true turns it off, false turns it back on,
+   * undefined (the default) keeps the server's choice. `TCPServer` turns it
+   * off for every connection already (its `noDelay` option, default true).
+   * Ignored on Unix sockets.
+   */
+  noDelay: boolean | undefined = undefined
   /** The connected socket (Python's `connection`). */
   connection!: Socket
   /** The buffered reader over the connection. */
@@ -63,7 +71,7 @@ export class StreamRequestHandler extends BaseRequestHandler<StreamRequest> {
       this.#onTimeout = () => this.request.abort(new RequestTimeoutError(timeoutMs, 'idle wait'))
       socket.setTimeout(timeoutMs, this.#onTimeout)
     }
-    if (this.noDelay && this.request.clientAddress.transport === 'tcp') socket.setNoDelay(true)
+    if (this.noDelay !== undefined && this.request.clientAddress.transport === 'tcp') socket.setNoDelay(this.noDelay)
     this.rfile = new BufferedReader(this.request.source)
     this.wfile = new BufferedWriter(socket, { bufferSize: this.wbufsize })
   }

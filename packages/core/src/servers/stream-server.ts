@@ -70,6 +70,11 @@ export abstract class StreamServer extends QueuedServer<StreamRequest> {
     return this.#backlog
   }
 
+  /** Whether accepted connections get TCP_NODELAY (set by the kernel handle at accept); TCP servers say. */
+  protected get noDelay(): boolean {
+    return false
+  }
+
   /** Connections accepted and waiting for a consumer, paused. */
   get pendingConnections(): number {
     return this.queued
@@ -83,7 +88,7 @@ export abstract class StreamServer extends QueuedServer<StreamRequest> {
   protected override async open(): Promise<SocketAddress> {
     // allowHalfOpen: a client that ends its side still gets the whole reply;
     // we end ours in request.close().
-    const netServer = net.createServer({ pauseOnConnect: true, allowHalfOpen: true })
+    const netServer = net.createServer({ pauseOnConnect: true, allowHalfOpen: true, noDelay: this.noDelay })
     try {
       await this.listenOn(netServer, this.#backlog)
     } catch (error) {

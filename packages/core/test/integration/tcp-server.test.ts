@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
 import net from 'node:net'
 import { BindError, InvalidOptionError, ServerClosedError, TCPServer } from '@socketserver/core'
 import { connect, describeSourceCompliance, listen, openFileDescriptors, registerCleanup } from '@socketserver/testing'
@@ -130,5 +132,41 @@ describe('TCPServer', () => {
     controller.abort()
     await expect(pending).resolves.toEqual({ done: true, value: undefined })
     expect(server.closed).toBe(true)
+  })
+})
+
+/**
+ * TCP_NODELAY as the kernel has it for `socket`, asked by a Python child that
+ * shares the socket's descriptor (Node cannot read socket options).
+ */
+async function kernelNoDelay(socket: net.Socket): Promise<number> {
+  const script = 'import socket; s = socket.socket(fileno=3); print(s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)); s.detach()'
+  const child = spawn('python3', ['-c', script], { stdio: ['ignore', 'pipe', 'inherit', socket] })
+  let output = ''
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()))
+  const [code] = await once(child, 'exit', { signal: AbortSignal.timeout(10_000) })
+  expect(code).toBe(0)
+  return Number(output.trim())
+}
+
+describe('TCPServer noDelay (#15)', () => {
+  test.each([
+    [{}, 1],
+    [{ noDelay: true }, 1],
+    [{ noDelay: false }, 0],
+  ])('with %j, accepted connections have TCP_NODELAY %i', async (options, expected) => {
+    const server = await TCPServer.listen({ host: '127.0.0.1', port: 0, ...options })
+    registerCleanup(() => server.close())
+    const client = await connect(server.address)
+    const iterator = server[Symbol.asyncIterator]()
+    const { value: request } = await iterator.next()
+    if (request === undefined) throw new Error('no connection')
+    expect(await kernelNoDelay(request.socket)).toBe(expected)
+    client.destroy()
+    await request.close()
+  })
+
+  test('refuses a noDelay that is not a boolean', () => {
+    expect(() => new TCPServer({ noDelay: 'yes' as unknown as boolean })).toThrow(InvalidOptionError)
   })
 })
