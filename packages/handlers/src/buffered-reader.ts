@@ -48,6 +48,16 @@ export interface ReadlineOptions {
   maxLength?: number
 }
 
+/** Options of {@link BufferedReader.lines}. */
+export interface LinesOptions extends ReadlineOptions {
+  /**
+   * What an over-long line does: `'throw'` (the default) ends the iteration
+   * with `LineTooLongError`; `'skip'` drops the line, through its newline,
+   * and goes on with the next one.
+   */
+  tooLong?: 'throw' | 'skip'
+}
+
 /**
  * Reads a byte stream (a socket's `request.source`, or any
  * `AsyncIterable<Uint8Array>`) by byte counts, by lines or exactly, pulling
@@ -79,6 +89,8 @@ export class BufferedReader implements AsyncIterable<Buffer> {
   #pendingLine: PendingLine | undefined
   /** The callback READ_LATER delivers to, made on first use. */
   #onChunk: ((chunk: Uint8Array | undefined, error?: Error) => void) | undefined
+  /** An over-long line was refused before its newline came: the next readline() skips the rest of it first. */
+  #insideLongLine = false
 
   /** @param source - The byte stream, read lazily. */
   constructor(source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>) {
@@ -118,6 +130,8 @@ export class BufferedReader implements AsyncIterable<Buffer> {
    * @returns The bytes; empty only at the end of the stream (or for `n` = 0).
    */
   async read(n?: number): Promise<Buffer> {
+    // A raw read takes the bytes as they are, the rest of an over-long line included.
+    this.#insideLongLine = false
     if (n === undefined) {
       while (await this.#fill());
       return this.#take(this.#buffered)
@@ -137,6 +151,7 @@ export class BufferedReader implements AsyncIterable<Buffer> {
    */
   async readExactly(n: number): Promise<Buffer> {
     if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`Cannot read ${n} bytes: expected a count of 0 or more`)
+    this.#insideLongLine = false
     while (this.#buffered < n) {
       if (!(await this.#fill())) throw new IncompleteReadError(n, this.#take(this.#buffered))
     }
@@ -151,11 +166,13 @@ export class BufferedReader implements AsyncIterable<Buffer> {
    * @returns The line's bytes.
    * @throws LineTooLongError when the line, newline included, would be
    *   longer than `maxLength` bytes (a last line of exactly `maxLength`
-   *   bytes without a newline is returned).
-   *   The line is dropped: through its newline when that has arrived (the
-   *   lines after it stay buffered and later reads return them), otherwise
-   *   the bytes read so far, so memory stays bounded and the
-   *   next read continues with the rest of the over-long line.
+   *   bytes without a newline is returned). The whole line is dropped, so a
+   *   handler may catch the error and read on: through its newline when
+   *   that has arrived (`error.lineEndSeen`; the lines after it stay
+   *   buffered), otherwise the bytes so far (memory stays bounded) and the
+   *   next `readline()` first skips the rest of the line, through its
+   *   newline, as it arrives. (`read()` and `readExactly()` take the bytes
+   *   as they are, the rest of the line included.)
    * @throws RangeError when `maxLength` is not a whole number of 1 or more
    *   (or `Infinity`); an error with code `SS_ERR_READ_PENDING` when another
    *   `readline()` of this reader is still waiting (reads take turns).
@@ -169,11 +186,8 @@ export class BufferedReader implements AsyncIterable<Buffer> {
     }
     // Reads take turns: a second readline() while one waits is refused, not
     // queued (it would take the first one's line).
-    if (this.#pendingLine !== undefined) {
-      return Promise.reject(
-        Object.assign(new Error('Cannot read a line: another readline() of this reader is still pending'), { code: 'SS_ERR_READ_PENDING' }),
-      )
-    }
+    if (this.#pendingLine !== undefined) return Promise.reject(readPendingError())
+    if (this.#insideLongLine) return this.skipLine().then(() => this.readline(options))
     // Search each byte once: the buffered bytes here, then only each new
     // chunk as it arrives (a line sent byte by byte stays linear).
     const end = this.#buffered === 0 ? -1 : this.#indexOfNewline()
@@ -197,13 +211,13 @@ export class BufferedReader implements AsyncIterable<Buffer> {
       for (;;) {
         if (line.end !== -1) {
           this.#pendingLine = undefined
-          line.resolve(line.end + 1 > line.maxLength ? this.#tooLong(line.maxLength, line.end + 1) : this.#take(line.end + 1))
+          line.resolve(line.end + 1 > line.maxLength ? this.#tooLong(line.maxLength, line.end + 1, true) : this.#take(line.end + 1))
           return
         }
         const scanned = this.#buffered
         // Exactly maxLength bytes without a newline may still be a whole last
         // line: the next chunk or the end decides.
-        if (scanned > line.maxLength) this.#tooLong(line.maxLength, scanned)
+        if (scanned > line.maxLength) this.#tooLong(line.maxLength, scanned, false)
         if (this.#eof) {
           this.#pendingLine = undefined
           line.resolve(this.#take(this.#buffered))
@@ -270,15 +284,29 @@ export class BufferedReader implements AsyncIterable<Buffer> {
   /**
    * Yields lines until the end of the stream (the last one may lack `\n`).
    *
-   * @param options - `maxLength`, as for {@link BufferedReader.readline}.
+   * @param options - `maxLength`, as for {@link BufferedReader.readline};
+   *   `tooLong: 'skip'` drops over-long lines instead of ending with
+   *   `LineTooLongError`.
    * @example
    * ```ts
    * for await (const line of this.rfile.lines()) await this.wfile.write(line)
+   * for await (const line of this.rfile.lines({ maxLength: 512, tooLong: 'skip' })) handle(line)
    * ```
    */
-  async *lines(options: ReadlineOptions = {}): AsyncGenerator<Buffer, void, undefined> {
+  async *lines(options: LinesOptions = {}): AsyncGenerator<Buffer, void, undefined> {
+    const skip = options.tooLong === 'skip'
+    if (options.tooLong !== undefined && !skip && options.tooLong !== 'throw') {
+      throw new RangeError(`Cannot use tooLong ${JSON.stringify(options.tooLong)}: expected 'throw' or 'skip'`)
+    }
     for (;;) {
-      const line = await this.readline(options)
+      let line: Buffer
+      try {
+        line = await this.readline(options)
+      } catch (error) {
+        // The line is dropped already (its rest is skipped by the next read).
+        if (skip && error instanceof LineTooLongError) continue
+        throw error
+      }
       if (line.length === 0) return
       yield line
     }
@@ -295,11 +323,55 @@ export class BufferedReader implements AsyncIterable<Buffer> {
 
   /**
    * Drops the first `drop` bytes (the over-long line, through its newline if
-   * it came) and throws: what follows the line stays buffered.
+   * it came) and throws: what follows the line stays buffered; the rest of a
+   * line whose newline has not come is skipped by the next readline().
    */
-  #tooLong(maxLength: number, drop: number): never {
+  #tooLong(maxLength: number, drop: number, lineEndSeen: boolean): never {
     this.#discard(drop)
-    throw new LineTooLongError(maxLength)
+    this.#insideLongLine = !lineEndSeen
+    throw new LineTooLongError(maxLength, lineEndSeen)
+  }
+
+  /**
+   * Drops everything through the next newline (or to the end of the
+   * stream), reading as it goes and keeping no more than one chunk: the way
+   * past a line a handler does not want, however long.
+   *
+   * @returns How many bytes were dropped, newline included.
+   * @throws An error with code `SS_ERR_READ_PENDING` while a `readline()`
+   *   of this reader waits; the source's error if it fails.
+   * @example
+   * ```ts
+   * const header = await this.rfile.readline()
+   * if (!header.toString().startsWith('v2 ')) await this.rfile.skipLine() // and the line after it
+   * ```
+   */
+  async skipLine(): Promise<number> {
+    if (this.#pendingLine !== undefined) throw readPendingError()
+    this.#insideLongLine = false
+    let dropped = 0
+    for (;;) {
+      const end = this.#buffered === 0 ? -1 : this.#indexOfNewline()
+      if (end !== -1) {
+        this.#discard(end + 1)
+        return dropped + end + 1
+      }
+      dropped += this.#buffered
+      this.#discard(this.#buffered)
+      if (this.#eof) return dropped
+      await this.#pull()
+    }
+  }
+
+  /** Takes one chunk (or the end) from the source, through the callback read when it offers one. */
+  #pull(): Promise<void> {
+    if (!this.#readsLater) return this.#source.next().then((result) => void this.#accept(result))
+    return new Promise((resolve, reject) =>
+      (this.#source as unknown as Record<typeof READ_LATER, ReadLater>)[READ_LATER]((chunk, error) => {
+        if (error !== undefined) reject(error)
+        else resolve(void this.#keep(chunk))
+      }),
+    )
   }
 
   /** Removes the first `n` buffered bytes without copying them. */
@@ -399,4 +471,9 @@ export class BufferedReader implements AsyncIterable<Buffer> {
     this.#buffered -= n
     return out
   }
+}
+
+/** What a second read while one waits is refused with: reads take turns. */
+function readPendingError(): Error {
+  return Object.assign(new Error('Cannot read a line: another readline() of this reader is still pending'), { code: 'SS_ERR_READ_PENDING' })
 }

@@ -24,7 +24,7 @@
  */
 
 export { BaseRequestHandler } from './base-handler.js'
-export { BufferedReader, DEFAULT_MAX_LINE_LENGTH, type ReadlineOptions } from './buffered-reader.js'
+export { BufferedReader, DEFAULT_MAX_LINE_LENGTH, type LinesOptions, type ReadlineOptions } from './buffered-reader.js'
 export { BufferedWriter, type BufferedWriterOptions } from './buffered-writer.js'
 export { DatagramRequestHandler } from './datagram-handler.js'
 export { IncompleteReadError, LineTooLongError } from './errors.js'

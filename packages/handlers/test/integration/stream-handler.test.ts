@@ -277,6 +277,40 @@ describe('StreamRequestHandler', () => {
     expect(outcome[0]).toBeInstanceOf(RequestTimeoutError)
   })
 
+  test('a handler that catches LineTooLongError and reads on gets the next whole line, not the rest of the long one (#15)', async () => {
+    class Careful extends StreamRequestHandler {
+      override async handle(): Promise<void> {
+        for (;;) {
+          let line: Buffer
+          try {
+            line = await this.rfile.readline({ maxLength: 1_024 })
+          } catch (error) {
+            if (!(error instanceof LineTooLongError)) throw error
+            await this.wfile.write(`too long, end seen: ${error.lineEndSeen}\n`)
+            continue
+          }
+          if (line.length === 0) return
+          await this.wfile.write(line)
+        }
+      }
+    }
+    const server = await listen('tcp4')
+    const serving = serveInBackground(server, Careful)
+    const client = await connect(server.address)
+    await client.send(`ok\n${'x'.repeat(2_000)}`)
+    expect(await client.readLine()).toBe('ok\n')
+    // Refused before its newline came: the rest of it is skipped when it does.
+    expect(await client.readLine()).toBe('too long, end seen: false\n')
+    await client.send(`${'x'.repeat(3_000)}\nafter\n${'y'.repeat(1_500)}\nlast\n`)
+    expect(await client.readLine()).toBe('after\n')
+    expect(await client.readLine()).toBe('too long, end seen: true\n')
+    expect(await client.readLine()).toBe('last\n')
+    client.end()
+    await client.waitForEnd()
+    await serving.stop()
+    expect(serving.errors).toEqual([])
+  })
+
   test('an over-long line fails the request with LineTooLongError; memory stays bounded', async () => {
     class Limited extends StreamRequestHandler {
       override async handle(): Promise<void> {

@@ -105,11 +105,48 @@ describe('BufferedReader', () => {
     expect(text(await reader.readline({ maxLength: 8 }))).toBe('last\n')
   })
 
-  test('after an over-long line without a newline yet, the next read continues with the rest of it', async () => {
-    const reader = new BufferedReader(stream([Buffer.from('0123'), Buffer.from('4567'), Buffer.from('89\nok\n')]))
-    await expect(reader.readline({ maxLength: 6 })).rejects.toBeInstanceOf(LineTooLongError)
-    expect(text(await reader.readline({ maxLength: 6 }))).toBe('89\n')
+  test('after an over-long line without a newline yet, the next readline() skips the rest of it: no desync (#15)', async () => {
+    const reader = new BufferedReader(stream([Buffer.from('0123'), Buffer.from('4567'), Buffer.from('89'), Buffer.from('ab\nok\n')]))
+    await expect(reader.readline({ maxLength: 6 })).rejects.toMatchObject({ lineEndSeen: false, maxLength: 6 })
     expect(text(await reader.readline({ maxLength: 6 }))).toBe('ok\n')
+    expect(text(await reader.readline({ maxLength: 6 }))).toBe('')
+  })
+
+  test('LineTooLongError says whether the line end was seen', async () => {
+    const whole = new BufferedReader(stream([Buffer.from('0123456789\nok\n')]))
+    const error = await whole.readline({ maxLength: 6 }).catch((caught: unknown) => caught)
+    expect(error).toBeInstanceOf(LineTooLongError)
+    expect(error).toMatchObject({ lineEndSeen: true, code: 'SS_ERR_LINE_TOO_LONG' })
+    expect((error as Error).message).toContain('dropped through its newline')
+    expect(text(await whole.readline({ maxLength: 6 }))).toBe('ok\n')
+  })
+
+  test('after an over-long line, read() takes the rest of it as it is', async () => {
+    const reader = new BufferedReader(stream([Buffer.from('0123456'), Buffer.from('89\nok\n')]))
+    await expect(reader.readline({ maxLength: 6 })).rejects.toMatchObject({ lineEndSeen: false })
+    expect(text(await reader.read(3))).toBe('89\n')
+    expect(text(await reader.readline({ maxLength: 6 }))).toBe('ok\n')
+  })
+
+  test('skipLine() drops through the next newline, reading as it goes, and counts what it dropped', async () => {
+    const reader = new BufferedReader(stream([Buffer.from('abc'), Buffer.from('def'), Buffer.from('\nnext\nrest')]))
+    expect(await reader.skipLine()).toBe(7)
+    expect(text(await reader.readline())).toBe('next\n')
+    expect(await reader.skipLine()).toBe(4) // to the end of the stream
+    expect(await reader.skipLine()).toBe(0)
+  })
+
+  test("lines({ tooLong: 'skip' }) drops over-long lines and goes on; the default ends with LineTooLongError", async () => {
+    const chunks = () => stream([Buffer.from('ok\n0123456789'), Buffer.from('0123\nfine\n'), Buffer.from('9876543210\nlast\n')])
+    const skipped: string[] = []
+    for await (const line of new BufferedReader(chunks()).lines({ maxLength: 8, tooLong: 'skip' })) skipped.push(text(line))
+    expect(skipped).toEqual(['ok\n', 'fine\n', 'last\n'])
+    const thrown: string[] = []
+    const iterating = (async () => {
+      for await (const line of new BufferedReader(chunks()).lines({ maxLength: 8 })) thrown.push(text(line))
+    })()
+    await expect(iterating).rejects.toBeInstanceOf(LineTooLongError)
+    expect(thrown).toEqual(['ok\n'])
   })
 
   test('a last line of exactly maxLength bytes without a newline is returned; one byte more is too long', async () => {
