@@ -293,23 +293,51 @@ export class BufferedReader implements AsyncIterable<Buffer> {
    * for await (const line of this.rfile.lines({ maxLength: 512, tooLong: 'skip' })) handle(line)
    * ```
    */
-  async *lines(options: LinesOptions = {}): AsyncGenerator<Buffer, void, undefined> {
+  lines(options: LinesOptions = {}): AsyncIterableIterator<Buffer> {
     const skip = options.tooLong === 'skip'
     if (options.tooLong !== undefined && !skip && options.tooLong !== 'throw') {
       throw new RangeError(`Cannot use tooLong ${JSON.stringify(options.tooLong)}: expected 'throw' or 'skip'`)
     }
-    for (;;) {
-      let line: Buffer
-      try {
-        line = await this.readline(options)
-      } catch (error) {
-        // The line is dropped already (its rest is skipped by the next read).
-        if (skip && error instanceof LineTooLongError) continue
-        throw error
-      }
-      if (line.length === 0) return
-      yield line
+    // A hand-written iterator rather than an async generator: a line that
+    // is already buffered costs one resolved promise, where a generator's
+    // resume, await and yield cost several turns (128 against 325-620 ns
+    // per buffered line, 2 million lines of 28 bytes, Node 20).
+    let finished = false
+    const done: IteratorResult<Buffer> = { done: true, value: undefined }
+    const ended = (line: Buffer): IteratorResult<Buffer> => {
+      if (line.length > 0) return { done: false, value: line }
+      finished = true
+      return done
     }
+    const next = (): Promise<IteratorResult<Buffer>> => {
+      if (finished) return Promise.resolve(done)
+      return this.readline(options).then(ended, (error: unknown) => {
+        // The line is dropped already (its rest is skipped by the next read).
+        if (skip && error instanceof LineTooLongError) return next()
+        finished = true
+        throw error
+      })
+    }
+    const iterator: AsyncIterableIterator<Buffer> = {
+      next: () => {
+        const line = finished || this.#insideLongLine || this.#pendingLine !== undefined ? undefined : this.#bufferedLine(options)
+        return line === undefined ? next() : Promise.resolve({ done: false, value: line })
+      },
+      return: () => {
+        finished = true
+        return Promise.resolve(done)
+      },
+      [Symbol.asyncIterator]: () => iterator,
+    }
+    return iterator
+  }
+
+  /** A whole line within `maxLength` already buffered, taken; otherwise undefined (and nothing taken). */
+  #bufferedLine(options: ReadlineOptions): Buffer | undefined {
+    if (this.#buffered === 0) return undefined
+    const maxLength = options.maxLength ?? DEFAULT_MAX_LINE_LENGTH
+    const end = this.#indexOfNewline()
+    return end !== -1 && end < maxLength ? this.#take(end + 1) : undefined
   }
 
   /** Yields the stream's chunks as they come, buffered bytes first. */

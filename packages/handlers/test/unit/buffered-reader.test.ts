@@ -128,6 +128,18 @@ describe('BufferedReader', () => {
     expect(text(await reader.readline({ maxLength: 6 }))).toBe('ok\n')
   })
 
+  test('leaving lines() early (break) keeps the reader usable: the next read gets the next line', async () => {
+    const reader = new BufferedReader(stream([Buffer.from('one\ntwo\nthree\n')]))
+    for await (const line of reader.lines()) {
+      expect(text(line)).toBe('one\n')
+      break
+    }
+    expect(text(await reader.readline())).toBe('two\n')
+    const rest: string[] = []
+    for await (const line of reader.lines()) rest.push(text(line))
+    expect(rest).toEqual(['three\n'])
+  })
+
   test('skipLine() drops through the next newline, reading as it goes, and counts what it dropped', async () => {
     const reader = new BufferedReader(stream([Buffer.from('abc'), Buffer.from('def'), Buffer.from('\nnext\nrest')]))
     expect(await reader.skipLine()).toBe(7)
