@@ -46,7 +46,8 @@ import type { Handler, Request, Server } from './types.js'
  *   handler (`forked()`).
  * @param options - Signal, policy and hooks; see {@link ServeOptions}.
  * @returns Resolves when serving and draining are over.
- * @throws InvalidOptionError for bad options; rejects only on a fatal error
+ * @throws InvalidOptionError for bad options, and for a handler given with
+ *   a policy that brings its own (`forked()`: pass `null`); rejects only on a fatal error
  *   of the server itself, never because of a request.
  * @example
  * ```ts
@@ -67,7 +68,15 @@ export async function serve<R extends Request>(
 ): Promise<void> {
   const resolved = resolveServeOptions(options)
   const { signal, forceSignal, drainTimeoutMs } = resolved
-  const effective = (resolved.policy.handler as Handler<R> | undefined) ?? handler
+  const own = resolved.policy.handler as Handler<R> | undefined
+  if (own !== undefined && handler !== null) {
+    // It would be ignored: the policy runs its module's handler in children.
+    throw new InvalidOptionError(
+      'handler',
+      "Cannot serve with a handler and a policy that brings its own (forked()): pass null as the handler; the children run the module's default export",
+    )
+  }
+  const effective = own ?? handler
   if (effective === null) {
     throw new InvalidOptionError(
       'handler',

@@ -24,7 +24,10 @@ export interface ForkedOptions {
   /**
    * The ES module whose default export is the handler (a handler class or a
    * function), as a path (relative to the current directory) or a URL. Each
-   * child imports it once.
+   * child imports it once. It must be JavaScript (`.js`, `.mjs`): children
+   * are plain Node processes, which cannot import TypeScript on Node 20, and
+   * a test runner's TypeScript loader (vitest's) does not reach them; build
+   * the module first, or write it in JavaScript.
    */
   module: string | URL
   /** The most children at once; at that many busy, no request is pulled. Default {@link DEFAULT_MAX_CHILDREN}. */

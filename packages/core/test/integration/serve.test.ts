@@ -1,5 +1,6 @@
 import {
   DrainTimeoutError,
+  forked,
   HandlerError,
   handleRequest,
   OverflowError,
@@ -328,6 +329,14 @@ describe('serve()', () => {
     const server = await listen('tcp4')
     await expect(serve(server, 42 as never)).rejects.toMatchObject({ name: 'InvalidOptionError', option: 'handler' })
     await expect(handleRequest(server, 'echo' as never)).rejects.toMatchObject({ name: 'InvalidOptionError', option: 'handler' })
+    await server.close()
+  })
+
+  test('a handler given with forked(), which brings its own, is refused with InvalidOptionError instead of being ignored (#16)', async () => {
+    const server = await listen('tcp4')
+    const policy = forked({ module: new URL('../fixtures/echo.mjs', import.meta.url), prefork: 0 })
+    await expect(serve(server, () => {}, { policy })).rejects.toMatchObject({ name: 'InvalidOptionError', option: 'handler' })
+    expect(policy.pids).toEqual([])
     await server.close()
   })
 
