@@ -106,6 +106,11 @@ export interface BackgroundServe {
  * errors `handleError` receives (unless `options.handleError` is given);
  * inside a test it is stopped when the test finishes.
  *
+ * Its `drainTimeoutMs` is 1 s unless given (serve()'s default is 30 s): on
+ * stop, a request still running after a second (a handler waiting on a
+ * client the test left open) is aborted with `DrainTimeoutError`, which
+ * lands in `errors`. Pass `drainTimeoutMs` to test a longer drain.
+ *
  * @param server - A listening server.
  * @param handler - The handler under test (`null` with `forked()`).
  * @param options - Any `serve()` options except `signal`.
