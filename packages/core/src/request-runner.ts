@@ -89,7 +89,10 @@ export function reportError<R extends Request>(hooks: RequestHooks<R>, error: un
  */
 export function defaultHandleError(error: unknown, request: Request | undefined): void {
   const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error)
-  const from = request !== undefined && !(error instanceof HandlerError) ? ` (client ${formatAddress(request.clientAddress)})` : ''
+  // Errors that carry the client (HandlerError, WorkerCrashedError,
+  // ReplyError, ...) name it in their message already.
+  const named = error instanceof Error && 'clientAddress' in error
+  const from = request !== undefined && !named ? ` (client ${formatAddress(request.clientAddress)})` : ''
   try {
     process.stderr.write(`socketserver: ${message}${from}\n`)
   } catch {
