@@ -2,17 +2,36 @@
 // sockets, so it stays far from saturating its own CPU while the server
 // under test saturates its own.
 //
-//   loadgen MODE TRANSPORT TARGET CONNS SIZE SECONDS [IDLE]
-//   MODE      pingpong | connrate
+//   loadgen pingpong|connrate TRANSPORT TARGET CONNS SIZE SECONDS [IDLE]
+//   loadgen pipeline|burst tcp|unix TARGET CONNS SIZE SECONDS DEPTH PROTOCOL
 //   TRANSPORT tcp | unix | udp | unixdgram
 //   TARGET    HOST:PORT (IPv4) or a socket path
+//   PROTOCOL  line | lp
 //
 // pingpong: CONNS clients each send SIZE bytes and wait for SIZE bytes back,
 // over and over. connrate: CONNS clients each connect, send SIZE bytes, read
 // SIZE bytes back, close. IDLE extra connections are opened first and kept
-// silent. Prints one JSON line of figures. A wrong count of arguments or a
-// value it does not understand is refused with exit code 2, as the Node
-// scripts refuse theirs (scripts/lib/args.mjs).
+// silent.
+//
+// pipeline: CONNS connections each keep DEPTH requests in flight: DEPTH at
+// once when it connects, then one more for each complete reply (all the
+// requests that one read's replies call for leave in one send). Every reply
+// is checked byte for byte against the one expected, in order. PROTOCOL line:
+// a request is SIZE - 1 random lowercase letters and "\n", its reply the
+// same line upper-cased. PROTOCOL lp: a request is a 4-byte big-endian
+// length and SIZE random lowercase letters, its reply the same length and
+// the letters upper-cased (an echo does not pass, nor a server that lost the
+// frame boundaries). Latency is each request's, from being handed to send()
+// to its reply's last byte. burst: the same, but DEPTH requests leave in one
+// send and the next DEPTH only once all their replies came; latency is each
+// burst's, from its send to its last reply ("two pipelined lines" is burst
+// with DEPTH 2). A wrong reply counts in "mismatches" and in "failures", and
+// its connection is closed and opened again (the stream is out of step).
+//
+// Prints one JSON line of figures (in pipeline and burst, "requests" counts
+// only the replies that matched). A wrong count of arguments or a value it does not understand is
+// refused with exit code 2, as the Node scripts refuse theirs
+// (scripts/lib/args.mjs).
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -29,23 +48,39 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { PINGPONG, CONNRATE };
+enum { PINGPONG, CONNRATE, PIPELINE, BURST };
 enum { TCP, UNIX, UDP, UNIXDGRAM };
+enum { LINE, LP };
 
 typedef struct {
   int fd;
   size_t sent, received;
   double started;
   char path[108];
+  // pipeline and burst: requests queued but not yet sent (out[out_start,
+  // out_end)), and the ring of requests in flight, oldest at head: which
+  // variant each is and when it was handed to send().
+  char *out;
+  size_t out_start, out_end, reply_offset;
+  int *ring_variant;
+  double *ring_sent;
+  int index, head, in_flight, connected, watched;
+  long next;
 } client_t;
 
-static int mode, transport, conns, size;
+static int mode, transport, conns, size, depth, protocol;
 static double seconds;
 static struct sockaddr_storage target;
 static socklen_t target_len;
 static char *payload, *scratch;
 static int epfd;
-static long requests, failures;
+static long requests, failures, mismatches, samples;
+// pipeline and burst: VARIANTS different requests, laid end to end in
+// requests_made, and their replies in replies_expected. Consecutive requests
+// on a connection are different variants, so a reply out of order fails.
+static char *requests_made, *replies_expected;
+static size_t request_len, reply_len;
+static int variants;
 // Latency histogram: 1 µs buckets up to 100 ms.
 #define BUCKETS 100000
 static long histogram[BUCKETS + 1];
@@ -109,9 +144,13 @@ static void begin(client_t *c, int index) {
   c->started = now();
 }
 
-static void finish_request(client_t *c, int index) {
-  double us = (now() - c->started) * 1e6;
+static void record(double us) {
   histogram[us >= BUCKETS ? BUCKETS : (long)us]++;
+  samples++;
+}
+
+static void finish_request(client_t *c, int index) {
+  record((now() - c->started) * 1e6);
   requests++;
   if (mode == CONNRATE) {
     close(c->fd);
@@ -121,8 +160,154 @@ static void finish_request(client_t *c, int index) {
   }
 }
 
+/** pipeline, burst: the requests and replies every connection draws from. */
+static void make_variants(void) {
+  request_len = protocol == LINE ? (size_t)size : 4 + (size_t)size;
+  reply_len = request_len;
+  // Up to 64 variants, fewer for large requests (at most about 4 MiB each way).
+  size_t fit = ((size_t)4 << 20) / request_len;
+  variants = fit >= 64 ? 64 : fit >= 2 ? (int)fit : 2;
+  requests_made = malloc(variants * request_len);
+  replies_expected = malloc(variants * reply_len);
+  if (requests_made == NULL || replies_expected == NULL) die("malloc");
+  unsigned long state = 0x9e3779b97f4a7c15UL;
+  for (int v = 0; v < variants; v++) {
+    char *request = requests_made + v * request_len, *reply = replies_expected + v * reply_len;
+    char *letters = request, *upper = reply;
+    size_t count = protocol == LINE ? (size_t)size - 1 : (size_t)size;
+    if (protocol == LP) {
+      unsigned char header[4] = {(unsigned char)(size >> 24), (unsigned char)(size >> 16), (unsigned char)(size >> 8), (unsigned char)size};
+      memcpy(request, header, 4);
+      memcpy(reply, header, 4);
+      letters += 4;
+      upper += 4;
+    }
+    for (size_t i = 0; i < count; i++) {
+      state ^= state << 13;
+      state ^= state >> 7;
+      state ^= state << 17;
+      letters[i] = (char)('a' + state % 26);
+      upper[i] = (char)(letters[i] - 'a' + 'A');
+    }
+    if (protocol == LINE) request[count] = reply[count] = '\n';
+  }
+}
+
+static void pipeline_watch(client_t *c, int events) {
+  if (c->watched == events) return;
+  watch(c, events, EPOLL_CTL_MOD);
+  c->watched = events;
+}
+
+/** Queues the next request of the connection, sent at `t`. */
+static void queue_request(client_t *c, double t) {
+  if (c->out_end + request_len > (size_t)depth * request_len) {
+    memmove(c->out, c->out + c->out_start, c->out_end - c->out_start);
+    c->out_end -= c->out_start;
+    c->out_start = 0;
+  }
+  int variant = (int)((c->next++ + c->index) % variants);
+  memcpy(c->out + c->out_end, requests_made + variant * request_len, request_len);
+  c->out_end += request_len;
+  int slot = (c->head + c->in_flight++) % depth;
+  c->ring_variant[slot] = variant;
+  c->ring_sent[slot] = t;
+}
+
+/** Sends what is queued; watches for room while some is left. */
+static void pipeline_flush(client_t *c) {
+  if (c->out_end > c->out_start) {
+    ssize_t n = send(c->fd, c->out + c->out_start, c->out_end - c->out_start, MSG_NOSIGNAL);
+    if (n > 0) c->out_start += n;
+    if (c->out_start == c->out_end) c->out_start = c->out_end = 0;
+  }
+  pipeline_watch(c, c->out_end > c->out_start ? EPOLLIN | EPOLLOUT : EPOLLIN);
+}
+
+static void pipeline_begin(client_t *c, int index) {
+  if (c->out == NULL) {
+    c->out = malloc((size_t)depth * request_len);
+    c->ring_variant = calloc(depth, sizeof(int));
+    c->ring_sent = calloc(depth, sizeof(double));
+    if (c->out == NULL || c->ring_variant == NULL || c->ring_sent == NULL) die("malloc");
+  }
+  c->out_start = c->out_end = c->reply_offset = 0;
+  c->head = c->in_flight = c->connected = 0;
+  c->index = index;
+  c->fd = open_socket(c, index);
+  if (c->fd < 0) {
+    failures++;
+    return;
+  }
+  watch(c, EPOLLOUT, EPOLL_CTL_ADD);
+  c->watched = EPOLLOUT;
+}
+
+static void pipeline_restart(client_t *c, int index) {
+  failures++;
+  close(c->fd);
+  pipeline_begin(c, index);
+}
+
+/** Checks the bytes read against the replies expected; queues the requests they call for. */
+static int pipeline_received(client_t *c, const char *data, size_t n, double t) {
+  while (n > 0) {
+    if (c->in_flight == 0) return -1;
+    int variant = c->ring_variant[c->head];
+    size_t take = reply_len - c->reply_offset;
+    if (take > n) take = n;
+    if (memcmp(data, replies_expected + variant * reply_len + c->reply_offset, take) != 0) return -1;
+    data += take;
+    n -= take;
+    c->reply_offset += take;
+    if (c->reply_offset < reply_len) continue;
+    c->reply_offset = 0;
+    double sent = c->ring_sent[c->head];
+    c->head = (c->head + 1) % depth;
+    c->in_flight--;
+    requests++;
+    if (mode == PIPELINE) {
+      record((t - sent) * 1e6);
+      queue_request(c, t);
+    } else if (c->in_flight == 0) {
+      record((t - sent) * 1e6);
+      for (int i = 0; i < depth; i++) queue_request(c, t);
+    }
+  }
+  return 0;
+}
+
+static void pipeline_event(client_t *c, int index, unsigned events) {
+  if (events & (EPOLLERR | EPOLLHUP) && !(events & EPOLLIN)) {
+    pipeline_restart(c, index);
+    return;
+  }
+  if (!c->connected && events & EPOLLOUT) {
+    c->connected = 1;
+    double t = now();
+    for (int i = 0; i < depth; i++) queue_request(c, t);
+  }
+  if (events & EPOLLIN) {
+    for (;;) {
+      ssize_t r = recv(c->fd, scratch, 65536, 0);
+      if (r > 0) {
+        if (pipeline_received(c, scratch, r, now()) == 0) continue;
+        mismatches++;
+        pipeline_restart(c, index);
+        return;
+      }
+      if (r == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
+        pipeline_restart(c, index);
+        return;
+      }
+      break;
+    }
+  }
+  pipeline_flush(c);
+}
+
 static double percentile(double p) {
-  long target_count = (long)(requests * p), seen = 0;
+  long target_count = (long)(samples * p), seen = 0;
   for (long i = 0; i <= BUCKETS; i++) {
     seen += histogram[i];
     if (seen > target_count) return i;
@@ -130,7 +315,9 @@ static double percentile(double p) {
   return BUCKETS;
 }
 
-#define USAGE "Usage: loadgen pingpong|connrate tcp|unix|udp|unixdgram TARGET CONNS SIZE SECONDS [IDLE]   (started by bench/run.mjs)\n"
+#define USAGE \
+  "Usage: loadgen pingpong|connrate tcp|unix|udp|unixdgram TARGET CONNS SIZE SECONDS [IDLE]   (started by bench/run.mjs)\n" \
+  "       loadgen pipeline|burst tcp|unix TARGET CONNS SIZE SECONDS DEPTH line|lp\n"
 
 /** One line naming the argument and what was expected, then the usage; exit 2. */
 static void refuse(const char *name, const char *value, const char *expected) {
@@ -138,36 +325,61 @@ static void refuse(const char *name, const char *value, const char *expected) {
   exit(2);
 }
 
-/** A whole number from 0 to INT_MAX, or refuse. */
-static int count(const char *name, const char *text) {
+/** A whole number from `minimum` to INT_MAX, or refuse. */
+static int count_from(const char *name, const char *text, int minimum) {
   char *end;
   errno = 0;
   long value = strtol(text, &end, 10);
-  if (*text < '0' || *text > '9' || *end != 0 || errno != 0 || value > 0x7fffffff)
-    refuse(name, text, "a whole number of 0 or more");
+  if (*text < '0' || *text > '9' || *end != 0 || errno != 0 || value > 0x7fffffff || value < minimum) {
+    char expected[64];
+    snprintf(expected, sizeof expected, "a whole number of %d or more", minimum);
+    refuse(name, text, expected);
+  }
   return (int)value;
 }
 
+/** A whole number from 0 to INT_MAX, or refuse. */
+static int count(const char *name, const char *text) {
+  return count_from(name, text, 0);
+}
+
 int main(int argc, char **argv) {
-  if (argc < 7 || argc > 8) {
-    if (argc < 7) fprintf(stderr, "Cannot run with %d arguments: expected 6 or 7\n" USAGE, argc - 1);
-    else fprintf(stderr, "Cannot use \"%s\": unexpected argument\n" USAGE, argv[8]);
+  // pipeline and burst take DEPTH and PROTOCOL where the others take [IDLE].
+  int piped = argc > 1 && (strcmp(argv[1], "pipeline") == 0 || strcmp(argv[1], "burst") == 0);
+  int fewest = piped ? 9 : 7, most = piped ? 9 : 8;
+  if (argc < fewest || argc > most) {
+    if (argc >= fewest) fprintf(stderr, "Cannot use \"%s\": unexpected argument\n" USAGE, argv[most]);
+    else if (piped) fprintf(stderr, "Cannot run with %d arguments: expected 8 with MODE %s\n" USAGE, argc - 1, argv[1]);
+    else fprintf(stderr, "Cannot run with %d arguments: expected 6 or 7\n" USAGE, argc - 1);
     return 2;
   }
   if (strcmp(argv[1], "pingpong") == 0) mode = PINGPONG;
   else if (strcmp(argv[1], "connrate") == 0) mode = CONNRATE;
-  else refuse("MODE", argv[1], "pingpong or connrate");
+  else if (strcmp(argv[1], "pipeline") == 0) mode = PIPELINE;
+  else if (strcmp(argv[1], "burst") == 0) mode = BURST;
+  else refuse("MODE", argv[1], "pingpong, connrate, pipeline or burst");
   if (strcmp(argv[2], "tcp") == 0) transport = TCP;
   else if (strcmp(argv[2], "unix") == 0) transport = UNIX;
-  else if (strcmp(argv[2], "udp") == 0) transport = UDP;
-  else if (strcmp(argv[2], "unixdgram") == 0) transport = UNIXDGRAM;
+  else if (strcmp(argv[2], "udp") == 0 && !piped) transport = UDP;
+  else if (strcmp(argv[2], "unixdgram") == 0 && !piped) transport = UNIXDGRAM;
+  else if (piped) refuse("TRANSPORT", argv[2], "tcp or unix (MODE pipeline and burst are stream modes)");
   else refuse("TRANSPORT", argv[2], "tcp, unix, udp or unixdgram");
-  conns = count("CONNS", argv[4]);
-  size = count("SIZE", argv[5]);
+  if (piped) {
+    conns = count_from("CONNS", argv[4], 1);
+    depth = count_from("DEPTH", argv[7], 1);
+    if (strcmp(argv[8], "line") == 0) protocol = LINE;
+    else if (strcmp(argv[8], "lp") == 0) protocol = LP;
+    else refuse("PROTOCOL", argv[8], "line or lp");
+    // A line is at least one letter and its newline.
+    size = count_from("SIZE", argv[5], protocol == LINE ? 2 : 0);
+  } else {
+    conns = count("CONNS", argv[4]);
+    size = count("SIZE", argv[5]);
+  }
   char *end;
   seconds = strtod(argv[6], &end);
   if (*argv[6] == 0 || *end != 0 || !(seconds > 0)) refuse("SECONDS", argv[6], "a positive number");
-  int idle = argc > 7 ? count("IDLE", argv[7]) : 0;
+  int idle = argc > 7 && !piped ? count("IDLE", argv[7]) : 0;
   memset(&target, 0, sizeof target);
   if (transport == TCP || transport == UDP) {
     struct sockaddr_in *in = (struct sockaddr_in *)&target;
@@ -194,6 +406,7 @@ int main(int argc, char **argv) {
   // Line protocols: end each request with a newline.
   const char *line = getenv("LOADGEN_LINE");
   if (line != NULL && *line != 0 && size > 0) payload[size - 1] = '\n';
+  if (piped) make_variants();
   epfd = epoll_create1(0);
 
   int *idle_fds = calloc(idle > 0 ? idle : 1, sizeof(int));
@@ -221,8 +434,12 @@ int main(int argc, char **argv) {
     }
     close(waitfd);
   }
-  client_t *clients = calloc(conns, sizeof(client_t));
-  for (int i = 0; i < conns; i++) begin(&clients[i], i);
+  client_t *clients = calloc(conns > 0 ? conns : 1, sizeof(client_t));
+  if (clients == NULL) die("calloc");
+  for (int i = 0; i < conns; i++) {
+    if (piped) pipeline_begin(&clients[i], i);
+    else begin(&clients[i], i);
+  }
 
   struct epoll_event events[256];
   double start = now(), deadline = start + seconds;
@@ -241,6 +458,10 @@ int main(int argc, char **argv) {
     for (int e = 0; e < n; e++) {
       client_t *c = events[e].data.ptr;
       int index = (int)(c - clients);
+      if (piped) {
+        pipeline_event(c, index, events[e].events);
+        continue;
+      }
       if (events[e].events & (EPOLLERR | EPOLLHUP) && !(events[e].events & EPOLLIN)) {
         failures++;
         close(c->fd);
@@ -281,8 +502,8 @@ int main(int argc, char **argv) {
   struct rusage usage;
   getrusage(RUSAGE_SELF, &usage);
   double cpu = usage.ru_utime.tv_sec + usage.ru_utime.tv_usec / 1e6 + usage.ru_stime.tv_sec + usage.ru_stime.tv_usec / 1e6;
-  printf("{\"requests\":%ld,\"seconds\":%.3f,\"p50_us\":%.0f,\"p99_us\":%.0f,\"failures\":%ld,\"loadgen_cpu\":%.3f}\n", requests, elapsed,
-         percentile(0.5), percentile(0.99), failures, cpu);
+  printf("{\"requests\":%ld,\"seconds\":%.3f,\"p50_us\":%.0f,\"p99_us\":%.0f,\"failures\":%ld,\"mismatches\":%ld,\"loadgen_cpu\":%.3f}\n",
+         requests, elapsed, percentile(0.5), percentile(0.99), failures, mismatches, cpu);
   for (int i = 0; i < conns; i++)
     if (clients[i].path[0]) unlink(clients[i].path);
   return 0;

@@ -19,8 +19,9 @@ const here = dirname(fileURLToPath(import.meta.url))
 
 // Implementations: how to start each server.
 const node = process.execPath
-const ours = (policy, service = 'echo') => ({
-  name: policy.includes(':') ? `ours forked, childConcurrency ${policy.split(':')[1]}` : `ours ${policy}`,
+// `style` tells apart rows of one case that run different handlers.
+const ours = (policy, service = 'echo', style = '') => ({
+  name: `${policy.includes(':') ? `ours forked, childConcurrency ${policy.split(':')[1]}` : `ours ${policy}`}${style ? `, ${style}` : ''}`,
   command: node,
   args: (t) => [join(here, 'servers/ours.mjs'), t, policy, service],
 })
@@ -29,6 +30,8 @@ const RAW_NAMES = {
   upper: 'raw node upper',
   'upper-async': 'raw node upper, async/await',
   'echo-promise': 'raw node, reply as promise',
+  'upper-pipelined': 'raw node, a write per chunk',
+  lp: 'raw node lp, a write per chunk',
 }
 const raw = (service = 'echo') => ({
   name: RAW_NAMES[service],
@@ -41,6 +44,23 @@ const py = (cls, service = 'echo') => ({
   command: 'python3',
   args: () => [join(here, 'servers/python_socketserver.py'), cls, service],
 })
+
+// The pipelined cases' rows: raw Node at its fastest (every whole request
+// of a chunk answered in one write), the README's quick-start UpperHandler
+// (for await over lines()), and the plain style (readline() or
+// readExactly(), then await write(), in a loop). `target` is the issue's
+// floor (#15) for the ratio to raw, checked at the end of the case.
+const pipelinedLine = (depth) => [
+  raw('upper-pipelined'),
+  { ...ours('pooled', 'upper-lines', 'README lines()'), target: depth > 1 ? 0.9 : undefined },
+  { ...ours('pooled', 'upper', 'readline() + write()'), target: depth > 1 ? 0.5 : undefined },
+]
+// A framing helpers package's style, once it exists, is one more row here
+// (and one service in servers/ours.mjs).
+const pipelinedLengthPrefixed = (depth) => [
+  raw('lp'),
+  { ...ours('pooled', 'lp', 'readExactly() + write()'), target: depth > 1 ? 0.5 : undefined },
+]
 
 // The cases. The first implementation of each is its baseline.
 const CASES = [
@@ -101,6 +121,48 @@ const CASES = [
     size: 64,
     line: true,
     impls: [raw(), raw('upper'), raw('upper-async'), ours('pooled', 'upper'), py('ThreadingTCPServer', 'upper')],
+  },
+  // Pipelined: each connection keeps `depth` requests in flight, and the
+  // load generator checks every reply byte for byte (a request: 63
+  // lowercase letters and a newline, or a 4-byte length and 64 letters; its
+  // reply: the same, the letters upper-cased).
+  ...[1, 16].map((depth) => ({
+    name: `TCP pipelined line upper-case x 50, ${depth} in flight`,
+    transport: 'tcp',
+    mode: 'pipeline',
+    protocol: 'line',
+    conns: 50,
+    size: 64,
+    depth,
+    impls: pipelinedLine(depth),
+  })),
+  ...[1, 16].map((depth) => ({
+    name: `TCP pipelined length-prefixed x 50, ${depth} in flight`,
+    transport: 'tcp',
+    mode: 'pipeline',
+    protocol: 'lp',
+    conns: 50,
+    size: 64,
+    depth,
+    impls: pipelinedLengthPrefixed(depth),
+  })),
+  // Latency: one connection sends two lines in one write and waits for
+  // both replies, over and over; p50 is that round trip. Before 329bd08
+  // (#15) the second reply waited for a delayed ACK under Nagle's
+  // algorithm: 44 ms.
+  {
+    name: 'TCP two pipelined lines x 1, round trip of both',
+    transport: 'tcp',
+    mode: 'burst',
+    protocol: 'line',
+    conns: 1,
+    size: 64,
+    depth: 2,
+    impls: [
+      raw('upper-pipelined'),
+      { ...ours('pooled', 'upper-lines', 'README lines()'), targetP50Us: 1000 },
+      ours('pooled', 'upper', 'readline() + write()'),
+    ],
   },
   {
     name: 'Unix ping-pong 64 B x 64',
@@ -248,17 +310,15 @@ async function stopServer(server) {
   clearTimeout(timer)
 }
 
+const isPipelined = (kase) => kase.mode === 'pipeline' || kase.mode === 'burst'
 function runLoadgen(kase, address, duration) {
   const transport = kase.transport
-  const [command, commandArgs] = pin(1, loadgen, [
-    kase.mode,
-    transport,
-    address,
-    String(kase.conns),
-    String(kase.size),
-    String(duration),
-    String(kase.idle ?? 0),
-  ])
+  const common = [kase.mode, transport, address, String(kase.conns), String(kase.size), String(duration)]
+  const [command, commandArgs] = pin(
+    1,
+    loadgen,
+    isPipelined(kase) ? [...common, String(kase.depth), kase.protocol] : [...common, String(kase.idle ?? 0)],
+  )
   const out = execFileSync(command, commandArgs, { encoding: 'utf8', env: { ...process.env, LOADGEN_LINE: kase.line ? '1' : '' } })
   return JSON.parse(out.trim().split('\n').at(-1))
 }
@@ -270,9 +330,13 @@ async function measure(kase, impl) {
     const before = treeTicks(server.pid)
     const result = runLoadgen(kase, server.address, seconds)
     const ticks = treeTicks(server.pid) - before
+    // A length-prefixed request is its payload and a 4-byte length.
+    const bytes = kase.protocol === 'lp' ? kase.size + 4 : kase.size
     return {
+      requests: result.requests,
+      mismatches: result.mismatches,
       rps: result.requests / result.seconds,
-      mbps: (result.requests * kase.size * 2) / result.seconds / 1e6,
+      mbps: (result.requests * bytes * 2) / result.seconds / 1e6,
       p50: result.p50_us,
       p99: result.p99_us,
       failures: result.failures,
@@ -310,8 +374,15 @@ for (const kase of CASES) {
     const own = samples[index]
     const pick = (key) => median(own.map((s) => s[key]))
     const ratio = (key) => median(own.map((s, run) => (baseline[run][key] > 0 ? s[key] / baseline[run][key] : 1)))
+    const total = (key) => own.reduce((sum, s) => sum + s[key], 0)
     return {
       impl: impl.name,
+      target: impl.target,
+      targetP50Us: impl.targetP50Us,
+      // Over every round: the pipelined modes count a reply only once it matched.
+      repliesMatched: total('requests'),
+      mismatches: total('mismatches'),
+      connectionFailures: total('failures') - total('mismatches'),
       rps: pick('rps'),
       mbps: pick('mbps'),
       p50: pick('p50'),
@@ -391,13 +462,28 @@ writeFileSync(
 
 function printCase(kase, rows) {
   console.log(`\n${kase.name}${kase.idle ? '' : ''}`)
+  const width = Math.max(32, ...rows.map((r) => r.impl.length))
   console.log(
-    `  ${'server'.padEnd(32)} ${'req/s'.padStart(9)} ${'ratio'.padStart(6)} ${'MB/s'.padStart(7)} ${'p50 µs'.padStart(7)} ${'p99 µs'.padStart(7)} ${'p99 x'.padStart(6)} ${'cpu µs/req'.padStart(10)} ${'srv cpu'.padStart(7)} ${'gen cpu'.padStart(7)} ${'RSS MB'.padStart(7)} ${'var'.padStart(5)} ${'lost'.padStart(5)}`,
+    `  ${'server'.padEnd(width)} ${'req/s'.padStart(9)} ${'ratio'.padStart(6)} ${'MB/s'.padStart(7)} ${'p50 µs'.padStart(7)} ${'p99 µs'.padStart(7)} ${'p99 x'.padStart(6)} ${'cpu µs/req'.padStart(10)} ${'srv cpu'.padStart(7)} ${'gen cpu'.padStart(7)} ${'RSS MB'.padStart(7)} ${'var'.padStart(5)} ${'lost'.padStart(5)}`,
   )
   for (const r of rows) {
     console.log(
-      `  ${r.impl.padEnd(32)} ${r.rps.toFixed(0).padStart(9)} ${r.rpsRatio.toFixed(2).padStart(6)} ${r.mbps.toFixed(1).padStart(7)} ${r.p50.toFixed(0).padStart(7)} ${r.p99.toFixed(0).padStart(7)} ${r.p99Ratio.toFixed(2).padStart(6)} ${r.cpuPerRequestUs.toFixed(1).padStart(10)} ${(r.serverCpu * 100).toFixed(0).padStart(6)}% ${(r.loadgenCpu * 100).toFixed(0).padStart(6)}% ${r.peakRssMb.toFixed(0).padStart(7)} ${(r.variation * 100).toFixed(0).padStart(4)}% ${String(r.failures).padStart(5)}`,
+      `  ${r.impl.padEnd(width)} ${r.rps.toFixed(0).padStart(9)} ${r.rpsRatio.toFixed(2).padStart(6)} ${r.mbps.toFixed(1).padStart(7)} ${r.p50.toFixed(0).padStart(7)} ${r.p99.toFixed(0).padStart(7)} ${r.p99Ratio.toFixed(2).padStart(6)} ${r.cpuPerRequestUs.toFixed(1).padStart(10)} ${(r.serverCpu * 100).toFixed(0).padStart(6)}% ${(r.loadgenCpu * 100).toFixed(0).padStart(6)}% ${r.peakRssMb.toFixed(0).padStart(7)} ${(r.variation * 100).toFixed(0).padStart(4)}% ${String(r.failures).padStart(5)}`,
     )
+  }
+  if (!isPipelined(kase)) return
+  if (kase.mode === 'burst') console.log(`  p50 and p99: from sending ${kase.depth} requests in one write to the last of their replies`)
+  for (const r of rows) {
+    const checked = `${r.repliesMatched.toLocaleString('en')} replies matched, ${r.mismatches} wrong, ${r.connectionFailures} connection failures`
+    console.log(`  checked byte for byte, ${r.impl}: ${checked}`)
+  }
+  for (const r of rows) {
+    if (r.target !== undefined)
+      console.log(
+        `  target ${r.impl} >= ${r.target.toFixed(2)} x raw: ${r.rpsRatio.toFixed(2)}, ${r.rpsRatio >= r.target ? 'met' : 'MISSED'}`,
+      )
+    if (r.targetP50Us !== undefined)
+      console.log(`  target ${r.impl} p50 < ${r.targetP50Us} µs: ${r.p50.toFixed(0)} µs, ${r.p50 < r.targetP50Us ? 'met' : 'MISSED'}`)
   }
 }
 

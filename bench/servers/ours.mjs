@@ -1,15 +1,75 @@
 // The server under test: this library. Usage:
 //   node ours.mjs TRANSPORT POLICY SERVICE
 //   TRANSPORT tcp | unix | udp | unixdgram; POLICY sequential | pooled | forked | forked:N;
-//   SERVICE echo | upper (read a line, reply with it upper-cased; not with
-//   forked, whose children load only the echo module)
+//   SERVICE one of SERVICES below (not with forked, whose children load
+//   only the echo module)
 // Prints "READY <address>"; SIGTERM stops it. SIGUSR2 aborts serve() and
 // prints "SHUTDOWN_MS <ms>": the time until the listener was closed. A wrong
 // argument is refused with exit code 2 before the library is loaded.
 import { fileURLToPath } from 'node:url'
 import { oneOf, readCommandLine, wholeNumber } from '../../scripts/lib/args.mjs'
 import { collectOnRequest } from './collect-on-request.mjs'
+import { upperAscii } from './upper-ascii.mjs'
 
+// The services, by name: a line for the usage, and `handler`, which makes
+// the handler once the library is loaded (given the core and handlers
+// packages' modules; it may be async).
+// Another style or package, such as framing helpers, is one more entry here
+// (import what it needs inside `handler`), then a case in run.mjs.
+const SERVICES = {
+  echo: {
+    about: 'request.sink(request.source), or request.reply(data)',
+    handler: () => (request) => (request.kind === 'datagram' ? request.reply(request.data) : request.sink(request.source)),
+  },
+  upper: {
+    about: 'readline() and await write() of it upper-cased, in a loop',
+    handler: ({ handlers: { StreamRequestHandler } }) =>
+      class Upper extends StreamRequestHandler {
+        async handle() {
+          for (;;) {
+            const line = await this.rfile.readline()
+            if (line.length === 0) return
+            await this.wfile.write(line.toString('latin1').toUpperCase())
+          }
+        }
+      },
+  },
+  'upper-lines': {
+    about: "the README quick start's UpperHandler, for await over lines()",
+    // As the README has it, word for word (less TypeScript's `override`).
+    handler: ({ handlers: { StreamRequestHandler } }) =>
+      class UpperHandler extends StreamRequestHandler {
+        async handle() {
+          for await (const line of this.rfile.lines()) {
+            await this.wfile.write(Buffer.from(line).toString().toUpperCase())
+          }
+        }
+      },
+  },
+  lp: {
+    about: 'readExactly(4), readExactly(length), await write() of the reply, in a loop',
+    handler: ({ handlers: { IncompleteReadError, StreamRequestHandler } }) =>
+      class LengthPrefixed extends StreamRequestHandler {
+        async handle() {
+          for (;;) {
+            let header
+            try {
+              header = await this.rfile.readExactly(4)
+            } catch (error) {
+              // The client closed between frames: done.
+              if (error instanceof IncompleteReadError && error.partial.length === 0) return
+              throw error
+            }
+            const body = await this.rfile.readExactly(header.readUInt32BE(0))
+            const reply = Buffer.allocUnsafe(4 + body.length)
+            reply.set(header)
+            upperAscii(body, 0, body.length, reply, 4)
+            await this.wfile.write(reply)
+          }
+        }
+      },
+  },
+}
 const perChildCount = wholeNumber(1)
 const {
   positionals: [transport, policyName, service],
@@ -17,7 +77,10 @@ const {
   usage: `Usage: node bench/servers/ours.mjs TRANSPORT POLICY SERVICE   (started by bench/run.mjs)
   TRANSPORT   tcp | unix | udp | unixdgram
   POLICY      sequential | pooled | forked | forked:N (N requests at once per child)
-  SERVICE     echo | upper (read a line, reply with it upper-cased; not with forked)
+  SERVICE     ${Object.keys(SERVICES).join(' | ')} (all but echo: not with forked)
+${Object.entries(SERVICES)
+  .map(([name, { about }]) => `                ${name}: ${about}`)
+  .join('\n')}
   -h, --help  print this and exit`,
   positionals: [
     { name: 'TRANSPORT', value: oneOf(['tcp', 'unix', 'udp', 'unixdgram']) },
@@ -32,7 +95,7 @@ const {
         },
       },
     },
-    { name: 'SERVICE', value: oneOf(['echo', 'upper']) },
+    { name: 'SERVICE', value: oneOf(Object.keys(SERVICES)) },
   ],
   // A forked child loads the service as a module, and only echo has one.
   check: ({ positionals: [, policy, name] }) =>
@@ -41,23 +104,14 @@ const {
       : undefined,
 })
 // Loaded only now, so that a wrong argument is refused even before a build.
-const { forked, formatAddress, pooled, sequential, serve } = await import('../../packages/core/dist/index.js')
-const { StreamRequestHandler } = await import('../../packages/handlers/dist/index.js')
+const core = await import('../../packages/core/dist/index.js')
+const handlers = await import('../../packages/handlers/dist/index.js')
+const { forked, formatAddress, pooled, sequential, serve } = core
 const { listenLoopback } = await import('../../scripts/loopback-server.mjs')
 collectOnRequest()
 const server = await listenLoopback(transport, 'ss-bench', { maxPendingDatagrams: 4096 })
 
-class Upper extends StreamRequestHandler {
-  async handle() {
-    for (;;) {
-      const line = await this.rfile.readline()
-      if (line.length === 0) return
-      await this.wfile.write(line.toString('latin1').toUpperCase())
-    }
-  }
-}
-const echo = (request) => (request.kind === 'datagram' ? request.reply(request.data) : request.sink(request.source))
-const handlers = { echo, upper: Upper }
+const handler = await SERVICES[service].handler({ core, handlers })
 const module = fileURLToPath(new URL(`./${service}-module.mjs`, import.meta.url))
 // "forked" is one request per child; "forked:N" lets a child serve N
 // requests at once (childConcurrency). A warm pool, every child started
@@ -73,7 +127,7 @@ const policy =
       : pooled({ concurrency: 100_000 })
 
 const controller = new AbortController()
-const done = serve(server, policyKind === 'forked' ? null : handlers[service], { signal: controller.signal, policy, handleError: () => {} })
+const done = serve(server, policyKind === 'forked' ? null : handler, { signal: controller.signal, policy, handleError: () => {} })
 const address = server.address
 // A warm pool, as a production server would run: child start-up (about
 // 150 ms per Node process here) is not part of the figures. The first
