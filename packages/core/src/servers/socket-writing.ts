@@ -9,14 +9,40 @@
 import type { Socket } from 'node:net'
 import type { Source } from 'it-stream-types'
 
-/** Writes every chunk of `source`, waiting for `drain` when the socket's buffer is full, then ends the socket. */
+/**
+ * Writes every chunk of `source`, waiting for `drain` when the socket's
+ * buffer is full, then ends the socket. Chunks the source yields within one
+ * turn of the event loop (replies to pipelined requests already received)
+ * are corked and leave together in one writev at the turn's end.
+ */
 export async function writeAllThenEnd(socket: Socket, source: Source<Uint8Array>): Promise<void> {
   for await (const chunk of source) {
     // Checked first: Node drops a write to a closed socket in silence.
     if (!socket.writable) throw closedError(socket.errored ?? undefined)
+    corkForTheTurn(socket)
     if (!socket.write(chunk)) await drained(socket)
   }
   await endWriting(socket)
+}
+
+/**
+ * Corks `socket` until the end of this turn, unless it is corked already
+ * (whoever corked it uncorks it): the chunks the source yields within one
+ * turn (replies to pipelined requests already received) leave together in
+ * one writev. An it-pipe handler encoding one length-prefixed reply per
+ * frame, 50 connections x 16 frames in flight: 105,000-157,000 ->
+ * 640,000-670,000 replies/s; at one in flight 93-104 % of before
+ * (interleaved A/B, 2 rounds each; corking only from a turn's second write
+ * was slower at both depths).
+ */
+function corkForTheTurn(socket: Socket): void {
+  if (socket.writableCorked > 0) return
+  socket.cork()
+  process.nextTick(uncork, socket)
+}
+
+function uncork(socket: Socket): void {
+  socket.uncork()
 }
 
 /** Ends the socket's write side; resolves once every byte was handed to the kernel, rejects if it closed first. */

@@ -2,7 +2,9 @@
 // to the socket (no promise per chunk). These tests pin down that it behaves
 // as the chunk-by-chunk path does: every byte in order, backpressure, the
 // end, resets, aborts, and sources other than the connection's own.
+import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { once } from 'node:events'
 import { connect as netConnect, type Socket } from 'node:net'
 import { RequestTimeoutError, type SocketAddress, type StreamRequest } from '@socketserver/core'
 import { connect, Gate, type LoopbackClient, listen, serveInBackground, until } from '@socketserver/testing'
@@ -379,5 +381,36 @@ describe('sink(source) ending the connection', () => {
     expect(await ending).toBe('ERR_STREAM_DESTROYED')
     client.destroy()
     await serving.stop()
+  })
+})
+
+describe('sink(source) of another source', () => {
+  test('chunks yielded in one turn leave in one segment (writev), not one each (#15)', async () => {
+    const written = new Gate()
+    const release = new Gate()
+    const server = await listen('tcp4')
+    serveInBackground(server, (request: StreamRequest) =>
+      request.sink(
+        (async function* () {
+          yield Buffer.from('a\n')
+          yield Buffer.from('b\n')
+          yield Buffer.from('c\n')
+          written.open()
+          await release.wait()
+        })(),
+      ),
+    )
+    const client = await connect(server.address)
+    await written.wait()
+    expect(await client.readBytes(6)).toEqual(Buffer.from('a\nb\nc\n'))
+    // The kernel's count of data segments this connection sent, from ss(8).
+    const port = 'port' in server.address ? server.address.port : 0
+    const ss = spawn('ss', ['-tniH', 'state', 'established', 'src', `127.0.0.1:${port}`])
+    let output = ''
+    ss.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()))
+    await once(ss, 'exit')
+    expect(output.match(/data_segs_out:(\d+)/)?.[1]).toBe('1')
+    release.open()
+    await client.waitForEnd()
   })
 })
