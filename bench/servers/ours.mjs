@@ -46,6 +46,41 @@ const SERVICES = {
         }
       },
   },
+  'upper-batches': {
+    about: 'lineBatches(request.source): every line a chunk completed, answered at once, one await write() per batch',
+    handler: ({ handlers: { StreamRequestHandler, lineBatches } }) =>
+      class UpperBatches extends StreamRequestHandler {
+        async handle() {
+          for await (const batch of lineBatches(this.request.source)) {
+            let size = 0
+            for (const line of batch) size += line.length
+            const reply = Buffer.allocUnsafe(size)
+            let at = 0
+            for (const line of batch) at = upperAscii(line, 0, line.length, reply, at)
+            await this.wfile.write(reply)
+          }
+        }
+      },
+  },
+  'lp-batches': {
+    about: 'lengthPrefixedBatches(request.source, uint32be): every frame a chunk completed, answered at once, one await write() per batch',
+    handler: ({ handlers: { StreamRequestHandler, lengthPrefixedBatches } }) =>
+      class LengthPrefixedBatches extends StreamRequestHandler {
+        async handle() {
+          for await (const batch of lengthPrefixedBatches(this.request.source, { prefix: 'uint32be' })) {
+            let size = 0
+            for (const frame of batch) size += 4 + frame.length
+            const reply = Buffer.allocUnsafe(size)
+            let at = 0
+            for (const frame of batch) {
+              reply.writeUInt32BE(frame.length, at)
+              at = upperAscii(frame, 0, frame.length, reply, at + 4)
+            }
+            await this.wfile.write(reply)
+          }
+        }
+      },
+  },
   lp: {
     about: 'readExactly(4), readExactly(length), await write() of the reply, in a loop',
     handler: ({ handlers: { IncompleteReadError, StreamRequestHandler } }) =>
