@@ -119,7 +119,9 @@ export async function verifyRequest<R extends Request>(hooks: RequestHooks<R>, r
   }
   if (!accepted) {
     channels.requestRejected.publish({ request })
-    void request.close()
+    // A refusal the handler wrote may not go out (the client reset): that
+    // is reported like any lost reply, never an unhandled rejection.
+    request.close().catch((error: unknown) => reportError(hooks, error, request))
   }
   return accepted
 }

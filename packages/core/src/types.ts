@@ -37,6 +37,12 @@ export interface BaseRequest {
    *
    * Abort behaviour: bytes already written are flushed first; if the request's
    * signal aborts meanwhile, the connection is destroyed at once.
+   *
+   * @throws ReplyError (it rejects) when the reply could not all be sent:
+   *   the client reset the connection before the kernel took it, or the
+   *   handler wrote to the connection after destroying or ending it (see
+   *   {@link StreamRequest.socket}). The connection is closed either way.
+   *   `serve()` reports it to `handleError`; a loop of your own should catch it.
    */
   close(): Promise<void>
   /**
@@ -69,7 +75,7 @@ export interface BaseRequest {
  * ```ts
  * for await (const request of server) {
  *   request.socket.end('hello\n')
- *   await request.close()
+ *   await request.close().catch((error) => console.error(error.message)) // a client that reset
  * }
  * ```
  */
@@ -85,9 +91,11 @@ export interface StreamRequest extends BaseRequest, Duplex<AsyncGenerator<Uint8A
    * write is reported as `ReplyError` (code `ERR_STREAM_DESTROYED`) when
    * the request closes; `request.socket.iterator({ destroyOnReturn: false })`
    * keeps the socket open. A write after `end()` is reported too
-   * (`ERR_STREAM_WRITE_AFTER_END`), and so is a reply still queued when the
-   * client resets the connection (its system code), unless the request was
-   * aborted (its reason is reported instead). A write given a callback is
+   * (`ERR_STREAM_WRITE_AFTER_END`), and so is a reply still being sent when
+   * the request closes and the client resets the connection (its system
+   * code), unless the request was aborted (its reason is reported instead).
+   * (A client that resets while the handler still runs is the client's
+   * disconnect: the handler's own reads and writes fail with it.) A write given a callback is
    * the caller's to check: its callback receives the failure.
    */
   readonly socket: Socket

@@ -18,9 +18,10 @@ export interface BufferedWriterOptions {
 }
 
 /**
- * Writes to a socket. `write()` resolves once the bytes were handed to the
- * kernel or, when Node's buffer is over its high-water mark, once it has
- * drained, so a handler that awaits its writes never buffers without bound
+ * Writes to a socket. `write()` resolves once the socket took the bytes
+ * (they leave at the end of the turn, with the turn's other writes) or,
+ * when its buffer is over its high-water mark, once it has drained, so a
+ * handler that awaits its writes never buffers without bound
  * for a client that reads nothing. Python counterpart: the `wfile` of
  * `StreamRequestHandler` (`_SocketWriter`, or a `BufferedWriter` with
  * `wbufsize`).
@@ -50,6 +51,8 @@ export class BufferedWriter {
   #closing: Promise<void> | undefined
   /** The socket is corked by us until the current turn's writes are all made. */
   #corked = false
+  /** The drain that writes made while the socket's buffer is full wait for. */
+  #drained: Promise<void> | undefined
 
   /**
    * @param socket - Where to write.
@@ -147,11 +150,22 @@ export class BufferedWriter {
     }
     // The encoding applies to text only.
     if (socket.write(bytes, 'utf8')) return RESOLVED
-    // 'drain' once the buffer empties; but a socket ended meanwhile (the
-    // request closed while this write waited) sends no 'drain', only
-    // 'finish' once every byte, these included, was handed to the kernel.
+    // Every write made while the buffer is full waits for the same drain:
+    // one set of listeners, however many writes are not awaited.
+    this.#drained ??= this.#nextDrain()
+    return this.#drained
+  }
+
+  /**
+   * Settles at the socket's next 'drain'; but a socket ended meanwhile (the
+   * request closed while a write waited) sends no 'drain', only 'finish'
+   * once every byte, these included, was handed to the kernel.
+   */
+  #nextDrain(): Promise<void> {
+    const socket = this.#socket
     return new Promise<void>((resolve, reject) => {
       const done = (error?: Error): void => {
+        this.#drained = undefined
         socket.off('drain', onDone)
         socket.off('finish', onDone)
         socket.off('close', onClose)

@@ -11,7 +11,7 @@ import { ABORT_STATE, AbortState } from '../internal/abort-state.js'
 import type { Request, Server, StreamRequest } from '../types.js'
 import { onSocketError, SocketChunks } from './socket-chunks.js'
 import { endWritingThen, writeAllThenEnd } from './socket-writing.js'
-import { unsentReplyError, unsentWriteError, watchUnsentWrites } from './unsent-writes.js'
+import { destroyDroppingCorked, unsentReplyError, unsentWriteError, watchUnsentWrites } from './unsent-writes.js'
 
 /**
  * How long a closed connection keeps reading (and discarding) what the client
@@ -116,7 +116,7 @@ export class StreamConnection implements StreamRequest {
 
   abort(reason?: unknown): void {
     this[ABORT_STATE].abort(reason)
-    this.socket.destroy()
+    destroyDroppingCorked(this.socket)
   }
 
   close(): Promise<void> {

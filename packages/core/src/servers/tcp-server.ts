@@ -71,7 +71,7 @@ export interface TCPServerOptions extends StreamServerOptions {
  * console.log(server.address) // { transport: 'tcp', host: '127.0.0.1', port: 40123, family: 'IPv4' }
  * for await (const request of server) {
  *   request.socket.end('hello\n')
- *   await request.close()
+ *   await request.close().catch((error) => console.error(error.message)) // a client that reset
  * }
  * ```
  */

@@ -29,7 +29,7 @@ interface UnsentWrite {
 /** Only sockets that lost a write have an entry: the common path stores nothing. */
 const unsent = new WeakMap<Socket, UnsentWrite>()
 
-const { write, end } = Socket.prototype
+const { write, end, destroy } = Socket.prototype
 
 /**
  * Watches the writes made to `socket` from now on. A write or `end(data)`
@@ -42,6 +42,24 @@ const { write, end } = Socket.prototype
 export function watchUnsentWrites(socket: Socket): void {
   socket.write = writeWatched as Socket['write']
   socket.end = endWatched as Socket['end']
+  socket.destroy = destroyFlushingCorked as Socket['destroy']
+}
+
+/**
+ * Bytes corked for the rest of a turn (`wfile` and `sink()` batch a turn's
+ * writes) were accepted as written: a deliberate destroy in the same turn
+ * (`socket.destroy()` with no error, after the goodbye line) sends them
+ * first, as it would have without the cork. A destroy with an error, and
+ * `request.abort()`, drop them.
+ */
+function destroyFlushingCorked(this: Socket, error?: Error): Socket {
+  if (error == null && !this.destroyed) while (this.writableCorked > 0) this.uncork()
+  return destroy.call(this, error)
+}
+
+/** Destroys `socket` without sending what is corked (an abort drops unsent bytes). */
+export function destroyDroppingCorked(socket: Socket, error?: Error): void {
+  destroy.call(socket, error)
 }
 
 function writeWatched(this: Socket, chunk: unknown, encoding?: unknown, callback?: unknown): boolean {

@@ -1,5 +1,5 @@
 import { connect as netConnect, type Socket } from 'node:net'
-import { ReplyError, type StreamRequest } from '@socketserver/core'
+import { forked, HandlerError, ReplyError, type StreamRequest } from '@socketserver/core'
 import { connect, listen, serveInBackground, until } from '@socketserver/testing'
 import { describe, expect, test, vi } from 'vitest'
 
@@ -31,6 +31,45 @@ describe('a reply that cannot be written is reported (#14)', () => {
         new RegExp(`Cannot send ${word.length + 1} bytes to 127\\.0\\.0\\.1:\\d+: .* destroyed on this side .*request\\.source`),
       )
     }
+  })
+
+  test('under forked(), the lost reply is reported too: a HandlerError from the child with the ReplyError as its cause', async () => {
+    const server = await listen('tcp4')
+    const policy = forked({ module: new URL('../fixtures/naive-upper.mjs', import.meta.url), maxChildren: 1 })
+    const serving = serveInBackground(server, null, { policy })
+    const client = await connect(server.address)
+    const port = client.socket.localPort
+    await client.send('child\n')
+    await client.waitForEnd()
+    await vi.waitFor(() => expect(serving.errors).toHaveLength(1), { timeout: 10_000 })
+    const error = serving.errors[0] as HandlerError
+    expect(error).toBeInstanceOf(HandlerError)
+    expect(error.clientAddress).toMatchObject({ port })
+    expect(error.cause).toMatchObject({ name: 'ReplyError', code: 'ERR_STREAM_DESTROYED' })
+  })
+
+  test('verifyRequest that writes a refusal which cannot be sent: reported, not an unhandled rejection', async () => {
+    const server = await listen('tcp4')
+    let refused: Socket | undefined
+    const serving = serveInBackground(server, () => {}, {
+      verifyRequest: (request) => {
+        refused = request.socket
+        request.socket.write(Buffer.alloc(64 * 1024 * 1024))
+        return false
+      },
+    })
+    if (!('port' in server.address)) throw new Error('not TCP')
+    const client = netConnect({ host: server.address.host, port: server.address.port })
+    client.pause()
+    client.on('error', () => {})
+    await until(
+      () => refused?.writableEnded === true && !refused.writableFinished && refused.writableLength > 0,
+      10_000,
+      'the refusal to be queued behind a full kernel buffer',
+    )
+    client.resetAndDestroy()
+    await vi.waitFor(() => expect(serving.errors).toHaveLength(1), { timeout: 10_000 })
+    expect(serving.errors[0]).toBeInstanceOf(ReplyError)
   })
 
   test('the documented way out: request.socket.iterator({ destroyOnReturn: false }) leaves the socket open for the reply', async () => {

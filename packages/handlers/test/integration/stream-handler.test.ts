@@ -406,6 +406,40 @@ describe('StreamRequestHandler', () => {
     release.open()
   })
 
+  test('a goodbye written just before the handler destroys the connection still goes out (cork flushed first)', async () => {
+    class Goodbye extends StreamRequestHandler {
+      override async handle(): Promise<void> {
+        await this.wfile.write('goodbye\n')
+        this.connection.destroy()
+      }
+    }
+    const server = await listen('tcp4')
+    const serving = serveInBackground(server, Goodbye)
+    const client = await connect(server.address)
+    await client.waitForEnd()
+    expect(client.buffered.toString()).toBe('goodbye\n')
+    await serving.stop()
+    expect(serving.errors).toEqual([])
+  })
+
+  test('many writes not awaited while the buffer is full wait for one drain: one set of listeners, every byte delivered', async () => {
+    let drainListeners = 0
+    class Flood extends StreamRequestHandler {
+      override async handle(): Promise<void> {
+        const writes = Array.from({ length: 20_000 }, () => this.wfile.write(Buffer.alloc(100, 0x61)))
+        drainListeners = this.connection.listenerCount('drain')
+        await Promise.all(writes)
+      }
+    }
+    const server = await listen('tcp4')
+    const serving = serveInBackground(server, Flood)
+    const client = await connect(server.address)
+    expect((await client.readAll()).length).toBe(2_000_000)
+    expect(drainListeners).toBeLessThanOrEqual(1)
+    await serving.stop()
+    expect(serving.errors).toEqual([])
+  })
+
   test('noDelay is applied on TCP and ignored on Unix sockets', async () => {
     class Quick extends StreamRequestHandler {
       override noDelay = true

@@ -140,6 +140,17 @@ describe('BufferedReader', () => {
     expect(rest).toEqual(['three\n'])
   })
 
+  test('lines() queues a next() made while one waits, as an async generator does', async () => {
+    async function* later(): AsyncGenerator<Uint8Array> {
+      yield Buffer.from('a\n')
+      await new Promise((resolve) => setImmediate(resolve))
+      yield Buffer.from('b\nc\n')
+    }
+    const iterator = new BufferedReader(later()).lines()
+    const results = await Promise.all([iterator.next(), iterator.next(), iterator.next(), iterator.next()])
+    expect(results.map((result) => (result.done === true ? 'DONE' : text(result.value)))).toEqual(['a\n', 'b\n', 'c\n', 'DONE'])
+  })
+
   test('skipLine() drops through the next newline, reading as it goes, and counts what it dropped', async () => {
     const reader = new BufferedReader(stream([Buffer.from('abc'), Buffer.from('def'), Buffer.from('\nnext\nrest')]))
     expect(await reader.skipLine()).toBe(7)
