@@ -228,9 +228,10 @@ function failureOf(request: Request, thrown: unknown, aborted: boolean, reason: 
 
 /**
  * Reports, closes the request, and says how it ended; a close that fails
- * (the reply could not all be sent) is the request's failure. The request's timeout runs on until the close has settled:
- * closing a connection waits until its reply was handed to the kernel, and
- * a client that reads nothing must not hold the request past `timeoutMs`.
+ * (the reply could not all be sent) is the request's failure. The
+ * request's timeout runs on until the close has settled: closing a
+ * connection waits until its reply was handed to the kernel, and a client
+ * that reads nothing must not hold the request past `timeoutMs`.
  * A request aborted while closing (that timeout, or a drain that ran out)
  * ends with the abort reason: its reply may have been cut short.
  */
@@ -256,28 +257,21 @@ function end<R extends Request>(
     settled(ended(request, error, tracking))
     return
   }
+  // However the close settles: what was reported already (the handler's
+  // error) stays the outcome; else an abort meanwhile, else a close that
+  // failed (its reply could not all be sent), which never ends serving.
+  const closed = (failed: boolean, closeError?: unknown): void => {
+    clearTimeout(timer)
+    let outcome = error
+    if (outcome === undefined && (abort.aborted || failed)) {
+      outcome = abort.aborted ? abort.reason : closeError
+      reportError(hooks, outcome, request)
+    }
+    settled(ended(request, outcome, tracking))
+  }
   closing.then(
-    () => {
-      clearTimeout(timer)
-      let outcome = error
-      if (outcome === undefined && abort.aborted) {
-        outcome = abort.reason
-        reportError(hooks, outcome, request)
-      }
-      settled(ended(request, outcome, tracking))
-    },
-    (closeError: unknown) => {
-      // A request that could not be closed cleanly (its reply could not all
-      // be sent) failed; it never ends serving. What was reported already
-      // (the handler's error, the abort) stays its outcome.
-      clearTimeout(timer)
-      let outcome = error
-      if (outcome === undefined) {
-        outcome = abort.aborted ? abort.reason : closeError
-        reportError(hooks, outcome, request)
-      }
-      settled(ended(request, outcome, tracking))
-    },
+    () => closed(false),
+    (closeError: unknown) => closed(true, closeError),
   )
 }
 
