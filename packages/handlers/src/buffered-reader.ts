@@ -312,25 +312,28 @@ export class BufferedReader implements AsyncIterable<Buffer> {
       finished = true
       return done
     }
-    const read = (): Promise<IteratorResult<Buffer, void>> => {
+    /** A line already buffered, or the end, at once; undefined when the read must wait. */
+    const now = (): Promise<IteratorResult<Buffer, void>> | undefined => {
       if (finished) return Promise.resolve(done)
-      const line = this.#insideLongLine || this.#pendingLine !== undefined ? undefined : this.#bufferedLine(options)
-      if (line !== undefined) return Promise.resolve({ done: false, value: line })
-      return this.readline(options).then(ended, (error: unknown) => {
+      if (this.#insideLongLine || this.#pendingLine !== undefined) return undefined
+      const line = this.#bufferedLine(options)
+      return line === undefined ? undefined : Promise.resolve({ done: false, value: line })
+    }
+    const wait = (): Promise<IteratorResult<Buffer, void>> =>
+      this.readline(options).then(ended, (error: unknown) => {
         // The line is dropped already (its rest is skipped by the next read).
         if (skip && error instanceof LineTooLongError) return read()
         finished = true
         throw error
       })
-    }
+    const read = (): Promise<IteratorResult<Buffer, void>> => now() ?? wait()
     const next = (): Promise<IteratorResult<Buffer, void>> => {
-      if (waiting === undefined && !finished && !this.#insideLongLine && this.#pendingLine === undefined) {
-        // The fast path: a whole line is buffered.
-        const line = this.#bufferedLine(options)
-        if (line !== undefined) return Promise.resolve({ done: false, value: line })
+      if (waiting === undefined) {
+        const ready = now()
+        if (ready !== undefined) return ready
       }
-      // Otherwise the read waits (for the network, or for the read before it).
-      const result = waiting === undefined ? read() : waiting.then(read, read)
+      // The read waits, for the network or for the read before it.
+      const result = waiting === undefined ? wait() : waiting.then(read, read)
       waiting = result
       const settled = (): void => {
         if (waiting === result) waiting = undefined
