@@ -22,7 +22,11 @@ export type Transport = 'tcp' | 'udp' | 'unix' | 'unix-dgram'
  */
 export interface InetAddress {
   readonly transport: 'tcp' | 'udp'
-  /** Numeric host: `127.0.0.1`, `::1`, `::`. */
+  /**
+   * Numeric host: `127.0.0.1`, `::1`, `::`. Empty (with port 0) for a TCP
+   * client whose address the server could not learn: it reset the
+   * connection before the server accepted it (#16).
+   */
   readonly host: string
   readonly port: number
   readonly family: 'IPv4' | 'IPv6'
@@ -102,7 +106,8 @@ function parsePort(portText: string, input: string): number {
 /**
  * Formats an address the way the CLI prints it: `127.0.0.1:7`, `[::1]:7`,
  * `/tmp/x.sock`, `@name` for a Linux abstract name, `(unnamed)` for an
- * unbound Unix peer.
+ * unbound Unix peer, and `an unknown client (...)` for a TCP client whose
+ * address is not known (an empty host).
  *
  * @param address - Any socket address.
  * @returns The text form.
@@ -116,6 +121,8 @@ export function formatAddress(address: SocketAddress): string {
     if (address.path === null || address.path === '') return '(unnamed)'
     return address.path.startsWith('\0') ? `@${address.path.slice(1)}` : address.path
   }
+  // Said in words, not as ":0", which reads as a port nobody connected from (#16).
+  if (address.host === '') return 'an unknown client (it reset the connection before its address was read)'
   return address.family === 'IPv6' ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`
 }
 

@@ -149,12 +149,27 @@ export class TCPServer extends StreamServer {
   }
 
   protected override peerAddress(socket: net.Socket): PeerAddress {
-    // Reading it once makes Node keep the peer's address on the socket, so
-    // it stays known after a reset closed the socket; our object for it is
-    // made only when someone asks (most connections never do).
-    if (socket.remotePort === undefined) return inetAddress('tcp', '', 0)
+    // Reading it here, at accept, makes Node keep the peer's address on the
+    // socket (`_peername`), so it stays known after a reset closed the
+    // socket; our object for it is made only when someone asks (most
+    // connections never do). A client that reset while its connection still
+    // waited in the backlog cannot be named (#16): Linux's getpeername()
+    // then fails with ENOTCONN, and what still knows the peer (accept()'s
+    // own address, SO_PEERNAME) is out of Node's reach, as libuv accepts
+    // without asking for an address.
+    if (socket.remotePort === undefined) return unknownPeer(socket)
     return tcpPeer
   }
+}
+
+/**
+ * A TCP client that reset before it was accepted: no host and no port (which
+ * `formatAddress()` words as an unknown client), but its family, which is our
+ * end's (an IPv4-mapped end of a dual-stack server counting as IPv4).
+ */
+function unknownPeer(socket: net.Socket): SocketAddress {
+  const { family } = inetAddress('tcp', socket.localAddress ?? '', 0)
+  return { transport: 'tcp', host: '', port: 0, family }
 }
 
 /** The address of a TCP socket's peer, from what Node kept of it. */
