@@ -7,7 +7,8 @@
  * |---|---|
  * | `socketserver:server:listen` | `{ server }` once the server listens |
  * | `socketserver:server:close` | `{ server, dropped }`: `dropped` connections were accepted but never handed out |
- * | `socketserver:server:drop` | `{ server, error }`: a connection or datagram refused before any handler saw it: `OverflowError` (too many waiting), `DatagramTooLargeError` |
+ * | `socketserver:server:drop` | `{ server, error }`: a connection or datagram refused before any handler saw it: `OverflowError` (too many waiting), `WaitTimeoutError` (waited `maxWaitMs`), `DatagramTooLargeError` |
+ * | `socketserver:server:wait` | `{ server, request, waitedMs, waiting }`: a request has waited `slowWaitMs` in the server's queue for a consumer (a free policy slot) and still waits; once per request; `waiting` is how many wait now. The first of each server also prints one line on stderr unless this channel has a subscriber then. A `maxWaitMs` refusal comes on `server:drop` (#16) |
  * | `socketserver:server:accept-error` | `{ server, error }`: accepting failed (a `DescriptorsExhaustedError` for EMFILE/ENFILE, which libuv hides and a probe finds); the server keeps listening; `serve()` passes it to `handleError` |
  * | `socketserver:request:start` | `{ request }` before the handler runs |
  * | `socketserver:request:end` | `{ request, error }` after the request closed; `error` is undefined on success |
@@ -31,6 +32,7 @@ export const channels = {
   serverListen: diagnosticsChannel.channel('socketserver:server:listen'),
   serverClose: diagnosticsChannel.channel('socketserver:server:close'),
   serverDrop: diagnosticsChannel.channel('socketserver:server:drop'),
+  serverWait: diagnosticsChannel.channel('socketserver:server:wait'),
   serverAcceptError: diagnosticsChannel.channel('socketserver:server:accept-error'),
   requestStart: diagnosticsChannel.channel('socketserver:request:start'),
   requestEnd: diagnosticsChannel.channel('socketserver:request:end'),

@@ -42,7 +42,15 @@ type Waiter<T> = (result: IteratorResult<T, undefined>) => void
 export class AcceptQueue<T> {
   readonly #limit: number
   readonly #items: T[] = []
+  /**
+   * When each item in `#items` was queued (`performance.now()`), in step
+   * with it: what the server's wait watch reads. An item handed straight to
+   * a waiting consumer never waited and gets none.
+   */
+  readonly #queuedAt: number[] = []
   readonly #waiters: Waiter<T>[] = []
+  /** How many items have left the front of the queue, ever: numbers the queued items. */
+  #departed = 0
   #ended = false
 
   /** @param limit - The most items kept while nobody pulls. */
@@ -58,6 +66,33 @@ export class AcceptQueue<T> {
   /** Items waiting for a consumer. */
   get size(): number {
     return this.#items.length
+  }
+
+  /**
+   * How many items have ever left the front of the queue (taken, expired or
+   * ended): the queued item at `index` is the `departed + index`-th queued
+   * item ever, so a watcher can keep its place across takes it does not see.
+   */
+  get departed(): number {
+    return this.#departed
+  }
+
+  /** When the queued item at `index` (0 is the oldest) was queued, in `performance.now()` time. */
+  queuedAt(index: number): number | undefined {
+    return this.#queuedAt[index]
+  }
+
+  /** The queued item at `index` (0 is the oldest), left in place. */
+  at(index: number): T | undefined {
+    return this.#items[index]
+  }
+
+  /** Removes and returns the oldest queued item (a watcher refusing it), if any. */
+  shift(): T | undefined {
+    if (this.#items.length === 0) return undefined
+    this.#departed++
+    this.#queuedAt.shift()
+    return this.#items.shift()
   }
 
   /** Whether {@link AcceptQueue.end} was called. */
@@ -79,12 +114,13 @@ export class AcceptQueue<T> {
     }
     if (this.#items.length >= this.#limit) return false
     this.#items.push(item)
+    this.#queuedAt.push(performance.now())
     return true
   }
 
   /** Takes the next item, waiting for one; `done` once ended and empty. */
   next(): Promise<IteratorResult<T, undefined>> {
-    const item = this.#items.shift()
+    const item = this.shift()
     if (item !== undefined) return Promise.resolve({ done: false, value: item })
     if (this.#ended) return Promise.resolve({ done: true, value: undefined })
     return new Promise((resolve) => this.#waiters.push(resolve))
@@ -98,6 +134,8 @@ export class AcceptQueue<T> {
   end(): T[] {
     this.#ended = true
     for (const waiter of this.#waiters.splice(0)) waiter({ done: true, value: undefined })
+    this.#departed += this.#items.length
+    this.#queuedAt.length = 0
     return this.#items.splice(0)
   }
 
@@ -114,7 +152,7 @@ export class AcceptQueue<T> {
     let returned = false
     // next() without the promise: TAKE_LATER, and next() through it.
     const takeLater = (deliver: (result: IteratorResult<T, undefined>) => void): void => {
-      const item = returned ? undefined : this.#items.shift()
+      const item = returned ? undefined : this.shift()
       if (item !== undefined) {
         deliver({ done: false, value: item })
       } else if (this.#ended || returned) {
@@ -130,7 +168,7 @@ export class AcceptQueue<T> {
     }
     return {
       next: () => new Promise((resolve) => takeLater(resolve)),
-      [TAKE_NOW]: () => (returned ? undefined : this.#items.shift()),
+      [TAKE_NOW]: () => (returned ? undefined : this.shift()),
       [TAKE_LATER]: takeLater,
       return: async () => {
         returned = true

@@ -9,9 +9,9 @@
 import { formatAddress, type SocketAddress } from '../address.js'
 import { channels } from '../diagnostics.js'
 import { DatagramTooLargeError, InvalidOptionError } from '../errors.js'
-import type { AbortOptions, DatagramRequest } from '../types.js'
+import type { DatagramRequest } from '../types.js'
 import { Datagram } from './datagram.js'
-import { QueuedServer, type ServerStats } from './queued-server.js'
+import { QueuedServer, type QueuedServerOptions, type ServerStats } from './queued-server.js'
 import { nonNegativeInteger, positiveInteger } from './stream-server.js'
 
 /**
@@ -40,8 +40,12 @@ export const STOP_HANDING_OUT: unique symbol = Symbol('socketserver.stopHandingO
  */
 export const DEFAULT_MAX_PENDING_DATAGRAMS = 256
 
-/** Options every datagram server takes. */
-export interface DatagramServerOptions extends AbortOptions {
+/**
+ * Options every datagram server takes; `slowWaitMs` and `maxWaitMs` (from
+ * {@link QueuedServerOptions}) bound how long a received datagram waits for
+ * a free slot (past `maxWaitMs` it is dropped, never answered late).
+ */
+export interface DatagramServerOptions extends QueuedServerOptions {
   /** The largest datagram served. Default {@link DEFAULT_MAX_PACKET_SIZE}. */
   maxPacketSize?: number
   /** Datagrams kept while nobody pulls. Default {@link DEFAULT_MAX_PENDING_DATAGRAMS}. */
@@ -72,7 +76,7 @@ export abstract class DatagramServer extends QueuedServer<DatagramRequest> {
    *   `maxPacketSize` must stay below it and such a datagram is dropped.
    */
   protected constructor(options: DatagramServerOptions, receiveLimit: number) {
-    super(options, nonNegativeInteger('maxPendingDatagrams', options.maxPendingDatagrams ?? DEFAULT_MAX_PENDING_DATAGRAMS))
+    super(options, nonNegativeInteger('maxPendingDatagrams', options.maxPendingDatagrams ?? DEFAULT_MAX_PENDING_DATAGRAMS), 'datagram')
     this.#receiveLimit = receiveLimit
     this.maxPacketSize = positiveInteger('maxPacketSize', options.maxPacketSize ?? DEFAULT_MAX_PACKET_SIZE)
     if (this.maxPacketSize >= receiveLimit) {

@@ -8,18 +8,76 @@
 
 import { formatAddress, type SocketAddress } from '../address.js'
 import { channels } from '../diagnostics.js'
-import { OverflowError, ServerClosedError } from '../errors.js'
+import { OverflowError, ServerClosedError, WaitTimeoutError } from '../errors.js'
 import type { AbortOptions, Request, Server } from '../types.js'
 import { AcceptQueue } from './accept-queue.js'
+import { printSlowWait, WaitWatch, waitLimit } from './wait-watch.js'
 
 type State = 'new' | 'bound' | 'active' | 'closed'
 
-/** What a server received, and what it refused before any handler saw it. */
+/**
+ * How long a request may wait for a consumer before it is reported, by
+ * default: 1 s. That is the initial retransmission timeout of TCP
+ * (RFC 6298), the point at which the network itself calls a reply late, and
+ * a person at a client notices a pause that long. Ordinary bursts, a pool
+ * full for a few milliseconds, never reach it; a pool held by persistent
+ * connections does within a second, which is what a user needs to hear
+ * about.
+ */
+export const DEFAULT_SLOW_WAIT_MS = 1_000
+
+/** What a server received, what waits now, and what it refused before any handler saw it. */
 export interface ServerStats {
-  /** Requests queued for consumers (connections accepted, datagrams received). */
+  /**
+   * Requests queued for consumers (connections accepted, datagrams
+   * received), including those later refused for waiting `maxWaitMs`.
+   */
   received: number
   /** Refused because the queue (`maxPendingConnections` / `maxPendingDatagrams`) was full. */
   overflowed: number
+  /**
+   * Requests received and not yet taken by a consumer, right now: with
+   * `pooled({ concurrency })` full, the ones waiting for a free slot (#16).
+   */
+  waiting: number
+  /**
+   * Requests that waited `slowWaitMs` or longer for a consumer, each counted
+   * once, when it crossed that line (it may have been served since).
+   */
+  slowWaits: number
+  /** Requests refused, unserved, for waiting `maxWaitMs` (reported as `WaitTimeoutError`). */
+  waitTimeouts: number
+}
+
+/**
+ * Options of every server that queues requests for its consumers: how long
+ * a request may wait there (for a free policy slot) before it is reported,
+ * and before it is refused (#16).
+ */
+export interface QueuedServerOptions extends AbortOptions {
+  /**
+   * Milliseconds a request may wait for a consumer (a free slot of
+   * `pooled({ concurrency })`, say) before it is reported: once per request,
+   * while it still waits, on `socketserver:server:wait` (`{ server, request,
+   * waitedMs, waiting }`) and in `server.stats.slowWaits`. The first such
+   * request of a server also prints one line on stderr, unless the channel
+   * has a subscriber then: subscribing is how to take the report over (or
+   * to silence it). `Infinity` turns the watch off. Default
+   * {@link DEFAULT_SLOW_WAIT_MS}: TCP's initial retransmission timeout, so
+   * bursts of a few milliseconds never count, while a pool held by
+   * persistent clients is reported within a second instead of never.
+   */
+  slowWaitMs?: number
+  /**
+   * Milliseconds a request may wait for a consumer before it is refused: a
+   * connection is closed unserved (a datagram dropped), counted in
+   * `server.stats.waitTimeouts` and reported as a `WaitTimeoutError` on
+   * `socketserver:server:drop`, which `serve()` passes to `handleError`.
+   * Default `Infinity`: a request waits until a slot frees, as it always
+   * did, because refusing one is a change of behaviour a server must choose
+   * (a client that would rather wait than be turned away is common).
+   */
+  maxWaitMs?: number
 }
 
 /**
@@ -34,7 +92,12 @@ export abstract class QueuedServer<R extends Request> implements Server<R> {
   #closing: Promise<void> | undefined
   /** The bind in progress, if any: close() waits for it to free what it binds. */
   #opening: Promise<SocketAddress> | undefined
-  readonly #counts: ServerStats = { received: 0, overflowed: 0 }
+  readonly #counts: Omit<ServerStats, 'waiting'> = { received: 0, overflowed: 0, slowWaits: 0, waitTimeouts: 0 }
+  /** Watches queued requests for slowWaitMs and maxWaitMs; undefined when both are Infinity. */
+  readonly #watch: WaitWatch<R> | undefined
+  /** What a request of this server is called in the slow-wait line: `connection`, `datagram`. */
+  readonly #noun: string
+  #warned = false
   /** Requests dropped unserved once hand-outs stopped, reported with the close. */
   #droppedUnserved = 0
   #handingOut = true
@@ -43,12 +106,26 @@ export abstract class QueuedServer<R extends Request> implements Server<R> {
   readonly #onAbort = (): void => void this.close().catch(() => {})
 
   /**
-   * @param options - The signal that closes the server.
+   * @param options - The signal that closes the server; `slowWaitMs`, `maxWaitMs`.
    * @param limit - The most requests kept while nobody pulls.
+   * @param noun - What a request is called in messages: `connection`, `datagram`.
+   * @throws InvalidOptionError when `slowWaitMs` or `maxWaitMs` is not 1 to 2³¹-1 ms or Infinity.
    */
-  protected constructor(options: AbortOptions, limit: number) {
+  protected constructor(options: QueuedServerOptions, limit: number, noun = 'request') {
     this.#queue = new AcceptQueue(limit)
     this.#signal = options.signal
+    this.#noun = noun
+    const slowWaitMs = waitLimit('slowWaitMs', options.slowWaitMs ?? DEFAULT_SLOW_WAIT_MS)
+    const maxWaitMs = waitLimit('maxWaitMs', options.maxWaitMs ?? Number.POSITIVE_INFINITY)
+    if (slowWaitMs !== Number.POSITIVE_INFINITY || maxWaitMs !== Number.POSITIVE_INFINITY) {
+      this.#watch = new WaitWatch(
+        this.#queue,
+        slowWaitMs,
+        maxWaitMs,
+        (request, waitedMs) => this.#waitedLong(request, waitedMs),
+        (request) => this.#waitedTooLong(request, maxWaitMs),
+      )
+    }
   }
 
   /** Where the server listens. Throws before `bind()`. */
@@ -62,9 +139,10 @@ export abstract class QueuedServer<R extends Request> implements Server<R> {
     return this.#state === 'closed'
   }
 
-  /** Requests received and refused so far (a snapshot). */
+  /** Requests received, waiting and refused so far (a snapshot). */
   get stats(): Readonly<ServerStats> {
-    return { ...this.#counts }
+    const { received, overflowed, slowWaits, waitTimeouts } = this.#counts
+    return { received, overflowed, waiting: this.#queue.size, slowWaits, waitTimeouts }
   }
 
   /** Requests received and waiting for a consumer. */
@@ -178,6 +256,7 @@ export abstract class QueuedServer<R extends Request> implements Server<R> {
   protected stopHandingOut(): void {
     if (!this.#handingOut) return
     this.#handingOut = false
+    this.#watch?.stop()
     const dropped = this.#queue.end()
     for (const request of dropped) request.abort()
     this.#droppedUnserved += dropped.length
@@ -197,13 +276,41 @@ export abstract class QueuedServer<R extends Request> implements Server<R> {
     }
     // Counted first: a waiting policy may start the request inside push().
     this.#counts.received++
-    if (this.#queue.push(request)) return true
+    if (this.#queue.push(request)) {
+      // Queued rather than handed to a waiting consumer: watch it. (Items
+      // and waiting consumers never coexist, so size > 0 means queued.) A
+      // request taken at once costs one comparison here.
+      if (this.#queue.size > 0) this.#watch?.queued()
+      return true
+    }
     this.#counts.received--
     this.#counts.overflowed++
     const address = request.clientAddress
     channels.serverDrop.publish({ server: this, error: new OverflowError(address, this.#queue.limit, formatAddress(address)) })
     request.abort()
     return false
+  }
+
+  /** A queued request crossed `slowWaitMs`: count, publish, and the first time print a line. */
+  #waitedLong(request: R, waitedMs: number): void {
+    this.#counts.slowWaits++
+    const waiting = this.#queue.size
+    channels.serverWait.publish({ server: this, request, waitedMs, waiting })
+    if (this.#warned) return
+    this.#warned = true
+    // A subscriber takes the report over; without one, the user would
+    // otherwise hear nothing at all (the silent wait of #16).
+    if (channels.serverWait.hasSubscribers) return
+    printSlowWait(this.#noun, formatAddress(request.clientAddress), waitedMs, waiting)
+  }
+
+  /** A queued request waited `maxWaitMs`: the watch took it out; refuse it as overflow is refused. */
+  #waitedTooLong(request: R, maxWaitMs: number): void {
+    this.#counts.waitTimeouts++
+    const address = request.clientAddress
+    const error = new WaitTimeoutError(address, maxWaitMs, formatAddress(address))
+    channels.serverDrop.publish({ server: this, error })
+    request.abort(error)
   }
 
   /** Opens and binds the socket; resolves with the bound address. */

@@ -9,9 +9,9 @@ import net from 'node:net'
 import type { SocketAddress } from '../address.js'
 import { channels } from '../diagnostics.js'
 import { InvalidOptionError } from '../errors.js'
-import type { AbortOptions, StreamRequest } from '../types.js'
+import type { StreamRequest } from '../types.js'
 import { DescriptorWatch } from './descriptor-watch.js'
-import { QueuedServer } from './queued-server.js'
+import { QueuedServer, type QueuedServerOptions } from './queued-server.js'
 import { type PeerAddress, StreamConnection } from './stream-connection.js'
 
 /**
@@ -36,8 +36,12 @@ export const DEFAULT_BACKLOG = 65_535
  */
 export const DEFAULT_MAX_PENDING_CONNECTIONS = 1_024
 
-/** Options every stream server takes. */
-export interface StreamServerOptions extends AbortOptions {
+/**
+ * Options every stream server takes; `slowWaitMs` and `maxWaitMs` (from
+ * {@link QueuedServerOptions}) bound how long an accepted connection waits,
+ * paused, for a free slot.
+ */
+export interface StreamServerOptions extends QueuedServerOptions {
   /**
    * The listen backlog. Default {@link DEFAULT_BACKLOG}, the OS maximum
    * (Python's default of 5 resets connections under bursts).
@@ -61,7 +65,7 @@ export abstract class StreamServer extends QueuedServer<StreamRequest> {
 
   protected constructor(options: StreamServerOptions) {
     const limit = options.maxPendingConnections ?? DEFAULT_MAX_PENDING_CONNECTIONS
-    super(options, nonNegativeInteger('maxPendingConnections', limit))
+    super(options, nonNegativeInteger('maxPendingConnections', limit), 'connection')
     this.#backlog = positiveInteger('backlog', options.backlog ?? DEFAULT_BACKLOG)
   }
 

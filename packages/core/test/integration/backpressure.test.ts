@@ -47,7 +47,7 @@ describe('stream server backpressure', () => {
     expect(mine).toHaveLength(1)
     expect((mine[0] as { error: unknown }).error).toBeInstanceOf(OverflowError)
     expect(server.pendingConnections).toBe(2)
-    expect(server.stats).toEqual({ received: 2, overflowed: 1 })
+    expect(server.stats).toEqual({ received: 2, overflowed: 1, waiting: 2, slowWaits: 0, waitTimeouts: 0 })
     for (const client of waiting) client.destroy()
   })
 
