@@ -254,6 +254,87 @@ export class DrainTimeoutError extends SocketServerError {
 }
 
 /**
+ * A `serve()` hook other than the handler threw or rejected:
+ * `verifyRequest` (the request is then closed unserved) or
+ * `serviceActions` (serving goes on). `cause` is what it threw. With
+ * `HandlerError` for the handler, every error `handleError` receives is one
+ * of ours, with a `code`.
+ *
+ * @example
+ * ```ts
+ * serve(server, handler, { handleError: (err) => {
+ *   if (err instanceof HookError && err.hook === 'verifyRequest') deniedByBug++
+ * } })
+ * ```
+ */
+export class HookError extends SocketServerError {
+  /** Which hook failed. */
+  readonly hook: 'verifyRequest' | 'serviceActions'
+
+  /**
+   * @param hook - Which hook failed.
+   * @param cause - What it threw.
+   * @param clientText - The client whose request it was checking, as text (verifyRequest).
+   */
+  constructor(hook: 'verifyRequest' | 'serviceActions', cause: unknown, clientText?: string) {
+    const detail = cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause)
+    const what = clientText === undefined ? hook : `${hook} for the request from ${clientText}`
+    super(`Cannot run ${what}: ${detail}`, 'SS_ERR_HOOK', { cause })
+    this.hook = hook
+  }
+}
+
+/**
+ * The reason of a request's `stopping` signal: `serve()` began to stop (its
+ * `signal` aborted). Not a failure: a handler that sees it finishes the
+ * request it is in and returns; `serve()` waits for it until the drain
+ * deadline.
+ *
+ * @example
+ * ```ts
+ * request.stopping.addEventListener('abort', () => sayGoodbye(), { once: true })
+ * ```
+ */
+export class ServerStoppingError extends SocketServerError {
+  constructor() {
+    super('Cannot take more requests: the server is stopping', 'SS_ERR_SERVER_STOPPING')
+  }
+}
+
+/**
+ * The client left in the middle of a request: it reset the connection
+ * (`ECONNRESET`, `EPIPE`) or ended its side before a whole message came (an
+ * incomplete read). This is the client's doing, not the handler's failure:
+ * `serve()` reports it to `handleError` with `code`
+ * `SS_ERR_CLIENT_DISCONNECTED` and the original error as `cause`, and the
+ * default `handleError` does not print it. Count it on the
+ * `socketserver:request:error` channel or in a `handleError` of your own.
+ *
+ * @example
+ * ```ts
+ * serve(server, handler, { handleError: (err, request) => {
+ *   if (err instanceof ClientDisconnectedError) return void disconnects++
+ *   defaultHandleError(err, request)
+ * } })
+ * ```
+ */
+export class ClientDisconnectedError extends SocketServerError {
+  /** The client that left. */
+  readonly clientAddress: SocketAddress
+
+  /**
+   * @param clientAddress - The peer that left.
+   * @param cause - The error the handler's read or write failed with.
+   * @param clientText - The peer as text, for the message.
+   */
+  constructor(clientAddress: SocketAddress, cause: unknown, clientText: string) {
+    const detail = cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause)
+    super(`Cannot finish the request from ${clientText}: the client disconnected (${detail})`, 'SS_ERR_CLIENT_DISCONNECTED', { cause })
+    this.clientAddress = clientAddress
+  }
+}
+
+/**
  * A handler threw or rejected. `cause` is what it threw, `clientAddress` the
  * peer it was serving. This is what `handleError` receives for handler
  * failures (Python's `handle_error(request, client_address)`).
@@ -458,5 +539,39 @@ export class WorkerStartError extends SocketServerError {
   constructor(module: string, reason: string) {
     super(`Cannot start a child process for ${JSON.stringify(module)}: ${reason}`, 'SS_ERR_WORKER_START')
     this.module = module
+  }
+}
+
+/**
+ * A connection or datagram waited `maxWaitMs` in the server's queue for a
+ * consumer (a free slot of `pooled({ concurrency })`, say) and was refused
+ * unserved: a connection is closed, a datagram dropped (#16). Published on
+ * `socketserver:server:drop`, counted in `server.stats.waitTimeouts` and
+ * passed to `serve()`'s `handleError`.
+ *
+ * @example
+ * ```ts
+ * const server = await TCPServer.listen({ port: 0, maxWaitMs: 5_000 })
+ * serve(server, handler, { handleError: (err) => { if (err instanceof WaitTimeoutError) turnedAway++ } })
+ * ```
+ */
+export class WaitTimeoutError extends SocketServerError {
+  /** The peer that was refused. */
+  readonly clientAddress: SocketAddress
+  /** The limit it waited, in milliseconds. */
+  readonly maxWaitMs: number
+
+  /**
+   * @param clientAddress - The refused peer.
+   * @param maxWaitMs - The limit that passed.
+   * @param clientText - The peer as text, for the message.
+   */
+  constructor(clientAddress: SocketAddress, maxWaitMs: number, clientText: string) {
+    super(
+      `Cannot serve the request from ${clientText}: it waited maxWaitMs (${maxWaitMs} ms) for a free slot, so it was refused unserved`,
+      'SS_ERR_WAIT_TIMEOUT',
+    )
+    this.clientAddress = clientAddress
+    this.maxWaitMs = maxWaitMs
   }
 }

@@ -9,7 +9,16 @@
 import { abortable } from 'abort-controller-x'
 import { formatAddress } from './address.js'
 import { channels } from './diagnostics.js'
-import { HandlerError, InvalidOptionError, RequestTimeoutError, WorkerCrashedError } from './errors.js'
+import {
+  ClientDisconnectedError,
+  DrainTimeoutError,
+  HandlerError,
+  HookError,
+  InvalidOptionError,
+  ReplyError,
+  RequestTimeoutError,
+  WorkerCrashedError,
+} from './errors.js'
 import { abortStateOf } from './internal/abort-state.js'
 import { NOTHING_TO_CLOSE } from './internal/nothing-to-close.js'
 import type { RequestHooks } from './serve-options.js'
@@ -78,7 +87,10 @@ export function reportError<R extends Request>(hooks: RequestHooks<R>, error: un
 
 /**
  * The default `handleError`: one concise line on stderr naming the client
- * (Python prints a whole traceback between dashes).
+ * (Python prints a whole traceback between dashes). A
+ * `ClientDisconnectedError` is not printed: a client that resets or leaves
+ * mid-request is the client's doing; count it on the
+ * `socketserver:request:error` channel if you want to know.
  *
  * @param error - What went wrong.
  * @param request - The request it concerns, if any.
@@ -88,6 +100,9 @@ export function reportError<R extends Request>(hooks: RequestHooks<R>, error: un
  * ```
  */
 export function defaultHandleError(error: unknown, request: Request | undefined): void {
+  // A client that left is the client's doing, and common (a chat client
+  // closing its laptop): counted on the channel, not printed.
+  if (error instanceof ClientDisconnectedError) return
   const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error)
   // Errors that carry the client (HandlerError, WorkerCrashedError,
   // ReplyError, ...) name it in their message already.
@@ -115,7 +130,11 @@ export async function verifyRequest<R extends Request>(hooks: RequestHooks<R>, r
     // that ran out, the request's own abort).
     accepted = await abortable(request.signal, Promise.resolve(hooks.verifyRequest(request)))
   } catch (error) {
-    reportError(hooks, request.signal.aborted ? request.signal.reason : error, request)
+    reportError(
+      hooks,
+      request.signal.aborted ? request.signal.reason : new HookError('verifyRequest', error, formatAddress(request.clientAddress)),
+      request,
+    )
   }
   if (!accepted) {
     channels.requestRejected.publish({ request })
@@ -218,12 +237,73 @@ async function settleForeign<R extends Request>(request: R, work: Promise<unknow
   }
 }
 
-/** What a failed request reports: the abort reason, or the handler's error wrapped with the client. */
+/**
+ * What a failed request reports, in one shape: always one of our errors,
+ * with a `code`. The abort reason when the request was aborted; the
+ * library's own errors about this request as they are (a timeout the
+ * handler's read rejected with, a lost reply, a forked child's crash); a
+ * client that left as `ClientDisconnectedError`; anything else the handler
+ * threw wrapped in `HandlerError`.
+ */
 function failureOf(request: Request, thrown: unknown, aborted: boolean, reason: unknown): unknown {
   if (aborted) return reason
-  // A HandlerError or WorkerCrashedError from a forked child already carries the client.
-  if (thrown instanceof HandlerError || thrown instanceof WorkerCrashedError) return thrown
-  return new HandlerError(request.clientAddress, thrown, formatAddress(request.clientAddress))
+  if (saysWhatHappened(thrown)) return thrown
+  return (
+    clientLeft(request, thrown) ??
+    (thrown instanceof ReplyError ? thrown : new HandlerError(request.clientAddress, thrown, formatAddress(request.clientAddress)))
+  )
+}
+
+/**
+ * A reply lost at the close: the client's disconnect when the client
+ * reset (a client that resets often reads as a clean end first, and the
+ * reply then fails); else the `ReplyError` itself (a write after the end,
+ * on a destroyed socket: the handler's mistake).
+ */
+function closeFailureOf(request: Request, closeError: unknown): unknown {
+  return clientLeft(request, closeError) ?? closeError
+}
+
+/** The library's errors that already say what happened to a request. */
+function saysWhatHappened(error: unknown): boolean {
+  return (
+    error instanceof HandlerError ||
+    error instanceof WorkerCrashedError ||
+    error instanceof ClientDisconnectedError ||
+    error instanceof RequestTimeoutError ||
+    error instanceof DrainTimeoutError
+  )
+}
+
+/** `ClientDisconnectedError` when `error` is the client leaving, else undefined. */
+function clientLeft(request: Request, error: unknown): ClientDisconnectedError | undefined {
+  if (!isDisconnect(error)) return undefined
+  return new ClientDisconnectedError(request.clientAddress, error, formatAddress(request.clientAddress))
+}
+
+/**
+ * System codes of a connection the peer broke, and our codes of a stream
+ * that ended before a whole message (`IncompleteReadError`,
+ * `IncompleteFrameError` of `@socketserver/handlers`).
+ */
+const DISCONNECT_CODES = new Set([
+  'ECONNRESET',
+  'EPIPE',
+  'ECONNABORTED',
+  'ERR_STREAM_PREMATURE_CLOSE',
+  'SS_ERR_INCOMPLETE_READ',
+  'SS_ERR_INCOMPLETE_FRAME',
+])
+
+/** Whether a handler's error is its client leaving: by its code, or its cause's (a write that failed after a reset). */
+function isDisconnect(error: unknown): boolean {
+  let current = error
+  for (let depth = 0; depth < 3 && current instanceof Error; depth++) {
+    const code = (current as { code?: unknown }).code
+    if (typeof code === 'string' && DISCONNECT_CODES.has(code)) return true
+    current = current.cause
+  }
+  return false
 }
 
 /**
@@ -264,7 +344,7 @@ function end<R extends Request>(
     clearTimeout(timer)
     let outcome = error
     if (outcome === undefined && (abort.aborted || failed)) {
-      outcome = abort.aborted ? abort.reason : closeError
+      outcome = abort.aborted ? abort.reason : closeFailureOf(request, closeError)
       reportError(hooks, outcome, request)
     }
     settled(ended(request, outcome, tracking))

@@ -36,14 +36,30 @@ export interface RequestHooks<R extends Request = Request> {
    */
   verifyRequest?: (request: R) => boolean | Promise<boolean>
   /**
-   * Receives every error: `HandlerError` (the handler threw; `cause` is what
-   * it threw), `RequestTimeoutError`, `DrainTimeoutError`, and errors of
-   * `verifyRequest`, and, with `request` undefined, errors of
-   * `serviceActions` and requests the server refused before any handler saw
-   * them (`OverflowError`, `DatagramTooLargeError`).
-   * Python's `handle_error`. Default: one line on stderr with the client's
-   * address (Python prints a whole traceback). Every error is also published
-   * on the `socketserver:request:error` diagnostics channel.
+   * Receives every error, in one shape: always a `SocketServerError` whose
+   * `code` says what happened, never an error passed through bare. What
+   * user code threw is the `cause`:
+   * - `HandlerError` (`SS_ERR_HANDLER`): the handler threw; `cause` is what
+   *   it threw.
+   * - `ClientDisconnectedError` (`SS_ERR_CLIENT_DISCONNECTED`): the client
+   *   reset or left mid-request (the handler's read or write failed with
+   *   `ECONNRESET`, `EPIPE`, an incomplete read); `cause` is that error.
+   *   The default does not print it.
+   * - `RequestTimeoutError`, `DrainTimeoutError`: the request was aborted
+   *   (or its idle read timed out and the handler let the error through).
+   * - `ReplyError`: a reply was lost (the client reset before the kernel
+   *   took it, a write after the end).
+   * - `WorkerCrashedError`: a `forked()` child died.
+   * - `HookError` (`SS_ERR_HOOK`): `verifyRequest` threw (the request is
+   *   closed unserved), or, with `request` undefined, `serviceActions` did.
+   * - With `request` undefined: requests the server refused before any
+   *   handler saw them (`OverflowError`, `DatagramTooLargeError`) and
+   *   accept failures (`DescriptorsExhaustedError`).
+   *
+   * Python's `handle_error`. Default: `defaultHandleError`, one line on
+   * stderr with the client's address (Python prints a whole traceback).
+   * Every error is also published on the `socketserver:request:error`
+   * diagnostics channel, where a client that left can be counted.
    */
   handleError?: (error: unknown, request: R | undefined) => void
   /**

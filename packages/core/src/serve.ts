@@ -8,7 +8,7 @@
 import { delay, isAbortError } from 'abort-controller-x'
 import { pipe } from 'it-pipe'
 import { channels } from './diagnostics.js'
-import { DrainTimeoutError, InvalidOptionError } from './errors.js'
+import { DrainTimeoutError, HookError, InvalidOptionError, ServerStoppingError } from './errors.js'
 import { RunningRequests } from './internal/running-requests.js'
 import { DISCARD_OUTCOMES } from './policies/pooled-run.js'
 import { type Outcome, reportError, requestRunner, verifyRequest } from './request-runner.js'
@@ -26,7 +26,11 @@ import type { Handler, Request, Server } from './types.js'
  * connection is shut down and closed. A handler error reaches `handleError`
  * and never ends serving.
  *
- * Abort behaviour: when `options.signal` aborts, the server stops accepting
+ * Abort behaviour: when `options.signal` aborts, every running request is
+ * told (`request.stop()`: its `stopping` signal aborts, and a
+ * connection waiting idle for its client's next bytes ends its read, so
+ * idle connections close at once while one in the middle of a request
+ * finishes it), and the server stops accepting
  * at once (no poll interval), its listener closes and a Unix socket file we
  * created is removed. Connections accepted but not yet handed to the policy
  * are closed and counted on `socketserver:server:close`. A datagram server
@@ -97,7 +101,13 @@ export async function serve<R extends Request>(
     for (const request of running.snapshot()) request.abort(forced)
     onForced?.()
   }
+  let stopping: ServerStoppingError | undefined
   const stop = (): void => {
+    // Every running request learns of the stop (idle connections end their
+    // reads); one that starts later learns at its start. A snapshot: a
+    // request may end while it is told.
+    stopping ??= new ServerStoppingError()
+    for (const request of running.snapshot()) request.stop(stopping)
     // A datagram server keeps its socket until the drain is over (closed in
     // the finally below): running requests reply through it.
     const stopHandingOut = (server as { [STOP_HANDING_OUT]?: () => void })[STOP_HANDING_OUT]
@@ -115,7 +125,7 @@ export async function serve<R extends Request>(
       try {
         await serviceActions?.()
       } catch (error) {
-        reportError(resolved, error, undefined)
+        reportError(resolved, new HookError('serviceActions', error), undefined)
       } finally {
         serviceRun = undefined
       }
@@ -126,6 +136,7 @@ export async function serve<R extends Request>(
   const run = requestRunner(effective, resolved, {
     started: (request) => {
       running.add(request)
+      if (stopping !== undefined) request.stop(stopping)
       if (forced !== undefined) request.abort(forced)
     },
     ended: (request) => {

@@ -30,6 +30,28 @@ export interface BaseRequest {
    */
   readonly signal: AbortSignal
   /**
+   * Aborts when serving begins to stop (`serve()`'s `signal` aborted), with
+   * a `ServerStoppingError` as its reason: the request may finish what it is
+   * doing, and should not wait for more (a chat session says goodbye, a
+   * loop that writes forever ends). `serve()` waits for it until
+   * `drainTimeoutMs`, then aborts {@link BaseRequest.signal}. A stream
+   * connection also ends its idle reads on the stop: see
+   * {@link StreamRequest.source}.
+   *
+   * Listen with `{ once: true }` and remove the listener when the request
+   * ends: the signal lives as long as the request, but a handler that adds a
+   * listener per message would pile them up.
+   */
+  readonly stopping: AbortSignal
+  /**
+   * Tells the request that serving is stopping: aborts
+   * {@link BaseRequest.stopping} with `reason` and, on a stream connection,
+   * ends a read that waits idle. `serve()` calls it on every running request
+   * when its signal aborts (and on a request that starts after that); call
+   * it yourself when you stop a loop of your own. Idempotent.
+   */
+  stop(reason?: unknown): void
+  /**
    * Ends the request gracefully: flushes what was written, then closes
    * (Python's `shutdown_request()` then `close_request()`). Idempotent.
    * `serve()` calls it after the handler returns; call it yourself when you
@@ -50,6 +72,41 @@ export interface BaseRequest {
    * and destroys the connection; unsent bytes are dropped. Idempotent.
    */
   abort(reason?: unknown): void
+}
+
+/**
+ * The bytes a client sends, as `request.source` yields them: chunks in
+ * arrival order until the client ends its side.
+ *
+ * Idle reads end on stop: once {@link BaseRequest.stop} was called (serving
+ * is stopping), a read that would wait for the client's next bytes with
+ * nothing received ends the iteration (`done`, as the client's end would),
+ * at once if it is already waiting. Bytes already received are still
+ * yielded, so a connection in the middle of a request finishes it; check
+ * `request.stopping.aborted` to tell a stop from the client's end. A reader
+ * that holds part of a message (a frame whose rest has not come) sets
+ * {@link ConnectionSource.midMessage} while it waits, and the stop lets its
+ * read wait for the rest. `BufferedReader` (a handler's `rfile`) does so.
+ * Forwarding (`request.sink(request.source)`) has no messages: on stop it
+ * forwards what was received and ends the write side.
+ */
+export interface ConnectionSource extends AsyncGenerator<Uint8Array> {
+  /**
+   * Set by the reader: true while it waits for the rest of a message it
+   * holds part of, so that a stop does not end that read. Default false.
+   */
+  midMessage: boolean
+  /**
+   * Fails the read that waits for the client's next bytes, if one does: it
+   * rejects with `error` now, and so does every later read once the bytes
+   * already received are read. For an idle timeout that lets the handler
+   * say goodbye instead of losing the connection (`StreamRequestHandler`'s
+   * `timeoutMs` uses it). A forwarding `sink()` rejects the same way.
+   *
+   * @param error - What the reads reject with.
+   * @returns Whether a read was waiting (if not, nothing changed).
+   */
+  failWaitingRead(error: Error): boolean
 }
 
 /**
@@ -79,7 +136,7 @@ export interface BaseRequest {
  * }
  * ```
  */
-export interface StreamRequest extends BaseRequest, Duplex<AsyncGenerator<Uint8Array>, Source<Uint8Array>, Promise<void>> {
+export interface StreamRequest extends BaseRequest, Duplex<ConnectionSource, Source<Uint8Array>, Promise<void>> {
   readonly kind: 'stream'
   /**
    * The connected socket.

@@ -68,6 +68,13 @@ export interface LinesOptions extends ReadlineOptions {
  * Abort behaviour: when the underlying socket is destroyed (the request's
  * signal aborted), pending reads reject with the socket's error.
  *
+ * Stop behaviour: over a connection's `request.source`, when serving
+ * begins to stop, a read that waits while this reader holds no byte of the
+ * client's (between messages) ends as at the client's end (`readline()`
+ * returns an empty buffer, `lines()` ends, `readExactly()` throws
+ * `IncompleteReadError` with nothing partial); a read that holds part of a
+ * message (half a line, the start of a frame) waits for the rest.
+ *
  * @example
  * ```ts
  * const reader = new BufferedReader(request.source)
@@ -91,6 +98,8 @@ export class BufferedReader implements AsyncIterable<Buffer> {
   #onChunk: ((chunk: Uint8Array | undefined, error?: Error) => void) | undefined
   /** An over-long line was refused before its newline came: the next readline() skips the rest of it first. */
   #insideLongLine = false
+  /** The source, when it wants to know whether a read waits in the middle of a message (a connection's `request.source`). */
+  readonly #stopAware: { midMessage: boolean } | undefined
 
   /** @param source - The byte stream, read lazily. */
   constructor(source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>) {
@@ -101,6 +110,19 @@ export class BufferedReader implements AsyncIterable<Buffer> {
             yield* source
           })()
     this.#readsLater = typeof (this.#source as { [READ_LATER]?: ReadLater })[READ_LATER] === 'function'
+    const stopAware = this.#source as { midMessage?: unknown }
+    this.#stopAware = typeof stopAware.midMessage === 'boolean' ? (stopAware as { midMessage: boolean }) : undefined
+  }
+
+  /**
+   * Before each wait for the source: a read that holds part of a message
+   * (buffered bytes, or the rest of an over-long line to skip) is in the
+   * middle of one, and a server's stop lets it wait for the rest; a read
+   * that holds nothing is idle, and the stop ends it.
+   */
+  #sayWhetherMidMessage(): void {
+    const source = this.#stopAware
+    if (source !== undefined) source.midMessage = this.#buffered > 0 || this.#insideLongLine
   }
 
   /**
@@ -241,6 +263,7 @@ export class BufferedReader implements AsyncIterable<Buffer> {
 
   /** Asks the source for the next chunk for the waiting line. */
   #requestChunk(): void {
+    this.#sayWhetherMidMessage()
     if (this.#readsLater) {
       this.#onChunk ??= (chunk, error) => (error === undefined ? this.#lineStep(this.#keep(chunk)) : this.#lineFailed(error))
       ;(this.#source as unknown as Record<typeof READ_LATER, ReadLater>)[READ_LATER](this.#onChunk)
@@ -421,6 +444,7 @@ export class BufferedReader implements AsyncIterable<Buffer> {
 
   /** Takes one chunk (or the end) from the source, through the callback read when it offers one. */
   #pull(): Promise<void> {
+    this.#sayWhetherMidMessage()
     if (!this.#readsLater) return this.#source.next().then((result) => void this.#accept(result))
     return new Promise((resolve, reject) =>
       (this.#source as unknown as Record<typeof READ_LATER, ReadLater>)[READ_LATER]((chunk, error) => {
@@ -452,6 +476,7 @@ export class BufferedReader implements AsyncIterable<Buffer> {
   /** Pulls one more chunk; false at the end of the stream. */
   async #fill(): Promise<boolean> {
     while (!this.#eof) {
+      this.#sayWhetherMidMessage()
       if (this.#accept(await this.#source.next())) return true
     }
     return false

@@ -18,9 +18,14 @@ import { BufferedWriter } from './buffered-writer.js'
  * - `wbufsize` (default 0): bytes `wfile` collects before sending; what is
  *   left is flushed in `finish()`.
  * - `timeoutMs` (default undefined): the longest the connection may stay
- *   idle (no byte read or written); then the request aborts with
- *   `RequestTimeoutError` and the connection is destroyed. Python's
- *   `timeout` is per socket operation, the same idea.
+ *   idle (no byte read or written). When it passes while the handler waits
+ *   to read, that read (and every later one) rejects with
+ *   `RequestTimeoutError`: the handler may catch it and write a last line
+ *   (`wfile` still works) before it returns. When it passes again with no
+ *   activity, or while the handler was not reading (a write stuck on a
+ *   client that reads nothing), the request aborts with the same error and
+ *   the connection is destroyed. Python's `timeout` is per socket
+ *   operation, the same idea.
  * - `noDelay` (default undefined: the server's choice, which for
  *   `TCPServer` is Nagle's algorithm off): true disables Nagle's algorithm
  *   for this connection (Python's `disable_nagle_algorithm`), false enables
@@ -67,12 +72,25 @@ export class StreamRequestHandler extends BaseRequestHandler<StreamRequest> {
     const socket = this.request.socket
     this.connection = socket
     const timeoutMs = this.timeoutMs
+    const source = this.request.source
     if (timeoutMs !== undefined) {
-      this.#onTimeout = () => this.request.abort(new RequestTimeoutError(timeoutMs, 'idle wait'))
-      socket.setTimeout(timeoutMs, this.#onTimeout)
+      // First the waiting read fails (the handler can say goodbye); if the
+      // connection stays idle, or no read was waiting, the request aborts.
+      let readFailed = false
+      const onTimeout = (): void => {
+        const error = new RequestTimeoutError(timeoutMs, 'idle wait')
+        if (!readFailed && source.failWaitingRead(error)) {
+          readFailed = true
+          // Node neither re-arms a timeout that fired nor keeps its
+          // listener (added once): the next one is the last.
+          socket.setTimeout(timeoutMs, onTimeout)
+        } else this.request.abort(error)
+      }
+      this.#onTimeout = onTimeout
+      socket.setTimeout(timeoutMs, onTimeout)
     }
     if (this.noDelay !== undefined && this.request.clientAddress.transport === 'tcp') socket.setNoDelay(this.noDelay)
-    this.rfile = new BufferedReader(this.request.source)
+    this.rfile = new BufferedReader(source)
     this.wfile = new BufferedWriter(socket, { bufferSize: this.wbufsize })
   }
 

@@ -60,7 +60,9 @@ export default async function chargen(request: Request): Promise<void> {
   // Whatever the client sends is ignored; reading it notices when it leaves.
   socket.resume()
   let line = 0
-  while (!socket.destroyed && socket.writable && !request.signal.aborted) {
+  // It never waits for the client, so it ends on the stop notice: serving is
+  // stopping, the stream ends after the block in progress.
+  while (!socket.destroyed && socket.writable && !request.signal.aborted && !request.stopping.aborted) {
     let block = ''
     for (let i = 0; i < LINES_PER_WRITE; i++) block += chargenLine(line++)
     if (socket.write(block)) {
@@ -73,10 +75,12 @@ export default async function chargen(request: Request): Promise<void> {
         const done = (): void => {
           socket.off('drain', done)
           socket.off('close', done)
+          request.stopping.removeEventListener('abort', done)
           resolve()
         }
         socket.on('drain', done)
         socket.on('close', done)
+        request.stopping.addEventListener('abort', done)
       })
     }
     if (socket.readableEnded) return

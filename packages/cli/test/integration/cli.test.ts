@@ -158,6 +158,37 @@ describe('socketserver serve', () => {
     expect(cli.stderr()).toContain('DatagramTooLargeError')
   })
 
+  test('SIGTERM with 100 idle echo clients exits 0 at once, under pooled and forked; a client mid-echo gets what was received back (#16)', async () => {
+    for (const policy of ['pooled', 'forked']) {
+      // The default drain deadline (30 s) would outlast the test: an exit well before it is the idle connections ending.
+      const room = policy === 'pooled' ? ['--concurrency', '200'] : ['--max-children', '2', '--child-concurrency', '100']
+      const cli = await start(['serve', 'echo', '--tcp', '127.0.0.1:0', '--policy', policy, ...room], 1)
+      const address = cli.addresses[0] as SocketAddress
+      const clients = await Promise.all(Array.from({ length: 100 }, () => connect(address)))
+      await Promise.all(clients.map((client) => client.send('hi\n')))
+      for (const client of clients) expect(await client.readLine()).toBe('hi\n')
+      // A large message still being echoed when the stop begins: all of it comes back.
+      const busy = await connect(address)
+      const message = Buffer.alloc(4 << 20, 0x61)
+      void busy.send(message)
+      await until(() => busy.buffered.length > 0, 10_000, 'the echo to start')
+      const started = performance.now()
+      cli.child.kill('SIGTERM')
+      expect(await cli.exit).toBe(0)
+      const stoppedInMs = performance.now() - started
+      // Every idle client sees a clean end.
+      await Promise.all(clients.map((client) => client.waitForEnd()))
+      expect(clients.every((client) => client.error === undefined)).toBe(true)
+      // Echo has no messages: what it received is sent back, then the stream ends.
+      await busy.waitForEnd()
+      expect(busy.buffered.length).toBeGreaterThan(0)
+      expect(cli.stderr()).toBe('')
+      // Far below the 30 s drain deadline on any machine.
+      expect(stoppedInMs).toBeLessThan(15_000)
+      for (const client of [...clients, busy]) client.destroy()
+    }
+  })
+
   test('serves a handler module (a function) from a path, under the forked policy too', async () => {
     const dir = dirname(tempSocketPath())
     const module = join(dir, 'shout.mjs')

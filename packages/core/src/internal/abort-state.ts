@@ -12,6 +12,9 @@ export class AbortState {
   #aborted = false
   #reason: unknown
   #hook: ((reason: unknown) => void) | undefined
+  #stopController: AbortController | undefined
+  #stopping = false
+  #stopReason: unknown
   /** Where `serve()`'s set of running requests keeps this request, or -1 (see RunningRequests). */
   runningSlot = -1
 
@@ -44,6 +47,29 @@ export class AbortState {
     // handler's own reaction to its signal.
     const told = this.#reason
     queueMicrotask(() => hook(told))
+  }
+
+  /** The stop notice, made on first use (already aborted if the stop began). */
+  get stopping(): AbortSignal {
+    if (this.#stopController === undefined) {
+      this.#stopController = new AbortController()
+      if (this.#stopping) this.#stopController.abort(this.#stopReason)
+    }
+    return this.#stopController.signal
+  }
+
+  /** Whether the stop began. */
+  get stopBegan(): boolean {
+    return this.#stopping
+  }
+
+  /** Marks the stop begun, once; true the first time. */
+  beginStop(reason: unknown): boolean {
+    if (this.#stopping) return false
+    this.#stopping = true
+    this.#stopReason = reason
+    this.#stopController?.abort(reason)
+    return true
   }
 
   /** Sets the one function told of an abort (the request runner's). */

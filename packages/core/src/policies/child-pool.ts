@@ -11,9 +11,17 @@ import { type ChildProcess, fork } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { formatAddress } from '../address.js'
-import { HandlerError, ServerClosedError, WorkerCrashedError, WorkerStartError } from '../errors.js'
+import { ClientDisconnectedError, HandlerError, ReplyError, ServerClosedError, WorkerCrashedError, WorkerStartError } from '../errors.js'
 import type { Request } from '../types.js'
-import { deserializeError, type FromChild, MODULE_ENV, serializeError, type ToChild } from './forked-protocol.js'
+import {
+  deserializeError,
+  type FailureKind,
+  type FromChild,
+  MODULE_ENV,
+  type SerializedError,
+  serializeError,
+  type ToChild,
+} from './forked-protocol.js'
 
 /** How long a closing pool waits for a child to exit after disconnecting it, before SIGKILL. */
 const EXIT_GRACE_MS = 2_000
@@ -143,10 +151,14 @@ class Child {
         killTimer ??= setTimeout(() => this.process.kill('SIGKILL'), EXIT_GRACE_MS)
         killTimer.unref()
       }
+      // Serving is stopping: the child's request learns it too (its idle
+      // reads end there).
+      const onStop = (): void => this.#send({ type: 'stop', id })
       const finish = (error?: Error): void => {
         this.#pending.delete(id)
         clearTimeout(killTimer)
         request.signal.removeEventListener('abort', onAbort)
+        request.stopping.removeEventListener('abort', onStop)
         if (error === undefined) resolve()
         else reject(error)
       }
@@ -158,11 +170,7 @@ class Child {
               (error: unknown) => this.#send({ type: 'reply-result', id, seq: message.seq, error: serializeError(error) }),
             )
           } else if (message.type === 'done') {
-            finish(
-              message.error === undefined
-                ? undefined
-                : new HandlerError(request.clientAddress, deserializeError(message.error), clientText),
-            )
+            finish(message.error === undefined ? undefined : rebuiltFailure(message.error, message.failure, request, clientText))
           }
         },
         onExit: (code, signal) => finish(new WorkerCrashedError(code, signal, request.clientAddress, clientText)),
@@ -182,6 +190,8 @@ class Child {
       }
       // After the request was sent, so an abort message finds it in the child.
       request.signal.addEventListener('abort', onAbort)
+      request.stopping.addEventListener('abort', onStop)
+      if (request.stopping.aborted) onStop()
       if (request.signal.aborted) onAbort()
     })
   }
@@ -398,4 +408,12 @@ export function moduleUrlOf(module: string | URL): string {
   if (module instanceof URL) return module.href
   if (/^[a-z][a-z0-9+.-]*:/i.test(module) && !/^[a-z]:[\\/]/i.test(module)) return module
   return pathToFileURL(module.startsWith('/') ? module : `${process.cwd()}/${module}`).href
+}
+
+/** A child's failure in the shape a request served in this process reports. */
+function rebuiltFailure(serialized: SerializedError, kind: FailureKind | undefined, request: Request, clientText: string): Error {
+  const error = deserializeError(serialized)
+  if (kind === 'disconnect') return new ClientDisconnectedError(request.clientAddress, error, clientText)
+  if (kind === 'reply') return new ReplyError(request.clientAddress, error.message, serialized.code ?? 'SS_ERR_REPLY', { cause: error })
+  return new HandlerError(request.clientAddress, error, clientText)
 }

@@ -8,12 +8,20 @@
 
 import type { Socket } from 'node:net'
 import { formatAddress, type SocketAddress } from '../address.js'
-import { HandlerError, ReplyError } from '../errors.js'
+import { ClientDisconnectedError, HandlerError, ReplyError } from '../errors.js'
 import { requestRunner } from '../request-runner.js'
 import { Datagram } from '../servers/datagram.js'
 import { StreamConnection } from '../servers/stream-connection.js'
 import type { Handler, Request, Server } from '../types.js'
-import { deserializeError, type FromChild, MODULE_ENV, serializeError, type ToChild } from './forked-protocol.js'
+import {
+  deserializeError,
+  type FailureKind,
+  type FromChild,
+  MODULE_ENV,
+  type SerializedError,
+  serializeError,
+  type ToChild,
+} from './forked-protocol.js'
 
 function send(message: FromChild): void {
   // With a callback, a closed channel (the parent let us go) is not an
@@ -81,6 +89,10 @@ async function main(): Promise<void> {
       else pending?.reject(deserializeError(message.error))
       return
     }
+    if (message.type === 'stop') {
+      running.get(message.id)?.stop()
+      return
+    }
     if (message.type === 'abort') {
       running.get(message.id)?.abort(new Error('Aborted by the parent process (a timeout or the drain deadline)'))
       return
@@ -110,12 +122,19 @@ async function main(): Promise<void> {
       running.delete(message.id)
       const failure = failures.get(request)
       failures.delete(request)
-      // The parent rebuilds the HandlerError with the client's address.
-      const error = failure instanceof HandlerError ? failure.cause : failure
-      send({ type: 'done', id: message.id, ...(failure === undefined ? {} : { error: serializeError(error) }) })
+      // The parent rebuilds the error with the client's address.
+      if (failure === undefined) send({ type: 'done', id: message.id })
+      else send({ type: 'done', id: message.id, ...failureMessage(failure) })
     })
   })
   send({ type: 'ready' })
+}
+
+/** A failure as the parent rebuilds it: what was thrown (or the cause of a disconnect), and which kind it was. */
+function failureMessage(failure: unknown): { error: SerializedError; failure: FailureKind } {
+  if (failure instanceof ClientDisconnectedError) return { error: serializeError(failure.cause), failure: 'disconnect' }
+  if (failure instanceof ReplyError) return { error: serializeError(failure), failure: 'reply' }
+  return { error: serializeError(failure instanceof HandlerError ? failure.cause : failure), failure: 'handler' }
 }
 
 /** What a reply after its request ended fails with: the parent no longer relays it. */

@@ -16,19 +16,28 @@ export interface SerializedError {
   code?: string
 }
 
+/**
+ * What a child's request failure was, so that the parent reports it in the
+ * same shape as a request served in the parent: the handler threw (`error`
+ * is what it threw), the client left (`error` is the cause), or a reply
+ * was lost (`error` is the `ReplyError`).
+ */
+export type FailureKind = 'handler' | 'disconnect' | 'reply'
+
 /** Parent → child. A `stream` message carries the socket as its handle. */
 export type ToChild =
   | { type: 'stream'; id: number; clientAddress: SocketAddress; serverAddress: SocketAddress }
   | { type: 'datagram'; id: number; data: Uint8Array; clientAddress: SocketAddress; serverAddress: SocketAddress }
   | { type: 'reply-result'; id: number; seq: number; error?: SerializedError }
   | { type: 'abort'; id: number }
+  | { type: 'stop'; id: number }
 
 /** Child → parent. */
 export type FromChild =
   | { type: 'ready' }
   | { type: 'load-error'; message: string }
   | { type: 'reply'; id: number; seq: number; data: Uint8Array }
-  | { type: 'done'; id: number; error?: SerializedError }
+  | { type: 'done'; id: number; error?: SerializedError; failure?: FailureKind }
 
 /** The environment variable naming the handler module for a child. */
 export const MODULE_ENV = 'SOCKETSERVER_FORKED_MODULE'

@@ -5,6 +5,7 @@
  */
 
 import type { SocketAddress } from '../address.js'
+import { ServerStoppingError } from '../errors.js'
 import { ABORT_STATE, AbortState } from '../internal/abort-state.js'
 import { NOTHING_TO_CLOSE } from '../internal/nothing-to-close.js'
 import type { DatagramRequest, Request, Server } from '../types.js'
@@ -43,6 +44,15 @@ export class Datagram implements DatagramRequest {
   /** A datagram has no connection to shut down: nothing to do. */
   close(): Promise<void> {
     return NOTHING_TO_CLOSE
+  }
+
+  get stopping(): AbortSignal {
+    return this[ABORT_STATE].stopping
+  }
+
+  /** Aborts `stopping`: the datagram's handler learns that serving is stopping. */
+  stop(reason?: unknown): void {
+    this[ABORT_STATE].beginStop(reason ?? new ServerStoppingError())
   }
 
   abort(reason?: unknown): void {

@@ -31,6 +31,12 @@ export const READ_LATER: unique symbol = Symbol.for('socketserver.readLater')
 /** What `READ_LATER` hands a chunk (or the end, or a failure) to. @internal */
 export type DeliverChunk = (chunk: Uint8Array | undefined, error?: Error) => void
 
+/** What a reader needs of its request's state: the abort reason, and whether the stop began. */
+interface RequestState {
+  readonly reason: unknown
+  readonly stopBegan: boolean
+}
+
 /** What a second read at once is refused with: reads of a source take turns. */
 function readPendingError(): Error {
   return Object.assign(new Error('Cannot read: another read of this source is still pending'), { code: 'SS_ERR_READ_PENDING' })
@@ -113,15 +119,22 @@ export class SocketChunks implements AsyncGenerator<Uint8Array, undefined, unkno
   /** The pending READ_LATER read. */
   #deliver: DeliverChunk | undefined
 
-  readonly #abort: { readonly reason: unknown } | undefined
+  readonly #abort: RequestState | undefined
+
+  /**
+   * Set by the reader while it holds part of a message: a stop then lets
+   * the read wait for the rest (see `ConnectionSource`).
+   */
+  midMessage = false
 
   /**
    * @param socket - The socket to read.
    * @param abort - The request's abort state: its reason is what a read
-   *   rejects with when the socket is closed before its end. (An object, not
-   *   a callback: one closure fewer per connection.)
+   *   rejects with when the socket is closed before its end, and once its
+   *   stop began an idle read ends. (An object, not a callback: one closure
+   *   fewer per connection.)
    */
-  constructor(socket: Socket, abort?: { readonly reason: unknown }) {
+  constructor(socket: Socket, abort?: RequestState) {
     this.#socket = socket
     this.#abort = abort
     // A reader that follows one that left early: the end may be behind us,
@@ -170,6 +183,8 @@ export class SocketChunks implements AsyncGenerator<Uint8Array, undefined, unkno
         target.once('close', () => this.#targetFailed(target))
       }
       for (const chunk of this.#chunks?.splice(0) ?? []) if (!this.#detached) this.#forward(chunk, target)
+      // Started after the stop began: nothing more will be waited for.
+      if (this.#abort?.stopBegan === true) this.#ended = true
       if (this.#ended || this.#error !== undefined) this.#settle()
       else if (!this.#detached) this.#socket.resume()
     })
@@ -223,7 +238,41 @@ export class SocketChunks implements AsyncGenerator<Uint8Array, undefined, unkno
     }
     if (this.#error !== undefined) return this.#error
     if (this.#ended || this.#detached) return null
+    if (this.#abort?.stopBegan === true && !this.midMessage) {
+      this.#ended = true
+      return null
+    }
     return undefined
+  }
+
+  /**
+   * Fails a read that waits for the client's next bytes with `error` (an
+   * idle timeout), and every later read once what was received is read.
+   * Returns whether a read (or a forwarding) was waiting; if none was,
+   * nothing changes.
+   */
+  failWaitingRead(error: Error): boolean {
+    if (this.#ended || this.#error !== undefined || this.#detached) return false
+    const waiting = this.#target !== undefined ? this.#resolve !== undefined : this.#reading
+    if (!waiting) return false
+    this.#error = error
+    this.#settle()
+    return true
+  }
+
+  /**
+   * Serving is stopping: a read that waits with nothing received ends now,
+   * as the client's end would (a forwarding ends its target), unless the
+   * reader holds part of a message. Later reads that would wait end too
+   * (see {@link SocketChunks.#readyNow}).
+   */
+  endIdleRead(): void {
+    if (this.#ended || this.#error !== undefined || this.#detached) return
+    const waiting = this.#target !== undefined ? this.#resolve !== undefined : this.#reading
+    if (!waiting || this.midMessage) return
+    this.#ended = true
+    if (this.#target !== undefined) this.#socket.pause()
+    this.#settle()
   }
 
   async return(): Promise<IteratorResult<Uint8Array, undefined>> {

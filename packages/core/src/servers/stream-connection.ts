@@ -7,8 +7,9 @@
 import type { Socket } from 'node:net'
 import type { Source } from 'it-stream-types'
 import type { SocketAddress } from '../address.js'
+import { ServerStoppingError } from '../errors.js'
 import { ABORT_STATE, AbortState } from '../internal/abort-state.js'
-import type { Request, Server, StreamRequest } from '../types.js'
+import type { ConnectionSource, Request, Server, StreamRequest } from '../types.js'
 import { onSocketError, SocketChunks } from './socket-chunks.js'
 import { endWritingThen, writeAllThenEnd } from './socket-writing.js'
 import { destroyDroppingCorked, unsentReplyError, unsentWriteError, watchUnsentWrites } from './unsent-writes.js'
@@ -94,7 +95,7 @@ export class StreamConnection implements StreamRequest {
    * early (`break`) keeps the connection open, so a handler can read a
    * request and then write its reply.
    */
-  get source(): AsyncGenerator<Uint8Array> {
+  get source(): ConnectionSource {
     if (this.#source === undefined || this.#source.detached) this.#source = new SocketChunks(this.socket, this[ABORT_STATE])
     return this.#source
   }
@@ -112,6 +113,17 @@ export class StreamConnection implements StreamRequest {
   get sink(): (source: Source<Uint8Array>) => Promise<void> {
     const socket = this.socket
     return (source) => (source instanceof SocketChunks && source.canForward ? source.forwardTo(socket) : writeAllThenEnd(socket, source))
+  }
+
+  get stopping(): AbortSignal {
+    return this[ABORT_STATE].stopping
+  }
+
+  /** Aborts `stopping`; a read waiting idle for the client ends (see `ConnectionSource`). */
+  stop(reason?: unknown): void {
+    if (!this[ABORT_STATE].beginStop(reason ?? new ServerStoppingError())) return
+    const source = this.#source
+    if (source !== undefined && !source.detached) source.endIdleRead()
   }
 
   abort(reason?: unknown): void {

@@ -1,5 +1,5 @@
 import { connect as netConnect, type Socket } from 'node:net'
-import { forked, HandlerError, ReplyError, type StreamRequest } from '@socketserver/core'
+import { ClientDisconnectedError, forked, ReplyError, type StreamRequest } from '@socketserver/core'
 import { connect, listen, serveInBackground, until } from '@socketserver/testing'
 import { describe, expect, test, vi } from 'vitest'
 
@@ -33,7 +33,7 @@ describe('a reply that cannot be written is reported (#14)', () => {
     }
   })
 
-  test('under forked(), the lost reply is reported too: a HandlerError from the child with the ReplyError as its cause', async () => {
+  test('under forked(), the lost reply is reported in the same shape as in this process: a ReplyError (#16)', async () => {
     const server = await listen('tcp4')
     const policy = forked({ module: new URL('../fixtures/naive-upper.mjs', import.meta.url), maxChildren: 1 })
     const serving = serveInBackground(server, null, { policy })
@@ -42,10 +42,10 @@ describe('a reply that cannot be written is reported (#14)', () => {
     await client.send('child\n')
     await client.waitForEnd()
     await vi.waitFor(() => expect(serving.errors).toHaveLength(1), { timeout: 10_000 })
-    const error = serving.errors[0] as HandlerError
-    expect(error).toBeInstanceOf(HandlerError)
-    expect(error.clientAddress).toMatchObject({ port })
-    expect(error.cause).toMatchObject({ name: 'ReplyError', code: 'ERR_STREAM_DESTROYED' })
+    const error = serving.errors[0] as ReplyError
+    expect(error).toBeInstanceOf(ReplyError)
+    expect(error).toMatchObject({ code: 'ERR_STREAM_DESTROYED', clientAddress: { port } })
+    expect(error.message).toMatch(/destroyed on this side/)
   })
 
   test('verifyRequest that writes a refusal which cannot be sent: reported, not an unhandled rejection', async () => {
@@ -103,7 +103,7 @@ describe('a reply that cannot be written is reported (#14)', () => {
     expect(serving.errors[0]).toMatchObject({ code: 'ERR_STREAM_WRITE_AFTER_END' })
   })
 
-  test('a reply still being sent when the client resets: ReplyError with the system code', async () => {
+  test('a reply still being sent when the client resets: the client leaving (#16), with the ReplyError and its system code as the cause', async () => {
     const server = await listen('tcp4')
     let serverSocket: Socket | undefined
     const serving = serveInBackground(server, (request: StreamRequest) => {
@@ -123,9 +123,11 @@ describe('a reply that cannot be written is reported (#14)', () => {
     )
     client.resetAndDestroy()
     await vi.waitFor(() => expect(serving.errors).toHaveLength(1))
-    expect(serving.errors[0]).toBeInstanceOf(ReplyError)
-    expect((serving.errors[0] as ReplyError).code).toMatch(/^(ECONNRESET|EPIPE)$/)
-    expect((serving.errors[0] as Error).message).toMatch(/Cannot send the rest of the reply to 127\.0\.0\.1:\d+/)
+    expect(serving.errors[0]).toBeInstanceOf(ClientDisconnectedError)
+    const lost = (serving.errors[0] as ClientDisconnectedError).cause as ReplyError
+    expect(lost).toBeInstanceOf(ReplyError)
+    expect(lost.code).toMatch(/^(ECONNRESET|EPIPE)$/)
+    expect(lost.message).toMatch(/Cannot send the rest of the reply to 127\.0\.0\.1:\d+/)
   })
 
   test('a write with a callback after the socket was destroyed is not reported: its caller heard of the failure', async () => {

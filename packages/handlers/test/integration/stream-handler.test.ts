@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { HandlerError, pooled, RequestTimeoutError, type StreamRequest } from '@socketserver/core'
+import { ClientDisconnectedError, HandlerError, pooled, RequestTimeoutError, type StreamRequest } from '@socketserver/core'
 import { BufferedWriter, LineTooLongError, StreamRequestHandler } from '@socketserver/handlers'
 import { connect, describeHandlerCompliance, Gate, listen, serveInBackground } from '@socketserver/testing'
 import { describe, expect, test, vi } from 'vitest'
@@ -152,7 +152,7 @@ describe('StreamRequestHandler', () => {
     expect((await client.readAll()).toString()).toBe('buffered\n')
   })
 
-  test('with wbufsize, a reply that finish() cannot flush (the client reset) is reported, not ignored as Python does (#14)', async () => {
+  test('with wbufsize, a reply that finish() cannot flush (the client reset) is reported as the client leaving, not ignored as Python does (#14, #16)', async () => {
     class Buffered extends StreamRequestHandler {
       override wbufsize = 65_536
       override async handle(): Promise<void> {
@@ -167,8 +167,9 @@ describe('StreamRequestHandler', () => {
     const client = await connect(server.address)
     client.reset()
     await vi.waitFor(() => expect(serving.errors).toHaveLength(1))
-    expect(serving.errors[0]).toBeInstanceOf(HandlerError)
-    expect(((serving.errors[0] as HandlerError).cause as { code?: string }).code).toMatch(/^(ECONNRESET|EPIPE)$/)
+    expect(serving.errors[0]).toBeInstanceOf(ClientDisconnectedError)
+    const cause = (serving.errors[0] as ClientDisconnectedError).cause as { code?: string; cause?: { code?: string } }
+    expect(cause.code ?? cause.cause?.code).toMatch(/^(ECONNRESET|EPIPE)$/)
   })
 
   test('a client that half-closes gets the reply, then EOF', async () => {

@@ -1,0 +1,177 @@
+import { pooled, ServerStoppingError, type StreamRequest, serve } from '@socketserver/core'
+import { connect, Gate, listen, serveInBackground, until } from '@socketserver/testing'
+import { describe, expect, test } from 'vitest'
+
+/** Echoes everything until the client ends its side (or the stop ends the idle read). */
+const echo = (request: StreamRequest): Promise<void> => request.sink(request.source)
+
+/** Upper-cases each chunk it reads, one read at a time, until the end of input. */
+async function upperChunks(request: StreamRequest): Promise<void> {
+  for await (const chunk of request.source) request.socket.write(Buffer.from(chunk).toString().toUpperCase())
+}
+
+describe('stopping with long-lived connections', () => {
+  test.each(['tcp4', 'unix'] as const)(
+    '100 idle %s connections end at once on stop: serve() resolves without a drain timeout',
+    async (transport) => {
+      for (const [name, handler] of [
+        ['forwarding echo', echo],
+        ['reading loop', upperChunks],
+      ] as const) {
+        const server = await listen(transport)
+        const started: StreamRequest[] = []
+        // A drain deadline no test reaches: serve() ends because the reads end, not by force.
+        const serving = serveInBackground(
+          server,
+          (request) => {
+            started.push(request)
+            return handler(request)
+          },
+          { policy: pooled({ concurrency: 200 }), drainTimeoutMs: 600_000 },
+        )
+        const clients = await Promise.all(Array.from({ length: 100 }, () => connect(server.address)))
+        // Every connection has had a reply, so every handler waits for its client's next bytes.
+        await Promise.all(clients.map((client) => client.send('ping\n')))
+        for (const client of clients) expect(await client.readLine()).toBe(name === 'forwarding echo' ? 'ping\n' : 'PING\n')
+        await serving.stop()
+        expect(serving.errors, name).toEqual([])
+        expect(started.every((request) => request.stopping.aborted && request.stopping.reason instanceof ServerStoppingError)).toBe(true)
+        // The clients see their connections end (FIN, not a reset).
+        await Promise.all(clients.map((client) => client.waitForEnd()))
+        expect(clients.every((client) => client.error === undefined)).toBe(true)
+        for (const client of clients) client.destroy()
+      }
+    },
+  )
+
+  test('a connection in the middle of a request finishes it: its whole reply is sent, then it ends', async () => {
+    const server = await listen('tcp4')
+    const gate = new Gate()
+    const reading = new Gate()
+    const serving = serveInBackground(
+      server,
+      async (request: StreamRequest) => {
+        for await (const chunk of request.source) {
+          // The request is being served when the stop comes.
+          reading.open()
+          await gate.wait()
+          request.socket.write(Buffer.alloc(1 << 20, Buffer.from(chunk)[0]))
+        }
+      },
+      { drainTimeoutMs: 600_000 },
+    )
+    const busy = await connect(server.address)
+    const idle = await connect(server.address)
+    await busy.send('x')
+    await reading.wait()
+    const stopped = serving.stop()
+    await until(() => serving.signal.aborted)
+    // The idle client's connection ends while the busy one is still working.
+    await idle.waitForEnd()
+    gate.open()
+    const reply = await busy.readBytes(1 << 20)
+    expect(reply.every((byte) => byte === 0x78)).toBe(true)
+    await busy.waitForEnd()
+    await stopped
+    expect(serving.errors).toEqual([])
+    busy.destroy()
+    idle.destroy()
+  })
+
+  test('bytes already received when the stop begins are still read; the read after them ends', async () => {
+    const server = await listen('tcp4')
+    const firstRead = new Gate()
+    const release = new Gate()
+    let connection: StreamRequest | undefined
+    const serving = serveInBackground(
+      server,
+      async (request: StreamRequest) => {
+        connection = request
+        for await (const chunk of request.source) {
+          request.socket.write(Buffer.from(chunk).toString().toUpperCase())
+          firstRead.open()
+          // Busy with the first message while the second arrives and the stop begins.
+          await release.wait()
+        }
+      },
+      { drainTimeoutMs: 600_000 },
+    )
+    const client = await connect(server.address)
+    await client.send('one\n')
+    expect(await client.readLine()).toBe('ONE\n')
+    await firstRead.wait()
+    await client.send('two\n')
+    // The server has received the second message (it is queued for the handler's next read).
+    await until(() => (connection?.socket.bytesRead ?? 0) >= 8)
+    const stopped = serving.stop()
+    await until(() => serving.signal.aborted)
+    release.open()
+    expect(await client.readLine()).toBe('TWO\n')
+    await client.waitForEnd()
+    await stopped
+    expect(serving.errors).toEqual([])
+    client.destroy()
+  })
+
+  test('request.stopping aborts when the stop begins; a handler that is not reading uses it to end', async () => {
+    const server = await listen('tcp4')
+    const controller = new AbortController()
+    const writing = new Gate()
+    let seen: unknown
+    const done = serve(
+      server,
+      async (request) => {
+        // A chargen-like handler: it writes forever and never reads.
+        writing.open()
+        while (!request.stopping.aborted) {
+          if (!request.socket.write('line\n')) await new Promise((resolve) => request.socket.once('drain', resolve))
+          await new Promise((resolve) => setImmediate(resolve))
+        }
+        seen = request.stopping.reason
+        request.socket.write('goodbye\n')
+      },
+      { signal: controller.signal, drainTimeoutMs: 600_000, handleError: (error) => expect.fail(String(error)) },
+    )
+    const client = await connect(server.address)
+    await writing.wait()
+    await until(() => client.buffered.length > 0)
+    controller.abort()
+    await done
+    await client.waitForEnd()
+    expect(client.buffered.toString().endsWith('goodbye\n')).toBe(true)
+    expect(seen).toBeInstanceOf(ServerStoppingError)
+    client.destroy()
+  })
+
+  test('a request that starts after the stop began is told at its start', async () => {
+    const server = await listen('tcp4')
+    const controller = new AbortController()
+    const verifying = new Gate()
+    const release = new Gate()
+    let stoppedAtStart: boolean | undefined
+    const done = serve(
+      server,
+      (request) => {
+        stoppedAtStart = request.stopping.aborted
+        return echo(request)
+      },
+      {
+        signal: controller.signal,
+        drainTimeoutMs: 600_000,
+        verifyRequest: async () => {
+          verifying.open()
+          await release.wait()
+          return true
+        },
+      },
+    )
+    const client = await connect(server.address)
+    await verifying.wait()
+    controller.abort()
+    release.open()
+    await done
+    expect(stoppedAtStart).toBe(true)
+    await client.waitForEnd()
+    client.destroy()
+  })
+})
