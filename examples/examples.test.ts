@@ -17,6 +17,8 @@ const EXPECTED: Record<string, RegExp> = {
   'graceful-shutdown.mjs':
     /^new connections refused after abort: true\nhandler stopped: DrainTimeoutError\nhandleError: DrainTimeoutError\nserve\(\) resolved; the slow client was closed\n$/,
   'diagnostics.mjs': /^requests started 3, ended 3, errors 1\n$/,
+  'chat.mjs':
+    /^client 2 got: client 1: hello\nclient 3 got: client 1: hello\nserve\(\) resolved; every client got: bye\nerrors reported: 0\n$/,
 }
 
 test.each(Object.entries(EXPECTED))('examples/%s runs and prints what it should', async (file, expected) => {

@@ -140,7 +140,7 @@ export async function verifyRequest<R extends Request>(hooks: RequestHooks<R>, r
     channels.requestRejected.publish({ request })
     // A refusal the handler wrote may not go out (the client reset): that
     // is reported like any lost reply, never an unhandled rejection.
-    request.close().catch((error: unknown) => reportError(hooks, error, request))
+    request.close().catch((error: unknown) => reportError(hooks, closeFailureOf(request, error), request))
   }
   return accepted
 }
@@ -248,6 +248,9 @@ async function settleForeign<R extends Request>(request: R, work: Promise<unknow
 function failureOf(request: Request, thrown: unknown, aborted: boolean, reason: unknown): unknown {
   if (aborted) return reason
   if (saysWhatHappened(thrown)) return thrown
+  // A read between messages that the stop ended (`readExactly()` waiting
+  // for the next frame): the handler ended as asked, nobody failed.
+  if (request.stopping.aborted && endedBetweenMessages(thrown)) return undefined
   return (
     clientLeft(request, thrown) ??
     (thrown instanceof ReplyError ? thrown : new HandlerError(request.clientAddress, thrown, formatAddress(request.clientAddress)))
@@ -262,6 +265,12 @@ function failureOf(request: Request, thrown: unknown, aborted: boolean, reason: 
  */
 function closeFailureOf(request: Request, closeError: unknown): unknown {
   return clientLeft(request, closeError) ?? closeError
+}
+
+/** `IncompleteReadError` (of `@socketserver/handlers`) of which nothing had come. */
+function endedBetweenMessages(error: unknown): boolean {
+  const { code, partial } = (error ?? {}) as { code?: unknown; partial?: { length?: unknown } }
+  return code === 'SS_ERR_INCOMPLETE_READ' && partial?.length === 0
 }
 
 /** The library's errors that already say what happened to a request. */

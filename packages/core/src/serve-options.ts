@@ -43,12 +43,16 @@ export interface RequestHooks<R extends Request = Request> {
    *   it threw.
    * - `ClientDisconnectedError` (`SS_ERR_CLIENT_DISCONNECTED`): the client
    *   reset or left mid-request (the handler's read or write failed with
-   *   `ECONNRESET`, `EPIPE`, an incomplete read); `cause` is that error.
-   *   The default does not print it.
+   *   `ECONNRESET`, `EPIPE`, an incomplete read; or the reply was lost to
+   *   the reset, a `ReplyError`); `cause` is that error. The default does
+   *   not print it. (A read between messages that a stop ended is no error.)
    * - `RequestTimeoutError`, `DrainTimeoutError`: the request was aborted
    *   (or its idle read timed out and the handler let the error through).
-   * - `ReplyError`: a reply was lost (the client reset before the kernel
-   *   took it, a write after the end).
+   * - `ReplyError`: a reply was lost to the handler's own mistake (a write
+   *   after the end, or to a socket it destroyed), or a datagram's reply
+   *   could not be sent.
+   * - `WaitTimeoutError`, with `request` undefined: a request waited past
+   *   the server's `maxWaitMs` for a free slot and was refused.
    * - `WorkerCrashedError`: a `forked()` child died.
    * - `HookError` (`SS_ERR_HOOK`): `verifyRequest` threw (the request is
    *   closed unserved), or, with `request` undefined, `serviceActions` did.

@@ -106,9 +106,14 @@ export interface BackgroundServe {
  * errors `handleError` receives (unless `options.handleError` is given);
  * inside a test it is stopped when the test finishes.
  *
- * Its `drainTimeoutMs` is 1 s unless given (serve()'s default is 30 s): on
- * stop, a request still running after a second (a handler waiting on a
- * client the test left open) is aborted with `DrainTimeoutError`, which
+ * `stop()` ends idle connections at once: every running request gets the
+ * stop notice (`request.stopping` aborts), and a stream handler waiting to
+ * read from a client the test left open sees its read end, as at the
+ * client's end. So open idle clients do not hold the stop for the drain.
+ * Its `drainTimeoutMs` is 1 s unless given (serve()'s default is 30 s): a
+ * request still running a second after the stop (one in the middle of a
+ * message, or a handler that waits on something other than its client and
+ * ignores `request.stopping`) is aborted with `DrainTimeoutError`, which
  * lands in `errors`. Pass `drainTimeoutMs` to test a longer drain.
  *
  * @param server - A listening server.

@@ -12,6 +12,8 @@ import type { Source } from 'it-stream-types'
 export interface ChunkDecoder {
   decode(chunk: Uint8Array, into: Buffer[]): Buffer[]
   end(into: Buffer[]): Buffer[]
+  /** Part of a frame has come, not the rest. */
+  readonly inFrame: boolean
 }
 
 const DONE: IteratorReturnResult<void> = Object.freeze({ done: true, value: undefined })
@@ -47,12 +49,16 @@ class DecodedFrames<T extends Buffer | Buffer[]> implements AsyncGenerator<T, vo
   /** The read in progress: a next() meanwhile waits for it (as an async generator queues). */
   #reading: Promise<IteratorResult<T, void>> | undefined
   #started = false
+  /** A connection's `request.source`, told before each read whether a frame is half read (see `ConnectionSource`). */
+  readonly #stopAware: { midMessage: boolean } | undefined
 
   constructor(source: Source<Uint8Array>, decoder: ChunkDecoder, signal: AbortSignal | undefined, batches: boolean) {
     this.#source = Symbol.asyncIterator in source ? source[Symbol.asyncIterator]() : source[Symbol.iterator]()
     this.#decoder = decoder
     this.#signal = signal
     this.#batches = batches
+    const stopAware = this.#source as { midMessage?: unknown }
+    this.#stopAware = typeof stopAware.midMessage === 'boolean' ? (stopAware as { midMessage: boolean }) : undefined
   }
 
   next(): Promise<IteratorResult<T, void>> {
@@ -87,6 +93,7 @@ class DecodedFrames<T extends Buffer | Buffer[]> implements AsyncGenerator<T, vo
           this.#started = true
           this.#signal?.throwIfAborted()
         }
+        if (this.#stopAware !== undefined) this.#stopAware.midMessage = this.#decoder.inFrame
         result = await this.#source.next()
       } catch (error) {
         // The source failed (or the signal had aborted before the first

@@ -67,6 +67,11 @@ export class LengthPrefixedDecoder {
     return this.#prefixSeen + this.#filled
   }
 
+  /** Whether part of a frame has come and the rest has not (a server's stop then waits for the rest). */
+  get inFrame(): boolean {
+    return this.buffered > 0
+  }
+
   /**
    * Decodes one chunk.
    *

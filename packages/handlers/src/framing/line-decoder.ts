@@ -97,6 +97,14 @@ export class LineDecoder {
   }
 
   /**
+   * Whether part of a line has come and its newline has not (held, or an
+   * over-long one being skipped): a server's stop then waits for the rest.
+   */
+  get inFrame(): boolean {
+    return this.#heldBytes !== 0 || this.#skipping
+  }
+
+  /**
    * Decodes one chunk.
    *
    * @param chunk - The next bytes of the stream.

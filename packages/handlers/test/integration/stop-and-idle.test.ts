@@ -6,7 +6,7 @@ import {
   RequestTimeoutError,
   type StreamRequest,
 } from '@socketserver/core'
-import { IncompleteReadError, StreamRequestHandler } from '@socketserver/handlers'
+import { IncompleteReadError, lineBatches, StreamRequestHandler } from '@socketserver/handlers'
 import { connect, Gate, listen, serveInBackground, until } from '@socketserver/testing'
 import { describe, expect, test, vi } from 'vitest'
 
@@ -52,31 +52,66 @@ describe('StreamRequestHandler on stop', () => {
     half.destroy()
   })
 
-  test('readExactly() between frames ends with an IncompleteReadError of nothing partial, reported as the client leaving', async () => {
+  test('readExactly() between frames ends with an IncompleteReadError of nothing partial, which is no error; one holding half a frame gets the rest', async () => {
     const server = await listen('tcp4')
-    const waiting = new Gate()
+    const requests: StreamRequest[] = []
+    const outcomes: unknown[] = []
     const serving = serveInBackground(
       server,
       class extends StreamRequestHandler {
         override async handle(): Promise<void> {
-          for (;;) {
-            const header = this.rfile.readExactly(4)
-            waiting.open()
-            await this.wfile.write(await header)
+          requests.push(this.request)
+          try {
+            for (;;) await this.wfile.write(await this.rfile.readExactly(4))
+          } catch (error) {
+            outcomes.push(error)
+            throw error
           }
         }
       },
       { drainTimeoutMs: 600_000 },
     )
+    const idle = await connect(server.address)
+    const half = await connect(server.address)
+    await half.send('ab')
+    await until(() => requests.length === 2 && requests.some((request) => request.socket.bytesRead === 2))
+    const stopped = serving.stop()
+    await until(() => serving.signal.aborted)
+    await idle.waitForEnd()
+    await half.send('cd')
+    expect((await half.readBytes(4)).toString()).toBe('abcd')
+    await half.waitForEnd()
+    await stopped
+    expect(serving.errors).toEqual([])
+    expect(outcomes).toHaveLength(2)
+    expect(outcomes.every((error) => error instanceof IncompleteReadError && error.partial.length === 0)).toBe(true)
+    idle.destroy()
+    half.destroy()
+  })
+
+  test('the framing helpers over request.source finish a half-received frame on stop too', async () => {
+    const server = await listen('tcp4')
+    const requests: StreamRequest[] = []
+    const serving = serveInBackground(
+      server,
+      async (request: StreamRequest) => {
+        requests.push(request)
+        for await (const batch of lineBatches(request.source)) {
+          request.socket.write(Buffer.concat(batch.map((line) => Buffer.from(line.toString('latin1').toUpperCase()))))
+        }
+      },
+      { drainTimeoutMs: 600_000 },
+    )
     const client = await connect(server.address)
-    await waiting.wait()
-    await serving.stop()
+    await client.send('hel')
+    await until(() => requests[0]?.socket.bytesRead === 3)
+    const stopped = serving.stop()
+    await until(() => serving.signal.aborted)
+    await client.send('lo\n')
+    expect(await client.readLine()).toBe('HELLO\n')
     await client.waitForEnd()
-    expect(serving.errors).toHaveLength(1)
-    const error = serving.errors[0] as ClientDisconnectedError
-    expect(error).toBeInstanceOf(ClientDisconnectedError)
-    expect(error.cause).toBeInstanceOf(IncompleteReadError)
-    expect((error.cause as IncompleteReadError).partial).toHaveLength(0)
+    await stopped
+    expect(serving.errors).toEqual([])
     client.destroy()
   })
 })
