@@ -94,6 +94,7 @@ describe('LengthPrefixedDecoder', () => {
     expect(hex(frames)).toEqual(['61', '', '6263'])
     expect(frames.every((frame) => frame.length === 0 || isViewOf(frame, chunk))).toBe(true)
     expect(decoder.buffered).toBe(3)
+    expect(decoder.inFrame).toBe(true)
     const next = bytes(0x65, 0x66, 0, 1)
     const [split] = decoder.decode(next)
     expect(hex([split as Buffer])).toEqual(['646566'])
@@ -102,6 +103,7 @@ describe('LengthPrefixedDecoder', () => {
     // A frame whose prefix ended one chunk and whose bytes are all in the next: a view.
     const last = bytes(0x67)
     expect(isViewOf(decoder.decode(last)[0] as Buffer, last)).toBe(true)
+    expect(decoder.inFrame).toBe(false)
     expect(decoder.end()).toEqual([])
   })
 

@@ -33,6 +33,19 @@ function* longLine(total: number, size: number, tail: string): Generator<Uint8Ar
 }
 
 describe('lines(), lineBatches(), LineDecoder', () => {
+  test('inFrame says whether part of a line is held or an over-long one is being skipped', () => {
+    const decoder = new LineDecoder({ maxLength: 4, tooLong: 'skip' })
+    expect(decoder.inFrame).toBe(false)
+    decoder.decode(Buffer.from('ab'))
+    expect(decoder.inFrame).toBe(true)
+    decoder.decode(Buffer.from('\nabcdef'))
+    // Over-long and its newline not seen: skipping, holding nothing.
+    expect(decoder.buffered).toBe(0)
+    expect(decoder.inFrame).toBe(true)
+    expect(decoder.decode(Buffer.from('gh\nok\n')).map(String)).toEqual(['ok\n'])
+    expect(decoder.inFrame).toBe(false)
+  })
+
   test('lines keep their \\n (and a \\r before it), as readline() returns them; a last line without one comes as it is', async () => {
     expect(texts(await collect(lines(stream([Buffer.from('one\ntwo\r\nthr'), Buffer.from('ee\n\nlast')]))))).toEqual([
       'one\n',
