@@ -10,6 +10,7 @@ import type { SocketAddress } from '../address.js'
 import { ServerStoppingError } from '../errors.js'
 import { ABORT_STATE, AbortState } from '../internal/abort-state.js'
 import type { ConnectionSource, Request, Server, StreamRequest } from '../types.js'
+import { joinCorkedWrites } from './joined-writes.js'
 import { onSocketError, SocketChunks } from './socket-chunks.js'
 import { endWritingThen, writeAllThenEnd } from './socket-writing.js'
 import { destroyDroppingCorked, unsentReplyError, unsentWriteError, watchUnsentWrites } from './unsent-writes.js'
@@ -75,6 +76,8 @@ export class StreamConnection implements StreamRequest {
     // Node drops a write to a destroyed socket without an event: note such
     // writes, so close() reports the reply they lost.
     watchUnsentWrites(socket)
+    // Replies batched by a cork leave as one buffer (see joined-writes.ts).
+    joinCorkedWrites(socket)
   }
 
   /** Who connected. Made on first use: most connections never ask. */
