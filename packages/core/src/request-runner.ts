@@ -6,6 +6,7 @@
  * @module
  */
 
+import type { Socket } from 'node:net'
 import { abortable } from 'abort-controller-x'
 import { formatAddress } from './address.js'
 import { channels } from './diagnostics.js'
@@ -248,9 +249,11 @@ async function settleForeign<R extends Request>(request: R, work: Promise<unknow
 function failureOf(request: Request, thrown: unknown, aborted: boolean, reason: unknown): unknown {
   if (aborted) return reason
   if (saysWhatHappened(thrown)) return thrown
-  // A read between messages that the stop ended (`readExactly()` waiting
-  // for the next frame): the handler ended as asked, nobody failed.
-  if (request.stopping.aborted && endedBetweenMessages(thrown)) return undefined
+  // The handler left because serving stops, as asked: by the stop notice
+  // (`stopping.throwIfAborted()`, a wait given `stopping` as its signal),
+  // or from a read between messages that the stop ended.
+  const stopping = (request as Partial<Request>).stopping
+  if (stopping?.aborted === true && (isStopNotice(thrown, stopping.reason) || endedBetweenMessages(thrown))) return undefined
   return (
     clientLeft(request, thrown) ??
     (thrown instanceof ReplyError ? thrown : new HandlerError(request.clientAddress, thrown, formatAddress(request.clientAddress)))
@@ -265,6 +268,11 @@ function failureOf(request: Request, thrown: unknown, aborted: boolean, reason: 
  */
 function closeFailureOf(request: Request, closeError: unknown): unknown {
   return clientLeft(request, closeError) ?? closeError
+}
+
+/** The stop notice's reason itself, or an `AbortError` it caused (`timers/promises`, `events.once` with the signal). */
+function isStopNotice(error: unknown, reason: unknown): boolean {
+  return error === reason || (error instanceof Error && error.name === 'AbortError' && error.cause === reason)
 }
 
 /** `IncompleteReadError` (of `@socketserver/handlers`) of which nothing had come. */
@@ -284,32 +292,34 @@ function saysWhatHappened(error: unknown): boolean {
   )
 }
 
-/** `ClientDisconnectedError` when `error` is the client leaving, else undefined. */
+/** `ClientDisconnectedError` when `error` is this request's client leaving, else undefined. */
 function clientLeft(request: Request, error: unknown): ClientDisconnectedError | undefined {
-  if (!isDisconnect(error)) return undefined
+  if (request.kind !== 'stream' || !isOwnClientLeaving(request.socket, error)) return undefined
   return new ClientDisconnectedError(request.clientAddress, error, formatAddress(request.clientAddress))
 }
 
-/**
- * System codes of a connection the peer broke, and our codes of a stream
- * that ended before a whole message (`IncompleteReadError`,
- * `IncompleteFrameError` of `@socketserver/handlers`).
- */
-const DISCONNECT_CODES = new Set([
-  'ECONNRESET',
-  'EPIPE',
-  'ECONNABORTED',
-  'ERR_STREAM_PREMATURE_CLOSE',
-  'SS_ERR_INCOMPLETE_READ',
-  'SS_ERR_INCOMPLETE_FRAME',
-])
+/** System codes of a connection the peer broke. */
+const BROKEN_CONNECTION_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED'])
 
-/** Whether a handler's error is its client leaving: by its code, or its cause's (a write that failed after a reset). */
-function isDisconnect(error: unknown): boolean {
+/** Codes of `@socketserver/handlers`' errors for a stream that ended inside a message. */
+const ENDED_INSIDE_MESSAGE_CODES = new Set(['SS_ERR_INCOMPLETE_READ', 'SS_ERR_INCOMPLETE_FRAME'])
+
+/**
+ * Whether `error` (or a cause of it) is this connection's client leaving,
+ * never another connection's: the socket's own error; a broken-connection
+ * code while this socket is broken too; an incomplete read or frame once
+ * this client ended its side. A handler's error that merely carries such a
+ * code (a backend that reset) stays the handler's.
+ */
+function isOwnClientLeaving(socket: Socket, error: unknown): boolean {
   let current = error
-  for (let depth = 0; depth < 3 && current instanceof Error; depth++) {
+  for (let depth = 0; depth < 4 && current instanceof Error; depth++) {
+    if (current === socket.errored) return true
     const code = (current as { code?: unknown }).code
-    if (typeof code === 'string' && DISCONNECT_CODES.has(code)) return true
+    if (typeof code === 'string') {
+      if (BROKEN_CONNECTION_CODES.has(code) && (socket.destroyed || socket.errored !== null)) return true
+      if (ENDED_INSIDE_MESSAGE_CODES.has(code) && socket.readableEnded) return true
+    }
     current = current.cause
   }
   return false

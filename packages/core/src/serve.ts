@@ -107,7 +107,7 @@ export async function serve<R extends Request>(
     // reads); one that starts later learns at its start. A snapshot: a
     // request may end while it is told.
     stopping ??= new ServerStoppingError()
-    for (const request of running.snapshot()) request.stop(stopping)
+    for (const request of running.snapshot()) tellStopping(request, stopping)
     // A datagram server keeps its socket until the drain is over (closed in
     // the finally below): running requests reply through it.
     const stopHandingOut = (server as { [STOP_HANDING_OUT]?: () => void })[STOP_HANDING_OUT]
@@ -136,7 +136,7 @@ export async function serve<R extends Request>(
   const run = requestRunner(effective, resolved, {
     started: (request) => {
       running.add(request)
-      if (stopping !== undefined) request.stop(stopping)
+      if (stopping !== undefined) tellStopping(request, stopping)
       if (forced !== undefined) request.abort(forced)
     },
     ended: (request) => {
@@ -152,8 +152,14 @@ export async function serve<R extends Request>(
     const { server: from, error } = message as { server: unknown; error: unknown }
     if (from === server) reportError(resolved, error, undefined)
   }
+  // The server closed by other means (`server.close()`, its own signal):
+  // the same stop, so running requests are told and the drain is bounded.
+  const onServerClose = (message: unknown): void => {
+    if ((message as { server: unknown }).server === server) stop()
+  }
   channels.serverDrop.subscribe(onDrop)
   channels.serverAcceptError.subscribe(onDrop)
+  channels.serverClose.subscribe(onServerClose)
   signal?.addEventListener('abort', stop)
   forceSignal?.addEventListener('abort', force)
   if (forceSignal?.aborted === true) force()
@@ -173,6 +179,7 @@ export async function serve<R extends Request>(
   } finally {
     channels.serverDrop.unsubscribe(onDrop)
     channels.serverAcceptError.unsubscribe(onDrop)
+    channels.serverClose.unsubscribe(onServerClose)
     signal?.removeEventListener('abort', stop)
     serviceLoop.abort()
     // The pipeline failed (a server whose iteration throws) while requests
@@ -198,6 +205,11 @@ export async function serve<R extends Request>(
     clearTimeout(drainTimer)
     await server.close()
   }
+}
+
+/** Gives a request the stop notice; a request of another library may not take it. */
+function tellStopping(request: Request, reason: ServerStoppingError): void {
+  ;(request as Partial<Request>).stop?.(reason)
 }
 
 /**

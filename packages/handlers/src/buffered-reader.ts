@@ -122,7 +122,7 @@ export class BufferedReader implements AsyncIterable<Buffer> {
    */
   #sayWhetherMidMessage(): void {
     const source = this.#stopAware
-    if (source !== undefined) source.midMessage = this.#buffered > 0 || this.#insideLongLine
+    if (source !== undefined) source.midMessage = this.inMessage || this.#buffered > 0 || this.#insideLongLine
   }
 
   /**
@@ -138,6 +138,23 @@ export class BufferedReader implements AsyncIterable<Buffer> {
   static from(bytes: Uint8Array): BufferedReader {
     return new BufferedReader([bytes])
   }
+
+  /**
+   * Set it true between reads of one message whose parts are read
+   * separately (a header line, then `readExactly()` of the body it
+   * announces), and false once the message is whole: a server's stop then
+   * lets the read of the next part wait for it, as it does for a read that
+   * holds part of a line or frame. Default false.
+   *
+   * @example
+   * ```ts
+   * const header = await this.rfile.readline()
+   * this.rfile.inMessage = true
+   * const body = await this.rfile.readExactly(Number(header))
+   * this.rfile.inMessage = false
+   * ```
+   */
+  inMessage = false
 
   /** Bytes read from the source and not yet returned. */
   get buffered(): number {

@@ -154,11 +154,13 @@ class Child {
       // Serving is stopping: the child's request learns it too (its idle
       // reads end there).
       const onStop = (): void => this.#send({ type: 'stop', id })
+      // A request of another library may have no stop notice.
+      const stopping = (request as Partial<Request>).stopping
       const finish = (error?: Error): void => {
         this.#pending.delete(id)
         clearTimeout(killTimer)
         request.signal.removeEventListener('abort', onAbort)
-        request.stopping.removeEventListener('abort', onStop)
+        stopping?.removeEventListener('abort', onStop)
         if (error === undefined) resolve()
         else reject(error)
       }
@@ -190,8 +192,8 @@ class Child {
       }
       // After the request was sent, so an abort message finds it in the child.
       request.signal.addEventListener('abort', onAbort)
-      request.stopping.addEventListener('abort', onStop)
-      if (request.stopping.aborted) onStop()
+      stopping?.addEventListener('abort', onStop)
+      if (stopping?.aborted === true) onStop()
       if (request.signal.aborted) onAbort()
     })
   }

@@ -37,6 +37,15 @@ interface RequestState {
   readonly stopBegan: boolean
 }
 
+/** The first half of an idle check: the second runs after the next I/O poll. */
+function afterOneTurn(reader: SocketChunks): void {
+  setImmediate(checkIdleNow, reader)
+}
+
+function checkIdleNow(reader: SocketChunks): void {
+  reader.checkIdle()
+}
+
 /** What a second read at once is refused with: reads of a source take turns. */
 function readPendingError(): Error {
   return Object.assign(new Error('Cannot read: another read of this source is still pending'), { code: 'SS_ERR_READ_PENDING' })
@@ -118,6 +127,10 @@ export class SocketChunks implements AsyncGenerator<Uint8Array, undefined, unkno
   #started = false
   /** The pending READ_LATER read. */
   #deliver: DeliverChunk | undefined
+  /** An idle check (on stop) is scheduled. */
+  #idleCheck = false
+  /** The idle check found nothing arriving once; the next one ends the read. */
+  #checkedOnce = false
 
   readonly #abort: RequestState | undefined
 
@@ -183,8 +196,8 @@ export class SocketChunks implements AsyncGenerator<Uint8Array, undefined, unkno
         target.once('close', () => this.#targetFailed(target))
       }
       for (const chunk of this.#chunks?.splice(0) ?? []) if (!this.#detached) this.#forward(chunk, target)
-      // Started after the stop began: nothing more will be waited for.
-      if (this.#abort?.stopBegan === true) this.#ended = true
+      // Started after the stop began: it ends once nothing more arrives.
+      if (this.#abort?.stopBegan === true) this.#checkIdleSoon()
       if (this.#ended || this.#error !== undefined) this.#settle()
       else if (!this.#detached) this.#socket.resume()
     })
@@ -238,10 +251,8 @@ export class SocketChunks implements AsyncGenerator<Uint8Array, undefined, unkno
     }
     if (this.#error !== undefined) return this.#error
     if (this.#ended || this.#detached) return null
-    if (this.#abort?.stopBegan === true && !this.midMessage) {
-      this.#ended = true
-      return null
-    }
+    // Serving is stopping: this read waits, and ends if nothing arrives.
+    if (this.#abort?.stopBegan === true) this.#checkIdleSoon()
     return undefined
   }
 
@@ -253,25 +264,64 @@ export class SocketChunks implements AsyncGenerator<Uint8Array, undefined, unkno
    */
   failWaitingRead(error: Error): boolean {
     if (this.#ended || this.#error !== undefined || this.#detached) return false
-    const waiting = this.#target !== undefined ? this.#resolve !== undefined : this.#reading
-    if (!waiting) return false
-    this.#error = error
-    this.#settle()
+    const deliver = this.#deliver
+    if (deliver !== undefined) {
+      this.#deliver = undefined
+      deliver(undefined, error)
+      return true
+    }
+    const reject = this.#reject
+    if (reject === undefined) return false
+    this.#resolve = this.#reject = undefined
+    if (this.#target !== undefined) this.#detach()
+    reject(error)
     return true
   }
 
   /**
-   * Serving is stopping: a read that waits with nothing received ends now,
-   * as the client's end would (a forwarding ends its target), unless the
-   * reader holds part of a message. Later reads that would wait end too
-   * (see {@link SocketChunks.#readyNow}).
+   * Serving is stopping: a read that waits (or a forwarding) ends as the
+   * client's end would, unless the reader holds part of a message, once
+   * nothing more arrives (see {@link SocketChunks.#checkIdleSoon}).
    */
   endIdleRead(): void {
     if (this.#ended || this.#error !== undefined || this.#detached) return
-    const waiting = this.#target !== undefined ? this.#resolve !== undefined : this.#reading
+    this.#checkIdleSoon()
+  }
+
+  /**
+   * Ends the waiting read once the connection is truly idle: no chunk
+   * queued, none in Node's buffer, the socket flowing, and a whole turn of
+   * the event loop (its I/O poll included) gone by without a chunk. Bytes
+   * that reached the kernel before the stop are read first: a socket just
+   * resumed (accepted paused, or paused while the queue was full or the
+   * forwarding target drained) needs a poll to deliver them. One check at a
+   * time; a chunk that arrives meanwhile goes to the reader, whose next
+   * read checks again.
+   */
+  #checkIdleSoon(): void {
+    if (this.#idleCheck) return
+    this.#idleCheck = true
+    setImmediate(afterOneTurn, this)
+  }
+
+  /** The second half of {@link SocketChunks.#checkIdleSoon}, a turn later. @internal */
+  checkIdle(): void {
+    this.#idleCheck = false
+    if (this.#ended || this.#error !== undefined || this.#detached) return
+    const forwarding = this.#target !== undefined
+    const waiting = forwarding ? this.#resolve !== undefined : this.#reading
     if (!waiting || this.midMessage) return
+    const socket = this.#socket
+    // Bytes still coming: their delivery (or the target's drain) checks again.
+    if ((this.#chunks?.length ?? 0) > 0 || socket.readableLength > 0 || socket.isPaused()) return
+    if (!this.#checkedOnce) {
+      this.#checkedOnce = true
+      this.#checkIdleSoon()
+      return
+    }
+    this.#checkedOnce = false
     this.#ended = true
-    if (this.#target !== undefined) this.#socket.pause()
+    if (forwarding) socket.pause()
     this.#settle()
   }
 
@@ -306,9 +356,11 @@ export class SocketChunks implements AsyncGenerator<Uint8Array, undefined, unkno
 
   /** A chunk arrived: forwarded, to the waiting reader, or queued (pausing the socket when the queue is full). */
   receive(chunk: Uint8Array): void {
+    this.#checkedOnce = false
     const target = this.#target
     if (target !== undefined) {
       this.#forward(chunk, target)
+      if (this.#abort?.stopBegan === true) this.#checkIdleSoon()
       return
     }
     const deliver = this.#deliver
@@ -375,7 +427,10 @@ export class SocketChunks implements AsyncGenerator<Uint8Array, undefined, unkno
     }
     const socket = this.#socket
     socket.pause()
-    target.once('drain', () => socket.resume())
+    target.once('drain', () => {
+      socket.resume()
+      if (this.#abort?.stopBegan === true) this.#checkIdleSoon()
+    })
   }
 
   /**

@@ -43,7 +43,7 @@ export function printSlowWait(noun: string, from: string, waitedMs: number, wait
   const are = waiting === 1 ? 'is' : 'are'
   try {
     process.stderr.write(
-      `socketserver: a ${noun} from ${from} has waited ${Math.round(waitedMs)} ms for a free slot; ${waiting} ${are} waiting (raise pooled({ concurrency }) or set maxWaitMs; printed once per server, see slowWaitMs)\n`,
+      `socketserver: a ${noun} from ${from} has waited ${Math.round(waitedMs)} ms for a free slot; ${waiting} ${are} waiting (every slot of the policy busy, or a slow verifyRequest: raise pooled({ concurrency }) or maxChildren, or set maxWaitMs; printed once per server, see slowWaitMs)\n`,
     )
   } catch {
     // stderr closed: the channel and the stats still tell.

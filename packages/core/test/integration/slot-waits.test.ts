@@ -156,7 +156,7 @@ describe('connections waiting for a free policy slot (#16)', () => {
     expect(lines).toHaveLength(1)
     expect(lines[0]).toMatch(
       new RegExp(
-        `^socketserver: a connection from 127\\.0\\.0\\.1:${third.socket.localPort} has waited \\d+ ms for a free slot; 1 is waiting \\(raise pooled\\(\\{ concurrency \\}\\) or set maxWaitMs; printed once per server, see slowWaitMs\\)\\n$`,
+        `^socketserver: a connection from 127\\.0\\.0\\.1:${third.socket.localPort} has waited \\d+ ms for a free slot; 1 is waiting \\(every slot of the policy busy, or a slow verifyRequest: raise pooled\\(\\{ concurrency \\}\\) or maxChildren, or set maxWaitMs; printed once per server, see slowWaitMs\\)\\n$`,
       ),
     )
     gate.open()

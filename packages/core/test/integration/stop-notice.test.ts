@@ -1,4 +1,5 @@
-import { pooled, ServerStoppingError, type StreamRequest, serve } from '@socketserver/core'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { HandlerError, pooled, ServerStoppingError, type StreamRequest, serve } from '@socketserver/core'
 import { connect, Gate, listen, serveInBackground, until } from '@socketserver/testing'
 import { describe, expect, test } from 'vitest'
 
@@ -172,6 +173,121 @@ describe('stopping with long-lived connections', () => {
     await done
     expect(stoppedAtStart).toBe(true)
     await client.waitForEnd()
+    client.destroy()
+  })
+})
+
+describe('stopping: nothing received is lost, and only the stop is ended', () => {
+  test('bytes that reached the server before the stop are served though the handler had not read yet', async () => {
+    const server = await listen('tcp4')
+    const started = new Gate()
+    const release = new Gate()
+    const serving = serveInBackground(
+      server,
+      async (request: StreamRequest) => {
+        started.open()
+        // Busy elsewhere (a database call) while the client's request arrives and the stop begins.
+        await release.wait()
+        await upperChunks(request)
+      },
+      { drainTimeoutMs: 600_000 },
+    )
+    const client = await connect(server.address)
+    await started.wait()
+    await client.send('sent before the stop\n')
+    const stopped = serving.stop()
+    await until(() => serving.signal.aborted)
+    release.open()
+    expect(await client.readLine()).toBe('SENT BEFORE THE STOP\n')
+    await client.waitForEnd()
+    await stopped
+    expect(serving.errors).toEqual([])
+    client.destroy()
+  })
+
+  test('a large upload in the socket buffers is echoed whole when the stop begins while forwarding waits for the client to read', async () => {
+    const server = await listen('tcp4')
+    let connection: StreamRequest | undefined
+    const serving = serveInBackground(
+      server,
+      (request: StreamRequest) => {
+        connection = request
+        return echo(request)
+      },
+      { drainTimeoutMs: 600_000 },
+    )
+    const client = await connect(server.address)
+    const upload = Buffer.alloc(32 << 20, 0x62)
+    // The client reads nothing yet: the echo stalls on its full buffers with the upload still arriving.
+    client.socket.pause()
+    void client.send(upload)
+    await until(() => (connection?.socket.bytesRead ?? 0) > 0 && (connection?.socket.writableLength ?? 0) > 0)
+    const stopped = serving.stop()
+    await until(() => serving.signal.aborted)
+    client.socket.resume()
+    await client.waitForEnd()
+    expect(client.buffered.length).toBe(upload.length)
+    await stopped
+    expect(serving.errors).toEqual([])
+    client.destroy()
+  })
+
+  test('a handler that leaves on the stop notice (a wait given the signal, throwIfAborted) reports no error', async () => {
+    const server = await listen('tcp4')
+    let waiting = 0
+    const serving = serveInBackground(
+      server,
+      async (request: StreamRequest) => {
+        waiting++
+        if (waiting === 1) {
+          // Rejects with an AbortError whose cause is the stop's reason.
+          await sleep(600_000, undefined, { signal: request.stopping })
+        } else {
+          await new Promise((resolve) => request.stopping.addEventListener('abort', resolve, { once: true }))
+          request.stopping.throwIfAborted()
+        }
+      },
+      { drainTimeoutMs: 600_000, policy: pooled({ concurrency: 2 }) },
+    )
+    const clients = [await connect(server.address), await connect(server.address)]
+    await until(() => waiting === 2)
+    await serving.stop()
+    expect(serving.errors).toEqual([])
+    for (const client of clients) {
+      await client.waitForEnd()
+      client.destroy()
+    }
+  })
+
+  test('closing the server (not the signal) stops serving the same way: running requests are told and idle ones end', async () => {
+    const server = await listen('tcp4')
+    const requests: StreamRequest[] = []
+    const done = serve(
+      server,
+      (request) => {
+        requests.push(request)
+        return echo(request)
+      },
+      { drainTimeoutMs: 600_000, policy: pooled({ concurrency: 10 }) },
+    )
+    const clients = await Promise.all(Array.from({ length: 3 }, () => connect(server.address)))
+    await until(() => requests.length === 3)
+    await server.close()
+    await done
+    expect(requests.every((request) => request.stopping.aborted)).toBe(true)
+    await Promise.all(clients.map((client) => client.waitForEnd()))
+    for (const client of clients) client.destroy()
+  })
+
+  test('a handler error that only carries a broken-connection code (a backend that reset) is the handler failing, not the client leaving', async () => {
+    const server = await listen('tcp4')
+    const serving = serveInBackground(server, async () => {
+      throw new Error('the database went away', { cause: Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }) })
+    })
+    const client = await connect(server.address)
+    await client.waitForEnd()
+    await until(() => serving.errors.length === 1)
+    expect(serving.errors[0]).toBeInstanceOf(HandlerError)
     client.destroy()
   })
 })

@@ -231,3 +231,67 @@ describe('one error shape', () => {
     client.destroy()
   })
 })
+
+describe('rfile.inMessage and the idle timeout, read on', () => {
+  test('inMessage keeps the read of a body announced by a header line waiting through a stop', async () => {
+    const server = await listen('tcp4')
+    const headerRead = new Gate()
+    const serving = serveInBackground(
+      server,
+      class extends StreamRequestHandler {
+        override async handle(): Promise<void> {
+          for (;;) {
+            const header = await this.rfile.readline()
+            if (header.length === 0) return
+            this.rfile.inMessage = true
+            headerRead.open()
+            const body = await this.rfile.readExactly(Number(header.toString().trim()))
+            this.rfile.inMessage = false
+            await this.wfile.write(Buffer.from(`${body.toString().toUpperCase()}\n`))
+          }
+        }
+      },
+      { drainTimeoutMs: 600_000 },
+    )
+    const client = await connect(server.address)
+    await client.send('5\n')
+    await headerRead.wait()
+    const stopped = serving.stop()
+    await until(() => serving.signal.aborted)
+    await client.send('hello')
+    expect(await client.readLine()).toBe('HELLO\n')
+    await client.waitForEnd()
+    await stopped
+    expect(serving.errors).toEqual([])
+    client.destroy()
+  })
+
+  test('a handler that catches the idle timeout and reads on waits for the client again (the next idle period aborts)', async () => {
+    const server = await listen('tcp4')
+    const serving = serveInBackground(
+      server,
+      class extends StreamRequestHandler {
+        // The client's answer must come within one idle period, on a loaded machine too.
+        override timeoutMs = 1_000
+        override async handle(): Promise<void> {
+          try {
+            await this.rfile.readline()
+          } catch (error) {
+            if (!(error instanceof RequestTimeoutError)) throw error
+            await this.wfile.write('still there?\n')
+          }
+          const answer = await this.rfile.readline()
+          await this.wfile.write(`you said ${answer.toString()}`)
+        }
+      },
+    )
+    const client = await connect(server.address)
+    expect(await client.readLine()).toBe('still there?\n')
+    await client.send('yes\n')
+    expect(await client.readLine()).toBe('you said yes\n')
+    await client.waitForEnd()
+    await serving.stop()
+    expect(serving.errors).toEqual([])
+    client.destroy()
+  })
+})
