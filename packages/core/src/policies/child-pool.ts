@@ -11,7 +11,15 @@ import { type ChildProcess, fork } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { formatAddress } from '../address.js'
-import { ClientDisconnectedError, HandlerError, ReplyError, ServerClosedError, WorkerCrashedError, WorkerStartError } from '../errors.js'
+import {
+  ClientDisconnectedError,
+  HandlerError,
+  ReplyError,
+  RequestTimeoutError,
+  ServerClosedError,
+  WorkerCrashedError,
+  WorkerStartError,
+} from '../errors.js'
 import type { Request } from '../types.js'
 import {
   deserializeError,
@@ -172,7 +180,7 @@ class Child {
               (error: unknown) => this.#send({ type: 'reply-result', id, seq: message.seq, error: serializeError(error) }),
             )
           } else if (message.type === 'done') {
-            finish(message.error === undefined ? undefined : rebuiltFailure(message.error, message.failure, request, clientText))
+            finish(message.error === undefined ? undefined : rebuiltFailure(message.error, message.failure, message.timeoutMs, request, clientText))
           }
         },
         onExit: (code, signal) => finish(new WorkerCrashedError(code, signal, request.clientAddress, clientText)),
@@ -413,8 +421,18 @@ export function moduleUrlOf(module: string | URL): string {
 }
 
 /** A child's failure in the shape a request served in this process reports. */
-function rebuiltFailure(serialized: SerializedError, kind: FailureKind | undefined, request: Request, clientText: string): Error {
+function rebuiltFailure(
+  serialized: SerializedError,
+  kind: FailureKind | undefined,
+  timeoutMs: number | undefined,
+  request: Request,
+  clientText: string,
+): Error {
   const error = deserializeError(serialized)
+  if (kind === 'timeout' && timeoutMs !== undefined) {
+    // A handler's idle timeout in the child: the same error as in this process, with the child's message.
+    return Object.assign(new RequestTimeoutError(timeoutMs, 'idle wait'), { message: error.message })
+  }
   if (kind === 'disconnect') return new ClientDisconnectedError(request.clientAddress, error, clientText)
   if (kind === 'reply') return new ReplyError(request.clientAddress, error.message, serialized.code ?? 'SS_ERR_REPLY', { cause: error })
   return new HandlerError(request.clientAddress, error, clientText)

@@ -8,7 +8,7 @@
 
 import type { Socket } from 'node:net'
 import { formatAddress, type SocketAddress } from '../address.js'
-import { ClientDisconnectedError, HandlerError, ReplyError } from '../errors.js'
+import { ClientDisconnectedError, HandlerError, ReplyError, RequestTimeoutError } from '../errors.js'
 import { requestRunner } from '../request-runner.js'
 import { Datagram } from '../servers/datagram.js'
 import { StreamConnection } from '../servers/stream-connection.js'
@@ -131,8 +131,9 @@ async function main(): Promise<void> {
 }
 
 /** A failure as the parent rebuilds it: what was thrown (or the cause of a disconnect), and which kind it was. */
-function failureMessage(failure: unknown): { error: SerializedError; failure: FailureKind } {
+function failureMessage(failure: unknown): { error: SerializedError; failure: FailureKind; timeoutMs?: number } {
   if (failure instanceof ClientDisconnectedError) return { error: serializeError(failure.cause), failure: 'disconnect' }
+  if (failure instanceof RequestTimeoutError) return { error: serializeError(failure), failure: 'timeout', timeoutMs: failure.timeoutMs }
   if (failure instanceof ReplyError) return { error: serializeError(failure), failure: 'reply' }
   return { error: serializeError(failure instanceof HandlerError ? failure.cause : failure), failure: 'handler' }
 }

@@ -20,9 +20,11 @@ export interface SerializedError {
  * What a child's request failure was, so that the parent reports it in the
  * same shape as a request served in the parent: the handler threw (`error`
  * is what it threw), the client left (`error` is the cause), or a reply
- * was lost (`error` is the `ReplyError`).
+ * was lost (`error` is the `ReplyError`), or an idle timeout (a handler's
+ * `timeoutMs`) ended it (`error` is the `RequestTimeoutError`; `timeoutMs`
+ * its limit).
  */
-export type FailureKind = 'handler' | 'disconnect' | 'reply'
+export type FailureKind = 'handler' | 'disconnect' | 'reply' | 'timeout'
 
 /** Parent → child. A `stream` message carries the socket as its handle. */
 export type ToChild =
@@ -37,7 +39,7 @@ export type FromChild =
   | { type: 'ready' }
   | { type: 'load-error'; message: string }
   | { type: 'reply'; id: number; seq: number; data: Uint8Array }
-  | { type: 'done'; id: number; error?: SerializedError; failure?: FailureKind }
+  | { type: 'done'; id: number; error?: SerializedError; failure?: FailureKind; timeoutMs?: number }
 
 /** The environment variable naming the handler module for a child. */
 export const MODULE_ENV = 'SOCKETSERVER_FORKED_MODULE'

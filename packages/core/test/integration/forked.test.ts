@@ -299,6 +299,17 @@ describe('forked()', () => {
     expect(pids.size).toBe(3)
   })
 
+  test('an idle timeout in the child is reported as in this process: RequestTimeoutError, not HandlerError (#16)', async () => {
+    const server = await listen('tcp4')
+    const serving = serveInBackground(server, null, { policy: forked({ module: fixture('behaviours.mjs'), maxChildren: 1 }) })
+    const client = await connect(server.address)
+    await client.send('idle\n')
+    await client.waitForEnd()
+    await vi.waitFor(() => expect(serving.errors).toHaveLength(1), { timeout: 10_000 })
+    expect(serving.errors[0]).toBeInstanceOf(RequestTimeoutError)
+    expect(serving.errors[0]).toMatchObject({ timeoutMs: 250, code: 'SS_ERR_REQUEST_TIMEOUT' })
+  })
+
   test('relays a datagram handler error and keeps serving datagrams', async () => {
     const server = await listenDatagram('udp4')
     const serving = serveInBackground(server, null, { policy: forked({ module: fixture('behaviours.mjs'), maxChildren: 1 }) })
