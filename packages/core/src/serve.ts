@@ -103,17 +103,19 @@ export async function serve<R extends Request>(
   }
   let stopping: ServerStoppingError | undefined
   const stop = (): void => {
-    // Every running request learns of the stop (idle connections end their
-    // reads); one that starts later learns at its start. A snapshot: a
-    // request may end while it is told.
-    stopping ??= new ServerStoppingError()
-    for (const request of running.snapshot()) tellStopping(request, stopping)
-    // A datagram server keeps its socket until the drain is over (closed in
-    // the finally below): running requests reply through it.
+    // Stop accepting first: a datagram server keeps its socket until the
+    // drain is over (closed in the finally below), as running requests
+    // reply through it.
     const stopHandingOut = (server as { [STOP_HANDING_OUT]?: () => void })[STOP_HANDING_OUT]
     if (stopHandingOut !== undefined) stopHandingOut.call(server)
     else void server.close()
     drainTimer ??= setTimeout(force, drainTimeoutMs)
+    // Then every running request learns of the stop (idle connections end
+    // their reads); one that starts later learns at its start. A snapshot:
+    // a request may end while it is told.
+    if (stopping !== undefined) return
+    stopping = new ServerStoppingError()
+    for (const request of running.snapshot()) tellStopping(request, stopping)
   }
   const serviceLoop = new AbortController()
   const serviceActions = resolved.serviceActions

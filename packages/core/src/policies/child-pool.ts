@@ -180,7 +180,11 @@ class Child {
               (error: unknown) => this.#send({ type: 'reply-result', id, seq: message.seq, error: serializeError(error) }),
             )
           } else if (message.type === 'done') {
-            finish(message.error === undefined ? undefined : rebuiltFailure(message.error, message.failure, message.timeoutMs, request, clientText))
+            finish(
+              message.error === undefined
+                ? undefined
+                : rebuiltFailure(message.error, message.failure, message.timeoutMs, request, clientText),
+            )
           }
         },
         onExit: (code, signal) => finish(new WorkerCrashedError(code, signal, request.clientAddress, clientText)),
