@@ -48,12 +48,21 @@ export function joinCorkedWrites(socket: Socket): void {
 
 const { _writev: nativeWritev } = Socket.prototype as unknown as WritableInternals
 
+/**
+ * String encodings whose `Buffer.byteLength()` is exact, so that the joined
+ * buffer is filled to its end. (For base64 and hex it is an estimate that
+ * can exceed what is written: the rest of the buffer would be sent
+ * uninitialised.) A batch with another encoding goes out as Node writes it.
+ */
+const EXACT_ENCODINGS = new Set(['utf8', 'utf-8', 'latin1', 'binary', 'ascii', 'utf16le', 'ucs2', 'ucs-2'])
+
 function writevJoined(this: Socket, chunks: BufferedWrite[], callback: WritevCallback): void {
   let bytes = 0
   for (let i = 0; i < chunks.length; i++) {
     const { chunk, encoding } = chunks[i] as BufferedWrite
-    bytes += typeof chunk === 'string' ? Buffer.byteLength(chunk, encoding as BufferEncoding) : chunk.byteLength
-    if (bytes > MAX_JOINED_BYTES) {
+    const exact = typeof chunk !== 'string' || EXACT_ENCODINGS.has(encoding)
+    if (exact) bytes += typeof chunk === 'string' ? Buffer.byteLength(chunk, encoding as BufferEncoding) : chunk.byteLength
+    if (!exact || bytes > MAX_JOINED_BYTES) {
       nativeWritev.call(this, chunks, callback)
       return
     }
@@ -68,5 +77,6 @@ function writevJoined(this: Socket, chunks: BufferedWrite[], callback: WritevCal
       at += chunk.byteLength
     }
   }
-  ;(this as unknown as WritableInternals)._write(joined, 'buffer', callback)
+  // Exact by construction; never send bytes that were not written.
+  ;(this as unknown as WritableInternals)._write(at === bytes ? joined : joined.subarray(0, at), 'buffer', callback)
 }

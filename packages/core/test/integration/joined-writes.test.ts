@@ -44,3 +44,20 @@ test('a corked batch larger than what is joined goes out as it is, whole', async
   expect(callbacks).toBe(pieces.length)
   await serving.stop()
 })
+
+test('strings whose byte length Node can only estimate (base64 with padding or spaces, odd hex) send exactly their bytes', async () => {
+  const server = await listen('tcp4')
+  const serving = serveInBackground(server, async (request: StreamRequest) => {
+    const socket = request.socket
+    socket.cork()
+    socket.write('A')
+    socket.write('aGVs bG8=', 'base64')
+    socket.write('zz', 'hex')
+    socket.write('Z')
+    socket.uncork()
+  })
+  const client = await connect(server.address)
+  const expected = Buffer.concat([Buffer.from('A'), Buffer.from('aGVs bG8=', 'base64'), Buffer.from('zz', 'hex'), Buffer.from('Z')])
+  expect((await client.readAll()).toString('hex')).toBe(expected.toString('hex'))
+  await serving.stop()
+})
