@@ -304,22 +304,31 @@ const BROKEN_CONNECTION_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED'])
 /** Codes of `@socketserver/handlers`' errors for a stream that ended inside a message. */
 const ENDED_INSIDE_MESSAGE_CODES = new Set(['SS_ERR_INCOMPLETE_READ', 'SS_ERR_INCOMPLETE_FRAME'])
 
+/** The calls of a connection's own I/O, whose failure is the peer's doing. */
+const OWN_IO_CALLS = new Set(['read', 'write', 'writev', 'shutdown'])
+
 /**
  * Whether `error` (or a cause of it) is this connection's client leaving,
- * never another connection's: the socket's own error; a broken-connection
- * code while this socket is broken too; an incomplete read or frame once
+ * never another connection's: this socket failed in its own I/O with a
+ * broken-connection code (`read ECONNRESET`, `write EPIPE`), and the error
+ * is that failure or carries its code; or an incomplete read or frame once
  * this client ended its side. A handler's error that merely carries such a
- * code (a backend that reset) stays the handler's.
+ * code while this socket is intact (a backend that reset) stays the
+ * handler's. (A backend's read error that a `pipeline()` passed on to this
+ * socket cannot be told from the client's own.)
  */
 function isOwnClientLeaving(socket: Socket, error: unknown): boolean {
+  const failure = socket.errored as (Error & { code?: unknown; syscall?: unknown }) | null
+  const broken =
+    failure !== null &&
+    typeof failure.code === 'string' &&
+    BROKEN_CONNECTION_CODES.has(failure.code) &&
+    (failure.syscall === undefined || OWN_IO_CALLS.has(failure.syscall as string))
   let current = error
   for (let depth = 0; depth < 4 && current instanceof Error; depth++) {
-    if (current === socket.errored) return true
     const code = (current as { code?: unknown }).code
-    if (typeof code === 'string') {
-      if (BROKEN_CONNECTION_CODES.has(code) && (socket.destroyed || socket.errored !== null)) return true
-      if (ENDED_INSIDE_MESSAGE_CODES.has(code) && socket.readableEnded) return true
-    }
+    if (broken && (current === failure || code === failure.code)) return true
+    if (typeof code === 'string' && ENDED_INSIDE_MESSAGE_CODES.has(code) && socket.readableEnded) return true
     current = current.cause
   }
   return false

@@ -36,9 +36,10 @@ export interface RequestHooks<R extends Request = Request> {
    */
   verifyRequest?: (request: R) => boolean | Promise<boolean>
   /**
-   * Receives every error, in one shape: always a `SocketServerError` whose
-   * `code` says what happened, never an error passed through bare. What
-   * user code threw is the `cause`:
+   * Receives every error, in one shape: a `SocketServerError` whose
+   * `code` says what happened, never an error passed through bare (except
+   * a reason of your own given to `request.abort(reason)`, reported as it
+   * is). What user code threw is the `cause`:
    * - `HandlerError` (`SS_ERR_HANDLER`): the handler threw; `cause` is what
    *   it threw.
    * - `ClientDisconnectedError` (`SS_ERR_CLIENT_DISCONNECTED`): the client

@@ -26,13 +26,14 @@ import type { Handler, Request, Server } from './types.js'
  * connection is shut down and closed. A handler error reaches `handleError`
  * and never ends serving.
  *
- * Abort behaviour: when `options.signal` aborts, every running request is
- * told (`request.stop()`: its `stopping` signal aborts, and a
- * connection waiting idle for its client's next bytes ends its read, so
- * idle connections close at once while one in the middle of a request
- * finishes it), and the server stops accepting
+ * Abort behaviour: when `options.signal` aborts, the server stops accepting
  * at once (no poll interval), its listener closes and a Unix socket file we
- * created is removed. Connections accepted but not yet handed to the policy
+ * created is removed; then every running request is told
+ * (`request.stop()`: its `stopping` signal aborts, and a connection waiting
+ * idle for its client's next bytes ends its read, so idle connections close
+ * at once while one in the middle of a request finishes it). Closing the
+ * server by other means (`server.close()`, its own signal) stops serving the
+ * same way once it has closed. Connections accepted but not yet handed to the policy
  * are closed and counted on `socketserver:server:close`. A datagram server
  * stops handing out datagrams at once (those queued or arriving are dropped
  * and counted the same way) but keeps its socket until the drain is over,
@@ -103,6 +104,9 @@ export async function serve<R extends Request>(
   }
   let stopping: ServerStoppingError | undefined
   const stop = (): void => {
+    // Once: the server's close comes back here through its channel.
+    if (stopping !== undefined) return
+    stopping = new ServerStoppingError()
     // Stop accepting first: a datagram server keeps its socket until the
     // drain is over (closed in the finally below), as running requests
     // reply through it.
@@ -113,8 +117,6 @@ export async function serve<R extends Request>(
     // Then every running request learns of the stop (idle connections end
     // their reads); one that starts later learns at its start. A snapshot:
     // a request may end while it is told.
-    if (stopping !== undefined) return
-    stopping = new ServerStoppingError()
     for (const request of running.snapshot()) tellStopping(request, stopping)
   }
   const serviceLoop = new AbortController()
@@ -187,8 +189,7 @@ export async function serve<R extends Request>(
     // The pipeline failed (a server whose iteration throws) while requests
     // still run: they are drained as on a stop, not left behind untracked.
     if (failed && running.size > 0) {
-      void server.close()
-      drainTimer ??= setTimeout(force, drainTimeoutMs)
+      stop()
       await new Promise<void>((resolve) => {
         onIdle = resolve
       })

@@ -98,13 +98,19 @@ export interface ConnectionSource extends AsyncGenerator<Uint8Array> {
   midMessage: boolean
   /**
    * Fails the read that waits for the client's next bytes, if one does: it
-   * rejects with `error` now, and so does every later read once the bytes
-   * already received are read. For an idle timeout that lets the handler
-   * say goodbye instead of losing the connection (`StreamRequestHandler`'s
-   * `timeoutMs` uses it). A forwarding `sink()` rejects the same way.
+   * rejects with `error` now; the next read waits as usual. For an idle
+   * timeout that lets the handler say goodbye instead of losing the
+   * connection (`StreamRequestHandler`'s `timeoutMs` uses it). A forwarding
+   * `sink()` rejects the same way and stops forwarding.
    *
-   * @param error - What the reads reject with.
+   * @param error - What the waiting read rejects with.
    * @returns Whether a read was waiting (if not, nothing changed).
+   * @example
+   * ```ts
+   * socket.setTimeout(30_000, () => {
+   *   if (!request.source.failWaitingRead(new Error('idle'))) request.abort()
+   * })
+   * ```
    */
   failWaitingRead(error: Error): boolean
 }

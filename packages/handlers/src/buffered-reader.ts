@@ -116,13 +116,14 @@ export class BufferedReader implements AsyncIterable<Buffer> {
 
   /**
    * Before each wait for the source: a read that holds part of a message
-   * (buffered bytes, or the rest of an over-long line to skip) is in the
-   * middle of one, and a server's stop lets it wait for the rest; a read
-   * that holds nothing is idle, and the stop ends it.
+   * (buffered bytes, or `inMessage` set) is in the middle of one, and a
+   * server's stop lets it wait for the rest; a read that holds nothing is
+   * idle, and the stop ends it. Skipping the rest of an over-long line
+   * holds nothing: an endless line cannot hold a stop.
    */
   #sayWhetherMidMessage(): void {
     const source = this.#stopAware
-    if (source !== undefined) source.midMessage = this.inMessage || this.#buffered > 0 || this.#insideLongLine
+    if (source !== undefined) source.midMessage = this.inMessage || this.#buffered > 0
   }
 
   /**
@@ -506,6 +507,9 @@ export class BufferedReader implements AsyncIterable<Buffer> {
 
   /** Keeps a chunk (undefined: the end); true when that was bytes. */
   #keep(value: Uint8Array | undefined): boolean {
+    // The wait is over: a read of the source by someone else later must not
+    // find this reader's say-so (it would hold a stop for the whole drain).
+    if (this.#stopAware !== undefined) this.#stopAware.midMessage = false
     if (value === undefined) {
       this.#eof = true
       return false

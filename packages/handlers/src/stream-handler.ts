@@ -19,12 +19,12 @@ import { BufferedWriter } from './buffered-writer.js'
  *   left is flushed in `finish()`.
  * - `timeoutMs` (default undefined): the longest the connection may stay
  *   idle (no byte read or written). When it passes while the handler waits
- *   to read, that read (and every later one) rejects with
- *   `RequestTimeoutError`: the handler may catch it and write a last line
- *   (`wfile` still works) before it returns. When it passes again with no
- *   activity, or while the handler was not reading (a write stuck on a
- *   client that reads nothing), the request aborts with the same error and
- *   the connection is destroyed. Python's `timeout` is per socket
+ *   to read, that read rejects with `RequestTimeoutError`: the handler may
+ *   catch it and write a last line (`wfile` still works) before it returns,
+ *   or read on. When it passes again with no activity in between, or while
+ *   the handler was not reading (a write stuck on a client that reads
+ *   nothing), the request aborts with the same error and the connection is
+ *   destroyed. Python's `timeout` is per socket
  *   operation, the same idea.
  * - `noDelay` (default undefined: the server's choice, which for
  *   `TCPServer` is Nagle's algorithm off): true disables Nagle's algorithm
@@ -75,14 +75,16 @@ export class StreamRequestHandler extends BaseRequestHandler<StreamRequest> {
     const source = this.request.source
     if (timeoutMs !== undefined) {
       // First the waiting read fails (the handler can say goodbye); if the
-      // connection stays idle, or no read was waiting, the request aborts.
-      let readFailed = false
+      // connection stays idle after that, or no read was waiting, the
+      // request aborts. A connection that was active again in between
+      // (bytes read or written) gets the goodbye chance again.
+      let activityAtFailedRead = -1
       const onTimeout = (): void => {
         const error = new RequestTimeoutError(timeoutMs, 'idle wait')
-        if (!readFailed && source.failWaitingRead(error)) {
-          readFailed = true
-          // Node neither re-arms a timeout that fired nor keeps its
-          // listener (added once): the next one is the last.
+        const activity = socket.bytesRead + socket.bytesWritten
+        if (activity !== activityAtFailedRead && source.failWaitingRead(error)) {
+          activityAtFailedRead = activity
+          // Node added the listener once: it is gone after firing.
           socket.setTimeout(timeoutMs, onTimeout)
         } else this.request.abort(error)
       }

@@ -277,9 +277,8 @@ export class SocketChunks implements AsyncGenerator<Uint8Array, undefined, unkno
 
   /**
    * Fails a read that waits for the client's next bytes with `error` (an
-   * idle timeout), and every later read once what was received is read.
-   * Returns whether a read (or a forwarding) was waiting; if none was,
-   * nothing changes.
+   * idle timeout); the next read waits as usual. Returns whether a read (or
+   * a forwarding) was waiting; if none was, nothing changes.
    */
   failWaitingRead(error: Error): boolean {
     if (this.#ended || this.#error !== undefined || this.#detached) return false

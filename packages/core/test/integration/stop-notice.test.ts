@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import { HandlerError, pooled, ServerStoppingError, type StreamRequest, serve } from '@socketserver/core'
-import { connect, Gate, listen, serveInBackground, until } from '@socketserver/testing'
+import { type DatagramRequest, HandlerError, pooled, ServerStoppingError, type StreamRequest, serve } from '@socketserver/core'
+import { connect, Gate, listen, listenDatagram, openDatagramClient, serveInBackground, until } from '@socketserver/testing'
 import { describe, expect, test } from 'vitest'
 
 /** Echoes everything until the client ends its side (or the stop ends the idle read). */
@@ -289,5 +289,41 @@ describe('stopping: nothing received is lost, and only the stop is ended', () =>
     await until(() => serving.errors.length === 1)
     expect(serving.errors[0]).toBeInstanceOf(HandlerError)
     client.destroy()
+  })
+})
+
+describe('stop() and stopping on every kind of request', () => {
+  test('a request told to stop by your own loop keeps the first reason; a datagram handler hears the stop too', async () => {
+    const server = await listen('tcp4')
+    const client = await connect(server.address)
+    for await (const request of server) {
+      request.stop('first')
+      request.stop('second')
+      expect(request.stopping.aborted).toBe(true)
+      expect(request.stopping.reason).toBe('first')
+      // Its idle read ends as on serve()'s stop.
+      for await (const _ of request.source) expect.fail('no bytes were sent')
+      await request.close()
+      break
+    }
+    await client.waitForEnd()
+    client.destroy()
+    await server.close()
+
+    const udp = await listenDatagram('udp4')
+    const waiting = new Gate()
+    const serving = serveInBackground(udp, async (request: DatagramRequest) => {
+      waiting.open()
+      await new Promise((resolve) => request.stopping.addEventListener('abort', resolve, { once: true }))
+      await request.reply(`bye: ${(request.stopping.reason as Error).name}`)
+    })
+    const sender = await openDatagramClient(udp.address)
+    await sender.send('hello')
+    await waiting.wait()
+    const stopped = serving.stop()
+    expect((await sender.receive()).toString()).toBe('bye: ServerStoppingError')
+    await stopped
+    expect(serving.errors).toEqual([])
+    sender.close()
   })
 })

@@ -93,8 +93,14 @@ class DecodedFrames<T extends Buffer | Buffer[]> implements AsyncGenerator<T, vo
           this.#started = true
           this.#signal?.throwIfAborted()
         }
-        if (this.#stopAware !== undefined) this.#stopAware.midMessage = this.#decoder.inFrame
-        result = await this.#source.next()
+        const stopAware = this.#stopAware
+        if (stopAware !== undefined) stopAware.midMessage = this.#decoder.inFrame
+        try {
+          result = await this.#source.next()
+        } finally {
+          // The wait is over: another reader of the source must not find this say-so.
+          if (stopAware !== undefined) stopAware.midMessage = false
+        }
       } catch (error) {
         // The source failed (or the signal had aborted before the first
         // read): it is not called again.

@@ -97,11 +97,13 @@ export class LineDecoder {
   }
 
   /**
-   * Whether part of a line has come and its newline has not (held, or an
-   * over-long one being skipped): a server's stop then waits for the rest.
+   * Whether part of a line is held and its newline has not come: a
+   * server's stop then waits for the rest. An over-long line being skipped
+   * does not count (as in `BufferedReader`): an endless line cannot hold a
+   * stop.
    */
   get inFrame(): boolean {
-    return this.#heldBytes !== 0 || this.#skipping
+    return this.#heldBytes !== 0
   }
 
   /**

@@ -295,3 +295,31 @@ describe('rfile.inMessage and the idle timeout, read on', () => {
     client.destroy()
   })
 })
+
+test("rfile's say-so ends with its wait: a handler that reads a header with rfile and then request.source directly is idle on stop", async () => {
+  const server = await listen('tcp4')
+  let connection: StreamRequest | undefined
+  const headerRead = new Gate()
+  const serving = serveInBackground(
+    server,
+    class extends StreamRequestHandler {
+      override async handle(): Promise<void> {
+        connection = this.request
+        await this.rfile.readline()
+        headerRead.open()
+        for await (const chunk of this.request.source) await this.wfile.write(chunk)
+      }
+    },
+    { drainTimeoutMs: 600_000 },
+  )
+  const client = await connect(server.address)
+  // The header comes in two chunks: rfile waited holding half of it.
+  await client.send('hea')
+  await until(() => connection?.socket.bytesRead === 3)
+  await client.send('der\n')
+  await headerRead.wait()
+  await serving.stop()
+  await client.waitForEnd()
+  expect(serving.errors).toEqual([])
+  client.destroy()
+})
