@@ -6,6 +6,7 @@
  */
 
 import type { Socket } from 'node:net'
+import { afterNextPoll } from '../internal/next-poll.js'
 import { closedError, endWritingThen } from './socket-writing.js'
 
 /**
@@ -35,34 +36,6 @@ export type DeliverChunk = (chunk: Uint8Array | undefined, error?: Error) => voi
 interface RequestState {
   readonly reason: unknown
   readonly stopBegan: boolean
-}
-
-/**
- * The readers whose idle check waits for the next turn, and whether that
- * turn is scheduled: one immediate for them all (a stop with 10,000 idle
- * connections schedules two, not 20,000).
- */
-let checksNextTurn: SocketChunks[] = []
-let nextTurnScheduled = false
-
-/** Runs `reader.checkIdle()` after the next turn of the event loop and its I/O poll. */
-function checkAfterOneTurn(reader: SocketChunks): void {
-  checksNextTurn.push(reader)
-  if (nextTurnScheduled) return
-  nextTurnScheduled = true
-  setImmediate(startOfNextTurn)
-}
-
-function startOfNextTurn(): void {
-  const readers = checksNextTurn
-  checksNextTurn = []
-  nextTurnScheduled = false
-  // A turn later still: the poll between this immediate and that one delivers what the kernel holds.
-  setImmediate(checkEach, readers)
-}
-
-function checkEach(readers: SocketChunks[]): void {
-  for (const reader of readers) reader.checkIdle()
 }
 
 /** What a second read at once is refused with: reads of a source take turns. */
@@ -319,11 +292,11 @@ export class SocketChunks implements AsyncGenerator<Uint8Array, undefined, unkno
   #checkIdleSoon(): void {
     if (this.#idleCheck) return
     this.#idleCheck = true
-    checkAfterOneTurn(this)
+    afterNextPoll(this)
   }
 
   /** The second half of {@link SocketChunks.#checkIdleSoon}, a turn later. @internal */
-  checkIdle(): void {
+  afterPoll(): void {
     this.#idleCheck = false
     if (this.#ended || this.#error !== undefined || this.#detached) return
     const forwarding = this.#target !== undefined

@@ -52,3 +52,11 @@ describe('inetAddress()', () => {
     expect(inetAddress('tcp', '::1', 9).family).toBe('IPv6')
   })
 })
+
+test('formatAddress() words a TCP client whose address is unknown (it reset before the accept) instead of printing :0', () => {
+  for (const family of ['IPv4', 'IPv6'] as const) {
+    expect(formatAddress({ transport: 'tcp', host: '', port: 0, family })).toBe(
+      'an unknown client (it reset the connection before its address was read)',
+    )
+  }
+})

@@ -13,7 +13,8 @@ import { connect } from '../clients/loopback-client.js'
  * Declares tests every stream server must pass: a real address and file
  * descriptor, requests yielded in accept order with the client's bytes
  * intact, idempotent close that ends iteration with `done` and frees the
- * address, and fileno() of -1 after close.
+ * address, fileno() of -1 after close, and the stop notice (`stopping`,
+ * `stop()`, an idle read that ends on it).
  *
  * @param title - The describe block's title.
  * @param start - Makes a new listening server (a fixture from `listen()`).
@@ -48,6 +49,24 @@ export function describeSourceCompliance(title: string, start: () => Promise<Str
       }
       first.destroy()
       second.destroy()
+    })
+
+    test('each request takes the stop notice: stop() aborts stopping with its reason, once, and ends an idle read', async () => {
+      const server = await start()
+      const client = await connect(server.address)
+      const { value: request } = await server[Symbol.asyncIterator]().next()
+      if (request === undefined) throw new Error('Cannot take a request: the server ended')
+      expect(request.stopping).toBeInstanceOf(AbortSignal)
+      expect(request.stopping.aborted).toBe(false)
+      const reading = request.source.next()
+      request.stop('stopping now')
+      request.stop('again')
+      expect(request.stopping.reason).toBe('stopping now')
+      await expect(reading).resolves.toEqual({ done: true, value: undefined })
+      await request.close()
+      await client.waitForEnd()
+      client.destroy()
+      await server.close()
     })
 
     test('close() is idempotent, ends iteration with done, and sets fileno() to -1', async () => {
