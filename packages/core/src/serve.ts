@@ -13,7 +13,6 @@ import { RunningRequests } from './internal/running-requests.js'
 import { DISCARD_OUTCOMES } from './policies/pooled-run.js'
 import { type Outcome, reportError, requestRunner, verifyRequest } from './request-runner.js'
 import { resolveServeOptions, type ServeOptions } from './serve-options.js'
-import { STOP_HANDING_OUT } from './servers/datagram-server.js'
 import type { Handler, Request, Server } from './types.js'
 
 /**
@@ -110,8 +109,7 @@ export async function serve<R extends Request>(
     // Stop accepting first: a datagram server keeps its socket until the
     // drain is over (closed in the finally below), as running requests
     // reply through it.
-    const stopHandingOut = (server as { [STOP_HANDING_OUT]?: () => void })[STOP_HANDING_OUT]
-    if (stopHandingOut !== undefined) stopHandingOut.call(server)
+    if (server.stopAccepting !== undefined) server.stopAccepting()
     else void server.close()
     drainTimer ??= setTimeout(force, drainTimeoutMs)
     // Then every running request learns of the stop (idle connections end

@@ -211,6 +211,17 @@ export interface Server<R extends Request = Request> extends AsyncIterable<R>, A
   close(): Promise<void>
   /** Whether {@link Server.close} has been called. */
   readonly closed: boolean
+  /**
+   * Optional: stops handing out requests (every iteration ends with `done`)
+   * while keeping what running requests need to reply, such as a datagram
+   * server's socket; `close()` follows once they have ended. `serve()` calls
+   * it, where a server has it, when it stops, and `close()` otherwise. A
+   * server that wraps another forwards it, so that the wrapper stops with
+   * the same semantics. Our datagram servers have it; stream servers close
+   * their listener at once instead (each running request has its own
+   * connection).
+   */
+  stopAccepting?(): void
 }
 
 /**

@@ -24,14 +24,6 @@ import { nonNegativeInteger, positiveInteger } from './stream-server.js'
 export const DEFAULT_MAX_PACKET_SIZE = 65_507
 
 /**
- * The key of a server's "stop handing out requests, keep the address"
- * method, which `serve()` calls on stopping instead of `close()` where it
- * exists (datagram servers: their socket carries the replies of requests
- * still running). @internal
- */
-export const STOP_HANDING_OUT: unique symbol = Symbol('socketserver.stopHandingOut')
-
-/**
  * How many received datagrams may wait for a consumer by default. Node
  * offers no way to stop reading a datagram socket, so while nobody pulls,
  * datagrams wait in this bounded queue (at most 256 × 64 KiB = 16 MiB);
@@ -88,11 +80,20 @@ export abstract class DatagramServer extends QueuedServer<DatagramRequest> {
   }
 
   /**
-   * `serve()` stopping: hand out no more datagrams, but keep the socket, so
-   * requests still running can reply during the drain; `serve()` closes the
-   * server once they have ended. @internal
+   * Hands out no more datagrams (every iteration ends with `done`; those
+   * queued or arriving are dropped and counted) but keeps the socket, so
+   * requests still running can reply through it. `serve()` calls it when it
+   * stops and closes the server once they have ended; a loop of your own
+   * calls {@link QueuedServer.close} after it. Idempotent.
+   *
+   * @example
+   * ```ts
+   * server.stopAccepting()
+   * await Promise.all(running) // their replies still go out
+   * await server.close()
+   * ```
    */
-  [STOP_HANDING_OUT](): void {
+  stopAccepting(): void {
     this.stopHandingOut()
   }
 

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import { type DatagramRequest, HandlerError, pooled, ServerStoppingError, type StreamRequest, serve } from '@socketserver/core'
+import { type DatagramRequest, HandlerError, pooled, type Server, ServerStoppingError, type StreamRequest, serve } from '@socketserver/core'
 import { connect, Gate, listen, listenDatagram, openDatagramClient, serveInBackground, until } from '@socketserver/testing'
 import { describe, expect, test } from 'vitest'
 
@@ -324,6 +324,55 @@ describe('stop() and stopping on every kind of request', () => {
     expect((await sender.receive()).toString()).toBe('bye: ServerStoppingError')
     await stopped
     expect(serving.errors).toEqual([])
+    sender.close()
+  })
+})
+
+describe('a server of another library, written from the public contract', () => {
+  /** Wraps one of our servers with nothing but the public Server contract, forwarding stopAccepting() when asked to. */
+  function wrap(inner: Server<DatagramRequest>, forwardStopAccepting: boolean): Server<DatagramRequest> {
+    const wrapper: Server<DatagramRequest> = {
+      get address() {
+        return inner.address
+      },
+      get closed() {
+        return inner.closed
+      },
+      fileno: () => inner.fileno(),
+      close: () => inner.close(),
+      [Symbol.asyncIterator]: () => inner[Symbol.asyncIterator](),
+      [Symbol.asyncDispose]: () => inner.close(),
+    }
+    if (forwardStopAccepting) wrapper.stopAccepting = () => inner.stopAccepting?.()
+    return wrapper
+  }
+
+  test.each([
+    [true, 'the reply goes out during the drain'],
+    [false, 'the socket closes at once and the reply fails'],
+  ])('with stopAccepting() forwarded: %s (%s)', async (forwarded) => {
+    const inner = await listenDatagram('udp4')
+    const waiting = new Gate()
+    const outcomes: unknown[] = []
+    const serving = serveInBackground(wrap(inner, forwarded), async (request: DatagramRequest) => {
+      waiting.open()
+      await new Promise((resolve) => request.stopping.addEventListener('abort', resolve, { once: true }))
+      await request.reply('bye').then(
+        () => outcomes.push('sent'),
+        (error: unknown) => outcomes.push(error),
+      )
+    })
+    const sender = await openDatagramClient(inner.address)
+    await sender.send('hello')
+    await waiting.wait()
+    await serving.stop()
+    expect(outcomes).toHaveLength(1)
+    if (forwarded) {
+      expect(outcomes[0]).toBe('sent')
+      expect((await sender.receive()).toString()).toBe('bye')
+    } else {
+      expect(outcomes[0]).toBeInstanceOf(Error)
+    }
     sender.close()
   })
 })
