@@ -17,7 +17,8 @@ import { BufferedWriter } from './buffered-writer.js'
  * Settings, as class fields of a subclass (they are read in `setup()`):
  * - `wbufsize` (default 0): bytes `wfile` collects before sending; what is
  *   left is flushed in `finish()`.
- * - `timeoutMs` (default undefined): the longest the connection may stay
+ * - `idleTimeoutMs` (default undefined; formerly `timeoutMs`, still read
+ *   as an alias): the longest the connection may stay
  *   idle (no byte read or written). When it passes while the handler waits
  *   to read, that read rejects with `RequestTimeoutError`: the handler may
  *   catch it and write a last line (`wfile` still works) before it returns,
@@ -35,7 +36,7 @@ import { BufferedWriter } from './buffered-writer.js'
  * @example
  * ```ts
  * class Upper extends StreamRequestHandler {
- *   override timeoutMs = 30_000
+ *   override idleTimeoutMs = 30_000
  *   override async handle() {
  *     for await (const line of this.rfile.lines()) {
  *       await this.wfile.write(Buffer.from(line).toString().toUpperCase())
@@ -49,7 +50,18 @@ export class StreamRequestHandler extends BaseRequestHandler<StreamRequest> {
   rbufsize = -1
   /** Bytes `wfile` collects before sending (Python's `wbufsize`). Default 0. */
   wbufsize = 0
-  /** Idle timeout in milliseconds, or undefined for none. */
+  /**
+   * Idle timeout in milliseconds (no byte read or written for that long),
+   * or undefined for none. Named apart from `serve()`'s `timeoutMs`, which
+   * bounds the whole request.
+   */
+  idleTimeoutMs: number | undefined = undefined
+  /**
+   * The former name of {@link StreamRequestHandler.idleTimeoutMs}, still
+   * read when `idleTimeoutMs` is not set.
+   *
+   * @deprecated Use `idleTimeoutMs`; this alias goes in the next release.
+   */
   timeoutMs: number | undefined = undefined
   /**
    * Nagle's algorithm for this connection (Python's
@@ -71,7 +83,7 @@ export class StreamRequestHandler extends BaseRequestHandler<StreamRequest> {
   override async setup(): Promise<void> {
     const socket = this.request.socket
     this.connection = socket
-    const timeoutMs = this.timeoutMs
+    const timeoutMs = this.idleTimeoutMs ?? this.timeoutMs
     const source = this.request.source
     if (timeoutMs !== undefined) {
       // First the waiting read fails (the handler can say goodbye); if the

@@ -122,7 +122,7 @@ describe('StreamRequestHandler idle timeout', () => {
     const serving = serveInBackground(
       server,
       class extends StreamRequestHandler {
-        override timeoutMs = 100
+        override idleTimeoutMs = 100
         override async handle(): Promise<void> {
           try {
             for await (const line of this.rfile.lines()) await this.wfile.write(line)
@@ -149,7 +149,7 @@ describe('StreamRequestHandler idle timeout', () => {
     const serving = serveInBackground(
       server,
       class extends StreamRequestHandler {
-        override timeoutMs = 100
+        override idleTimeoutMs = 100
         override async handle(): Promise<void> {
           await this.rfile.readline().catch(() => {})
           // Waits for nothing that will come: the request's abort ends it.
@@ -272,7 +272,7 @@ describe('rfile.inMessage and the idle timeout, read on', () => {
       server,
       class extends StreamRequestHandler {
         // The client's answer must come within one idle period, on a loaded machine too.
-        override timeoutMs = 1_000
+        override idleTimeoutMs = 1_000
         override async handle(): Promise<void> {
           try {
             await this.rfile.readline()

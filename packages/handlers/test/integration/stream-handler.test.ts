@@ -229,7 +229,7 @@ describe('StreamRequestHandler', () => {
     expect(events).toEqual(['setup'])
   })
 
-  test('timeoutMs closes an idle client with RequestTimeoutError while a second client is served', async () => {
+  test('timeoutMs (the deprecated alias of idleTimeoutMs) closes an idle client with RequestTimeoutError while a second client is served', async () => {
     // The idle time applies to the active client as well: the turn or two of
     // this process it needs can stall for more than 100 ms on a loaded
     // machine, so it leaves room for that, at the price of the idle wait.
