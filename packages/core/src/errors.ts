@@ -285,6 +285,25 @@ export class HookError extends SocketServerError {
 }
 
 /**
+ * A read was asked for while another read of the same source was still
+ * pending: reads of a connection's `request.source` (and `readline()` of a
+ * `BufferedReader`) take turns, as `for await` does by itself.
+ *
+ * @example
+ * ```ts
+ * const first = request.source.next()
+ * await request.source.next() // rejects: ReadPendingError, code SS_ERR_READ_PENDING
+ * ```
+ */
+export class ReadPendingError extends SocketServerError {
+  /** @param what - What could not be read, for the message (`'a line'`). */
+  constructor(what = '') {
+    const reading = what === '' ? 'read' : `read ${what}`
+    super(`Cannot ${reading}: another read of this source is still pending`, 'SS_ERR_READ_PENDING')
+  }
+}
+
+/**
  * The reason of a request's `stopping` signal: `serve()` began to stop (its
  * `signal` aborted). Not a failure: a handler that sees it finishes the
  * request it is in and returns; `serve()` waits for it until the drain

@@ -4,6 +4,7 @@
  * @module
  */
 
+import { InvalidOptionError, ReadPendingError } from '@socketserver/core'
 import { IncompleteReadError, LineTooLongError } from './errors.js'
 
 /**
@@ -213,15 +214,19 @@ export class BufferedReader implements AsyncIterable<Buffer> {
    *   next `readline()` first skips the rest of the line, through its
    *   newline, as it arrives. (`read()` and `readExactly()` take the bytes
    *   as they are, the rest of the line included.)
-   * @throws RangeError when `maxLength` is not a whole number of 1 or more
-   *   (or `Infinity`); an error with code `SS_ERR_READ_PENDING` when another
-   *   `readline()` of this reader is still waiting (reads take turns).
+   * @throws InvalidOptionError when `maxLength` is not a whole number of 1
+   *   or more (or `Infinity`); ReadPendingError (code `SS_ERR_READ_PENDING`)
+   *   when another `readline()` of this reader is still waiting (reads take
+   *   turns).
    */
   readline(options?: ReadlineOptions): Promise<Buffer> {
     const maxLength = options?.maxLength ?? DEFAULT_MAX_LINE_LENGTH
     if (!(maxLength >= 1) || (!Number.isSafeInteger(maxLength) && maxLength !== Number.POSITIVE_INFINITY)) {
       return Promise.reject(
-        new RangeError(`Cannot read a line of at most ${maxLength} bytes: expected a whole number of 1 or more, or Infinity`),
+        new InvalidOptionError(
+          'maxLength',
+          `Cannot read a line of at most ${maxLength} bytes: expected a whole number of 1 or more, or Infinity`,
+        ),
       )
     }
     // Reads take turns: a second readline() while one waits is refused, not
@@ -337,7 +342,7 @@ export class BufferedReader implements AsyncIterable<Buffer> {
   lines(options: LinesOptions = {}): AsyncGenerator<Buffer, void, undefined> {
     const skip = options.tooLong === 'skip'
     if (options.tooLong !== undefined && !skip && options.tooLong !== 'throw') {
-      throw new RangeError(`Cannot use tooLong ${JSON.stringify(options.tooLong)}: expected 'throw' or 'skip'`)
+      throw new InvalidOptionError('tooLong', `Cannot use tooLong ${JSON.stringify(options.tooLong)}: expected 'throw' or 'skip'`)
     }
     // A hand-written iterator rather than an async generator: a line that
     // is already buffered costs one resolved promise, where a generator's
@@ -435,8 +440,8 @@ export class BufferedReader implements AsyncIterable<Buffer> {
    * past a line a handler does not want, however long.
    *
    * @returns How many bytes were dropped, newline included.
-   * @throws An error with code `SS_ERR_READ_PENDING` while a `readline()`
-   *   of this reader waits; the source's error if it fails.
+   * @throws ReadPendingError (code `SS_ERR_READ_PENDING`) while a
+   *   `readline()` of this reader waits; the source's error if it fails.
    * @example
    * ```ts
    * const header = await this.rfile.readline()
@@ -577,5 +582,5 @@ export class BufferedReader implements AsyncIterable<Buffer> {
 
 /** What a second read while one waits is refused with: reads take turns. */
 function readPendingError(): Error {
-  return Object.assign(new Error('Cannot read a line: another readline() of this reader is still pending'), { code: 'SS_ERR_READ_PENDING' })
+  return new ReadPendingError('a line')
 }

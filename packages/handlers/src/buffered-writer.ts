@@ -5,6 +5,7 @@
  */
 
 import type { Socket } from 'node:net'
+import { InvalidOptionError } from '@socketserver/core'
 
 const RESOLVED = Promise.resolve()
 
@@ -59,7 +60,7 @@ export class BufferedWriter {
   constructor(socket: Socket, options: BufferedWriterOptions = {}) {
     const bufferSize = options.bufferSize ?? 0
     if (!Number.isSafeInteger(bufferSize) || bufferSize < 0) {
-      throw new RangeError(`Cannot use bufferSize ${bufferSize}: expected an integer of 0 or more`)
+      throw new InvalidOptionError('bufferSize', `Cannot use bufferSize ${bufferSize}: expected an integer of 0 or more`)
     }
     this.#socket = socket
     this.#bufferSize = bufferSize

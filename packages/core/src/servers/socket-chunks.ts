@@ -6,6 +6,7 @@
  */
 
 import type { Socket } from 'node:net'
+import { ReadPendingError } from '../errors.js'
 import { afterNextPoll } from '../internal/next-poll.js'
 import { closedError, endWritingThen } from './socket-writing.js'
 
@@ -40,7 +41,7 @@ interface RequestState {
 
 /** What a second read at once is refused with: reads of a source take turns. */
 function readPendingError(): Error {
-  return Object.assign(new Error('Cannot read: another read of this source is still pending'), { code: 'SS_ERR_READ_PENDING' })
+  return new ReadPendingError()
 }
 
 /**

@@ -300,7 +300,7 @@ describe('reading a connection source', () => {
     const { from, fromRequest, to, toRequest } = await twoConnections()
     const source = fromRequest.source
     const first = source.next()
-    await expect(source.next()).rejects.toMatchObject({ code: 'SS_ERR_READ_PENDING' })
+    await expect(source.next()).rejects.toMatchObject({ name: 'ReadPendingError', code: 'SS_ERR_READ_PENDING' })
     await from.send('one\n')
     const { value } = await first
     expect(Buffer.from(value ?? []).toString()).toBe('one\n')

@@ -179,9 +179,9 @@ describe('BufferedReader', () => {
     await expect(longer.readline({ maxLength: 5 })).rejects.toBeInstanceOf(LineTooLongError)
   })
 
-  test.each([Number.NaN, 0, -1, 2.5])('readline() refuses maxLength %s with a RangeError', async (maxLength) => {
+  test.each([Number.NaN, 0, -1, 2.5])('readline() refuses maxLength %s with InvalidOptionError', async (maxLength) => {
     const reader = new BufferedReader(stream([Buffer.from('line\n')]))
-    await expect(reader.readline({ maxLength })).rejects.toBeInstanceOf(RangeError)
+    await expect(reader.readline({ maxLength })).rejects.toMatchObject({ name: 'InvalidOptionError', option: 'maxLength' })
     expect(text(await reader.readline({ maxLength: Number.POSITIVE_INFINITY }))).toBe('line\n')
   })
 
@@ -192,7 +192,7 @@ describe('BufferedReader', () => {
     }
     const reader = new BufferedReader(later())
     const first = reader.readline()
-    await expect(reader.readline()).rejects.toMatchObject({ code: 'SS_ERR_READ_PENDING' })
+    await expect(reader.readline()).rejects.toMatchObject({ name: 'ReadPendingError', code: 'SS_ERR_READ_PENDING' })
     // The source was asked for its chunk inside readline(): its resolver is set.
     expect(deliver).toBeDefined()
     deliver?.(Buffer.from('one\ntwo\n'))
@@ -249,4 +249,18 @@ describe('ReplyBuffer', () => {
     await reply.write(scratch)
     expect(Buffer.from(reply.bytes).toString()).toBe('abcd')
   })
+})
+
+test('bad options of the reader and the writer are InvalidOptionError naming the option, as in core', async () => {
+  const { Socket } = await import('node:net')
+  const { BufferedWriter } = await import('@socketserver/handlers')
+  const { InvalidOptionError } = await import('@socketserver/core')
+  const reader = BufferedReader.from(Buffer.from('a\n'))
+  expect(() => reader.lines({ tooLong: 'truncate' as 'skip' })).toThrow(InvalidOptionError)
+  const socket = new Socket()
+  try {
+    expect(() => new BufferedWriter(socket, { bufferSize: -1 })).toThrow(expect.objectContaining({ option: 'bufferSize' }))
+  } finally {
+    socket.destroy()
+  }
 })
