@@ -24,6 +24,7 @@
 export { registerCleanup } from './cleanup.js'
 export { DatagramClient, type DatagramClientOptions, openDatagramClient } from './clients/datagram-client.js'
 export { connect, LoopbackClient } from './clients/loopback-client.js'
+export { describeDatagramSourceCompliance } from './compliance/datagram-source.js'
 export {
   type DatagramHandlerComplianceOptions,
   describeDatagramHandlerCompliance,

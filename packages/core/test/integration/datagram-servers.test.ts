@@ -19,6 +19,7 @@ import {
   ConcurrencyProbe,
   DATAGRAM_TRANSPORTS,
   describeDatagramHandlerCompliance,
+  describeDatagramSourceCompliance,
   Gate,
   listenDatagram,
   nextEvent,
@@ -29,6 +30,9 @@ import {
   until,
 } from '@socketserver/testing'
 import { describe, expect, test, vi } from 'vitest'
+
+for (const transport of DATAGRAM_TRANSPORTS)
+  describeDatagramSourceCompliance(`compliance of the datagram server over ${transport}`, () => listenDatagram(transport))
 
 const echo = (request: DatagramRequest): Promise<void> => request.reply(request.data)
 const UNREAD_CLIENT = new URL('../fixtures/unread-dgram-client.mjs', import.meta.url)

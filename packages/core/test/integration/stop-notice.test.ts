@@ -1,6 +1,15 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { type DatagramRequest, HandlerError, pooled, type Server, ServerStoppingError, type StreamRequest, serve } from '@socketserver/core'
-import { connect, Gate, listen, listenDatagram, openDatagramClient, serveInBackground, until } from '@socketserver/testing'
+import {
+  connect,
+  describeDatagramSourceCompliance,
+  Gate,
+  listen,
+  listenDatagram,
+  openDatagramClient,
+  serveInBackground,
+  until,
+} from '@socketserver/testing'
 import { describe, expect, test } from 'vitest'
 
 /** Echoes everything until the client ends its side (or the stop ends the idle read). */
@@ -346,6 +355,10 @@ describe('a server of another library, written from the public contract', () => 
     if (forwardStopAccepting) wrapper.stopAccepting = () => inner.stopAccepting?.()
     return wrapper
   }
+
+  describeDatagramSourceCompliance('a wrapper around UDPServer that forwards stopAccepting()', async () =>
+    wrap(await listenDatagram('udp4'), true),
+  )
 
   test.each([
     [true, 'the reply goes out during the drain'],
