@@ -18,9 +18,42 @@
  * @packageDocumentation
  */
 
-export * from './address.js'
+export {
+  formatAddress,
+  type HostPort,
+  type InetAddress,
+  inetAddress,
+  parseHostPort,
+  type SocketAddress,
+  type Transport,
+  type UnixAddress,
+} from './address.js'
 export { channels } from './diagnostics.js'
-export * from './errors.js'
+export {
+  BindError,
+  ClientDisconnectedError,
+  DatagramTooLargeError,
+  DescriptorsExhaustedError,
+  DrainTimeoutError,
+  HandlerError,
+  HookError,
+  InvalidAddressError,
+  InvalidOptionError,
+  OverflowError,
+  ReadPendingError,
+  ReplyError,
+  RequestTimeoutError,
+  ServerClosedError,
+  ServerStoppingError,
+  SocketPathInUseError,
+  SocketPathNotSocketError,
+  SocketPathTooLongError,
+  SocketServerError,
+  type SocketServerErrorOptions,
+  WaitTimeoutError,
+  WorkerCrashedError,
+  WorkerStartError,
+} from './errors.js'
 export { handleRequest } from './handle-request.js'
 export {
   DEFAULT_CHILD_IDLE_TIMEOUT_MS,
@@ -60,4 +93,17 @@ export { DEFAULT_HOST, DEFAULT_NO_DELAY, TCPServer, type TCPServerOptions } from
 export { UDPServer, type UDPServerOptions } from './servers/udp-server.js'
 export { UnixDatagramServer, type UnixDatagramServerOptions } from './servers/unix-datagram-server.js'
 export { UnixStreamServer, type UnixStreamServerOptions } from './servers/unix-stream-server.js'
-export type * from './types.js'
+export type {
+  AbortOptions,
+  BaseRequest,
+  ConnectionSource,
+  DatagramRequest,
+  Handler,
+  Policy,
+  Request,
+  RequestHandlerClass,
+  RequestHandlerFunction,
+  RequestHandlerInstance,
+  Server,
+  StreamRequest,
+} from './types.js'
