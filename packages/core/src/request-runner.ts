@@ -144,6 +144,11 @@ export async function verifyRequest<R extends Request>(hooks: RequestHooks<R>, r
  * callbacks. `pooled()` uses it: a waiting request then holds no promise of
  * its own and no resolving functions (a few hundred bytes per idle
  * connection, and two promise turns per request).
+ * Measured (2026-12-01, `pnpm bench --runs 3 --only "ping-pong 64 B x 64"`,
+ * two interleaved runs with it turned off against two with it on, ratio to
+ * raw Node): UDP 0.88-0.91 with it, 0.84-0.86 without; Unix
+ * datagrams 0.90-0.91 with, 0.89 without; TCP and Unix stream the same
+ * within noise.
  *
  * @internal
  */

@@ -16,6 +16,11 @@ const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined }
  * and iteration only ends (or fails). `serve()` calls it when nothing reads
  * outcomes (no `serviceActions`): a promise turn and a resumption fewer per
  * request.
+ * Measured (2026-12-01, `pnpm bench --runs 3 --only "ping-pong 64 B x 64"`,
+ * two interleaved runs with it turned off against two with it on, ratio to
+ * raw Node): UDP 0.88-0.91 with it, 0.76-0.81 without; Unix
+ * datagrams 0.90-0.91 with, 0.81-0.86 without; TCP and Unix stream the
+ * same within noise.
  *
  * @internal
  */

@@ -2,6 +2,12 @@
  * The key of an optional method of an async iterator: returns the next item
  * if one is ready now, without a promise, else undefined. Policies use it to
  * start every ready request in one turn instead of one promise turn each.
+ * With {@link TAKE_LATER}:
+ * Measured (2026-12-01, `pnpm bench --runs 3 --only "ping-pong 64 B x 64"`,
+ * two interleaved runs with it turned off against two with it on, ratio to
+ * raw Node): UDP 0.88-0.91 with both, 0.82-0.84 without;
+ * Unix datagrams 0.90-0.91 with, 0.88-0.90 without; TCP and Unix stream
+ * the same within noise (0.97-1.03).
  *
  * @internal
  */
