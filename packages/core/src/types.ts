@@ -48,7 +48,15 @@ export interface BaseRequest {
    * {@link BaseRequest.stopping} with `reason` and, on a stream connection,
    * ends a read that waits idle. `serve()` calls it on every running request
    * when its signal aborts (and on a request that starts after that); call
-   * it yourself when you stop a loop of your own. Idempotent.
+   * it yourself when you stop a loop of your own. Idempotent: the first
+   * reason stays.
+   *
+   * @param reason - The `stopping` signal's reason; default a
+   *   `ServerStoppingError`.
+   * @example
+   * ```ts
+   * process.once('SIGTERM', () => { for (const request of open) request.stop() })
+   * ```
    */
   stop(reason?: unknown): void
   /**
