@@ -6,6 +6,7 @@
 
 import { InvalidOptionError, ReadPendingError } from '@socketserver/core'
 import { IncompleteReadError, LineTooLongError } from './errors.js'
+import { type StopAwareSource, stopAwareSource } from './stop-aware-source.js'
 
 /**
  * The longest line `readline()` accepts by default: 64 KiB. Python's
@@ -100,7 +101,7 @@ export class BufferedReader implements AsyncIterable<Buffer> {
   /** An over-long line was refused before its newline came: the next readline() skips the rest of it first. */
   #insideLongLine = false
   /** The source, when it wants to know whether a read waits in the middle of a message (a connection's `request.source`). */
-  readonly #stopAware: { midMessage: boolean } | undefined
+  readonly #stopAware: StopAwareSource | undefined
 
   /** @param source - The byte stream, read lazily. */
   constructor(source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>) {
@@ -111,8 +112,7 @@ export class BufferedReader implements AsyncIterable<Buffer> {
             yield* source
           })()
     this.#readsLater = typeof (this.#source as { [READ_LATER]?: ReadLater })[READ_LATER] === 'function'
-    const stopAware = this.#source as { midMessage?: unknown }
-    this.#stopAware = typeof stopAware.midMessage === 'boolean' ? (stopAware as { midMessage: boolean }) : undefined
+    this.#stopAware = stopAwareSource(this.#source)
   }
 
   /**

@@ -223,6 +223,11 @@ export class SocketChunks implements AsyncGenerator<Uint8Array, undefined, unkno
     else deliver(ready)
   }
 
+  /** Whether nothing more will be read: the end, a failure, or the reader left. */
+  get #over(): boolean {
+    return this.#ended || this.#error !== undefined || this.#detached
+  }
+
   /** Whether a read is waiting: a second one at once is refused, not queued. (Reads while forwarding get their own refusal.) */
   get #reading(): boolean {
     return this.#target === undefined && (this.#resolve !== undefined || this.#deliver !== undefined)
@@ -255,7 +260,7 @@ export class SocketChunks implements AsyncGenerator<Uint8Array, undefined, unkno
    * a forwarding) was waiting; if none was, nothing changes.
    */
   failWaitingRead(error: Error): boolean {
-    if (this.#ended || this.#error !== undefined || this.#detached) return false
+    if (this.#over) return false
     const deliver = this.#deliver
     if (deliver !== undefined) {
       this.#deliver = undefined
@@ -276,7 +281,7 @@ export class SocketChunks implements AsyncGenerator<Uint8Array, undefined, unkno
    * nothing more arrives (see {@link SocketChunks.#checkIdleSoon}).
    */
   endIdleRead(): void {
-    if (this.#ended || this.#error !== undefined || this.#detached) return
+    if (this.#over) return
     this.#checkIdleSoon()
   }
 
@@ -299,7 +304,7 @@ export class SocketChunks implements AsyncGenerator<Uint8Array, undefined, unkno
   /** The second half of {@link SocketChunks.#checkIdleSoon}, a turn later. @internal */
   afterPoll(): void {
     this.#idleCheck = false
-    if (this.#ended || this.#error !== undefined || this.#detached) return
+    if (this.#over) return
     const forwarding = this.#target !== undefined
     const waiting = forwarding ? this.#resolve !== undefined : this.#reading
     if (!waiting || this.midMessage) return

@@ -7,6 +7,7 @@
  */
 
 import type { Source } from 'it-stream-types'
+import { type StopAwareSource, stopAwareSource } from '../stop-aware-source.js'
 
 /** What `LineDecoder` and `LengthPrefixedDecoder` have in common. */
 export interface ChunkDecoder {
@@ -50,15 +51,14 @@ class DecodedFrames<T extends Buffer | Buffer[]> implements AsyncGenerator<T, vo
   #reading: Promise<IteratorResult<T, void>> | undefined
   #started = false
   /** A connection's `request.source`, told before each read whether a frame is half read (see `ConnectionSource`). */
-  readonly #stopAware: { midMessage: boolean } | undefined
+  readonly #stopAware: StopAwareSource | undefined
 
   constructor(source: Source<Uint8Array>, decoder: ChunkDecoder, signal: AbortSignal | undefined, batches: boolean) {
     this.#source = Symbol.asyncIterator in source ? source[Symbol.asyncIterator]() : source[Symbol.iterator]()
     this.#decoder = decoder
     this.#signal = signal
     this.#batches = batches
-    const stopAware = this.#source as { midMessage?: unknown }
-    this.#stopAware = typeof stopAware.midMessage === 'boolean' ? (stopAware as { midMessage: boolean }) : undefined
+    this.#stopAware = stopAwareSource(this.#source)
   }
 
   next(): Promise<IteratorResult<T, void>> {
