@@ -14,7 +14,7 @@ import { abortStateOf } from './internal/abort-state.js'
 import { NOTHING_TO_CLOSE } from './internal/nothing-to-close.js'
 import { closeFailureOf, failureOf } from './request-failure.js'
 import type { RequestHooks } from './serve-options.js'
-import type { Handler, Request, RequestHandlerClass, RequestHandlerFunction } from './types.js'
+import type { Handler, Request, RequestHandlerClass, RequestHandlerFunction, RunRequest } from './types.js'
 
 /** What serving one request came to. */
 export interface Outcome<R extends Request = Request> {
@@ -137,34 +137,9 @@ export async function verifyRequest<R extends Request>(hooks: RequestHooks<R>, r
   return accepted
 }
 
-/**
- * The key under which the function made by {@link requestRunner} offers a
- * callback form of itself: `run[RUN_WITH_CALLBACKS](request, settled,
- * failed)` serves the request like `run(request)` but reports through the
- * callbacks. `pooled()` uses it: a waiting request then holds no promise of
- * its own and no resolving functions (a few hundred bytes per idle
- * connection, and two promise turns per request).
- * Measured (2026-12-01, `pnpm bench --runs 3 --only "ping-pong 64 B x 64"`,
- * two interleaved runs with it turned off against two with it on, ratio to
- * raw Node): UDP 0.88-0.91 with it, 0.84-0.86 without; Unix
- * datagrams 0.90-0.91 with, 0.89 without; TCP and Unix stream the same
- * within noise.
- *
- * @internal
- */
-export const RUN_WITH_CALLBACKS: unique symbol = Symbol('socketserver.runWithCallbacks')
-
-/**
- * Serves one request, reporting its outcome through `settled`; `failed` is
- * for a run that could not serve at all (the runner's own never calls it).
- * @internal
- */
-export type RunWithCallbacks<R, O> = (request: R, settled: (outcome: O) => void, failed: (error: unknown) => void) => void
-
-/** The function that serves one request, with its callback form. @internal */
-export interface RequestRun<R extends Request> {
-  (request: R): Promise<Outcome<R>>
-  readonly [RUN_WITH_CALLBACKS]: RunWithCallbacks<R, Outcome<R>>
+/** The function that serves one request, with its callback form (see {@link RunRequest}). @internal */
+export interface RequestRun<R extends Request> extends RunRequest<R, Outcome<R>> {
+  readonly runWithCallbacks: NonNullable<RunRequest<R, Outcome<R>>['runWithCallbacks']>
 }
 
 /**
@@ -178,7 +153,7 @@ export interface RequestRun<R extends Request> {
 export function requestRunner<R extends Request>(handler: Handler<R>, hooks: RequestHooks<R>, tracking?: RunTracking<R>): RequestRun<R> {
   const invoke = handlerInvoker(handler)
   const timeoutMs = hooks.timeoutMs
-  const runWithCallbacks: RunWithCallbacks<R, Outcome<R>> = (request, settled) => {
+  const runWithCallbacks: RequestRun<R>['runWithCallbacks'] = (request, settled) => {
     tracking?.started(request)
     const timer = timeoutMs === undefined ? undefined : setTimeout(() => request.abort(new RequestTimeoutError(timeoutMs)), timeoutMs)
     if (channels.requestStart.hasSubscribers) channels.requestStart.publish({ request })
@@ -212,7 +187,7 @@ export function requestRunner<R extends Request>(handler: Handler<R>, hooks: Req
     work.then(() => finish(undefined, true), finish)
   }
   const run = (request: R): Promise<Outcome<R>> => new Promise((resolve, reject) => runWithCallbacks(request, resolve, reject))
-  return Object.assign(run, { [RUN_WITH_CALLBACKS]: runWithCallbacks })
+  return Object.assign(run, { runWithCallbacks })
 }
 
 /** The handler's promise; a synchronous throw (a constructor's) becomes a rejection. */

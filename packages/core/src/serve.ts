@@ -5,15 +5,14 @@
  * @module
  */
 
-import { delay, isAbortError } from 'abort-controller-x'
 import { pipe } from 'it-pipe'
-import { channels } from './diagnostics.js'
-import { DrainTimeoutError, HookError, InvalidOptionError, ServerStoppingError } from './errors.js'
-import { RunningRequests } from './internal/running-requests.js'
-import { DISCARD_OUTCOMES } from './policies/pooled-run.js'
+import { InvalidOptionError } from './errors.js'
+import { Drain } from './internal/drain.js'
+import { withEndNotice } from './internal/end-of-requests.js'
+import { ServiceActions } from './internal/service-actions.js'
 import { type Outcome, reportError, requestRunner, verifyRequest } from './request-runner.js'
 import { resolveServeOptions, type ServeOptions } from './serve-options.js'
-import type { Handler, Request, Server } from './types.js'
+import type { Handler, Outcomes, Policy, Request, Server } from './types.js'
 
 /**
  * Serves requests from `server` with `handler` until `options.signal` aborts
@@ -71,8 +70,61 @@ export async function serve<R extends Request>(
   options: ServeOptions<R> = {},
 ): Promise<void> {
   const resolved = resolveServeOptions(options)
-  const { signal, forceSignal, drainTimeoutMs } = resolved
-  const own = resolved.policy.handler as Handler<R> | undefined
+  const handle = requestHandler(handler, resolved.policy)
+  const { signal, forceSignal } = resolved
+  if (signal?.aborted === true) {
+    await server.close()
+    return
+  }
+  const drain = new Drain<R>(resolved.drainTimeoutMs)
+  // The stop: running requests are told and the deadline armed, once; the
+  // server hands out no more requests (a datagram server keeps its socket
+  // for their replies until the end, below).
+  const stop = (): void => {
+    if (!drain.beginStop()) return
+    if (server.stopAccepting !== undefined) server.stopAccepting()
+    else void server.close()
+  }
+  // The server's drops go to handleError; its close by other means
+  // (`server.close()`, its own signal) is the same stop. A server that
+  // cannot tell is watched for the end of its requests instead.
+  const unobserve = server.observe?.({ dropped: (error) => reportError(resolved, error, undefined), closed: stop })
+  const requests = unobserve === undefined ? withEndNotice(server, stop) : server
+  signal?.addEventListener('abort', stop)
+  forceSignal?.addEventListener('abort', drain.force)
+  if (forceSignal?.aborted === true) drain.force()
+  const actions =
+    resolved.serviceActions === undefined
+      ? undefined
+      : new ServiceActions(resolved.serviceActions, resolved.pollIntervalMs, (error) => reportError(resolved, error, undefined))
+  actions?.start()
+  try {
+    await pipe(verified(requests, resolved, drain), resolved.policy(requestRunner(handle, resolved, drain)), (outcomes) =>
+      consume(outcomes, actions),
+    )
+  } catch (error) {
+    // The pipeline failed (a server whose iteration throws) while requests
+    // still run: they are drained as on a stop, not left behind untracked.
+    if (drain.size > 0) {
+      stop()
+      await drain.untilIdle()
+    }
+    throw error
+  } finally {
+    unobserve?.()
+    signal?.removeEventListener('abort', stop)
+    // A service action still running is waited for, but no longer than the
+    // drain allows: one that never settles must not keep serve() from ending.
+    if (actions !== undefined && !(await drain.within(actions.stop()))) reportError(resolved, drain.forced, undefined)
+    forceSignal?.removeEventListener('abort', drain.force)
+    drain.dispose()
+    await server.close()
+  }
+}
+
+/** The handler that serves each request: the one given, or the policy's own (`forked()`: the module's, in children). */
+function requestHandler<R extends Request>(handler: Handler<R> | null, policy: Policy): Handler<R> {
+  const own = policy.handler as Handler<R> | undefined
   if (own !== undefined && handler !== null) {
     // It would be ignored: the policy runs its module's handler in children.
     throw new InvalidOptionError(
@@ -87,130 +139,15 @@ export async function serve<R extends Request>(
       'Cannot serve without a handler: pass a handler class or function, or a policy that brings one (forked())',
     )
   }
-  if (signal?.aborted === true) {
-    await server.close()
-    return
-  }
-  const running = new RunningRequests<R>()
-  let forced: DrainTimeoutError | undefined
-  let drainTimer: NodeJS.Timeout | undefined
-  let onForced: (() => void) | undefined
-  let onIdle: (() => void) | undefined
-  const force = (): void => {
-    forced ??= new DrainTimeoutError(drainTimeoutMs)
-    for (const request of running.snapshot()) request.abort(forced)
-    onForced?.()
-  }
-  let stopping: ServerStoppingError | undefined
-  const stop = (): void => {
-    // Once: the server's close comes back here through its channel.
-    if (stopping !== undefined) return
-    stopping = new ServerStoppingError()
-    // Stop accepting first: a datagram server keeps its socket until the
-    // drain is over (closed in the finally below), as running requests
-    // reply through it.
-    if (server.stopAccepting !== undefined) server.stopAccepting()
-    else void server.close()
-    drainTimer ??= setTimeout(force, drainTimeoutMs)
-    // Then every running request learns of the stop (idle connections end
-    // their reads); one that starts later learns at its start. A snapshot:
-    // a request may end while it is told.
-    for (const request of running.snapshot()) tellStopping(request, stopping)
-  }
-  const serviceLoop = new AbortController()
-  const serviceActions = resolved.serviceActions
-  // One run at a time, as Python's loop calls service_actions(): the poll
-  // and the call after a request share a run that is still going.
-  let serviceRun: Promise<void> | undefined
-  const runServiceActions = (): Promise<void> => {
-    serviceRun ??= (async () => {
-      try {
-        await serviceActions?.()
-      } catch (error) {
-        reportError(resolved, new HookError('serviceActions', error), undefined)
-      } finally {
-        serviceRun = undefined
-      }
-    })()
-    return serviceRun
-  }
-
-  const run = requestRunner(effective, resolved, {
-    started: (request) => {
-      running.add(request)
-      if (stopping !== undefined) tellStopping(request, stopping)
-      if (forced !== undefined) request.abort(forced)
-    },
-    ended: (request) => {
-      running.delete(request)
-      if (running.size === 0) onIdle?.()
-    },
-  })
-
-  // Requests refused before any handler saw them (overflow, oversized
-  // datagrams) and accept failures (descriptors exhausted) are the server's
-  // to report; pass this server's to handleError.
-  const onDrop = (message: unknown): void => {
-    const { server: from, error } = message as { server: unknown; error: unknown }
-    if (from === server) reportError(resolved, error, undefined)
-  }
-  // The server closed by other means (`server.close()`, its own signal):
-  // the same stop, so running requests are told and the drain is bounded.
-  const onServerClose = (message: unknown): void => {
-    if ((message as { server: unknown }).server === server) stop()
-  }
-  channels.serverDrop.subscribe(onDrop)
-  channels.serverAcceptError.subscribe(onDrop)
-  channels.serverClose.subscribe(onServerClose)
-  signal?.addEventListener('abort', stop)
-  forceSignal?.addEventListener('abort', force)
-  if (forceSignal?.aborted === true) force()
-  const serviceDone =
-    serviceActions === undefined ? Promise.resolve() : pollServiceActions(serviceLoop.signal, resolved.pollIntervalMs, runServiceActions)
-  let failed = false
-  try {
-    await pipe(verified(server, resolved, running), resolved.policy(run), async (outcomes: AsyncIterable<Outcome<R>>) => {
-      if (serviceActions === undefined) (outcomes as { [DISCARD_OUTCOMES]?: () => void })[DISCARD_OUTCOMES]?.()
-      for await (const _ of outcomes) {
-        if (serviceActions !== undefined) await runServiceActions()
-      }
-    })
-  } catch (error) {
-    failed = true
-    throw error
-  } finally {
-    channels.serverDrop.unsubscribe(onDrop)
-    channels.serverAcceptError.unsubscribe(onDrop)
-    channels.serverClose.unsubscribe(onServerClose)
-    signal?.removeEventListener('abort', stop)
-    serviceLoop.abort()
-    // The pipeline failed (a server whose iteration throws) while requests
-    // still run: they are drained as on a stop, not left behind untracked.
-    if (failed && running.size > 0) {
-      stop()
-      await new Promise<void>((resolve) => {
-        onIdle = resolve
-      })
-    }
-    // A service action still running is waited for, but no longer than the
-    // drain allows: one that never settles must not keep serve() from ending.
-    if (forced === undefined) {
-      const gaveUp = new Promise<void>((resolve) => {
-        onForced = resolve
-      })
-      drainTimer ??= setTimeout(force, drainTimeoutMs)
-      await Promise.race([serviceDone, gaveUp])
-      if (forced !== undefined) reportError(resolved, forced, undefined)
-    }
-    forceSignal?.removeEventListener('abort', force)
-    clearTimeout(drainTimer)
-    await server.close()
-  }
+  return effective
 }
 
-/** Gives a request the stop notice; a request of another library may not take it. */
-function tellStopping(request: Request, reason: ServerStoppingError): void {
-  ;(request as Partial<Request>).stop?.(reason)
+/** Reads the policy's outcomes to their end, running service actions after each; without them, outcomes are discarded unread. */
+async function consume<R extends Request>(outcomes: Outcomes<Outcome<R>>, actions: ServiceActions | undefined): Promise<void> {
+  if (actions === undefined) outcomes.discardOutcomes?.()
+  for await (const _ of outcomes) {
+    if (actions !== undefined) await actions.run()
+  }
 }
 
 /**
@@ -218,35 +155,24 @@ function tellStopping(request: Request, reason: ServerStoppingError): void {
  * request counts as running while it is verified, so a drain that runs out
  * aborts a check that never settles.
  */
-function verified<R extends Request>(server: Server<R>, hooks: ServeOptions<R>, running: RunningRequests<R>): AsyncIterable<R> {
+function verified<R extends Request>(requests: AsyncIterable<R>, hooks: ServeOptions<R>, drain: Drain<R>): AsyncIterable<R> {
   // Without the hook, skip a generator hop per request.
-  return hooks.verifyRequest === undefined ? server : verifiedBy(server, hooks, running)
+  return hooks.verifyRequest === undefined ? requests : verifiedBy(requests, hooks, drain)
 }
 
 async function* verifiedBy<R extends Request>(
-  server: Server<R>,
+  requests: AsyncIterable<R>,
   hooks: ServeOptions<R>,
-  running: RunningRequests<R>,
+  drain: Drain<R>,
 ): AsyncGenerator<R, void, undefined> {
-  for await (const request of server) {
-    running.add(request)
+  for await (const request of requests) {
+    drain.add(request)
     let accepted: boolean
     try {
       accepted = await verifyRequest(hooks, request)
     } finally {
-      running.delete(request)
+      drain.delete(request)
     }
     if (accepted) yield request
-  }
-}
-
-async function pollServiceActions(signal: AbortSignal, intervalMs: number, action: () => Promise<void>): Promise<void> {
-  try {
-    for (;;) {
-      await delay(signal, intervalMs)
-      await action()
-    }
-  } catch (error) {
-    if (!isAbortError(error) && !signal.aborted) throw error
   }
 }

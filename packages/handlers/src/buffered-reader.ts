@@ -4,7 +4,7 @@
  * @module
  */
 
-import { InvalidOptionError, ReadPendingError } from '@socketserver/core'
+import { type ConnectionSource, InvalidOptionError, ReadPendingError } from '@socketserver/core'
 import { IncompleteReadError, LineTooLongError } from './errors.js'
 import { type StopAwareSource, stopAwareSource } from './stop-aware-source.js'
 
@@ -19,18 +19,14 @@ const NEWLINE = 0x0a
 const EMPTY: Buffer = Buffer.alloc(0)
 
 /**
- * A read without a promise, offered by `request.source` of the core's
- * stream connections: `source[READ_LATER](deliver)` hands the next chunk to
- * `deliver` synchronously when it arrives, `deliver(undefined)` at the end,
- * `deliver(undefined, error)` on failure. With it, `readline()` completes in
- * the turn of the chunk that ends the line (one promise turn per line
- * fewer). Sources without it are read with `next()`.
+ * A source that can read through a callback: `request.source` of the
+ * core's stream connections ({@link ConnectionSource.nextChunk}). With it,
+ * `readline()` completes in the turn of the chunk that ends the line (one
+ * promise turn per line fewer). Sources without it are read with `next()`.
  */
-const READ_LATER = Symbol.for('socketserver.readLater')
+type CallbackSource = AsyncIterator<Uint8Array> & Required<Pick<ConnectionSource, 'nextChunk'>>
 
-type ReadLater = (deliver: (chunk: Uint8Array | undefined, error?: Error) => void) => void
-
-/** A readline() waiting for its line through READ_LATER. */
+/** A readline() waiting for its line through nextChunk(). */
 interface PendingLine {
   readonly resolve: (line: Buffer) => void
   readonly reject: (error: unknown) => void
@@ -39,7 +35,7 @@ interface PendingLine {
   end: number
   /** Buffered bytes already searched. */
   scanned: number
-  /** Inside the READ_LATER call (a delivery now is synchronous). */
+  /** Inside the nextChunk() call (a delivery now is synchronous). */
   waiting: boolean
   deliveredNow: boolean
 }
@@ -92,11 +88,11 @@ export class BufferedReader implements AsyncIterable<Buffer> {
   #offset = 0
   #buffered = 0
   #eof = false
-  /** Whether the source offers {@link READ_LATER}. */
+  /** Whether the source offers `nextChunk()`. */
   readonly #readsLater: boolean
-  /** The readline() waiting for a chunk through READ_LATER. */
+  /** The readline() waiting for a chunk through nextChunk(). */
   #pendingLine: PendingLine | undefined
-  /** The callback READ_LATER delivers to, made on first use. */
+  /** The callback nextChunk() delivers to, made on first use. */
   #onChunk: ((chunk: Uint8Array | undefined, error?: Error) => void) | undefined
   /** An over-long line was refused before its newline came: the next readline() skips the rest of it first. */
   #insideLongLine = false
@@ -111,7 +107,7 @@ export class BufferedReader implements AsyncIterable<Buffer> {
         : (async function* () {
             yield* source
           })()
-    this.#readsLater = typeof (this.#source as { [READ_LATER]?: ReadLater })[READ_LATER] === 'function'
+    this.#readsLater = typeof (this.#source as Partial<CallbackSource>).nextChunk === 'function'
     this.#stopAware = stopAwareSource(this.#source)
   }
 
@@ -246,7 +242,7 @@ export class BufferedReader implements AsyncIterable<Buffer> {
   /**
    * `readline()` when the line is not whole in the buffer: takes chunks
    * until a newline, the limit or the end. A chunk comes through
-   * {@link READ_LATER} when the source offers it (then perhaps at once:
+   * `nextChunk()` when the source offers it (then perhaps at once:
    * handled in this loop), else through `next()`; the loop goes on from the
    * delivery. The waiting line's state lives in one object and the callback
    * is made once per reader: a line costs its promise and that object.
@@ -289,7 +285,7 @@ export class BufferedReader implements AsyncIterable<Buffer> {
     this.#sayWhetherMidMessage()
     if (this.#readsLater) {
       this.#onChunk ??= (chunk, error) => (error === undefined ? this.#lineStep(this.#keep(chunk)) : this.#lineFailed(error))
-      ;(this.#source as unknown as Record<typeof READ_LATER, ReadLater>)[READ_LATER](this.#onChunk)
+      ;(this.#source as CallbackSource).nextChunk(this.#onChunk)
       return
     }
     this.#source.next().then(
@@ -470,7 +466,7 @@ export class BufferedReader implements AsyncIterable<Buffer> {
     this.#sayWhetherMidMessage()
     if (!this.#readsLater) return this.#source.next().then((result) => void this.#accept(result))
     return new Promise((resolve, reject) =>
-      (this.#source as unknown as Record<typeof READ_LATER, ReadLater>)[READ_LATER]((chunk, error) => {
+      (this.#source as CallbackSource).nextChunk((chunk, error) => {
         if (error !== undefined) reject(error)
         else resolve(void this.#keep(chunk))
       }),

@@ -5,26 +5,9 @@
  * @internal
  */
 
-import { RUN_WITH_CALLBACKS, type RunWithCallbacks } from '../request-runner.js'
-import { TAKE_LATER, TAKE_NOW, type TakeNow } from '../servers/accept-queue.js'
+import type { Outcomes, RequestIterator, RunRequest } from '../types.js'
 
 const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined }
-
-/**
- * The key of an optional method of a policy's outcome iterator: after
- * `outcomes[DISCARD_OUTCOMES]()`, outcomes are dropped as requests finish
- * and iteration only ends (or fails). `serve()` calls it when nothing reads
- * outcomes (no `serviceActions`): a promise turn and a resumption fewer per
- * request.
- * Measured (2026-12-01, `pnpm bench --runs 3 --only "ping-pong 64 B x 64"`,
- * two interleaved runs with it turned off against two with it on, ratio to
- * raw Node): UDP 0.88-0.91 with it, 0.76-0.81 without; Unix
- * datagrams 0.90-0.91 with, 0.81-0.86 without; TCP and Unix stream the
- * same within noise.
- *
- * @internal
- */
-export const DISCARD_OUTCOMES: unique symbol = Symbol('socketserver.discardOutcomes')
 
 /**
  * Runs up to `limit` requests of `source` at once and iterates their
@@ -42,14 +25,14 @@ export const DISCARD_OUTCOMES: unique symbol = Symbol('socketserver.discardOutco
  * `break`) stops pulling and ends the source, and the running requests
  * finish on their own.
  */
-export class PooledRun<R, O> implements AsyncIterableIterator<O> {
+export class PooledRun<R, O> implements AsyncIterableIterator<O>, Outcomes<O> {
   readonly #source: AsyncIterator<R>
   /** A server's own iterator hands over ready requests without a promise turn. */
   readonly #takeNow: (() => R | undefined) | undefined
   readonly #takeLater: ((deliver: (result: IteratorResult<R>) => void) => void) | undefined
-  readonly #run: (request: R) => Promise<O>
+  readonly #run: RunRequest<R, O>
   /** The runner's callback form, when it has one: no promise per request. */
-  readonly #runWithCallbacks: RunWithCallbacks<R, O> | undefined
+  readonly #runWithCallbacks: RunRequest<R, O>['runWithCallbacks']
   readonly #limit: number
   readonly #blockOnClose: boolean
   readonly #daemon: boolean
@@ -91,13 +74,13 @@ export class PooledRun<R, O> implements AsyncIterableIterator<O> {
     this.#settle()
   }
 
-  constructor(source: AsyncIterable<R>, run: (request: R) => Promise<O>, limit: number, blockOnClose: boolean, daemon: boolean) {
-    this.#source = source[Symbol.asyncIterator]()
-    const fast = this.#source as Partial<TakeNow<R>>
-    this.#takeNow = fast[TAKE_NOW]?.bind(fast)
-    this.#takeLater = fast[TAKE_LATER]?.bind(fast)
+  constructor(source: AsyncIterable<R>, run: RunRequest<R, O>, limit: number, blockOnClose: boolean, daemon: boolean) {
+    const iterator: RequestIterator<R> = source[Symbol.asyncIterator]()
+    this.#source = iterator
+    this.#takeNow = iterator.takeNow?.bind(iterator)
+    this.#takeLater = iterator.takeLater?.bind(iterator)
     this.#run = run
-    this.#runWithCallbacks = (run as { [RUN_WITH_CALLBACKS]?: RunWithCallbacks<R, O> })[RUN_WITH_CALLBACKS]
+    this.#runWithCallbacks = run.runWithCallbacks
     this.#limit = limit
     this.#blockOnClose = blockOnClose
     this.#daemon = daemon
@@ -121,8 +104,8 @@ export class PooledRun<R, O> implements AsyncIterableIterator<O> {
     })
   }
 
-  /** From now on, drop outcomes: iteration yields nothing and ends as before. */
-  [DISCARD_OUTCOMES](): void {
+  /** From now on, drop outcomes: iteration yields nothing and ends as before (see {@link Outcomes.discardOutcomes}). */
+  discardOutcomes(): void {
     this.#discarding = true
     this.#finished.length = 0
     this.#pump()

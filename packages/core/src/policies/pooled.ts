@@ -5,7 +5,7 @@
  */
 
 import { InvalidOptionError } from '../errors.js'
-import type { Policy } from '../types.js'
+import type { Outcomes, Policy, RunRequest } from '../types.js'
 import { PooledRun } from './pooled-run.js'
 
 /**
@@ -65,10 +65,10 @@ export function pooled(options: PooledOptions = {}): Policy {
  */
 export function runPooled<R, O>(
   source: AsyncIterable<R>,
-  run: (request: R) => Promise<O>,
+  run: RunRequest<R, O>,
   limit: number,
   blockOnClose: boolean,
   daemon: boolean,
-): AsyncIterableIterator<O> {
+): AsyncIterableIterator<O> & Outcomes<O> {
   return new PooledRun(source, run, limit, blockOnClose, daemon)
 }

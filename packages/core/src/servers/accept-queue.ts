@@ -1,33 +1,11 @@
 /**
- * The key of an optional method of an async iterator: returns the next item
- * if one is ready now, without a promise, else undefined. Policies use it to
- * start every ready request in one turn instead of one promise turn each.
- * With {@link TAKE_LATER}:
- * Measured (2026-12-01, `pnpm bench --runs 3 --only "ping-pong 64 B x 64"`,
- * two interleaved runs with it turned off against two with it on, ratio to
- * raw Node): UDP 0.88-0.91 with both, 0.82-0.84 without;
- * Unix datagrams 0.90-0.91 with, 0.88-0.90 without; TCP and Unix stream
- * the same within noise (0.97-1.03).
+ * The bounded queue between a server's socket events and its iterators.
  *
+ * @module
  * @internal
  */
-export const TAKE_NOW: unique symbol = Symbol('socketserver.takeNow')
 
-/**
- * The key of an optional method of an async iterator: like `next()`, but
- * the result goes to a callback, called synchronously when an item is
- * pushed (or at once, if one is ready): a promise and a promise turn fewer
- * per request for a policy that starts requests as they arrive.
- *
- * @internal
- */
-export const TAKE_LATER: unique symbol = Symbol('socketserver.takeLater')
-
-/** An iterator that can hand over a ready item synchronously. @internal */
-export interface TakeNow<T> {
-  [TAKE_NOW](): T | undefined
-  [TAKE_LATER](deliver: (result: IteratorResult<T, undefined>) => void): void
-}
+import type { RequestIterator } from '../types.js'
 
 /** A consumer waiting for the next item. */
 type Waiter<T> = (result: IteratorResult<T, undefined>) => void
@@ -151,12 +129,12 @@ export class AcceptQueue<T> {
    * arriving later stays queued for another consumer instead of going to
    * one that left; later pulls of this iterator get `done`.
    */
-  [Symbol.asyncIterator](): AsyncIterator<T, undefined> & TakeNow<T> {
+  [Symbol.asyncIterator](): RequestIterator<T> & AsyncIterator<T, undefined> {
     // The waiters of this iterator's pending pulls (usually one), so
     // return() can end them. Each removes itself when it is answered.
     const waiting: Waiter<T>[] = []
     let returned = false
-    // next() without the promise: TAKE_LATER, and next() through it.
+    // next() without the promise (takeLater), and next() through it.
     const takeLater = (deliver: (result: IteratorResult<T, undefined>) => void): void => {
       const item = returned ? undefined : this.shift()
       if (item !== undefined) {
@@ -174,8 +152,8 @@ export class AcceptQueue<T> {
     }
     return {
       next: () => new Promise((resolve) => takeLater(resolve)),
-      [TAKE_NOW]: () => (returned ? undefined : this.shift()),
-      [TAKE_LATER]: takeLater,
+      takeNow: () => (returned ? undefined : this.shift()),
+      takeLater,
       return: async () => {
         returned = true
         for (const waiter of [...waiting]) {

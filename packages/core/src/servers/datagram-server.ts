@@ -7,7 +7,6 @@
  */
 
 import { formatAddress, type SocketAddress } from '../address.js'
-import { channels } from '../diagnostics.js'
 import { DatagramTooLargeError, InvalidOptionError } from '../errors.js'
 import type { DatagramRequest } from '../types.js'
 import { Datagram } from './datagram.js'
@@ -121,7 +120,7 @@ export abstract class DatagramServer extends QueuedServer<DatagramRequest> {
         `Cannot serve the datagram from ${formatAddress(from)}: it is ${sizeText} bytes, more than maxPacketSize ${this.maxPacketSize}, so it was dropped whole`,
         { size, limit: this.maxPacketSize, clientAddress: from },
       )
-      channels.serverDrop.publish({ server: this, error })
+      this.reportDrop(error)
       return
     }
     this.offer(new Datagram(data, from, this, this.#send))

@@ -9,7 +9,7 @@
 import { formatAddress, type SocketAddress } from '../address.js'
 import { channels } from '../diagnostics.js'
 import { OverflowError, ServerClosedError, WaitTimeoutError } from '../errors.js'
-import type { AbortOptions, Request, Server } from '../types.js'
+import type { AbortOptions, Request, RequestIterator, Server, ServerObserver } from '../types.js'
 import { AcceptQueue } from './accept-queue.js'
 import { printSlowWait, WaitWatch, waitLimit } from './wait-watch.js'
 
@@ -101,6 +101,9 @@ export abstract class QueuedServer<R extends Request> implements Server<R> {
   /** Requests dropped unserved once hand-outs stopped, reported with the close. */
   #droppedUnserved = 0
   #handingOut = true
+  /** Who is told of drops and of the close (see {@link Server.observe}). */
+  readonly #observers = new Set<ServerObserver>()
+  #toldClosed = false
   // close() does not reject in practice; if it ever did, an abort must not
   // become an unhandled rejection that ends the process.
   readonly #onAbort = (): void => void this.close().catch(() => {})
@@ -205,8 +208,56 @@ export abstract class QueuedServer<R extends Request> implements Server<R> {
    * Abort behaviour: not abortable; it completes promptly.
    */
   close(): Promise<void> {
-    this.#closing ??= this.#close()
+    if (this.#closing === undefined) {
+      this.#closing = this.#close()
+      // After #closing is set: an observer that closes the server in turn
+      // (serve() stopping) gets the same promise.
+      this.#tellClosed()
+    }
     return this.#closing
+  }
+
+  /**
+   * Tells `observer` of every request refused before a consumer took it
+   * (overflow, a wait too long, an oversized datagram), of every accept
+   * that failed, and once of the close (or {@link QueuedServer.stopHandingOut}),
+   * until the returned function is called. `serve()` observes the server
+   * it serves; see {@link Server.observe}.
+   *
+   * @param observer - Told of drops and of the close.
+   * @returns Stops telling `observer`.
+   * @example
+   * ```ts
+   * const unobserve = server.observe({ dropped: (error) => console.error(error.message), closed: () => {} })
+   * ```
+   */
+  observe(observer: ServerObserver): () => void {
+    this.#observers.add(observer)
+    return () => {
+      this.#observers.delete(observer)
+    }
+  }
+
+  /**
+   * Reports a request refused before any handler saw it: on
+   * `socketserver:server:drop` and to the observers. The caller disposes of
+   * the request.
+   */
+  protected reportDrop(error: Error): void {
+    channels.serverDrop.publish({ server: this, error })
+    for (const observer of this.#observers) observer.dropped(error)
+  }
+
+  /** Reports an accept that failed: on `socketserver:server:acceptError` and to the observers. */
+  protected reportAcceptError(error: Error): void {
+    channels.serverAcceptError.publish({ server: this, error })
+    for (const observer of this.#observers) observer.dropped(error)
+  }
+
+  #tellClosed(): void {
+    if (this.#toldClosed) return
+    this.#toldClosed = true
+    for (const observer of [...this.#observers]) observer.closed()
   }
 
   async #close(): Promise<void> {
@@ -214,7 +265,7 @@ export abstract class QueuedServer<R extends Request> implements Server<R> {
     const opening = this.#opening
     this.#state = 'closed'
     this.#signal?.removeEventListener('abort', this.#onAbort)
-    this.stopHandingOut()
+    this.#endHandingOut()
     // Closed while binding: wait for the bind to finish, then free what it bound.
     if (opening !== undefined) {
       try {
@@ -238,7 +289,7 @@ export abstract class QueuedServer<R extends Request> implements Server<R> {
    * nobody pulls, requests wait in a bounded queue. Several iterators may
    * share a server; each request goes to one.
    */
-  [Symbol.asyncIterator](): AsyncIterator<R, undefined> {
+  [Symbol.asyncIterator](): RequestIterator<R> {
     if (this.#state === 'new' || this.#state === 'bound') {
       throw new ServerClosedError(`Cannot iterate the server: it is ${this.#state}, call activate() first`)
     }
@@ -251,9 +302,14 @@ export abstract class QueuedServer<R extends Request> implements Server<R> {
    * (counted on `socketserver:server:close`), while requests already handed
    * out keep their socket. A datagram server needs this while `serve()`
    * drains: its socket is also how running requests reply. `close()` must
-   * follow.
+   * follow. Observers are told, as of a close.
    */
   protected stopHandingOut(): void {
+    this.#endHandingOut()
+    this.#tellClosed()
+  }
+
+  #endHandingOut(): void {
     if (!this.#handingOut) return
     this.#handingOut = false
     this.#watch?.stop()
@@ -286,7 +342,7 @@ export abstract class QueuedServer<R extends Request> implements Server<R> {
     this.#counts.received--
     this.#counts.overflowed++
     const address = request.clientAddress
-    channels.serverDrop.publish({ server: this, error: new OverflowError(address, this.#queue.limit, formatAddress(address)) })
+    this.reportDrop(new OverflowError(address, this.#queue.limit, formatAddress(address)))
     request.abort()
     return false
   }
@@ -309,7 +365,7 @@ export abstract class QueuedServer<R extends Request> implements Server<R> {
     this.#counts.waitTimeouts++
     const address = request.clientAddress
     const error = new WaitTimeoutError(address, maxWaitMs, formatAddress(address))
-    channels.serverDrop.publish({ server: this, error })
+    this.reportDrop(error)
     request.abort(error)
   }
 

@@ -8,6 +8,7 @@
 import type { Socket } from 'node:net'
 import { ReadPendingError } from '../errors.js'
 import { afterNextPoll } from '../internal/next-poll.js'
+import type { ConnectionSource, DeliverChunk } from '../types.js'
 import { closedError, endWritingThen } from './socket-writing.js'
 
 /**
@@ -15,23 +16,6 @@ import { closedError, endWritingThen } from './socket-writing.js'
  * is the real queue, and pausing it is what slows a fast sender down.
  */
 const READ_AHEAD_CHUNKS = 8
-
-/**
- * The key of a read without a promise: `source[READ_LATER](deliver)` is
- * `next()`, except that the chunk goes to `deliver` synchronously when it
- * arrives (at once if one is queued); `deliver(undefined)` is the end and
- * `deliver(undefined, error)` a failure. `BufferedReader` of
- * `@socketserver/handlers` uses it to finish a `readline()` in the same
- * turn as the chunk that completes the line: one promise turn per line
- * fewer. A registered symbol, so that the handlers package can find it
- * without importing core internals.
- *
- * @internal
- */
-export const READ_LATER: unique symbol = Symbol.for('socketserver.readLater')
-
-/** What `READ_LATER` hands a chunk (or the end, or a failure) to. @internal */
-export type DeliverChunk = (chunk: Uint8Array | undefined, error?: Error) => void
 
 /** What a reader needs of its request's state: the abort reason, and whether the stop began. */
 interface RequestState {
@@ -103,7 +87,7 @@ export function onSocketError(this: Socket, error: Error): void {
  *
  * @internal
  */
-export class SocketChunks implements AsyncGenerator<Uint8Array, undefined, unknown> {
+export class SocketChunks implements AsyncGenerator<Uint8Array, undefined, unknown>, ConnectionSource {
   readonly #socket: Socket
   /** Chunks read ahead of the reader; made on first use (a forwarding or always-waiting reader never needs it). */
   #chunks: Uint8Array[] | undefined
@@ -118,7 +102,7 @@ export class SocketChunks implements AsyncGenerator<Uint8Array, undefined, unkno
   #target: Socket | undefined
   /** Whether anyone read (or forwarded) yet. */
   #started = false
-  /** The pending READ_LATER read. */
+  /** The pending nextChunk() read. */
   #deliver: DeliverChunk | undefined
   /** An idle check (on stop) is scheduled. */
   #idleCheck = false
@@ -210,8 +194,8 @@ export class SocketChunks implements AsyncGenerator<Uint8Array, undefined, unkno
     return Promise.resolve({ done: false, value: ready })
   }
 
-  /** `next()` through a callback, called synchronously when a chunk arrives: see {@link READ_LATER}. */
-  [READ_LATER](deliver: DeliverChunk): void {
+  /** `next()` through a callback, called synchronously when a chunk arrives: see {@link ConnectionSource.nextChunk}. */
+  nextChunk(deliver: DeliverChunk): void {
     if (this.#reading) {
       deliver(undefined, readPendingError())
       return

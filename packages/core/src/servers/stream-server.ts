@@ -7,7 +7,6 @@
 
 import net from 'node:net'
 import type { SocketAddress } from '../address.js'
-import { channels } from '../diagnostics.js'
 import { InvalidOptionError } from '../errors.js'
 import type { StreamRequest } from '../types.js'
 import { DescriptorWatch } from './descriptor-watch.js'
@@ -61,7 +60,7 @@ export interface StreamServerOptions extends QueuedServerOptions {
 export abstract class StreamServer extends QueuedServer<StreamRequest> {
   readonly #backlog: number
   #netServer: net.Server | undefined
-  readonly #descriptors = new DescriptorWatch((error) => channels.serverAcceptError.publish({ server: this, error }))
+  readonly #descriptors = new DescriptorWatch((error) => this.reportAcceptError(error))
 
   protected constructor(options: StreamServerOptions) {
     const limit = options.maxPendingConnections ?? DEFAULT_MAX_PENDING_CONNECTIONS
@@ -105,7 +104,7 @@ export abstract class StreamServer extends QueuedServer<StreamRequest> {
     })
     // After listening, 'error' means accept() failed (EMFILE, ENFILE, ...):
     // libuv keeps listening, so report and go on.
-    netServer.on('error', (error) => channels.serverAcceptError.publish({ server: this, error }))
+    netServer.on('error', (error) => this.reportAcceptError(error))
     // libuv hides EMFILE on accept (see DescriptorWatch): probe for it.
     this.#descriptors.start()
     return this.describe(netServer)

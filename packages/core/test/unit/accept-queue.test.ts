@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest'
-import { AcceptQueue, TAKE_LATER } from '../../src/servers/accept-queue.js'
+import { AcceptQueue } from '../../src/servers/accept-queue.js'
 
 describe('AcceptQueue', () => {
   test('hands items to waiting consumers first, then queues up to its limit', async () => {
@@ -54,29 +54,29 @@ describe('AcceptQueue', () => {
     expect(queue.size).toBe(1)
   })
 
-  test('TAKE_LATER hands a pushed item over synchronously, a queued one at once, and return() withdraws it', async () => {
+  test('takeLater() hands a pushed item over synchronously, a queued one at once, and return() withdraws it', async () => {
     const queue = new AcceptQueue<number>(5)
     const iterator = queue[Symbol.asyncIterator]()
     const got: Array<IteratorResult<number, undefined>> = []
-    iterator[TAKE_LATER]((result) => got.push(result))
+    iterator.takeLater?.((result) => got.push(result))
     expect(got).toEqual([])
     queue.push(1)
     // Delivered inside push(), before it returned.
     expect(got).toEqual([{ done: false, value: 1 }])
     queue.push(2)
-    iterator[TAKE_LATER]((result) => got.push(result))
+    iterator.takeLater?.((result) => got.push(result))
     expect(got).toEqual([
       { done: false, value: 1 },
       { done: false, value: 2 },
     ])
-    iterator[TAKE_LATER]((result) => got.push(result))
+    iterator.takeLater?.((result) => got.push(result))
     await iterator.return?.()
     expect(got.at(-1)).toEqual({ done: true, value: undefined })
     // The withdrawn pull takes nothing: a later item stays for another consumer.
     queue.push(3)
     await expect(queue.next()).resolves.toEqual({ done: false, value: 3 })
     queue.end()
-    iterator[TAKE_LATER]((result) => got.push(result))
+    iterator.takeLater?.((result) => got.push(result))
     expect(got.at(-1)).toEqual({ done: true, value: undefined })
   })
 })

@@ -2,8 +2,6 @@ import { pooled, sequential } from '@socketserver/core'
 import { ConcurrencyProbe, Gate } from '@socketserver/testing'
 import { pipe } from 'it-pipe'
 import { describe, expect, test } from 'vitest'
-import { DISCARD_OUTCOMES } from '../../src/policies/pooled-run.js'
-import { RUN_WITH_CALLBACKS } from '../../src/request-runner.js'
 import { AcceptQueue } from '../../src/servers/accept-queue.js'
 
 /** A source that counts how many items were pulled from it. */
@@ -103,7 +101,7 @@ describe('pooled()', () => {
 })
 
 describe('pooled() outcomes, discarded', () => {
-  test('after DISCARD_OUTCOMES every request still runs, iteration yields nothing and ends when they are done', async () => {
+  test('after discardOutcomes() every request still runs, iteration yields nothing and ends when they are done', async () => {
     const { source } = countingSource(50)
     const ran: number[] = []
     const gate = new Gate()
@@ -113,7 +111,7 @@ describe('pooled() outcomes, discarded', () => {
       return n
     }
     const outcomes = pooled({ concurrency: 4 })(run)(source)
-    ;(outcomes as unknown as Record<typeof DISCARD_OUTCOMES, () => void>)[DISCARD_OUTCOMES]()
+    outcomes.discardOutcomes?.()
     const seen = collect(outcomes)
     gate.open()
     expect(await seen).toEqual([])
@@ -126,13 +124,13 @@ describe('pooled() with requests that end inside their start', () => {
     const queue = new AcceptQueue<number>(100)
     const started: number[] = []
     const run = Object.assign(async (n: number): Promise<number> => n, {
-      [RUN_WITH_CALLBACKS]: (n: number, settled: (outcome: number) => void): void => {
+      runWithCallbacks: (n: number, settled: (outcome: number) => void): void => {
         started.push(n)
         settled(n)
       },
     })
     const outcomes = pooled({ concurrency: 3 })(run)(queue)
-    ;(outcomes as unknown as Record<typeof DISCARD_OUTCOMES, () => void>)[DISCARD_OUTCOMES]()
+    outcomes.discardOutcomes?.()
     // Queued before the first pull: the pooled loop takes them in one go.
     for (let i = 0; i < 10; i++) queue.push(i)
     const iterator = outcomes[Symbol.asyncIterator]()

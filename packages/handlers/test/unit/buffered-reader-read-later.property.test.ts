@@ -1,5 +1,5 @@
 // The core's stream connections offer BufferedReader a read through a
-// callback (Symbol.for('socketserver.readLater')) instead of next(). These
+// callback (`source.nextChunk(deliver)`, ConnectionSource) instead of next(). These
 // properties check that readline() over such a source behaves exactly as it
 // does over a plain async iterator: the same lines, the same
 // LineTooLongErrors at the same places, the same end; whether each chunk is
@@ -8,8 +8,6 @@ import { BufferedReader, LineTooLongError } from '@socketserver/handlers'
 import fc from 'fast-check'
 import { describe, expect, test } from 'vitest'
 import { bytesWithNewlines, chunksOf, stream } from './chunked-input.js'
-
-const READ_LATER = Symbol.for('socketserver.readLater')
 
 type Deliver = (chunk: Uint8Array | undefined, error?: Error) => void
 
@@ -28,7 +26,7 @@ function laterSource(chunks: Uint8Array[], now: boolean[], failure?: Error): Asy
   }
   const iterator = {
     next: (): Promise<IteratorResult<Uint8Array>> => Promise.reject(new Error('the callback read should be used')),
-    [READ_LATER]: (deliver: Deliver): void => {
+    nextChunk: (deliver: Deliver): void => {
       if (now[index % Math.max(now.length, 1)] === true) deliverNext(deliver)
       else setImmediate(() => deliverNext(deliver))
     },
