@@ -9,6 +9,8 @@
 import { isIP } from 'node:net'
 import { InvalidAddressError } from './errors.js'
 
+export { formatAddress } from './address-text.js'
+
 /** The four transports, named as the CLI flags name them. */
 export type Transport = 'tcp' | 'udp' | 'unix' | 'unix-dgram'
 
@@ -101,29 +103,6 @@ function parsePort(portText: string, input: string): number {
   const port = Number(portText)
   if (port > 65535) throw new InvalidAddressError(input, `the port ${port} is above 65535`)
   return port
-}
-
-/**
- * Formats an address the way the CLI prints it: `127.0.0.1:7`, `[::1]:7`,
- * `/tmp/x.sock`, `@name` for a Linux abstract name, `(unnamed)` for an
- * unbound Unix peer, and `an unknown client (...)` for a TCP client whose
- * address is not known (an empty host).
- *
- * @param address - Any socket address.
- * @returns The text form.
- * @example
- * ```ts
- * formatAddress({ transport: 'tcp', host: '::1', port: 7, family: 'IPv6' }) // '[::1]:7'
- * ```
- */
-export function formatAddress(address: SocketAddress): string {
-  if ('path' in address) {
-    if (address.path === null || address.path === '') return '(unnamed)'
-    return address.path.startsWith('\0') ? `@${address.path.slice(1)}` : address.path
-  }
-  // Said in words, not as ":0", which reads as a port nobody connected from (#16).
-  if (address.host === '') return 'an unknown client (it reset the connection before its address was read)'
-  return address.family === 'IPv6' ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`
 }
 
 /**

@@ -10,6 +10,7 @@
  */
 
 import type { SocketAddress } from './address.js'
+import { formatAddress } from './address-text.js'
 
 /** Options accepted by every error constructor. */
 export interface SocketServerErrorOptions {
@@ -33,6 +34,22 @@ export class SocketServerError extends Error {
   readonly code: string
 
   /**
+   * `instanceof` that holds across two installed copies of the package (a
+   * handler module that brings its own copy, two versions side by side):
+   * an error is an instance of a class of ours when it is one by its
+   * prototype, or when its brand names that class. The brand is the list
+   * of class names from its own class up to this one, under a registered
+   * symbol every copy shares.
+   *
+   * @param value - The left side of `instanceof`.
+   * @returns Whether `value` is an error of this class, from any copy.
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the class on the right of `instanceof`, this one or a subclass
+    return isInstance(this, value)
+  }
+
+  /**
    * @param message - Sentence-case message, no final period.
    * @param code - Stable error code.
    * @param options - `cause`, the error being wrapped.
@@ -41,7 +58,35 @@ export class SocketServerError extends Error {
     super(message, options.cause === undefined ? undefined : { cause: options.cause })
     this.name = new.target.name
     this.code = code
+    Object.defineProperty(this, BRAND, { value: brandOf(new.target) })
   }
+}
+
+/** Where an error keeps its brand: registered, so every copy of the package finds it. */
+const BRAND: unique symbol = Symbol.for('socketserver.error.brand')
+
+/** Whether `value` is an instance of `target` by its prototype, or by its brand (another copy's). */
+function isInstance(target: abstract new (...args: never[]) => unknown, value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false
+  if (Function.prototype[Symbol.hasInstance].call(target, value)) return true
+  const brand = (value as { [BRAND]?: unknown })[BRAND]
+  return Array.isArray(brand) && brand.includes(target.name)
+}
+
+/** The names of `target` and of its ancestors up to {@link SocketServerError}, computed once per class. */
+const brands = new WeakMap<object, readonly string[]>()
+
+function brandOf(target: abstract new (...args: never[]) => unknown): readonly string[] {
+  let brand = brands.get(target)
+  if (brand !== undefined) return brand
+  const names: string[] = []
+  for (let at: unknown = target; typeof at === 'function' && at !== Error; at = Object.getPrototypeOf(at)) {
+    names.push((at as { name: string }).name)
+    if (at === SocketServerError) break
+  }
+  brand = Object.freeze(names)
+  brands.set(target, brand)
+  return brand
 }
 
 /**
@@ -200,9 +245,33 @@ export class SocketPathTooLongError extends BindError {
  * ```
  */
 export class ServerClosedError extends SocketServerError {
+  /**
+   * @param message - What was attempted and the state the server is in.
+   * @param code - The code; subclasses name their own.
+   */
+  constructor(message: string, code = 'SS_ERR_SERVER_CLOSED') {
+    super(message, code)
+  }
+}
+
+/**
+ * The server cannot do that yet: it is not bound (its `address`, or
+ * `activate()` before `bind()`), or bound but not activated (iterating it
+ * before `activate()`). Code `SS_ERR_SERVER_NOT_READY`. It extends
+ * `ServerClosedError`, which these cases threw before, so that code
+ * catching that still catches them; test for this class to tell "not yet"
+ * from "no more".
+ *
+ * @example
+ * ```ts
+ * const server = new TCPServer({ port: 0 })
+ * server.address // throws ServerNotReadyError: call bind() first
+ * ```
+ */
+export class ServerNotReadyError extends ServerClosedError {
   /** @param message - What was attempted and the state the server is in. */
   constructor(message: string) {
-    super(message, 'SS_ERR_SERVER_CLOSED')
+    super(message, 'SS_ERR_SERVER_NOT_READY')
   }
 }
 
@@ -274,11 +343,11 @@ export class HookError extends SocketServerError {
   /**
    * @param hook - Which hook failed.
    * @param cause - What it threw.
-   * @param clientText - The client whose request it was checking, as text (verifyRequest).
+   * @param clientAddress - The client whose request it was checking (verifyRequest).
    */
-  constructor(hook: 'verifyRequest' | 'serviceActions', cause: unknown, clientText?: string) {
+  constructor(hook: 'verifyRequest' | 'serviceActions', cause: unknown, clientAddress?: SocketAddress) {
     const detail = cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause)
-    const what = clientText === undefined ? hook : `${hook} for the request from ${clientText}`
+    const what = clientAddress === undefined ? hook : `${hook} for the request from ${formatAddress(clientAddress)}`
     super(`Cannot run ${what}: ${detail}`, 'SS_ERR_HOOK', { cause })
     this.hook = hook
   }
@@ -344,11 +413,14 @@ export class ClientDisconnectedError extends SocketServerError {
   /**
    * @param clientAddress - The peer that left.
    * @param cause - The error the handler's read or write failed with.
-   * @param clientText - The peer as text, for the message.
    */
-  constructor(clientAddress: SocketAddress, cause: unknown, clientText: string) {
+  constructor(clientAddress: SocketAddress, cause: unknown) {
     const detail = cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause)
-    super(`Cannot finish the request from ${clientText}: the client disconnected (${detail})`, 'SS_ERR_CLIENT_DISCONNECTED', { cause })
+    super(
+      `Cannot finish the request from ${formatAddress(clientAddress)}: the client disconnected (${detail})`,
+      'SS_ERR_CLIENT_DISCONNECTED',
+      { cause },
+    )
     this.clientAddress = clientAddress
   }
 }
@@ -372,11 +444,10 @@ export class HandlerError extends SocketServerError {
   /**
    * @param clientAddress - The peer of the failed request.
    * @param cause - What the handler threw.
-   * @param clientText - The peer as text, for the message.
    */
-  constructor(clientAddress: SocketAddress | undefined, cause: unknown, clientText: string) {
+  constructor(clientAddress: SocketAddress | undefined, cause: unknown) {
     const detail = cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause)
-    super(`Cannot handle the request from ${clientText}: ${detail}`, 'SS_ERR_HANDLER', { cause })
+    super(`Cannot handle the request from ${clientText(clientAddress)}: ${detail}`, 'SS_ERR_HANDLER', { cause })
     this.clientAddress = clientAddress
   }
 }
@@ -398,10 +469,9 @@ export class OverflowError extends SocketServerError {
   /**
    * @param clientAddress - The refused peer.
    * @param limit - How many were waiting.
-   * @param clientText - The peer as text, for the message.
    */
-  constructor(clientAddress: SocketAddress, limit: number, clientText: string) {
-    super(`Cannot queue the request from ${clientText}: ${limit} are already waiting for the consumer`, 'SS_ERR_OVERFLOW')
+  constructor(clientAddress: SocketAddress, limit: number) {
+    super(`Cannot queue the request from ${formatAddress(clientAddress)}: ${limit} are already waiting for the consumer`, 'SS_ERR_OVERFLOW')
     this.clientAddress = clientAddress
   }
 }
@@ -526,11 +596,10 @@ export class WorkerCrashedError extends SocketServerError {
    * @param exitCode - The exit code, or null.
    * @param signal - The signal, or null.
    * @param clientAddress - The peer being served.
-   * @param clientText - The peer as text, for the message.
    */
-  constructor(exitCode: number | null, signal: NodeJS.Signals | null, clientAddress: SocketAddress | undefined, clientText: string) {
+  constructor(exitCode: number | null, signal: NodeJS.Signals | null, clientAddress: SocketAddress | undefined) {
     const how = signal === null ? `exit code ${exitCode}` : `signal ${signal}`
-    super(`Cannot finish the request from ${clientText}: its child process ended with ${how}`, 'SS_ERR_WORKER_CRASHED')
+    super(`Cannot finish the request from ${clientText(clientAddress)}: its child process ended with ${how}`, 'SS_ERR_WORKER_CRASHED')
     this.exitCode = exitCode
     this.signal = signal
     this.clientAddress = clientAddress
@@ -583,14 +652,18 @@ export class WaitTimeoutError extends SocketServerError {
   /**
    * @param clientAddress - The refused peer.
    * @param maxWaitMs - The limit that passed.
-   * @param clientText - The peer as text, for the message.
    */
-  constructor(clientAddress: SocketAddress, maxWaitMs: number, clientText: string) {
+  constructor(clientAddress: SocketAddress, maxWaitMs: number) {
     super(
-      `Cannot serve the request from ${clientText}: it waited maxWaitMs (${maxWaitMs} ms) for a free slot, so it was refused unserved`,
+      `Cannot serve the request from ${formatAddress(clientAddress)}: it waited maxWaitMs (${maxWaitMs} ms) for a free slot, so it was refused unserved`,
       'SS_ERR_WAIT_TIMEOUT',
     )
     this.clientAddress = clientAddress
     this.maxWaitMs = maxWaitMs
   }
+}
+
+/** A peer as text for a message; `an unknown client` when there is none. */
+function clientText(address: SocketAddress | undefined): string {
+  return address === undefined ? 'an unknown client' : formatAddress(address)
 }

@@ -44,6 +44,7 @@ export {
   ReplyError,
   RequestTimeoutError,
   ServerClosedError,
+  ServerNotReadyError,
   ServerStoppingError,
   SocketPathInUseError,
   SocketPathNotSocketError,

@@ -9,7 +9,6 @@
  */
 
 import type { Socket } from 'node:net'
-import { formatAddress } from './address.js'
 import { ClientDisconnectedError, DrainTimeoutError, HandlerError, ReplyError, RequestTimeoutError, WorkerCrashedError } from './errors.js'
 import type { Request } from './types.js'
 
@@ -29,10 +28,7 @@ export function failureOf(request: Request, thrown: unknown, aborted: boolean, r
   // or from a read between messages that the stop ended.
   const stopping = (request as Partial<Request>).stopping
   if (stopping?.aborted === true && (isStopNotice(thrown, stopping.reason) || endedBetweenMessages(thrown))) return undefined
-  return (
-    clientLeft(request, thrown) ??
-    (thrown instanceof ReplyError ? thrown : new HandlerError(request.clientAddress, thrown, formatAddress(request.clientAddress)))
-  )
+  return clientLeft(request, thrown) ?? (thrown instanceof ReplyError ? thrown : new HandlerError(request.clientAddress, thrown))
 }
 
 /**
@@ -70,7 +66,7 @@ function saysWhatHappened(error: unknown): boolean {
 /** `ClientDisconnectedError` when `error` is this request's client leaving, else undefined. */
 function clientLeft(request: Request, error: unknown): ClientDisconnectedError | undefined {
   if (request.kind !== 'stream' || !isOwnClientLeaving(request.socket, error)) return undefined
-  return new ClientDisconnectedError(request.clientAddress, error, formatAddress(request.clientAddress))
+  return new ClientDisconnectedError(request.clientAddress, error)
 }
 
 /** System codes of a connection the peer broke. */

@@ -11,7 +11,7 @@ import { formatAddress } from './address.js'
 import { channels } from './diagnostics.js'
 import { ClientDisconnectedError, HookError, InvalidOptionError, RequestTimeoutError } from './errors.js'
 import { abortStateOf } from './internal/abort-state.js'
-import { NOTHING_TO_CLOSE } from './internal/nothing-to-close.js'
+import { NOTHING_TO_CLOSE } from './internal/fast-paths.js'
 import { closeFailureOf, failureOf } from './request-failure.js'
 import type { RequestHooks } from './serve-options.js'
 import type { Handler, Request, RequestHandlerClass, RequestHandlerFunction, RunRequest } from './types.js'
@@ -26,6 +26,11 @@ export interface Outcome<R extends Request = Request> {
 /**
  * Whether `handler` is a handler class (it has a `run()` method on its
  * prototype) rather than a plain function.
+ *
+ * @deprecated Public by accident (#17): how `serve()` tells a class from a
+ * function is its own business, and this export leaves the public API in
+ * the next release. Test `typeof handler.prototype?.run === 'function'`
+ * yourself if you need to.
  *
  * @param handler - A class or a function.
  * @returns true for a class such as `BaseRequestHandler`.
@@ -124,7 +129,7 @@ export async function verifyRequest<R extends Request>(hooks: RequestHooks<R>, r
   } catch (error) {
     reportError(
       hooks,
-      request.signal.aborted ? request.signal.reason : new HookError('verifyRequest', error, formatAddress(request.clientAddress)),
+      request.signal.aborted ? request.signal.reason : new HookError('verifyRequest', error, request.clientAddress),
       request,
     )
   }

@@ -6,6 +6,7 @@
  */
 
 import { InvalidOptionError } from './errors.js'
+import { durationMs } from './internal/option-checks.js'
 import { pooled } from './policies/pooled.js'
 import type { AbortOptions, Policy, Request } from './types.js'
 
@@ -131,7 +132,7 @@ export interface ResolvedServeOptions<R extends Request> extends ServeOptions<R>
  */
 export function resolveServeOptions<R extends Request>(options: ServeOptions<R>): ResolvedServeOptions<R> {
   checkHooks(options)
-  const pollIntervalMs = duration('pollIntervalMs', options.pollIntervalMs) ?? DEFAULT_POLL_INTERVAL_MS
+  const pollIntervalMs = durationMs('pollIntervalMs', options.pollIntervalMs) ?? DEFAULT_POLL_INTERVAL_MS
   if (pollIntervalMs === 0) throw new InvalidOptionError('pollIntervalMs', 'Cannot use pollIntervalMs 0: expected a positive number')
   if (options.policy !== undefined && typeof options.policy !== 'function') {
     throw new InvalidOptionError('policy', 'Cannot use the policy: expected sequential(), pooled() or another policy function')
@@ -149,7 +150,7 @@ export function resolveServeOptions<R extends Request>(options: ServeOptions<R>)
     ...options,
     policy: options.policy ?? pooled(),
     pollIntervalMs,
-    drainTimeoutMs: duration('drainTimeoutMs', options.drainTimeoutMs) ?? DEFAULT_DRAIN_TIMEOUT_MS,
+    drainTimeoutMs: durationMs('drainTimeoutMs', options.drainTimeoutMs) ?? DEFAULT_DRAIN_TIMEOUT_MS,
   }
 }
 
@@ -160,7 +161,7 @@ export function resolveServeOptions<R extends Request>(options: ServeOptions<R>)
  */
 export function checkHandleRequestOptions<R extends Request>(options: HandleRequestOptions<R>): void {
   checkHooks(options)
-  duration('waitTimeoutMs', options.waitTimeoutMs)
+  durationMs('waitTimeoutMs', options.waitTimeoutMs)
   if (options.handleTimeout !== undefined && typeof options.handleTimeout !== 'function') {
     throw new InvalidOptionError('handleTimeout', 'Cannot use handleTimeout: expected a function')
   }
@@ -173,17 +174,6 @@ function checkHooks<R extends Request>(options: RequestHooks<R>): void {
       throw new InvalidOptionError(hook, `Cannot use ${hook}: expected a function`)
     }
   }
-  const timeoutMs = duration('timeoutMs', options.timeoutMs)
+  const timeoutMs = durationMs('timeoutMs', options.timeoutMs)
   if (timeoutMs === 0) throw new InvalidOptionError('timeoutMs', 'Cannot use timeoutMs 0: expected a positive number')
-}
-
-/** The largest delay a Node timer takes (about 24.8 days). */
-const MAX_TIMER_MS = 2 ** 31 - 1
-
-function duration(option: string, value: number | undefined): number | undefined {
-  if (value === undefined) return undefined
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > MAX_TIMER_MS) {
-    throw new InvalidOptionError(option, `Cannot use ${option} ${JSON.stringify(value)}: expected milliseconds from 0 to ${MAX_TIMER_MS}`)
-  }
-  return value
 }

@@ -108,7 +108,7 @@ export interface ConnectionSource extends AsyncGenerator<Uint8Array> {
    * Fails the read that waits for the client's next bytes, if one does: it
    * rejects with `error` now; the next read waits as usual. For an idle
    * timeout that lets the handler say goodbye instead of losing the
-   * connection (`StreamRequestHandler`'s `timeoutMs` uses it). A forwarding
+   * connection (`StreamRequestHandler`'s `idleTimeoutMs` uses it). A forwarding
    * `sink()` rejects the same way and stops forwarding.
    *
    * @param error - What the waiting read rejects with.

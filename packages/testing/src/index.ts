@@ -31,6 +31,7 @@ export {
   describeHandlerCompliance,
   type HandlerComplianceOptions,
 } from './compliance/handler.js'
+export { describePolicyCompliance } from './compliance/policy.js'
 export { describeSourceCompliance } from './compliance/source.js'
 export { DEFAULT_DEADLINE_MS, nextEvent, until } from './events.js'
 export { ConcurrencyProbe, Gate } from './gate.js'

@@ -5,8 +5,10 @@
  */
 
 import { InvalidOptionError } from '../errors.js'
+import { integerAtLeast } from '../internal/option-checks.js'
 import type { Handler, Policy, Request } from '../types.js'
-import { ChildPool, moduleUrlOf } from './child-pool.js'
+import { moduleUrlOf } from './child-entry.js'
+import { ChildPool } from './child-pool.js'
 import { runPooled } from './pooled.js'
 
 /** How many child processes `forked()` runs at once by default (Python's `max_children`). */
@@ -105,12 +107,12 @@ export function forked(options: ForkedOptions): ForkedPolicy {
   if (options === null || typeof options !== 'object' || (typeof options.module !== 'string' && !(options.module instanceof URL))) {
     throw new InvalidOptionError('module', 'Cannot use forked() without a module: expected the path or URL of a handler module')
   }
-  const maxChildren = count('maxChildren', options.maxChildren ?? DEFAULT_MAX_CHILDREN, 1)
-  const childConcurrency = count('childConcurrency', options.childConcurrency ?? 1, 1)
-  const prefork = count('prefork', options.prefork ?? 1, 0)
+  const maxChildren = integerAtLeast('maxChildren', options.maxChildren ?? DEFAULT_MAX_CHILDREN, 1)
+  const childConcurrency = integerAtLeast('childConcurrency', options.childConcurrency ?? 1, 1)
+  const prefork = integerAtLeast('prefork', options.prefork ?? 1, 0)
   const maxRequestsPerChild =
-    options.maxRequestsPerChild === undefined ? Infinity : count('maxRequestsPerChild', options.maxRequestsPerChild, 1)
-  const idleTimeoutMs = count('idleTimeoutMs', options.idleTimeoutMs ?? DEFAULT_CHILD_IDLE_TIMEOUT_MS, 1)
+    options.maxRequestsPerChild === undefined ? Infinity : integerAtLeast('maxRequestsPerChild', options.maxRequestsPerChild, 1)
+  const idleTimeoutMs = integerAtLeast('idleTimeoutMs', options.idleTimeoutMs ?? DEFAULT_CHILD_IDLE_TIMEOUT_MS, 1)
   const blockOnClose = options.blockOnClose ?? true
   const pool = new ChildPool({
     moduleUrl: moduleUrlOf(options.module),
@@ -137,11 +139,4 @@ export function forked(options: ForkedOptions): ForkedPolicy {
     handler: { value: (request: Request) => pool.dispatch(request), enumerable: true },
     pids: { get: () => pool.pids, enumerable: true },
   }) as ForkedPolicy
-}
-
-function count(option: string, value: number, minimum: number): number {
-  if (!Number.isSafeInteger(value) || value < minimum) {
-    throw new InvalidOptionError(option, `Cannot use ${option} ${JSON.stringify(value)}: expected an integer of ${minimum} or more`)
-  }
-  return value
 }

@@ -25,6 +25,28 @@ const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined }
  * `break`) stops pulling and ends the source, and the running requests
  * finish on their own.
  */
+/**
+ * Where a {@link PooledRun} is. One field says it; each is left only
+ * forward, except `open` and `pulling`, which alternate:
+ *
+ * - `new`: nothing pulled yet; the first `next()` opens it.
+ * - `open`: free to pull, whenever a slot is free and fewer than `limit`
+ *   outcomes wait unread.
+ * - `pulling`: a pull from the source is pending.
+ * - `exhausted`: the source ended; iteration ends once the running
+ *   requests have finished (`blockOnClose`) or at once.
+ * - `failed`: a pull or a run failed; the next read ends the source (if it
+ *   has not ended) and rejects with the failure.
+ * - `ended`: iteration is over; outcomes still arriving are dropped.
+ */
+type Phase = 'new' | 'open' | 'pulling' | 'exhausted' | 'failed' | 'ended'
+
+/** A failure, and whether the source had ended by then (so `return()` is not called on it). */
+interface Failure {
+  readonly error: unknown
+  sourceEnded: boolean
+}
+
 export class PooledRun<R, O> implements AsyncIterableIterator<O>, Outcomes<O> {
   readonly #source: AsyncIterator<R>
   /** A server's own iterator hands over ready requests without a promise turn. */
@@ -36,41 +58,39 @@ export class PooledRun<R, O> implements AsyncIterableIterator<O>, Outcomes<O> {
   readonly #limit: number
   readonly #blockOnClose: boolean
   readonly #daemon: boolean
+  #phase: Phase = 'new'
+  /** Outcomes not yet read (none are kept once outcomes are discarded). */
   readonly #finished: O[] = []
   #running = 0
-  #started = false
-  #pulling = false
-  #exhausted = false
-  #ended = false
-  #failure: { error: unknown } | undefined
+  #failure: Failure | undefined
+  /** Whether the consumer asked for outcomes to be dropped ({@link PooledRun.discardOutcomes}). */
   #discarding = false
   #waiter: { resolve: (result: IteratorResult<O, undefined>) => void; reject: (error: unknown) => void } | undefined
 
   readonly #onPulled = (result: IteratorResult<R>): void => {
-    this.#pulling = false
-    if (result.done === true) this.#exhausted = true
-    else this.#start(result.value)
+    if (this.#phase === 'pulling') this.#phase = result.done === true ? 'exhausted' : 'open'
+    else if (result.done === true && this.#failure !== undefined) this.#failure.sourceEnded = true
+    // A request pulled is served, even after a failure: nothing accepted is dropped.
+    if (result.done !== true) this.#start(result.value)
     this.#pump()
     this.#settle()
   }
 
   readonly #onPullFailed = (error: unknown): void => {
-    this.#pulling = false
-    this.#exhausted = true
-    this.#failure ??= { error }
+    this.#failed(error, true)
     this.#settle()
   }
 
   readonly #onFinished = (outcome: O): void => {
     this.#running--
-    if (!this.#ended && !this.#discarding) this.#finished.push(outcome)
+    if (this.#phase !== 'ended' && !this.#discarding) this.#finished.push(outcome)
     this.#pump()
     this.#settle()
   }
 
   readonly #onRunFailed = (error: unknown): void => {
     this.#running--
-    this.#failure ??= { error }
+    this.#failed(error, this.#phase === 'exhausted')
     this.#settle()
   }
 
@@ -91,14 +111,13 @@ export class PooledRun<R, O> implements AsyncIterableIterator<O>, Outcomes<O> {
   }
 
   next(): Promise<IteratorResult<O, undefined>> {
-    if (!this.#started) {
-      this.#started = true
+    if (this.#phase === 'new') {
+      this.#phase = 'open'
       this.#pump()
     }
-    if (this.#failure !== undefined && !this.#ended) return this.#fail(this.#failure.error)
+    if (this.#phase === 'failed') return this.#fail()
     const outcome = this.#take()
     if (outcome !== undefined) return Promise.resolve(outcome)
-    if (this.#ended) return Promise.resolve(DONE)
     return new Promise((resolve, reject) => {
       this.#waiter = { resolve, reject }
     })
@@ -116,18 +135,25 @@ export class PooledRun<R, O> implements AsyncIterableIterator<O>, Outcomes<O> {
     return DONE
   }
 
-  /** What the consumer gets now, if anything: an outcome, the failure, or the end. */
+  /** The first failure wins; once iteration ended, failures are dropped with the outcomes. */
+  #failed(error: unknown, sourceEnded: boolean): void {
+    if (this.#phase === 'ended') return
+    if (this.#failure === undefined) this.#failure = { error, sourceEnded }
+    else if (sourceEnded) this.#failure.sourceEnded = true
+    this.#phase = 'failed'
+  }
+
+  /** What the consumer gets now, if anything: an outcome, or the end. (A failure is for the caller to check first.) */
   #take(): IteratorResult<O, undefined> | undefined {
-    if (this.#ended) return DONE
-    if (this.#failure !== undefined) return undefined
+    if (this.#phase === 'ended') return DONE
     if (this.#finished.length > 0) {
       const value = this.#finished.shift() as O
       // An unread outcome fewer may unblock pulling.
       this.#pump()
       return { done: false, value }
     }
-    if (this.#exhausted && !this.#pulling && (this.#running === 0 || !this.#blockOnClose)) {
-      this.#ended = true
+    if (this.#phase === 'exhausted' && (this.#running === 0 || !this.#blockOnClose)) {
+      this.#phase = 'ended'
       return DONE
     }
     return undefined
@@ -137,9 +163,9 @@ export class PooledRun<R, O> implements AsyncIterableIterator<O>, Outcomes<O> {
   #settle(): void {
     const waiter = this.#waiter
     if (waiter === undefined) return
-    if (this.#failure !== undefined && !this.#ended) {
+    if (this.#phase === 'failed') {
       this.#waiter = undefined
-      this.#fail(this.#failure.error).catch(waiter.reject)
+      this.#fail().catch(waiter.reject)
       return
     }
     const result = this.#take()
@@ -150,7 +176,7 @@ export class PooledRun<R, O> implements AsyncIterableIterator<O>, Outcomes<O> {
 
   /** Pulls and starts requests while slots are free. */
   #pump(): void {
-    if (!this.#canPull()) return
+    if (this.#phase !== 'open') return
     const limit = this.#limit
     const takeNow = this.#takeNow
     if (takeNow !== undefined) {
@@ -162,15 +188,11 @@ export class PooledRun<R, O> implements AsyncIterableIterator<O>, Outcomes<O> {
     }
     // Checked again: a request that ended inside #start() pumped too, and
     // may have started the pull already (or ended everything).
-    if (this.#canPull() && this.#running < limit && this.#finished.length < limit) {
-      this.#pulling = true
+    if (this.#phase === 'open' && this.#running < limit && this.#finished.length < limit) {
+      this.#phase = 'pulling'
       if (this.#takeLater !== undefined) this.#takeLater(this.#onPulled)
       else this.#source.next().then(this.#onPulled, this.#onPullFailed)
     }
-  }
-
-  #canPull(): boolean {
-    return this.#started && !this.#ended && !this.#exhausted && !this.#pulling && this.#failure === undefined
   }
 
   #start(request: R): void {
@@ -187,23 +209,23 @@ export class PooledRun<R, O> implements AsyncIterableIterator<O>, Outcomes<O> {
     }
   }
 
-  /** Ends iteration with `error`, once the source has been ended (whether or not that succeeds). */
-  #fail(error: unknown): Promise<never> {
+  /** Ends iteration with the failure, once the source has been ended (whether or not that succeeds). */
+  #fail(): Promise<never> {
+    const error = (this.#failure as Failure).error
     const reject = (): Promise<never> => Promise.reject(error)
     return this.#end().then(reject, reject)
   }
 
   /** Stops for good: drops unread outcomes and ends the source if it has not ended. */
   async #end(): Promise<void> {
-    if (this.#ended) return
-    this.#ended = true
+    const phase = this.#phase
+    if (phase === 'ended') return
+    this.#phase = 'ended'
     this.#finished.length = 0
     const waiter = this.#waiter
     this.#waiter = undefined
     waiter?.resolve(DONE)
-    if (!this.#exhausted) {
-      this.#exhausted = true
-      await this.#source.return?.()
-    }
+    const sourceEnded = phase === 'exhausted' || (phase === 'failed' && this.#failure?.sourceEnded === true)
+    if (!sourceEnded) await this.#source.return?.()
   }
 }

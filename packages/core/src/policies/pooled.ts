@@ -4,7 +4,7 @@
  * @module
  */
 
-import { InvalidOptionError } from '../errors.js'
+import { positiveInteger } from '../internal/option-checks.js'
 import type { Outcomes, Policy, RunRequest } from '../types.js'
 import { PooledRun } from './pooled-run.js'
 
@@ -48,10 +48,7 @@ export interface PooledOptions {
  * ```
  */
 export function pooled(options: PooledOptions = {}): Policy {
-  const limit = options.concurrency ?? DEFAULT_CONCURRENCY
-  if (!Number.isSafeInteger(limit) || limit < 1) {
-    throw new InvalidOptionError('concurrency', `Cannot use concurrency ${JSON.stringify(limit)}: expected an integer of 1 or more`)
-  }
+  const limit = positiveInteger('concurrency', options.concurrency ?? DEFAULT_CONCURRENCY)
   const blockOnClose = options.blockOnClose ?? true
   const daemon = options.daemon ?? false
   return (run) => (source) => runPooled(source, run, limit, blockOnClose && !daemon, daemon)

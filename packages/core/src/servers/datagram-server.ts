@@ -8,10 +8,10 @@
 
 import { formatAddress, type SocketAddress } from '../address.js'
 import { DatagramTooLargeError, InvalidOptionError } from '../errors.js'
+import { nonNegativeInteger, positiveInteger } from '../internal/option-checks.js'
 import type { DatagramRequest } from '../types.js'
 import { Datagram } from './datagram.js'
 import { QueuedServer, type QueuedServerOptions, type ServerStats } from './queued-server.js'
-import { nonNegativeInteger, positiveInteger } from './stream-server.js'
 
 /**
  * The largest datagram accepted by default: 65,507 bytes, the most a UDP

@@ -6,8 +6,8 @@
 
 import type { SocketAddress } from '../address.js'
 import { ServerStoppingError } from '../errors.js'
-import { ABORT_STATE, AbortState } from '../internal/abort-state.js'
-import { NOTHING_TO_CLOSE } from '../internal/nothing-to-close.js'
+import { AbortState } from '../internal/abort-state.js'
+import { ABORT_STATE, NOTHING_TO_CLOSE } from '../internal/fast-paths.js'
 import type { DatagramRequest, Request, Server } from '../types.js'
 
 /** Sends one datagram to a peer from the server's socket. */

@@ -8,10 +8,11 @@
 
 import { formatAddress, type SocketAddress } from '../address.js'
 import { channels } from '../diagnostics.js'
-import { OverflowError, ServerClosedError, WaitTimeoutError } from '../errors.js'
+import { OverflowError, ServerClosedError, ServerNotReadyError, WaitTimeoutError } from '../errors.js'
+import { waitLimit } from '../internal/option-checks.js'
 import type { AbortOptions, Request, RequestIterator, Server, ServerObserver } from '../types.js'
 import { AcceptQueue } from './accept-queue.js'
-import { printSlowWait, WaitWatch, waitLimit } from './wait-watch.js'
+import { printSlowWait, WaitWatch } from './wait-watch.js'
 
 type State = 'new' | 'bound' | 'active' | 'closed'
 
@@ -131,9 +132,12 @@ export abstract class QueuedServer<R extends Request> implements Server<R> {
     }
   }
 
-  /** Where the server listens. Throws before `bind()`. */
+  /** Where the server listens. Throws `ServerNotReadyError` before `bind()`. */
   get address(): SocketAddress {
-    if (this.#address === undefined) throw new ServerClosedError('Cannot read the address: the server is not bound')
+    if (this.#address === undefined) {
+      if (this.#state === 'closed') throw new ServerClosedError('Cannot read the address: the server was closed before it was bound')
+      throw new ServerNotReadyError('Cannot read the address: the server is not bound, call bind() first')
+    }
     return this.#address
   }
 
@@ -186,9 +190,10 @@ export abstract class QueuedServer<R extends Request> implements Server<R> {
   /**
    * Starts handing requests to iterators (Python's `server_activate()`).
    *
-   * @throws ServerClosedError unless the server is bound and not closed.
+   * @throws ServerNotReadyError before `bind()`; ServerClosedError when active or closed already.
    */
   activate(): void {
+    if (this.#state === 'new') throw new ServerNotReadyError('Cannot activate the server: it is new, call bind() first')
     if (this.#state !== 'bound') throw new ServerClosedError(`Cannot activate the server: it is ${this.#state}`)
     this.#state = 'active'
     channels.serverListen.publish({ server: this })
@@ -291,7 +296,9 @@ export abstract class QueuedServer<R extends Request> implements Server<R> {
    */
   [Symbol.asyncIterator](): RequestIterator<R> {
     if (this.#state === 'new' || this.#state === 'bound') {
-      throw new ServerClosedError(`Cannot iterate the server: it is ${this.#state}, call activate() first`)
+      throw new ServerNotReadyError(
+        `Cannot iterate the server: it is ${this.#state}, call ${this.#state === 'new' ? 'bind() and ' : ''}activate() first`,
+      )
     }
     return this.#queue[Symbol.asyncIterator]()
   }
@@ -342,7 +349,7 @@ export abstract class QueuedServer<R extends Request> implements Server<R> {
     this.#counts.received--
     this.#counts.overflowed++
     const address = request.clientAddress
-    this.reportDrop(new OverflowError(address, this.#queue.limit, formatAddress(address)))
+    this.reportDrop(new OverflowError(address, this.#queue.limit))
     request.abort()
     return false
   }
@@ -364,7 +371,7 @@ export abstract class QueuedServer<R extends Request> implements Server<R> {
   #waitedTooLong(request: R, maxWaitMs: number): void {
     this.#counts.waitTimeouts++
     const address = request.clientAddress
-    const error = new WaitTimeoutError(address, maxWaitMs, formatAddress(address))
+    const error = new WaitTimeoutError(address, maxWaitMs)
     this.reportDrop(error)
     request.abort(error)
   }

@@ -9,7 +9,8 @@ import type { Socket } from 'node:net'
 import { ReadPendingError } from '../errors.js'
 import { afterNextPoll } from '../internal/next-poll.js'
 import type { ConnectionSource, DeliverChunk } from '../types.js'
-import { closedError, endWritingThen } from './socket-writing.js'
+import { type ForwardingOwner, SocketForwarding } from './socket-forwarding.js'
+import { attachReader, type ChunkReceiver, detachReader } from './socket-listeners.js'
 
 /**
  * Chunks read ahead before the socket is paused. Small: the kernel's buffer
@@ -29,48 +30,6 @@ function readPendingError(): Error {
 }
 
 /**
- * Where a socket keeps its current reader. The listeners below are shared by
- * every socket and find the reader here: four closures per connection cost
- * more memory than the rest of the reader (a few hundred bytes per idle
- * connection).
- */
-const READER: unique symbol = Symbol('socketserver.reader')
-
-/**
- * Where a reader that left after the socket's end keeps the chunks it had
- * not handed out (Node cannot take them back once the stream has ended):
- * the next reader starts with them.
- */
-const LEFTOVER: unique symbol = Symbol('socketserver.leftover')
-
-interface ReadSocket extends Socket {
-  [READER]?: SocketChunks | undefined
-  [LEFTOVER]?: Uint8Array[] | undefined
-}
-
-function onData(this: ReadSocket, chunk: Uint8Array): void {
-  this[READER]?.receive(chunk)
-}
-
-function onEnd(this: ReadSocket): void {
-  this[READER]?.end()
-}
-
-function onClose(this: ReadSocket): void {
-  this[READER]?.closed()
-}
-
-/**
- * The socket's `error` listener, added once by its owner for the socket's
- * whole life (a socket error without a listener would crash the process):
- * it tells the current reader, if any. One listener rather than two keeps
- * Node from allocating a listener array per connection.
- */
-export function onSocketError(this: Socket, error: Error): void {
-  ;(this as ReadSocket)[READER]?.end(error)
-}
-
-/**
  * Iterates what a socket receives: one listener for `data`, a small queue,
  * the socket paused when the queue is full. In profiles of small
  * request/reply protocols, Node's `readable[Symbol.asyncIterator]` spent
@@ -87,7 +46,7 @@ export function onSocketError(this: Socket, error: Error): void {
  *
  * @internal
  */
-export class SocketChunks implements AsyncGenerator<Uint8Array, undefined, unknown>, ConnectionSource {
+export class SocketChunks implements AsyncGenerator<Uint8Array, undefined, unknown>, ConnectionSource, ChunkReceiver, ForwardingOwner {
   readonly #socket: Socket
   /** Chunks read ahead of the reader; made on first use (a forwarding or always-waiting reader never needs it). */
   #chunks: Uint8Array[] | undefined
@@ -99,7 +58,7 @@ export class SocketChunks implements AsyncGenerator<Uint8Array, undefined, unkno
   #reject: ((error: Error) => void) | undefined
   #detached = false
   /** Where chunks go once forwardTo() took over. */
-  #target: Socket | undefined
+  #forwarding: SocketForwarding | undefined
   /** Whether anyone read (or forwarded) yet. */
   #started = false
   /** The pending nextChunk() read. */
@@ -131,13 +90,7 @@ export class SocketChunks implements AsyncGenerator<Uint8Array, undefined, unkno
     // and what that reader had queued then waits here.
     this.#ended = socket.readableEnded || socket.destroyed
     if (socket.destroyed && !socket.readableEnded) this.#error = this.#closedError()
-    this.#chunks = (socket as ReadSocket)[LEFTOVER]
-    ;(socket as ReadSocket)[LEFTOVER] = undefined
-    ;(socket as ReadSocket)[READER] = this
-    socket.on('data', onData)
-    socket.on('end', onEnd)
-    socket.on('close', onClose)
-    socket.resume()
+    this.#chunks = attachReader(socket, this)
   }
 
   /** Whether this reader left (return(), throw()). */
@@ -147,7 +100,7 @@ export class SocketChunks implements AsyncGenerator<Uint8Array, undefined, unkno
 
   /** Whether {@link SocketChunks.forwardTo} can take over: nothing read, no read pending, not left. */
   get canForward(): boolean {
-    return this.#target === undefined && this.#resolve === undefined && this.#deliver === undefined && !this.#detached && !this.#started
+    return this.#forwarding === undefined && this.#resolve === undefined && this.#deliver === undefined && !this.#detached && !this.#started
   }
 
   /**
@@ -158,26 +111,32 @@ export class SocketChunks implements AsyncGenerator<Uint8Array, undefined, unkno
    * `target` has finished; rejects as a read or a write would.
    */
   forwardTo(target: Socket): Promise<void> {
-    this.#target = target
+    const forwarding = new SocketForwarding(this.#socket, target, this)
+    this.#forwarding = forwarding
     this.#started = true
     return new Promise<void>((resolve, reject) => {
       this.#resolve = resolve as () => void
       this.#reject = reject
-      if (target !== this.#socket) {
-        // Another connection's socket, closed or ended already: its 'close'
-        // will not come (again), and writes to it fail.
-        if (!target.writable) {
-          this.#targetFailed(target)
-          return
-        }
-        target.once('close', () => this.#targetFailed(target))
-      }
-      for (const chunk of this.#chunks?.splice(0) ?? []) if (!this.#detached) this.#forward(chunk, target)
+      if (!forwarding.start()) return
+      for (const chunk of this.#chunks?.splice(0) ?? []) if (!this.#detached) forwarding.forward(chunk)
       // Started after the stop began: it ends once nothing more arrives.
       if (this.#abort?.stopBegan === true) this.#checkIdleSoon()
       if (this.#ended || this.#error !== undefined) this.#settle()
       else if (!this.#detached) this.#socket.resume()
     })
+  }
+
+  /** The forwarding's target closed or can no longer write: stop reading, fail as a write would. @internal */
+  forwardingFailed(error: Error): void {
+    // Once the source ended, the end of the target is awaited through finish() instead.
+    if (this.#resolve === undefined) return
+    this.#error ??= error
+    this.#detach()
+  }
+
+  /** The forwarding's target drained: during a stop, check for idleness again. @internal */
+  forwardingDrained(): void {
+    if (this.#abort?.stopBegan === true) this.#checkIdleSoon()
   }
 
   next(): Promise<IteratorResult<Uint8Array, undefined>> {
@@ -214,7 +173,7 @@ export class SocketChunks implements AsyncGenerator<Uint8Array, undefined, unkno
 
   /** Whether a read is waiting: a second one at once is refused, not queued. (Reads while forwarding get their own refusal.) */
   get #reading(): boolean {
-    return this.#target === undefined && (this.#resolve !== undefined || this.#deliver !== undefined)
+    return this.#forwarding === undefined && (this.#resolve !== undefined || this.#deliver !== undefined)
   }
 
   /**
@@ -223,7 +182,7 @@ export class SocketChunks implements AsyncGenerator<Uint8Array, undefined, unkno
    * when it has to wait.
    */
   #readyNow(): Uint8Array | Error | null | undefined {
-    if (this.#target !== undefined) return new Error('Cannot read: sink() is forwarding this source')
+    if (this.#forwarding !== undefined) return new Error('Cannot read: sink() is forwarding this source')
     this.#started = true
     const chunks = this.#chunks
     const chunk = chunks?.shift()
@@ -254,7 +213,7 @@ export class SocketChunks implements AsyncGenerator<Uint8Array, undefined, unkno
     const reject = this.#reject
     if (reject === undefined) return false
     this.#resolve = this.#reject = undefined
-    if (this.#target !== undefined) this.#detach()
+    if (this.#forwarding !== undefined) this.#detach()
     reject(error)
     return true
   }
@@ -289,7 +248,7 @@ export class SocketChunks implements AsyncGenerator<Uint8Array, undefined, unkno
   afterPoll(): void {
     this.#idleCheck = false
     if (this.#over) return
-    const forwarding = this.#target !== undefined
+    const forwarding = this.#forwarding !== undefined
     const waiting = forwarding ? this.#resolve !== undefined : this.#reading
     if (!waiting || this.midMessage) return
     const socket = this.#socket
@@ -338,9 +297,9 @@ export class SocketChunks implements AsyncGenerator<Uint8Array, undefined, unkno
   /** A chunk arrived: forwarded, to the waiting reader, or queued (pausing the socket when the queue is full). */
   receive(chunk: Uint8Array): void {
     this.#checkedOnce = false
-    const target = this.#target
-    if (target !== undefined) {
-      this.#forward(chunk, target)
+    const forwarding = this.#forwarding
+    if (forwarding !== undefined) {
+      forwarding.forward(chunk)
       if (this.#abort?.stopBegan === true) this.#checkIdleSoon()
       return
     }
@@ -386,57 +345,15 @@ export class SocketChunks implements AsyncGenerator<Uint8Array, undefined, unkno
     if (resolve === undefined || reject === undefined) return
     this.#resolve = this.#reject = undefined
     if (this.#error !== undefined) reject(this.#error)
-    else if (this.#target !== undefined)
-      endWritingThen(this.#target, (error) => (error === undefined ? (resolve as () => void)() : reject(error)))
+    else if (this.#forwarding !== undefined)
+      this.#forwarding.finish((error) => (error === undefined ? (resolve as () => void)() : reject(error)))
     else resolve({ done: true, value: undefined })
-  }
-
-  #forward(chunk: Uint8Array, target: Socket): void {
-    // A target that can no longer write (ended or destroyed by someone
-    // else) fails the forwarding now: a write to it would be dropped.
-    if (!target.writable) {
-      this.#targetFailed(target)
-      return
-    }
-    if (target.write(chunk)) return
-    // Another connection's socket that can no longer write sends no 'drain'
-    // (and its 'close' may have passed): fail now. Our own socket's failure
-    // reaches this reader through its 'error' and 'close'.
-    if (target !== this.#socket && !target.writable) {
-      this.#targetFailed(target)
-      return
-    }
-    const socket = this.#socket
-    socket.pause()
-    target.once('drain', () => {
-      socket.resume()
-      if (this.#abort?.stopBegan === true) this.#checkIdleSoon()
-    })
-  }
-
-  /**
-   * The target (a socket other than ours) closed or can no longer write
-   * while forwarding: stop reading, fail as a write would. (Once the source
-   * ended, the end of the target is awaited through `end()` instead.)
-   */
-  #targetFailed(target: Socket): void {
-    if (this.#resolve === undefined) return
-    this.#error ??= closedError(target.errored ?? undefined)
-    this.#detach()
   }
 
   #detach(): void {
     if (this.#detached) return
     this.#detached = true
-    const socket = this.#socket
-    socket.off('data', onData)
-    socket.off('end', onEnd)
-    socket.off('close', onClose)
-    ;(socket as ReadSocket)[READER] = undefined
-    socket.pause()
-    const unread = this.#chunks?.splice(0) ?? []
-    if (!socket.readableEnded && !socket.destroyed) for (const chunk of unread.reverse()) socket.unshift(chunk)
-    else if (unread.length > 0) (socket as ReadSocket)[LEFTOVER] = unread
+    detachReader(this.#socket, this.#chunks?.splice(0) ?? [])
     this.#settle()
   }
 }

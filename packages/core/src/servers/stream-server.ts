@@ -7,7 +7,7 @@
 
 import net from 'node:net'
 import type { SocketAddress } from '../address.js'
-import { InvalidOptionError } from '../errors.js'
+import { nonNegativeInteger, positiveInteger } from '../internal/option-checks.js'
 import type { StreamRequest } from '../types.js'
 import { DescriptorWatch } from './descriptor-watch.js'
 import { QueuedServer, type QueuedServerOptions } from './queued-server.js'
@@ -138,30 +138,6 @@ export abstract class StreamServer extends QueuedServer<StreamRequest> {
   }
   /** Clean-up after the listener closed (the Unix server removes its file). */
   protected async afterClose(): Promise<void> {}
-}
-
-/**
- * Validates an integer option that must be 1 or more.
- *
- * @internal
- */
-export function positiveInteger(option: string, value: number): number {
-  if (!Number.isSafeInteger(value) || value < 1) {
-    throw new InvalidOptionError(option, `Cannot use ${option} ${JSON.stringify(value)}: expected an integer of 1 or more`)
-  }
-  return value
-}
-
-/**
- * Validates an integer option that must be 0 or more.
- *
- * @internal
- */
-export function nonNegativeInteger(option: string, value: number): number {
-  if (!Number.isSafeInteger(value) || value < 0) {
-    throw new InvalidOptionError(option, `Cannot use ${option} ${JSON.stringify(value)}: expected an integer of 0 or more`)
-  }
-  return value
 }
 
 /**

@@ -10,10 +10,11 @@ import net from 'node:net'
 import { getSystemErrorMap } from 'node:util'
 import { formatAddress, inetAddress, type SocketAddress } from '../address.js'
 import { BindError, InvalidOptionError } from '../errors.js'
+import { nonNegativeInteger } from '../internal/option-checks.js'
 import { systemCode } from '../internal/system-code.js'
 import { hasNativeReusePort } from './reuse-port.js'
 import type { PeerAddress } from './stream-connection.js'
-import { listen, nonNegativeInteger, StreamServer, type StreamServerOptions } from './stream-server.js'
+import { listen, StreamServer, type StreamServerOptions } from './stream-server.js'
 
 /**
  * The host a server binds when none is given: loopback. Binding every

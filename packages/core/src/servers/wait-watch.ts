@@ -7,30 +7,7 @@
  * @internal
  */
 
-import { InvalidOptionError } from '../errors.js'
 import type { AcceptQueue } from './accept-queue.js'
-
-/** The largest delay a Node timer takes (about 24.8 days). */
-const MAX_TIMER_MS = 2 ** 31 - 1
-
-/**
- * Validates a wait limit: milliseconds from 1 to the largest timer delay,
- * or `Infinity` for "never".
- *
- * @internal
- * @throws InvalidOptionError for anything else.
- */
-export function waitLimit(option: string, value: number): number {
-  if (typeof value !== 'number' || !(value === Number.POSITIVE_INFINITY || (value >= 1 && value <= MAX_TIMER_MS))) {
-    // String(): JSON would print NaN and -Infinity as null.
-    const shown = typeof value === 'number' ? String(value) : JSON.stringify(value)
-    throw new InvalidOptionError(
-      option,
-      `Cannot use ${option} ${shown}: expected milliseconds from 1 to ${MAX_TIMER_MS}, or Infinity for never`,
-    )
-  }
-  return value
-}
 
 /**
  * The line a server prints on stderr at its first slow wait (unless

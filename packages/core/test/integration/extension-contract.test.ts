@@ -10,7 +10,7 @@ import {
   type StreamRequest,
   sequential,
 } from '@socketserver/core'
-import { ConcurrencyProbe, connect, Gate, listen, listenDatagram, serveInBackground } from '@socketserver/testing'
+import { ConcurrencyProbe, connect, describeSourceCompliance, Gate, listen, listenDatagram, serveInBackground } from '@socketserver/testing'
 import { describe, expect, test, vi } from 'vitest'
 
 /** A server written from the public contract only, around one of ours; observe() forwarded when asked to. */
@@ -30,6 +30,13 @@ function wrap(inner: Server<StreamRequest>, forwardObserve: boolean): Server<Str
   if (forwardObserve) wrapper.observe = (observer) => inner.observe?.(observer) ?? (() => {})
   return wrapper
 }
+
+describeSourceCompliance('a wrapper around TCPServer written from the public contract, observe() forwarded', async () =>
+  wrap(await listen('tcp4'), true),
+)
+describeSourceCompliance('a wrapper around UnixStreamServer written from the public contract, without observe()', async () =>
+  wrap(await listen('unix'), false),
+)
 
 describe('Server.observe()', () => {
   test('tells each observer of a drop and, once, of the close; the returned function stops it', async () => {

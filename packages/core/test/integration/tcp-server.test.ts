@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import net from 'node:net'
-import { BindError, InvalidOptionError, ServerClosedError, TCPServer } from '@socketserver/core'
+import { BindError, InvalidOptionError, ServerClosedError, ServerNotReadyError, TCPServer } from '@socketserver/core'
 import { connect, describeSourceCompliance, listen, openFileDescriptors, registerCleanup } from '@socketserver/testing'
 import { describe, expect, test } from 'vitest'
 
@@ -62,9 +62,13 @@ describe('TCPServer', () => {
     registerCleanup(() => server.close())
     expect(server.fileno()).toBe(-1)
     expect(() => server.address).toThrow(ServerClosedError)
+    // Not yet rather than no more: its own class and code, still a ServerClosedError.
+    expect(() => server.address).toThrow(ServerNotReadyError)
+    expect(() => server.activate()).toThrow(expect.objectContaining({ code: 'SS_ERR_SERVER_NOT_READY' }))
     await server.bind()
     expect(server.fileno()).toBeGreaterThan(2)
     expect(() => server[Symbol.asyncIterator]()).toThrow(ServerClosedError)
+    expect(() => server[Symbol.asyncIterator]()).toThrow(/call activate\(\) first/)
     const client = await connect(server.address)
     server.activate()
     const { value: request } = await server[Symbol.asyncIterator]().next()

@@ -18,8 +18,8 @@ afterEach(() => vi.restoreAllMocks())
 
 describe('defaultHandleError()', () => {
   test.each([
-    ['WorkerCrashedError', new WorkerCrashedError(null, 'SIGKILL', client, '127.0.0.1:4242')],
-    ['HandlerError', new HandlerError(client, new Error('kaput'), '127.0.0.1:4242')],
+    ['WorkerCrashedError', new WorkerCrashedError(null, 'SIGKILL', client)],
+    ['HandlerError', new HandlerError(client, new Error('kaput'))],
   ])('names the client once for a %s, which carries it (#16)', (_, error) => {
     const [line] = linesOf(() => defaultHandleError(error, request))
     expect(line?.match(/127\.0\.0\.1:4242/g)).toHaveLength(1)

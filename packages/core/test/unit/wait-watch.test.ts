@@ -1,7 +1,6 @@
-import { InvalidOptionError } from '@socketserver/core'
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
 import { AcceptQueue } from '../../src/servers/accept-queue.js'
-import { WaitWatch, waitLimit } from '../../src/servers/wait-watch.js'
+import { WaitWatch } from '../../src/servers/wait-watch.js'
 
 beforeEach(() => {
   vi.useFakeTimers()
@@ -126,20 +125,5 @@ describe('WaitWatch (#16)', () => {
     // An unref'd timer is not an active resource.
     expect(process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length).toBe(before)
     watch.stop()
-  })
-})
-
-describe('waitLimit()', () => {
-  test('accepts milliseconds from 1 to the largest timer delay, and Infinity', () => {
-    for (const value of [1, 1.5, 1_000, 2 ** 31 - 1, Number.POSITIVE_INFINITY]) expect(waitLimit('slowWaitMs', value)).toBe(value)
-  })
-
-  test('rejects anything else with InvalidOptionError naming the option', () => {
-    for (const value of [0, 0.5, -1, 2 ** 31, Number.NaN, Number.NEGATIVE_INFINITY, '5' as unknown as number, null as unknown as number]) {
-      expect(() => waitLimit('maxWaitMs', value)).toThrow(InvalidOptionError)
-    }
-    expect(() => waitLimit('maxWaitMs', -1)).toThrow(
-      'Cannot use maxWaitMs -1: expected milliseconds from 1 to 2147483647, or Infinity for never',
-    )
   })
 })

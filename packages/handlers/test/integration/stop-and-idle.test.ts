@@ -197,7 +197,7 @@ describe('one error shape', () => {
     })
     try {
       defaultHandleError(error, undefined)
-      defaultHandleError(new HandlerError(error.clientAddress, new Error('boom'), '127.0.0.1:1'), undefined)
+      defaultHandleError(new HandlerError({ transport: 'tcp', host: '127.0.0.1', port: 1, family: 'IPv4' }, new Error('boom')), undefined)
     } finally {
       write.mockRestore()
     }

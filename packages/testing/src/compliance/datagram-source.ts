@@ -5,7 +5,7 @@
  * @module
  */
 
-import { type DatagramRequest, formatAddress, type Server } from '@socketserver/core'
+import { type DatagramRequest, DrainTimeoutError, formatAddress, type Server } from '@socketserver/core'
 import { describe, expect, test } from 'vitest'
 import { openDatagramClient } from '../clients/datagram-client.js'
 import { Gate } from '../gate.js'
@@ -15,8 +15,9 @@ import { serveInBackground } from '../listen.js'
  * Declares tests every datagram server must pass: a real address, datagrams
  * yielded whole with their sender, replies that reach the sender, the stop
  * notice on each request, replies that still go out while `serve()` drains
- * (the server's `stopAccepting()`), and an idempotent `close()` that ends
- * iteration with `done`.
+ * (the server's `stopAccepting()`), a request that ignores the stop aborted
+ * at `drainTimeoutMs`, a close by other means that stops serving as an
+ * abort does, and an idempotent `close()` that ends iteration with `done`.
  *
  * @param title - The describe block's title.
  * @param start - Makes a new bound server (a fixture from `listenDatagram()`,
@@ -70,6 +71,46 @@ export function describeDatagramSourceCompliance(title: string, start: () => Pro
       await Promise.all([server.close(), server.close()])
       await expect(pending).resolves.toEqual({ done: true, value: undefined })
       expect(server.closed).toBe(true)
+    })
+
+    test('under serve(), a request that ignores the stop is aborted at drainTimeoutMs with DrainTimeoutError', async () => {
+      const server = await start()
+      const running = new Gate()
+      let reason: unknown
+      const serving = serveInBackground(
+        server,
+        async (request: DatagramRequest) => {
+          running.open()
+          await new Promise((resolve) => request.signal.addEventListener('abort', resolve, { once: true }))
+          reason = request.signal.reason
+        },
+        { drainTimeoutMs: 50 },
+      )
+      const client = await openDatagramClient(server.address)
+      await client.send('hello')
+      await running.wait()
+      await serving.stop()
+      expect(reason).toBeInstanceOf(DrainTimeoutError)
+      client.close()
+    })
+
+    test('under serve(), closing the server by other means stops serving: the running request is told and serve() resolves', async () => {
+      const server = await start()
+      const running = new Gate()
+      let told: unknown
+      const serving = serveInBackground(server, async (request: DatagramRequest) => {
+        running.open()
+        await new Promise((resolve) => request.stopping.addEventListener('abort', resolve, { once: true }))
+        told = request.stopping.reason
+      })
+      const client = await openDatagramClient(server.address)
+      await client.send('hello')
+      await running.wait()
+      await server.close()
+      await serving.done
+      expect(told).toBeInstanceOf(Error)
+      expect(serving.errors).toEqual([])
+      client.close()
     })
   })
 }

@@ -5,25 +5,33 @@
  * @module
  */
 
-import { formatAddress, type StreamServer } from '@socketserver/core'
+import { getEventListeners } from 'node:events'
+import { DrainTimeoutError, formatAddress, type Server, type StreamRequest, serve } from '@socketserver/core'
 import { describe, expect, test } from 'vitest'
 import { connect } from '../clients/loopback-client.js'
+import { Gate } from '../gate.js'
+import { serveInBackground } from '../listen.js'
 
 /**
  * Declares tests every stream server must pass: a real address and file
  * descriptor, requests yielded in accept order with the client's bytes
  * intact, idempotent close that ends iteration with `done` and frees the
- * address, fileno() of -1 after close, and the stop notice (`stopping`,
- * `stop()`, an idle read that ends on it).
+ * address, fileno() of -1 after close, the stop notice (`stopping`,
+ * `stop()`, an idle read that ends on it), and `serve()`'s shutdown and
+ * drain: an idle connection ends at once on stop, a request that ignores
+ * the stop is aborted at `drainTimeoutMs`, a close by other means
+ * (`server.close()`) stops serving as an abort does, and an abort before the
+ * start or twice is harmless and leaves no listener behind.
  *
  * @param title - The describe block's title.
- * @param start - Makes a new listening server (a fixture from `listen()`).
+ * @param start - Makes a new listening server (a fixture from `listen()`,
+ *   or a wrapper around one written from the public `Server` contract).
  * @example
  * ```ts
  * describeSourceCompliance('UnixStreamServer', () => listen('unix'))
  * ```
  */
-export function describeSourceCompliance(title: string, start: () => Promise<StreamServer>): void {
+export function describeSourceCompliance(title: string, start: () => Promise<Server<StreamRequest>>): void {
   describe(title, () => {
     test('reports a bound address and a file descriptor', async () => {
       const server = await start()
@@ -77,6 +85,75 @@ export function describeSourceCompliance(title: string, start: () => Promise<Str
       expect(server.closed).toBe(true)
       expect(server.fileno()).toBe(-1)
       await expect(connect(server.address, 2_000)).rejects.toThrow()
+    })
+
+    test('under serve(), a stop ends an idle connection at once: its read ends and its goodbye goes out', async () => {
+      const server = await start()
+      const waiting = new Gate()
+      const serving = serveInBackground(server, async (request: StreamRequest) => {
+        const reading = request.source.next()
+        waiting.open()
+        const { done } = await reading
+        request.socket.end(done === true && request.stopping.aborted ? 'bye\n' : 'unexpected\n')
+      })
+      const client = await connect(server.address)
+      await waiting.wait()
+      await serving.stop()
+      expect(await client.readLine()).toBe('bye\n')
+      expect(serving.errors).toEqual([])
+      client.destroy()
+    })
+
+    test('under serve(), a request that ignores the stop is aborted at drainTimeoutMs with DrainTimeoutError', async () => {
+      const server = await start()
+      const running = new Gate()
+      let reason: unknown
+      const serving = serveInBackground(
+        server,
+        async (request: StreamRequest) => {
+          running.open()
+          await new Promise((resolve) => request.signal.addEventListener('abort', resolve, { once: true }))
+          reason = request.signal.reason
+        },
+        { drainTimeoutMs: 50 },
+      )
+      const client = await connect(server.address)
+      await running.wait()
+      await serving.stop()
+      expect(reason).toBeInstanceOf(DrainTimeoutError)
+      await client.waitForEnd()
+      client.destroy()
+    })
+
+    test('under serve(), closing the server by other means stops serving: the running request is told and serve() resolves', async () => {
+      const server = await start()
+      const running = new Gate()
+      const serving = serveInBackground(server, async (request: StreamRequest) => {
+        running.open()
+        await new Promise((resolve) => request.stopping.addEventListener('abort', resolve, { once: true }))
+        request.socket.end('closing\n')
+      })
+      const client = await connect(server.address)
+      await running.wait()
+      await server.close()
+      expect(await client.readLine()).toBe('closing\n')
+      await serving.done
+      expect(serving.errors).toEqual([])
+      client.destroy()
+    })
+
+    test('serve() with a signal aborted before the start closes the server and resolves; aborting twice is harmless and leaves no listener', async () => {
+      const first = await start()
+      await serve(first, (request: StreamRequest) => request.socket.end(), { signal: AbortSignal.abort() })
+      expect(first.closed).toBe(true)
+      const second = await start()
+      const controller = new AbortController()
+      const serving = serve(second, (request: StreamRequest) => request.socket.end(), { signal: controller.signal })
+      controller.abort()
+      controller.abort()
+      await serving
+      expect(second.closed).toBe(true)
+      expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0)
     })
   })
 }
