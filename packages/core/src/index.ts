@@ -74,6 +74,7 @@ export {
   type RequestHooks,
   type ServeOptions,
 } from './serve-options.js'
+export { AcceptQueue } from './servers/accept-queue.js'
 export {
   DatagramServer,
   type DatagramServerOptions,

@@ -174,11 +174,18 @@ export class Child {
         // The socket was accepted paused and nothing was read from it, so
         // the child gets every byte; the parent keeps nothing of it.
         const socket = request.socket
-        this.process.send({ type: 'stream', id, clientAddress: request.clientAddress, serverAddress } satisfies ToChild, socket, () => {
-          // Node detached the handle from our socket object without ending it;
-          // destroy the empty shell so nothing here waits on it.
-          socket.destroy()
-        })
+        const message: ToChild = { type: 'stream', id, clientAddress: request.clientAddress, serverAddress, ...unreadAndFacts(request) }
+        try {
+          this.process.send(message, socket, () => {
+            // Node detached the handle from our socket object without ending it;
+            // destroy the empty shell so nothing here waits on it.
+            socket.destroy()
+          })
+        } catch (error) {
+          // A fact a wrapper added that cannot cross the channel (a function).
+          finish(new Error(`Cannot hand the request to a child process: ${(error as Error).message}`, { cause: error }))
+          return
+        }
       } else {
         this.#send({ type: 'datagram', id, data: request.data, clientAddress: request.clientAddress, serverAddress })
       }
@@ -245,6 +252,30 @@ export class Child {
     await this.exit
     clearTimeout(timer)
   }
+}
+
+/** What a stream request's own object holds that is not the connection itself. */
+const CONNECTION_KEYS = new Set(['kind', 'socket', 'server', 'clientAddress'])
+
+/**
+ * What a child needs beyond the socket to see the request as the parent
+ * does: the bytes the parent's socket already read and holds (put back by
+ * a wrapper that read a header first), which would otherwise be lost with
+ * the parent's side of the handle; and the facts wrappers added as own
+ * enumerable properties (`proxyAddress`, `proxy`, ...), which must be
+ * structured-cloneable.
+ */
+function unreadAndFacts(request: Request & { kind: 'stream' }): { unread?: Uint8Array; facts?: Record<string, unknown> } {
+  const socket = request.socket
+  const found: { unread?: Uint8Array; facts?: Record<string, unknown> } = {}
+  if (socket.readableLength > 0)
+    found.unread = Buffer.concat([...(socket as unknown as { readableBuffer: Iterable<Buffer> }).readableBuffer])
+  for (const key of Object.keys(request)) {
+    if (CONNECTION_KEYS.has(key)) continue
+    found.facts ??= {}
+    found.facts[key] = (request as unknown as Record<string, unknown>)[key]
+  }
+  return found
 }
 
 /** A child's failure in the shape a request served in this process reports. */

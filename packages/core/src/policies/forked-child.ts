@@ -105,7 +105,12 @@ async function main(): Promise<void> {
     const server = new RemoteServer(message.serverAddress)
     let request: Request
     if (message.type === 'stream') {
-      request = new StreamConnection(handle as Socket, message.clientAddress, server)
+      const socket = handle as Socket
+      // What the parent had read and not handed out comes first.
+      if (message.unread !== undefined)
+        socket.unshift(Buffer.from(message.unread.buffer, message.unread.byteOffset, message.unread.byteLength))
+      request = new StreamConnection(socket, message.clientAddress, server)
+      for (const [key, value] of Object.entries(message.facts ?? {})) Object.defineProperty(request, key, { value, enumerable: true })
     } else {
       const id = message.id
       request = new Datagram(message.data, message.clientAddress, server, (data, to) => {

@@ -26,9 +26,21 @@ export interface SerializedError {
  */
 export type FailureKind = 'handler' | 'disconnect' | 'reply' | 'timeout'
 
-/** Parent → child. A `stream` message carries the socket as its handle. */
+/**
+ * Parent → child. A `stream` message carries the socket as its handle,
+ * the bytes the parent's socket had already read and not handed out
+ * (`unread`: a wrapper that read a PROXY header put the rest back), and
+ * the request's facts (`facts`: what wrappers added, see `factsOf`).
+ */
 export type ToChild =
-  | { type: 'stream'; id: number; clientAddress: SocketAddress; serverAddress: SocketAddress }
+  | {
+      type: 'stream'
+      id: number
+      clientAddress: SocketAddress
+      serverAddress: SocketAddress
+      unread?: Uint8Array
+      facts?: Record<string, unknown>
+    }
   | { type: 'datagram'; id: number; data: Uint8Array; clientAddress: SocketAddress; serverAddress: SocketAddress }
   | { type: 'reply-result'; id: number; seq: number; error?: SerializedError }
   | { type: 'abort'; id: number }

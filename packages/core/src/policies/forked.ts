@@ -79,7 +79,10 @@ export interface ForkedPolicy extends Policy {
  * Node cannot fork a running process, so children are started with
  * `child_process.fork` and import `module` once. A stream connection is
  * handed to the child as a handle (the parent reads none of it and keeps
- * nothing of it). A datagram is relayed over IPC and the child's reply is
+ * nothing of it); when a wrapper read from it first (a PROXY header), the
+ * bytes it put back go to the child with it, and so do the facts it added
+ * to the request as own enumerable properties (`proxyAddress`, `proxy`),
+ * which must be structured-cloneable. A datagram is relayed over IPC and the child's reply is
  * sent by the parent from the server's own socket. In the child the handler
  * sees the same `StreamRequest` / `DatagramRequest` shapes; `request.server`
  * there only carries the server's address.

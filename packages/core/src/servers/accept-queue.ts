@@ -2,7 +2,6 @@
  * The bounded queue between a server's socket events and its iterators.
  *
  * @module
- * @internal
  */
 
 import type { RequestIterator } from '../types.js'
@@ -21,7 +20,17 @@ type Waiter<T> = (result: IteratorResult<T, undefined>) => void
  * with `done` and hands back what was still queued, so nothing is lost
  * without the owner knowing.
  *
- * @internal
+ * Public as a building block for servers of your own and for wrappers
+ * (a PROXY or TLS stage hands out requests it finished with): its
+ * iterators offer the batch pulls of `RequestIterator`, so a policy starts
+ * what is ready in one turn.
+ *
+ * @example
+ * ```ts
+ * const queue = new AcceptQueue<StreamRequest>(1_024)
+ * netServer.on('connection', (socket) => { if (!queue.push(toRequest(socket))) socket.destroy() })
+ * const server = { [Symbol.asyncIterator]: () => queue[Symbol.asyncIterator](), ... }
+ * ```
  */
 export class AcceptQueue<T> {
   readonly #limit: number
