@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 
 const exec = promisify(execFile)
 const root = fileURLToPath(new URL('..', import.meta.url))
-const PACKAGES = ['core', 'handlers', 'testing', 'cli']
+const PACKAGES = ['core', 'handlers', 'testing', 'proxy-protocol', 'cli']
 const work = mkdtempSync(join(tmpdir(), 'ss-consumer-'))
 const packs = join(work, 'packs')
 const project = join(work, 'project')
@@ -93,6 +93,7 @@ console.log(reply.trim())
       `import { TCPServer, UDPServer, type StreamRequest, type DatagramRequest, serve, pooled, sequential, forked, BindError } from '@socketserver/core'
 import { StreamRequestHandler, DatagramRequestHandler, lineHandler } from '@socketserver/handlers'
 import { parseArgs } from '@socketserver/cli'
+import { withProxyProtocol, type ProxiedStreamRequest } from '@socketserver/proxy-protocol'
 class Upper extends StreamRequestHandler {
   override async handle(): Promise<void> {
     const line: Uint8Array = await this.rfile.readline({ maxLength: 1024 })
@@ -109,6 +110,8 @@ export async function main(signal: AbortSignal): Promise<void> {
   const reply = (request: DatagramRequest): Promise<void> => request.reply(request.data)
   await Promise.all([serve(tcp, Upper, { signal, policy: pooled({ concurrency: 4 }) }), serve(udp, Pong, { signal, policy: sequential() })])
   void echo; void reply; void lineHandler((text) => text); void forked; void parseArgs
+  const behindProxy = (request: ProxiedStreamRequest): string => request.proxyAddress.transport
+  void behindProxy; void withProxyProtocol
   const failure: unknown = null
   if (failure instanceof BindError) console.log(failure.code, failure.address)
 }

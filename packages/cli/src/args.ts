@@ -5,7 +5,8 @@
  * @module
  */
 
-import { InvalidAddressError, parseHostPort, type Transport } from '@socketserver/core'
+import { InvalidAddressError, InvalidOptionError, parseHostPort, type Transport } from '@socketserver/core'
+import { type ProxyProtocolVersion, TrustedProxies } from '@socketserver/proxy-protocol'
 import { UsageError } from './errors.js'
 
 /** One listener asked for on the command line. */
@@ -27,6 +28,10 @@ export interface ServeCommand {
   timeoutMs: number | undefined
   drainTimeoutMs: number | undefined
   maxPacketSize: number | undefined
+  /** Every stream listener expects a PROXY header of this version. */
+  proxyProtocol: ProxyProtocolVersion | undefined
+  /** The proxies whose header is believed (`--trusted-proxy`); undefined keeps the default (loopback). */
+  trustedProxies: string[] | undefined
 }
 
 /** Every command the parser can return. */
@@ -98,6 +103,31 @@ const FLAGS: Record<string, FlagSpec> = {
   '--timeout-ms': { repeatable: false, set: integer('timeoutMs', 1, MAX_TIMER_MS) },
   '--drain-timeout-ms': { repeatable: false, set: integer('drainTimeoutMs', 0, MAX_TIMER_MS) },
   '--max-packet-size': { repeatable: false, set: integer('maxPacketSize', 1) },
+  '--proxy-protocol': {
+    repeatable: false,
+    set: (config, value, flag) => {
+      if (value !== 'v1' && value !== 'v2' && value !== 'any') {
+        throw new UsageError(`Cannot use ${flag} ${JSON.stringify(value)}: expected v1, v2 or any`)
+      }
+      config.proxyProtocol = value
+    },
+  },
+  '--trusted-proxy': {
+    repeatable: true,
+    set: (config, value, flag) => {
+      try {
+        new TrustedProxies([value])
+      } catch (error) {
+        if (error instanceof InvalidOptionError) {
+          throw new UsageError(
+            `Cannot use ${flag} ${JSON.stringify(value)}: expected an address or a CIDR network (10.0.0.0/8, 2001:db8::/32)`,
+          )
+        }
+        throw error
+      }
+      config.trustedProxies = [...(config.trustedProxies ?? []), value]
+    },
+  },
 }
 
 /**
@@ -128,6 +158,8 @@ export function parseArgs(argv: readonly string[]): Command {
     timeoutMs: undefined,
     drainTimeoutMs: undefined,
     maxPacketSize: undefined,
+    proxyProtocol: undefined,
+    trustedProxies: undefined,
   }
   const positional: string[] = []
   const seen = new Set<string>()
@@ -165,5 +197,9 @@ export function parseArgs(argv: readonly string[]): Command {
     throw new UsageError('Cannot use --max-children with this policy: it applies to --policy forked')
   if (config.childConcurrency !== undefined && config.policy !== 'forked')
     throw new UsageError('Cannot use --child-concurrency with this policy: it applies to --policy forked')
+  if (config.trustedProxies !== undefined && config.proxyProtocol === undefined)
+    throw new UsageError('Cannot use --trusted-proxy without --proxy-protocol: it says whose PROXY header to believe')
+  if (config.proxyProtocol !== undefined && !config.listeners.some((spec) => spec.transport === 'tcp' || spec.transport === 'unix'))
+    throw new UsageError('Cannot use --proxy-protocol without a stream listener: it applies to --tcp and --unix')
   return config
 }

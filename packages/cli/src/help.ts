@@ -49,6 +49,10 @@ Options:
   --timeout-ms N          longest a request may run (default: no limit)
   --drain-timeout-ms N    on stop, how long running requests may finish (default 30000)
   --max-packet-size N     largest datagram served (default 65507); larger ones are dropped and reported
+  --proxy-protocol V      v1 | v2 | any: every --tcp and --unix connection starts with a
+                          PROXY header (from HAProxy's send-proxy, say) naming the client
+  --trusted-proxy CIDR    a proxy whose header is believed (repeat it; default loopback only);
+                          Unix-socket peers are always trusted
   -h, --help              this text
   -v, --version           the version
 

@@ -15,6 +15,7 @@ import {
   type Request,
   type Server,
   SocketServerError,
+  type StreamRequest,
   sequential,
   serve,
   TCPServer,
@@ -22,6 +23,7 @@ import {
   UnixDatagramServer,
   UnixStreamServer,
 } from '@socketserver/core'
+import { withProxyProtocol } from '@socketserver/proxy-protocol'
 import { type ListenerSpec, parseArgs, type ServeCommand } from './args.js'
 import { describeFailure, UsageError } from './errors.js'
 import { helpText } from './help.js'
@@ -140,14 +142,21 @@ function bind(spec: ListenerSpec, config: ServeCommand): Promise<Server<Request>
   const maxPacketSize = config.maxPacketSize
   switch (spec.transport) {
     case 'tcp':
-      return TCPServer.listen({ host: spec.host, port: spec.port })
+      return behindProxy(TCPServer.listen({ host: spec.host, port: spec.port }), config)
     case 'unix':
-      return UnixStreamServer.listen({ path: spec.path })
+      return behindProxy(UnixStreamServer.listen({ path: spec.path }), config)
     case 'udp':
       return UDPServer.bind({ host: spec.host, port: spec.port, maxPacketSize })
     case 'unix-dgram':
       return UnixDatagramServer.bind({ path: spec.path, maxPacketSize })
   }
+}
+
+/** A stream listener wrapped to read PROXY headers, when `--proxy-protocol` asks for it. */
+async function behindProxy(listening: Promise<Server<StreamRequest>>, config: ServeCommand): Promise<Server<Request>> {
+  const server = await listening
+  if (config.proxyProtocol === undefined) return server
+  return withProxyProtocol(server, { version: config.proxyProtocol, trustedProxies: config.trustedProxies }) as unknown as Server<Request>
 }
 
 function version(): string {

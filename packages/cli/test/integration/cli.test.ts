@@ -7,6 +7,7 @@ import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { chargenBytes } from '@socketserver/cli'
 import { parseHostPort, type SocketAddress } from '@socketserver/core'
+import { encodeProxyHeaderV1, encodeProxyHeaderV2 } from '@socketserver/proxy-protocol'
 import { connect, openDatagramClient, registerCleanup, tempSocketPath, until } from '@socketserver/testing'
 import { describe, expect, test } from 'vitest'
 
@@ -236,6 +237,34 @@ describe('socketserver serve', () => {
     }
   })
 
+  test('--proxy-protocol any: echo over TCP and Unix behind a PROXY header; a connection without one is refused and reported, and serving goes on', async () => {
+    const path = tempSocketPath()
+    const cli = await start(
+      ['serve', 'echo', '--tcp', '127.0.0.1:0', '--unix', path, '--proxy-protocol', 'any', '--trusted-proxy', '127.0.0.1'],
+      2,
+    )
+    const source: SocketAddress = { transport: 'tcp', host: '203.0.113.9', port: 5555, family: 'IPv4' }
+    const destination: SocketAddress = { transport: 'tcp', host: '198.51.100.1', port: 7, family: 'IPv4' }
+    const plain = await connect(cli.addresses[0] as SocketAddress)
+    await plain.send('no header\n')
+    await plain.waitForEnd()
+    plain.destroy()
+    await until(() => cli.stderr().includes('ProxyProtocolError'))
+    expect(cli.stderr()).toMatch(/Cannot accept the connection from 127\.0\.0\.1:\d+: the connection does not start with a PROXY header/)
+    for (const [address, header] of [
+      [cli.addresses[0], encodeProxyHeaderV1({ command: 'proxy', source, destination })],
+      [cli.addresses[1], encodeProxyHeaderV2({ command: 'proxy', source, destination })],
+    ] as const) {
+      const client = await connect(address as SocketAddress)
+      await client.send(Buffer.concat([header, Buffer.from('ping\n')]))
+      expect(await client.readLine()).toBe('ping\n')
+      client.end()
+      await client.waitForEnd()
+    }
+    cli.child.kill('SIGTERM')
+    expect(await cli.exit).toBe(0)
+  })
+
   test('--help documents the command and exits 0', async () => {
     const { code, stdout } = await run(['--help'])
     expect(code).toBe(0)
@@ -249,6 +278,13 @@ describe('socketserver serve', () => {
     [['serve', 'echo'], 'without a listener'],
     [['serve', './does-not-exist.mjs', '--tcp', '127.0.0.1:0'], 'Cannot load the handler module'],
     [['serve', 'echo', '--udp', '127.0.0.1:0', '--max-packet-size', '999999999'], 'Cannot use maxPacketSize 999999999'],
+    [['serve', 'echo', '--tcp', '127.0.0.1:0', '--proxy-protocol', 'v3'], 'expected v1, v2 or any'],
+    [
+      ['serve', 'echo', '--tcp', '127.0.0.1:0', '--proxy-protocol', 'v1', '--trusted-proxy', '10.0.0.0/33'],
+      'expected an address or a CIDR network',
+    ],
+    [['serve', 'echo', '--tcp', '127.0.0.1:0', '--trusted-proxy', '10.0.0.1'], 'without --proxy-protocol'],
+    [['serve', 'echo', '--udp', '127.0.0.1:0', '--proxy-protocol', 'v2'], 'without a stream listener'],
   ])('bad arguments %j: message on stderr, exit 2', async (args, message) => {
     const { code, stderr } = await run(args)
     expect(code).toBe(2)

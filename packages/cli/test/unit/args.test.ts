@@ -47,6 +47,27 @@ describe('parseArgs()', () => {
     })
   })
 
+  test('--proxy-protocol and repeated --trusted-proxy', () => {
+    expect(
+      parseArgs([
+        'serve',
+        'echo',
+        '--tcp',
+        '127.0.0.1:0',
+        '--proxy-protocol',
+        'v2',
+        '--trusted-proxy',
+        '10.0.0.0/8',
+        '--trusted-proxy',
+        '::1',
+      ]),
+    ).toMatchObject({ proxyProtocol: 'v2', trustedProxies: ['10.0.0.0/8', '::1'] })
+    expect(parseArgs(['serve', 'echo', '--unix', 's.sock', '--proxy-protocol=any'])).toMatchObject({
+      proxyProtocol: 'any',
+      trustedProxies: undefined,
+    })
+  })
+
   test('defaults to the pooled policy and accepts forked with --max-children', () => {
     expect(parseArgs(['serve', './h.mjs', '--unix', 'x.sock'])).toMatchObject({ policy: 'pooled', service: './h.mjs' })
     expect(
