@@ -11,7 +11,10 @@
 // pingpong: CONNS clients each send SIZE bytes and wait for SIZE bytes back,
 // over and over. connrate: CONNS clients each connect, send SIZE bytes, read
 // SIZE bytes back, close. IDLE extra connections are opened first and kept
-// silent.
+// silent. With LOADGEN_PROXY_V2 set (connrate over tcp only), every
+// connection starts with a PROXY protocol v2 header (28 bytes, a made-up
+// IPv4 client) in the same send as its SIZE bytes, as a load balancer
+// would send it; the reply expected is still SIZE bytes.
 //
 // pipeline: CONNS connections each keep DEPTH requests in flight: DEPTH at
 // once when it connects, then one more for each complete reply (all the
@@ -73,6 +76,8 @@ static double seconds;
 static struct sockaddr_storage target;
 static socklen_t target_len;
 static char *payload, *scratch;
+// What one request sends: SIZE bytes, after a PROXY header when asked for.
+static size_t send_len;
 static int epfd;
 static long requests, failures, mismatches, samples;
 // pipeline and burst: VARIANTS different requests, laid end to end in
@@ -128,9 +133,9 @@ static void watch(client_t *c, int events, int op) {
 static void start_request(client_t *c) {
   c->sent = c->received = 0;
   c->started = now();
-  ssize_t n = send(c->fd, payload, size, MSG_NOSIGNAL);
+  ssize_t n = send(c->fd, payload, send_len, MSG_NOSIGNAL);
   if (n > 0) c->sent = n;
-  watch(c, c->sent < (size_t)size ? EPOLLIN | EPOLLOUT : EPOLLIN, EPOLL_CTL_MOD);
+  watch(c, c->sent < send_len ? EPOLLIN | EPOLLOUT : EPOLLIN, EPOLL_CTL_MOD);
 }
 
 static void begin(client_t *c, int index) {
@@ -400,12 +405,27 @@ int main(int argc, char **argv) {
     snprintf(un->sun_path, sizeof un->sun_path, "%s", argv[3]);
     target_len = sizeof *un;
   }
-  payload = malloc(size > 0 ? size : 1);
+  // A PROXY v2 header: signature, PROXY over TCP/IPv4, 12 address bytes
+  // (client 192.0.2.1:4660, destination 127.0.0.1:7).
+  static const unsigned char proxy_v2[28] = {0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a, 0x21, 0x11, 0x00, 0x0c,
+                                             192,  0,    2,    1,    127,  0,    0,    1,    0x12, 0x34, 0x00, 0x07};
+  const char *proxy = getenv("LOADGEN_PROXY_V2");
+  size_t header_len = 0;
+  if (proxy != NULL && *proxy != 0) {
+    if (mode != CONNRATE || transport != TCP) {
+      fprintf(stderr, "Cannot send PROXY headers: LOADGEN_PROXY_V2 needs MODE connrate and TRANSPORT tcp\n");
+      return 2;
+    }
+    header_len = sizeof proxy_v2;
+  }
+  send_len = header_len + (size_t)size;
+  payload = malloc(send_len > 0 ? send_len : 1);
   scratch = malloc(size > 65536 ? size : 65536);
-  memset(payload, 'x', size);
+  memcpy(payload, proxy_v2, header_len);
+  memset(payload + header_len, 'x', size);
   // Line protocols: end each request with a newline.
   const char *line = getenv("LOADGEN_LINE");
-  if (line != NULL && *line != 0 && size > 0) payload[size - 1] = '\n';
+  if (line != NULL && *line != 0 && size > 0) payload[send_len - 1] = '\n';
   if (piped) make_variants();
   epfd = epoll_create1(0);
 
@@ -473,9 +493,9 @@ int main(int argc, char **argv) {
           start_request(c);
           continue;
         }
-        ssize_t w = send(c->fd, payload + c->sent, size - c->sent, MSG_NOSIGNAL);
+        ssize_t w = send(c->fd, payload + c->sent, send_len - c->sent, MSG_NOSIGNAL);
         if (w > 0) c->sent += w;
-        if (c->sent == (size_t)size) watch(c, EPOLLIN, EPOLL_CTL_MOD);
+        if (c->sent == send_len) watch(c, EPOLLIN, EPOLL_CTL_MOD);
       }
       if (events[e].events & EPOLLIN) {
         for (;;) {

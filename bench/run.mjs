@@ -108,6 +108,16 @@ const CASES = [
     impls: [raw(), ours('pooled'), py('ThreadingTCPServer')],
   },
   {
+    // #18: a load balancer's PROXY v2 header on every connection, read by
+    // withProxyProtocol(), against the same server without it. Floor 0.95.
+    name: 'TCP connection rate x 16, PROXY v2',
+    transport: 'tcp',
+    mode: 'connrate',
+    conns: 16,
+    size: 64,
+    impls: [ours('pooled'), { ...ours('pooled', 'echo-proxied', 'behind withProxyProtocol()'), proxyHeader: true, target: 0.95 }],
+  },
+  {
     name: 'TCP connection rate x 16, forked',
     transport: 'tcp',
     mode: 'connrate',
@@ -313,7 +323,7 @@ async function stopServer(server) {
 }
 
 const isPipelined = (kase) => kase.mode === 'pipeline' || kase.mode === 'burst'
-function runLoadgen(kase, address, duration) {
+function runLoadgen(kase, address, duration, impl = {}) {
   const transport = kase.transport
   const common = [kase.mode, transport, address, String(kase.conns), String(kase.size), String(duration)]
   const [command, commandArgs] = pin(
@@ -321,7 +331,10 @@ function runLoadgen(kase, address, duration) {
     loadgen,
     isPipelined(kase) ? [...common, String(kase.depth), kase.protocol] : [...common, String(kase.idle ?? 0)],
   )
-  const out = execFileSync(command, commandArgs, { encoding: 'utf8', env: { ...process.env, LOADGEN_LINE: kase.line ? '1' : '' } })
+  const out = execFileSync(command, commandArgs, {
+    encoding: 'utf8',
+    env: { ...process.env, LOADGEN_LINE: kase.line ? '1' : '', LOADGEN_PROXY_V2: impl.proxyHeader ? '1' : '' },
+  })
   return JSON.parse(out.trim().split('\n').at(-1))
 }
 
@@ -330,7 +343,7 @@ async function measure(kase, impl) {
   const server = await startServer(impl, kase.transport)
   try {
     const before = treeTicks(server.pid)
-    const result = runLoadgen(kase, server.address, seconds)
+    const result = runLoadgen(kase, server.address, seconds, impl)
     const ticks = treeTicks(server.pid) - before
     // A length-prefixed request is its payload and a 4-byte length.
     const bytes = kase.protocol === 'lp' ? kase.size + 4 : kase.size
@@ -473,16 +486,19 @@ function printCase(kase, rows) {
       `  ${r.impl.padEnd(width)} ${r.rps.toFixed(0).padStart(9)} ${r.rpsRatio.toFixed(2).padStart(6)} ${r.mbps.toFixed(1).padStart(7)} ${r.p50.toFixed(0).padStart(7)} ${r.p99.toFixed(0).padStart(7)} ${r.p99Ratio.toFixed(2).padStart(6)} ${r.cpuPerRequestUs.toFixed(1).padStart(10)} ${(r.serverCpu * 100).toFixed(0).padStart(6)}% ${(r.loadgenCpu * 100).toFixed(0).padStart(6)}% ${r.peakRssMb.toFixed(0).padStart(7)} ${(r.variation * 100).toFixed(0).padStart(4)}% ${String(r.failures).padStart(5)}`,
     )
   }
-  if (!isPipelined(kase)) return
-  if (kase.mode === 'burst') console.log(`  p50 and p99: from sending ${kase.depth} requests in one write to the last of their replies`)
-  for (const r of rows) {
-    const checked = `${r.repliesMatched.toLocaleString('en')} replies matched, ${r.mismatches} wrong, ${r.connectionFailures} connection failures`
-    console.log(`  checked byte for byte, ${r.impl}: ${checked}`)
+  if (isPipelined(kase)) {
+    if (kase.mode === 'burst') console.log(`  p50 and p99: from sending ${kase.depth} requests in one write to the last of their replies`)
+    for (const r of rows) {
+      const checked = `${r.repliesMatched.toLocaleString('en')} replies matched, ${r.mismatches} wrong, ${r.connectionFailures} connection failures`
+      console.log(`  checked byte for byte, ${r.impl}: ${checked}`)
+    }
   }
+  // Ratios are to the case's first row, its baseline (raw Node, or the same server without a wrapper).
+  const baseline = rows[0]?.impl.replace(/^raw node.*/, 'raw')
   for (const r of rows) {
     if (r.target !== undefined)
       console.log(
-        `  target ${r.impl} >= ${r.target.toFixed(2)} x raw: ${r.rpsRatio.toFixed(2)}, ${r.rpsRatio >= r.target ? 'met' : 'MISSED'}`,
+        `  target ${r.impl} >= ${r.target.toFixed(2)} x ${baseline}: ${r.rpsRatio.toFixed(2)}, ${r.rpsRatio >= r.target ? 'met' : 'MISSED'}`,
       )
     if (r.targetP50Us !== undefined)
       console.log(`  target ${r.impl} p50 < ${r.targetP50Us} µs: ${r.p50.toFixed(0)} µs, ${r.p50 < r.targetP50Us ? 'met' : 'MISSED'}`)

@@ -21,6 +21,15 @@ const SERVICES = {
     about: 'request.sink(request.source), or request.reply(data)',
     handler: () => (request) => (request.kind === 'datagram' ? request.reply(request.data) : request.sink(request.source)),
   },
+  'echo-proxied': {
+    about: 'echo behind withProxyProtocol() (each connection starts with a PROXY v2 header)',
+    handler: () => (request) => request.sink(request.source),
+    // The server a service runs on, when it is not the plain one.
+    wrap: async (server) => {
+      const { withProxyProtocol } = await import('../../packages/proxy-protocol/dist/index.js')
+      return withProxyProtocol(server, { version: 'v2' })
+    },
+  },
   upper: {
     about: 'readline() and await write() of it upper-cased, in a loop',
     handler: ({ handlers: { StreamRequestHandler } }) =>
@@ -144,7 +153,8 @@ const handlers = await import('../../packages/handlers/dist/index.js')
 const { forked, formatAddress, pooled, sequential, serve } = core
 const { listenLoopback } = await import('../../scripts/loopback-server.mjs')
 collectOnRequest()
-const server = await listenLoopback(transport, 'ss-bench', { maxPendingDatagrams: 4096 })
+const listening = await listenLoopback(transport, 'ss-bench', { maxPendingDatagrams: 4096 })
+const server = SERVICES[service].wrap === undefined ? listening : await SERVICES[service].wrap(listening)
 
 const handler = await SERVICES[service].handler({ core, handlers })
 const module = fileURLToPath(new URL(`./${service}-module.mjs`, import.meta.url))

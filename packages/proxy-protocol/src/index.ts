@@ -24,16 +24,8 @@
 export { encodeProxyHeaderV1, encodeProxyHeaderV2, type ProxyHeaderFields } from './encode.js'
 export { ProxyProtocolError, type ProxyProtocolFailure } from './errors.js'
 export { type ProxyHeader, type ProxySSLInfo, type ProxyTLV, TLV_TYPES } from './header.js'
+export { DEFAULT_MAX_PENDING_HEADERS, DEFAULT_PROXY_HEADER_TIMEOUT_MS, type ProxyProtocolOptions } from './options.js'
 export { type ParsedProxyHeader, type ProxyProtocolVersion, parseProxyHeader } from './parse.js'
-export {
-  DEFAULT_MAX_PENDING_HEADERS,
-  DEFAULT_PROXY_HEADER_TIMEOUT_MS,
-  type ProxiedFacts,
-  type ProxiedStreamRequest,
-  type ProxyProtocolOptions,
-  ProxyProtocolServer,
-  type ProxyProtocolStats,
-  proxyRefusedChannel,
-  withProxyProtocol,
-} from './proxy-protocol-server.js'
+export type { ProxiedFacts, ProxiedStreamRequest } from './proxied-request.js'
+export { ProxyProtocolServer, type ProxyProtocolStats, proxyRefusedChannel, withProxyProtocol } from './proxy-protocol-server.js'
 export { DEFAULT_TRUSTED_PROXIES, TrustedProxies } from './trusted-proxies.js'

@@ -9,7 +9,6 @@
 import diagnosticsChannel from 'node:diagnostics_channel'
 import {
   AcceptQueue,
-  InvalidOptionError,
   type RequestIterator,
   type Server,
   type ServerObserver,
@@ -17,61 +16,14 @@ import {
   type StreamRequest,
 } from '@socketserver/core'
 import { ProxyProtocolError, type ProxyProtocolFailure } from './errors.js'
-import type { ProxyHeader } from './header.js'
+import { type ProxyProtocolOptions, resolveProxyProtocolOptions } from './options.js'
 import type { ProxyProtocolVersion } from './parse.js'
+import { annotate, type ProxiedFacts } from './proxied-request.js'
 import { readProxyHeader } from './read-header.js'
 import { DEFAULT_TRUSTED_PROXIES, TrustedProxies } from './trusted-proxies.js'
 
-/**
- * How long a connection may take to send its whole header: 3 s, the
- * minimum the specification asks receivers to allow (section 2.2 of
- * HAProxy's proxy-protocol.txt), and short enough that a client that sends
- * nothing cannot hold a descriptor for long.
- */
-export const DEFAULT_PROXY_HEADER_TIMEOUT_MS = 3_000
-
-/**
- * How many connections may be reading their header, or wait with it read
- * for a consumer, at once: beyond it the wrapper stops taking connections
- * from the server it wraps, so they wait in its bounded queue and then the
- * kernel's backlog. As many as our servers keep waiting by default.
- */
-export const DEFAULT_MAX_PENDING_HEADERS = 1_024
-
 /** Published on `socketserver:proxy:refused` for each connection refused for its header. */
 export const proxyRefusedChannel: diagnosticsChannel.Channel = diagnosticsChannel.channel('socketserver:proxy:refused')
-
-/** Options of {@link withProxyProtocol}. */
-export interface ProxyProtocolOptions {
-  /** Which versions to accept. Default `any` (told apart by their first bytes). */
-  version?: ProxyProtocolVersion
-  /**
-   * Peers whose header is believed: addresses and CIDR networks. A list
-   * replaces the default, {@link DEFAULT_TRUSTED_PROXIES} (loopback only).
-   * Unix-socket peers are always trusted (the file's `mode` decides who may
-   * connect). Anyone else is refused before a byte is read.
-   */
-  trustedProxies?: readonly string[]
-  /** Milliseconds for the whole header. Default {@link DEFAULT_PROXY_HEADER_TIMEOUT_MS}. */
-  proxyHeaderTimeoutMs?: number
-  /** Connections reading or holding a read header at once. Default {@link DEFAULT_MAX_PENDING_HEADERS}. */
-  maxPendingHeaders?: number
-}
-
-/** What a request served behind a proxy also says. */
-export interface ProxiedFacts {
-  /**
-   * The connection's own peer: the proxy. `clientAddress` is the client the
-   * proxy relays (the header's source), or this same address for a `local`
-   * header (a health check) or one without addresses.
-   */
-  readonly proxyAddress: SocketAddress
-  /** The header as parsed: version, command, destination, TLVs. */
-  readonly proxy: ProxyHeader
-}
-
-/** A stream request that came through a proxy. */
-export type ProxiedStreamRequest = StreamRequest & ProxiedFacts
 
 /** What the wrapper took and refused. */
 export interface ProxyProtocolStats {
@@ -156,20 +108,11 @@ export class ProxyProtocolServer<R extends StreamRequest = StreamRequest> implem
    */
   constructor(server: Server<R>, options: ProxyProtocolOptions = {}) {
     this.#inner = server
-    const version = options.version ?? 'any'
-    if (version !== 'v1' && version !== 'v2' && version !== 'any') {
-      throw new InvalidOptionError('version', `Cannot accept PROXY version ${JSON.stringify(version)}: expected v1, v2 or any`)
-    }
-    this.#version = version
-    this.#trusted = new TrustedProxies(options.trustedProxies ?? DEFAULT_TRUSTED_PROXIES)
-    this.#timeoutMs = milliseconds('proxyHeaderTimeoutMs', options.proxyHeaderTimeoutMs ?? DEFAULT_PROXY_HEADER_TIMEOUT_MS)
-    const limit = options.maxPendingHeaders ?? DEFAULT_MAX_PENDING_HEADERS
-    if (!Number.isSafeInteger(limit) || limit < 1) {
-      throw new InvalidOptionError(
-        'maxPendingHeaders',
-        `Cannot use maxPendingHeaders ${JSON.stringify(limit)}: expected an integer of 1 or more`,
-      )
-    }
+    const resolved = resolveProxyProtocolOptions(options)
+    this.#version = resolved.version
+    this.#trusted = new TrustedProxies(resolved.trustedProxies ?? DEFAULT_TRUSTED_PROXIES)
+    this.#timeoutMs = resolved.proxyHeaderTimeoutMs
+    const limit = resolved.maxPendingHeaders
     this.#limit = limit
     this.#ready = new AcceptQueue(limit)
     // The wrapped server's drops are this server's, and its close (by
@@ -347,23 +290,4 @@ export class ProxyProtocolServer<R extends StreamRequest = StreamRequest> implem
   #tellDropped(error: Error): void {
     for (const observer of this.#observers) observer.dropped(error)
   }
-}
-
-/** The same request, with the facts of its header. */
-function annotate<R extends StreamRequest>(request: R, header: ProxyHeader): R & ProxiedFacts {
-  const proxyAddress = request.clientAddress
-  const clientAddress = header.command === 'proxy' && header.source !== undefined ? header.source : proxyAddress
-  Object.defineProperties(request, {
-    clientAddress: { value: clientAddress, enumerable: true },
-    proxyAddress: { value: proxyAddress, enumerable: true },
-    proxy: { value: header, enumerable: true },
-  })
-  return request as R & ProxiedFacts
-}
-
-function milliseconds(option: string, value: number): number {
-  if (typeof value !== 'number' || !(value >= 1 && value <= 2 ** 31 - 1)) {
-    throw new InvalidOptionError(option, `Cannot use ${option} ${JSON.stringify(value)}: expected milliseconds from 1 to ${2 ** 31 - 1}`)
-  }
-  return value
 }

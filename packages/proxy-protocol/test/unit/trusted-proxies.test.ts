@@ -27,6 +27,19 @@ describe('TrustedProxies', () => {
     expect(trusted.allows(tcp('127.0.0.1'))).toBe(false)
   })
 
+  test('prefixes that do not end on a byte, IPv4-mapped networks, and a network of everyone', () => {
+    const trusted = new TrustedProxies(['2001:db8:8000::/33', '::ffff:10.0.0.0/104', '172.16.0.0/12'])
+    expect(trusted.allows(tcp('2001:db8:8000::1'))).toBe(true)
+    expect(trusted.allows(tcp('2001:db8:7fff::1'))).toBe(false)
+    expect(trusted.allows(tcp('10.9.8.7'))).toBe(true)
+    expect(trusted.allows(tcp('11.0.0.1'))).toBe(false)
+    expect(trusted.allows(tcp('172.31.255.255'))).toBe(true)
+    expect(trusted.allows(tcp('172.32.0.0'))).toBe(false)
+    const everyone = new TrustedProxies(['0.0.0.0/0', '::/0'])
+    expect(everyone.allows(tcp('203.0.113.1'))).toBe(true)
+    expect(everyone.allows(tcp('2001:db8::1'))).toBe(true)
+  })
+
   test.each(['10.0.0.0/33', '::/129', '10.0.0/8', 'example.org', '10.0.0.1/8/8', '10.0.0.0/', 'fe80::1%eth0'])(
     'refuses %j naming it',
     (entry) => {
