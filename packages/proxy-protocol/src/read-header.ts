@@ -29,29 +29,36 @@ export function readProxyHeader(socket: Socket, accept: ProxyProtocolVersion, ti
     let received = NOTHING
     const stop = (): void => {
       clearTimeout(timer)
-      socket.off('data', onData)
+      socket.off('readable', onReadable)
       socket.off('end', onEnd)
       socket.off('close', onEnd)
       socket.off('error', onError)
-      socket.pause()
     }
     const fail = (error: ProxyProtocolError): void => {
       stop()
       reject(error)
     }
-    const onData = (chunk: Buffer): void => {
-      received = received.length === 0 ? chunk : Buffer.concat([received, chunk])
-      let parsed: ReturnType<typeof parseProxyHeader>
-      try {
-        parsed = parseProxyHeader(received, accept)
-      } catch (error) {
-        fail(error as ProxyProtocolError)
+    // Paused mode ('readable' and read()), not flowing: the socket is never
+    // paused and resumed again, so the reader after us starts without
+    // stopping and restarting the socket's reads.
+    const onReadable = (): void => {
+      for (;;) {
+        const chunk = socket.read() as Buffer | null
+        if (chunk === null) return
+        received = received.length === 0 ? chunk : Buffer.concat([received, chunk])
+        let parsed: ReturnType<typeof parseProxyHeader>
+        try {
+          parsed = parseProxyHeader(received, accept)
+        } catch (error) {
+          fail(error as ProxyProtocolError)
+          return
+        }
+        if (parsed === undefined) continue
+        stop()
+        if (parsed.length < received.length) socket.unshift(received.subarray(parsed.length))
+        resolve(parsed.header)
         return
       }
-      if (parsed === undefined) return
-      stop()
-      if (parsed.length < received.length) socket.unshift(received.subarray(parsed.length))
-      resolve(parsed.header)
     }
     const onEnd = (): void =>
       fail(
@@ -76,11 +83,10 @@ export function readProxyHeader(socket: Socket, accept: ProxyProtocolVersion, ti
         ),
       timeoutMs,
     )
-    socket.on('data', onData)
+    socket.on('readable', onReadable)
     socket.once('end', onEnd)
     socket.once('close', onEnd)
     socket.on('error', onError)
     if (socket.destroyed || socket.readableEnded) onEnd()
-    else socket.resume()
   })
 }

@@ -268,6 +268,11 @@ const CONNECTION_KEYS = new Set(['kind', 'socket', 'server', 'clientAddress'])
 function unreadAndFacts(request: Request & { kind: 'stream' }): { unread?: Uint8Array; facts?: Record<string, unknown> } {
   const socket = request.socket
   const found: { unread?: Uint8Array; facts?: Record<string, unknown> } = {}
+  // A socket someone read from (a header reader) may still be reading from
+  // the kernel: stop it, or bytes arriving until the handle has crossed
+  // would be read here and lost. (`pause()` only stops the flow of events,
+  // not the reads; Node offers no public way to stop them.)
+  ;(socket as unknown as { _handle?: { reading?: boolean; readStop?: () => number } })._handle?.readStop?.()
   if (socket.readableLength > 0)
     found.unread = Buffer.concat([...(socket as unknown as { readableBuffer: Iterable<Buffer> }).readableBuffer])
   for (const key of Object.keys(request)) {
