@@ -95,6 +95,7 @@ export { DEFAULT_HOST, DEFAULT_NO_DELAY, TCPServer, type TCPServerOptions } from
 export { UDPServer, type UDPServerOptions } from './servers/udp-server.js'
 export { UnixDatagramServer, type UnixDatagramServerOptions } from './servers/unix-datagram-server.js'
 export { UnixStreamServer, type UnixStreamServerOptions } from './servers/unix-stream-server.js'
+export { WrappingServer } from './servers/wrapping-server.js'
 export type {
   AbortOptions,
   BaseRequest,
