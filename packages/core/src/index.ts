@@ -85,6 +85,7 @@ export {
 export { DEFAULT_SLOW_WAIT_MS, QueuedServer, type QueuedServerOptions, type ServerStats } from './servers/queued-server.js'
 export { MAX_SOCKET_PATH_BYTES } from './servers/socket-path.js'
 export type { PeerAddress } from './servers/stream-connection.js'
+export { streamRequest } from './servers/stream-request.js'
 export {
   DEFAULT_BACKLOG,
   DEFAULT_MAX_PENDING_CONNECTIONS,

@@ -174,6 +174,16 @@ export class Child {
         // The socket was accepted paused and nothing was read from it, so
         // the child gets every byte; the parent keeps nothing of it.
         const socket = request.socket
+        if ((socket as { encrypted?: boolean }).encrypted === true) {
+          // The TLS session lives in this process: a child given the handle
+          // would read ciphertext.
+          finish(
+            new Error(
+              'Cannot hand a TLS connection to a child process: its session lives in the parent; serve TLS with pooled() or sequential()',
+            ),
+          )
+          return
+        }
         const message: ToChild = { type: 'stream', id, clientAddress: request.clientAddress, serverAddress, ...unreadAndFacts(request) }
         try {
           this.process.send(message, socket, () => {
