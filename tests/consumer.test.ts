@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 
 const exec = promisify(execFile)
 const root = fileURLToPath(new URL('..', import.meta.url))
-const PACKAGES = ['core', 'handlers', 'testing', 'proxy-protocol', 'cli']
+const PACKAGES = ['core', 'handlers', 'testing', 'proxy-protocol', 'tls', 'cli']
 const work = mkdtempSync(join(tmpdir(), 'ss-consumer-'))
 const packs = join(work, 'packs')
 const project = join(work, 'project')
@@ -94,6 +94,7 @@ console.log(reply.trim())
 import { StreamRequestHandler, DatagramRequestHandler, lineHandler } from '@socketserver/handlers'
 import { parseArgs } from '@socketserver/cli'
 import { withProxyProtocol, type ProxiedStreamRequest } from '@socketserver/proxy-protocol'
+import { withTLS, type TLSStreamRequest } from '@socketserver/tls'
 class Upper extends StreamRequestHandler {
   override async handle(): Promise<void> {
     const line: Uint8Array = await this.rfile.readline({ maxLength: 1024 })
@@ -112,6 +113,8 @@ export async function main(signal: AbortSignal): Promise<void> {
   void echo; void reply; void lineHandler((text) => text); void forked; void parseArgs
   const behindProxy = (request: ProxiedStreamRequest): string => request.proxyAddress.transport
   void behindProxy; void withProxyProtocol
+  const overTLS = (request: TLSStreamRequest): string | null => request.tls.protocol
+  void overTLS; void withTLS
   const failure: unknown = null
   if (failure instanceof BindError) console.log(failure.code, failure.address)
 }

@@ -1,0 +1,244 @@
+import { spawn } from 'node:child_process'
+import net from 'node:net'
+import tls from 'node:tls'
+import { forked, formatAddress, HandlerError, type SocketAddress, sequential } from '@socketserver/core'
+import { encodeProxyHeaderV1, type ProxiedStreamRequest, withProxyProtocol } from '@socketserver/proxy-protocol'
+import { connect, LoopbackClient, listen, registerCleanup, serveInBackground } from '@socketserver/testing'
+import { TLSHandshakeError, type TLSStreamRequest, withTLS } from '@socketserver/tls'
+import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest'
+import { type Certificates, makeCertificates } from './certificates.js'
+
+let certificates: Certificates
+beforeAll(() => {
+  certificates = makeCertificates()
+})
+afterAll(() => certificates.remove())
+
+/** Says what was agreed, then echoes. */
+async function describeTLS(request: TLSStreamRequest): Promise<void> {
+  const { protocol, alpnProtocol, servername, authorized, peerCertificate } = request.tls
+  request.socket.write(
+    `${protocol} ${alpnProtocol} ${servername} ${authorized} ${peerCertificate?.subject.CN ?? '-'} ${formatAddress(request.clientAddress)}\n`,
+  )
+  await request.sink(request.source)
+}
+
+/** A TLS client of `address`, resolved once its handshake is done. */
+function tlsConnect(
+  address: SocketAddress,
+  options: tls.ConnectionOptions = {},
+): Promise<{ client: LoopbackClient; socket: tls.TLSSocket }> {
+  return new Promise((resolve, reject) => {
+    const target =
+      'path' in address
+        ? { path: address.path ?? '' }
+        : { host: (address as { host: string }).host, port: (address as { port: number }).port }
+    const socket = tls.connect({ ...target, servername: 'localhost', ca: certificates.ca, ...options })
+    registerCleanup(() => socket.destroy())
+    socket.once('secureConnect', () => resolve({ client: new LoopbackClient(socket as unknown as net.Socket), socket }))
+    socket.once('error', reject)
+  })
+}
+
+describe('withTLS()', () => {
+  test.each(['TLSv1.3', 'TLSv1.2'] as const)(
+    '%s: the handler reads and writes the TLS socket, and request.tls says what was agreed',
+    async (version) => {
+      const server = withTLS(await listen('tcp4'), { ...certificates.server })
+      const serving = serveInBackground(server, describeTLS)
+      const { client } = await tlsConnect(server.address, { minVersion: version, maxVersion: version })
+      await client.send('ping\n')
+      expect(await client.readLine()).toMatch(new RegExp(`^${version} false localhost false - 127\\.0\\.0\\.1:\\d+\\n$`))
+      expect(await client.readLine()).toBe('ping\n')
+      client.end()
+      await client.waitForEnd()
+      await serving.stop()
+      expect(serving.errors).toEqual([])
+      expect(server.stats).toMatchObject({ received: 1, established: 1, refused: { timeout: 0, unauthorized: 0, failed: 0, ended: 0 } })
+    },
+  )
+
+  test('openssl s_client gets its echo', async () => {
+    const server = withTLS(await listen('tcp4'), { ...certificates.server })
+    const serving = serveInBackground(server, (request: TLSStreamRequest) => request.sink(request.source))
+    const { port } = server.address as { port: number }
+    const child = spawn(
+      'openssl',
+      [
+        's_client',
+        '-connect',
+        `127.0.0.1:${port}`,
+        '-servername',
+        'localhost',
+        '-CAfile',
+        certificates.file('ca.pem'),
+        '-quiet',
+        '-verify_return_error',
+      ],
+      {
+        stdio: ['pipe', 'pipe', 'pipe'],
+      },
+    )
+    registerCleanup(() => child.kill())
+    let output = ''
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString()
+    })
+    child.stdin.write('hello from openssl\n')
+    await vi.waitFor(() => expect(output).toContain('hello from openssl\n'), { timeout: 10_000 })
+    child.stdin.end()
+    await serving.stop()
+    expect(serving.errors).toEqual([])
+  })
+
+  test('ALPN and SNI: the protocol agreed, and the certificate of the name asked for', async () => {
+    const server = withTLS(await listen('tcp4'), {
+      ...certificates.server,
+      sni: { 'other.test': certificates.other },
+      alpnProtocols: ['h2', 'http/1.1'],
+    })
+    const serving = serveInBackground(server, describeTLS)
+    const { client, socket } = await tlsConnect(server.address, { servername: 'other.test', ALPNProtocols: ['http/1.1'] })
+    expect(socket.getPeerCertificate().subject.CN).toBe('other.test')
+    expect(await client.readLine()).toMatch(/^TLSv1\.3 http\/1\.1 other\.test false - /)
+    const plain = await tlsConnect(server.address)
+    expect(plain.socket.getPeerCertificate().subject.CN).toBe('localhost')
+    client.destroy()
+    plain.client.destroy()
+    await serving.stop()
+  })
+
+  test("clientCertificate 'require': a certificate the ca signed is served, and names the client; none, or another CA's, never reaches the handler", async () => {
+    const server = withTLS(await listen('tcp4'), {
+      ...certificates.server,
+      ca: certificates.ca,
+      clientCertificate: 'require',
+      reportHandshakeErrors: true,
+    })
+    let handled = 0
+    const serving = serveInBackground(server, async (request: TLSStreamRequest) => {
+      handled++
+      await describeTLS(request)
+    })
+    const good = await tlsConnect(server.address, { ...certificates.client })
+    expect(await good.client.readLine()).toMatch(/^TLSv1\.3 false localhost true client /)
+    good.client.destroy()
+    for (const options of [{}, { ...certificates.stranger }]) {
+      const attempt = await tlsConnect(server.address, options).catch(() => undefined)
+      await attempt?.client.waitForEnd()
+      attempt?.client.destroy()
+    }
+    await vi.waitFor(() => expect(server.stats.refused.unauthorized).toBe(2))
+    expect(handled).toBe(1)
+    expect(serving.errors).toHaveLength(2)
+    for (const error of serving.errors) expect(error).toMatchObject({ reason: 'unauthorized', code: 'SS_ERR_TLS_HANDSHAKE' })
+    await serving.stop()
+  })
+
+  test('a handshake that never comes is cut off at handshakeTimeoutMs while a client behind it is served, even under sequential()', async () => {
+    const server = withTLS(await listen('tcp4'), { ...certificates.server, handshakeTimeoutMs: 300, reportHandshakeErrors: true })
+    const serving = serveInBackground(server, describeTLS, { policy: sequential() })
+    const silent = await connect(server.address)
+    const { client } = await tlsConnect(server.address)
+    expect(await client.readLine()).toMatch(/^TLSv1\.3 /)
+    client.destroy()
+    await silent.waitForEnd()
+    await vi.waitFor(() => expect(server.stats.refused.timeout).toBe(1))
+    expect(serving.errors[0]).toBeInstanceOf(TLSHandshakeError)
+    expect(serving.errors[0]).toMatchObject({ reason: 'timeout' })
+    silent.destroy()
+    await serving.stop()
+  })
+
+  test('bytes that are not TLS are refused (failed); by default that is counted, not passed to handleError', async () => {
+    const server = withTLS(await listen('tcp4'), { ...certificates.server })
+    const serving = serveInBackground(server, describeTLS)
+    const written: string[] = []
+    const write = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
+      written.push(String(chunk))
+      return true
+    })
+    try {
+      for (let i = 0; i < 3; i++) {
+        const client = await connect(server.address)
+        await client.send('GET / HTTP/1.1\r\n\r\n')
+        await client.waitForEnd()
+        client.destroy()
+      }
+      await vi.waitFor(() => expect(server.stats.refused.failed).toBe(3))
+    } finally {
+      write.mockRestore()
+    }
+    expect(serving.errors).toEqual([])
+    // One summary line for the three, not three lines.
+    expect(written.filter((line) => line.includes('TLS handshake'))).toHaveLength(1)
+    await serving.stop()
+  })
+
+  test('behind a PROXY header, over a Unix socket: the relayed client, the header and the TLS facts together', async () => {
+    const server = withTLS(withProxyProtocol(await listen('unix')), { ...certificates.server })
+    const serving = serveInBackground(server, async (request: TLSStreamRequest & Partial<ProxiedStreamRequest>) => {
+      request.socket.end(`${formatAddress(request.clientAddress)} ${request.proxy?.version} ${request.tls.protocol}\n`)
+    })
+    const raw = net.connect({ path: (server.address as { path: string }).path })
+    registerCleanup(() => raw.destroy())
+    await new Promise((resolve) => raw.once('connect', resolve))
+    raw.write(
+      encodeProxyHeaderV1({
+        command: 'proxy',
+        source: { transport: 'tcp', host: '203.0.113.5', port: 443, family: 'IPv4' },
+        destination: { transport: 'tcp', host: '198.51.100.1', port: 443, family: 'IPv4' },
+      }),
+    )
+    const { client } = await new Promise<{ client: LoopbackClient }>((resolve, reject) => {
+      const socket = tls.connect({ socket: raw, servername: 'localhost', ca: certificates.ca })
+      socket.once('secureConnect', () => resolve({ client: new LoopbackClient(socket as unknown as net.Socket) }))
+      socket.once('error', reject)
+    })
+    expect(await client.readLine()).toBe('203.0.113.5:443 1 TLSv1.3\n')
+    client.destroy()
+    await serving.stop()
+    expect(serving.errors).toEqual([])
+  })
+
+  test('forked() refuses a TLS connection with a clear error (the session cannot leave this process), and serving goes on', async () => {
+    const server = withTLS(await listen('tcp4'), { ...certificates.server })
+    const serving = serveInBackground(server, null, {
+      policy: forked({ module: new URL('../fixtures/echo.mjs', import.meta.url), maxChildren: 1 }),
+    })
+    const { client } = await tlsConnect(server.address)
+    await client.waitForEnd()
+    await vi.waitFor(() => expect(serving.errors).toHaveLength(1))
+    expect(serving.errors[0]).toBeInstanceOf(HandlerError)
+    expect((serving.errors[0] as Error).message).toMatch(/Cannot hand a TLS connection to a child process/)
+    client.destroy()
+    await serving.stop()
+  })
+
+  test('reloadTLS(): new handshakes get the new certificate, an open connection keeps going, a bad set is refused and the last good one stays', async () => {
+    const server = withTLS(await listen('tcp4'), { ...certificates.server })
+    const serving = serveInBackground(server, (request: TLSStreamRequest) => request.sink(request.source))
+    const before = await tlsConnect(server.address)
+    expect(before.socket.getPeerCertificate().subject.CN).toBe('localhost')
+    server.reloadTLS({ ...certificates.other })
+    const after = await tlsConnect(server.address, { servername: 'other.test' })
+    expect(after.socket.getPeerCertificate().subject.CN).toBe('other.test')
+    await before.client.send('still here\n')
+    expect(await before.client.readLine()).toBe('still here\n')
+    expect(() => server.reloadTLS({ key: certificates.client.key, cert: certificates.server.cert })).toThrow(
+      /Cannot use the key and certificate/,
+    )
+    const again = await tlsConnect(server.address, { servername: 'other.test' })
+    expect(again.socket.getPeerCertificate().subject.CN).toBe('other.test')
+    for (const { client } of [before, after, again]) client.destroy()
+    await serving.stop()
+  })
+
+  test("bad options are refused naming the option: no certificate, a key that is not the certificate's, require without a ca", () => {
+    expect(() => withTLS(undefined as never, {} as never)).toThrow(/without a certificate and its key/)
+    expect(() => withTLS(undefined as never, { key: certificates.client.key, cert: certificates.server.cert })).toThrow(
+      /Cannot use the key and certificate/,
+    )
+    expect(() => withTLS(undefined as never, { ...certificates.server, clientCertificate: 'require' })).toThrow(/without a ca/)
+  })
+})
