@@ -9,14 +9,25 @@ import { InvalidAddressError, InvalidOptionError, parseHostPort, type Transport 
 import { type ProxyProtocolVersion, TrustedProxies } from '@socketserver/proxy-protocol'
 import { UsageError } from './errors.js'
 
-/** One listener asked for on the command line. */
-export type ListenerSpec = { transport: 'tcp' | 'udp'; host: string; port: number } | { transport: 'unix' | 'unix-dgram'; path: string }
+/** One listener asked for on the command line. `tls` and `tls-unix` are TCP and Unix stream listeners that speak TLS. */
+export type ListenerSpec =
+  | { transport: 'tcp' | 'udp' | 'tls'; host: string; port: number }
+  | { transport: 'unix' | 'unix-dgram' | 'tls-unix'; path: string }
+
+/** The TLS files and choices (`--tls-cert`, ...), for every `--tls` and `--tls-unix` listener. */
+export interface TLSFiles {
+  tlsCert: string | undefined
+  tlsKey: string | undefined
+  tlsCa: string | undefined
+  tlsClientCertificate: 'none' | 'request' | 'require' | undefined
+  tlsHandshakeTimeoutMs: number | undefined
+}
 
 /** The policies the command offers. */
 export type PolicyName = 'sequential' | 'pooled' | 'forked'
 
 /** What `socketserver serve ...` asks for. */
-export interface ServeCommand {
+export interface ServeCommand extends TLSFiles {
   command: 'serve'
   /** A builtin service name or the path of a handler module. */
   service: string
@@ -50,9 +61,9 @@ interface FlagSpec {
 const MAX_TIMER_MS = 2_147_483_647
 
 const listener =
-  (transport: Transport): Setter =>
+  (transport: Transport | 'tls' | 'tls-unix'): Setter =>
   (config, value, flag) => {
-    if (transport === 'unix' || transport === 'unix-dgram') {
+    if (transport === 'unix' || transport === 'unix-dgram' || transport === 'tls-unix') {
       if (value.length === 0) throw new UsageError(`Cannot use ${flag} "": expected a socket path`)
       config.listeners.push({ transport, path: value })
       return
@@ -82,12 +93,52 @@ const integer =
     config[key] = number
   }
 
+/** The flag of each TLS setting, for messages. */
+const TLS_FLAGS: Record<keyof TLSFiles, string> = {
+  tlsCert: '--tls-cert',
+  tlsKey: '--tls-key',
+  tlsCa: '--tls-ca',
+  tlsClientCertificate: '--tls-client-cert',
+  tlsHandshakeTimeoutMs: '--tls-handshake-timeout-ms',
+}
+
+const tlsFile =
+  (key: 'tlsCert' | 'tlsKey' | 'tlsCa'): Setter =>
+  (config, value, flag) => {
+    if (value.length === 0) throw new UsageError(`Cannot use ${flag} "": expected a file (PEM)`)
+    config[key] = value
+  }
+
 /** The flags of `serve`, by name. Later transports and options are new rows. */
 const FLAGS: Record<string, FlagSpec> = {
   '--tcp': { repeatable: true, set: listener('tcp') },
   '--udp': { repeatable: true, set: listener('udp') },
   '--unix': { repeatable: true, set: listener('unix') },
   '--unix-dgram': { repeatable: true, set: listener('unix-dgram') },
+  '--tls': { repeatable: true, set: listener('tls') },
+  '--tls-unix': { repeatable: true, set: listener('tls-unix') },
+  '--tls-cert': { repeatable: false, set: tlsFile('tlsCert') },
+  '--tls-key': { repeatable: false, set: tlsFile('tlsKey') },
+  '--tls-ca': { repeatable: false, set: tlsFile('tlsCa') },
+  '--tls-client-cert': {
+    repeatable: false,
+    set: (config, value, flag) => {
+      if (value !== 'none' && value !== 'request' && value !== 'require') {
+        throw new UsageError(`Cannot use ${flag} ${JSON.stringify(value)}: expected none, request or require`)
+      }
+      config.tlsClientCertificate = value
+    },
+  },
+  '--tls-handshake-timeout-ms': {
+    repeatable: false,
+    set: (config, value, flag) => {
+      const number = Number(value)
+      if (!/^\d+$/.test(value) || number < 1 || number > MAX_TIMER_MS) {
+        throw new UsageError(`Cannot use ${flag} ${JSON.stringify(value)}: expected a whole number from 1 to ${MAX_TIMER_MS}`)
+      }
+      config.tlsHandshakeTimeoutMs = number
+    },
+  },
   '--policy': {
     repeatable: false,
     set: (config, value, flag) => {
@@ -160,6 +211,11 @@ export function parseArgs(argv: readonly string[]): Command {
     maxPacketSize: undefined,
     proxyProtocol: undefined,
     trustedProxies: undefined,
+    tlsCert: undefined,
+    tlsKey: undefined,
+    tlsCa: undefined,
+    tlsClientCertificate: undefined,
+    tlsHandshakeTimeoutMs: undefined,
   }
   const positional: string[] = []
   const seen = new Set<string>()
@@ -190,7 +246,9 @@ export function parseArgs(argv: readonly string[]): Command {
     throw new UsageError(`Cannot serve ${positional.map((p) => JSON.stringify(p)).join(' and ')}: give one service`)
   config.service = positional[0] as string
   if (config.listeners.length === 0)
-    throw new UsageError('Cannot serve without a listener: add --tcp HOST:PORT, --udp HOST:PORT, --unix PATH or --unix-dgram PATH')
+    throw new UsageError(
+      'Cannot serve without a listener: add --tcp HOST:PORT, --udp HOST:PORT, --unix PATH, --unix-dgram PATH, --tls HOST:PORT or --tls-unix PATH',
+    )
   if (config.concurrency !== undefined && config.policy !== 'pooled')
     throw new UsageError('Cannot use --concurrency with this policy: it applies to --policy pooled')
   if (config.maxChildren !== undefined && config.policy !== 'forked')
@@ -199,7 +257,25 @@ export function parseArgs(argv: readonly string[]): Command {
     throw new UsageError('Cannot use --child-concurrency with this policy: it applies to --policy forked')
   if (config.trustedProxies !== undefined && config.proxyProtocol === undefined)
     throw new UsageError('Cannot use --trusted-proxy without --proxy-protocol: it says whose PROXY header to believe')
-  if (config.proxyProtocol !== undefined && !config.listeners.some((spec) => spec.transport === 'tcp' || spec.transport === 'unix'))
-    throw new UsageError('Cannot use --proxy-protocol without a stream listener: it applies to --tcp and --unix')
+  const stream = new Set(['tcp', 'unix', 'tls', 'tls-unix'])
+  if (config.proxyProtocol !== undefined && !config.listeners.some((spec) => stream.has(spec.transport)))
+    throw new UsageError('Cannot use --proxy-protocol without a stream listener: it applies to --tcp, --unix, --tls and --tls-unix')
+  const tlsListeners = config.listeners.some((spec) => spec.transport === 'tls' || spec.transport === 'tls-unix')
+  const tlsOptions = (Object.keys(TLS_FLAGS) as Array<keyof TLSFiles>).filter((key) => config[key] !== undefined)
+  if (tlsListeners) {
+    const missing = [config.tlsCert === undefined ? '--tls-cert FILE' : '', config.tlsKey === undefined ? '--tls-key FILE' : ''].filter(
+      Boolean,
+    )
+    if (missing.length > 0)
+      throw new UsageError(`Cannot serve TLS without ${missing.join(' and ')}: a --tls or --tls-unix listener needs both`)
+    if (config.tlsClientCertificate === 'require' && config.tlsCa === undefined)
+      throw new UsageError(
+        'Cannot use --tls-client-cert require without --tls-ca FILE: it names the authority that signs client certificates',
+      )
+  } else if (tlsOptions.length > 0) {
+    throw new UsageError(
+      `Cannot use ${TLS_FLAGS[tlsOptions[0] as keyof TLSFiles]} without a TLS listener: add --tls HOST:PORT or --tls-unix PATH`,
+    )
+  }
   return config
 }

@@ -40,6 +40,8 @@ Listeners (repeat and mix them; at least one):
   --udp HOST:PORT         UDP
   --unix PATH             Unix stream socket
   --unix-dgram PATH       Unix datagram socket
+  --tls HOST:PORT         TCP speaking TLS (needs --tls-cert and --tls-key)
+  --tls-unix PATH         Unix stream socket speaking TLS
 
 Options:
   --policy NAME           sequential | pooled | forked (default pooled)
@@ -53,12 +55,19 @@ Options:
                           PROXY header (from HAProxy's send-proxy, say) naming the client
   --trusted-proxy CIDR    a proxy whose header is believed (repeat it; default loopback only);
                           Unix-socket peers are always trusted
+  --tls-cert FILE         the certificate (PEM) of every TLS listener; SIGHUP reads it again
+  --tls-key FILE          its private key (PEM)
+  --tls-ca FILE           the authority (PEM) client certificates must be signed by
+  --tls-client-cert MODE  none | request | require (default none; require needs --tls-ca)
+  --tls-handshake-timeout-ms N
+                          longest a TLS handshake may take (default 10000)
   -h, --help              this text
   -v, --version           the version
 
 Once every listener is bound, one line per listener is printed on stdout:
   listening tcp 127.0.0.1:40123
   listening unix /tmp/echo.sock
+  listening tls 127.0.0.1:40124
 
 Exit status: 0 after a graceful stop, 1 when a listener cannot be bound,
 2 for a bad command line or handler module.

@@ -24,7 +24,8 @@ import {
   UnixStreamServer,
 } from '@socketserver/core'
 import { withProxyProtocol } from '@socketserver/proxy-protocol'
-import { type ListenerSpec, parseArgs, type ServeCommand } from './args.js'
+import { type TLSOptions, type TLSStreamServer, withTLS } from '@socketserver/tls'
+import { type ListenerSpec, parseArgs, type ServeCommand, type TLSFiles } from './args.js'
 import { describeFailure, UsageError } from './errors.js'
 import { helpText } from './help.js'
 import { type LoadedHandler, loadHandler } from './load-handler.js'
@@ -88,17 +89,38 @@ export async function main(argv: readonly string[], io: CommandIO = defaultIO): 
   io.signals.on('SIGINT', onSignal)
   io.signals.on('SIGTERM', onSignal)
   const servers: Array<Server<Request>> = []
+  const tlsServers: TLSStreamServer[] = []
+  let tlsOptions: TLSOptions | undefined
   try {
-    for (const spec of config.listeners) servers.push(await bind(spec, config))
+    tlsOptions = config.listeners.some((spec) => spec.transport === 'tls' || spec.transport === 'tls-unix') ? readTLS(config) : undefined
+    for (const spec of config.listeners) {
+      const server = await bind(spec, config, tlsOptions)
+      servers.push(server)
+      if (spec.transport === 'tls' || spec.transport === 'tls-unix') tlsServers.push(server as unknown as TLSStreamServer)
+    }
   } catch (error) {
     io.signals.off('SIGINT', onSignal)
     io.signals.off('SIGTERM', onSignal)
     await Promise.all(servers.map((server) => server.close()))
     io.stderr.write(`socketserver: ${describeFailure(error)}\n`)
-    // A value the server refuses (--max-packet-size too large) is a usage error, not a failed bind.
-    return error instanceof InvalidOptionError ? 2 : 1
+    // A value the server refuses (--max-packet-size too large, a TLS file) is a usage error, not a failed bind.
+    return error instanceof InvalidOptionError || error instanceof UsageError ? 2 : 1
   }
-  for (const server of servers) io.stdout.write(`listening ${server.address.transport} ${formatAddress(server.address)}\n`)
+  config.listeners.forEach((spec, index) => {
+    const server = servers[index] as Server<Request>
+    io.stdout.write(`listening ${spec.transport} ${formatAddress(server.address)}\n`)
+  })
+  // SIGHUP reads the certificate files again; new handshakes use them.
+  const onReload = (): void => {
+    try {
+      const next = readTLS(config)
+      for (const server of tlsServers) server.reloadTLS(next)
+      io.stderr.write(`socketserver: reloaded the TLS certificate and key (${config.tlsCert}, ${config.tlsKey})\n`)
+    } catch (error) {
+      io.stderr.write(`socketserver: ${describeFailure(error)}; the last good certificate stays\n`)
+    }
+  }
+  if (tlsServers.length > 0) io.signals.on('SIGHUP', onReload)
 
   try {
     const handler = config.policy === 'forked' ? null : loaded.handler
@@ -121,6 +143,7 @@ export async function main(argv: readonly string[], io: CommandIO = defaultIO): 
   } finally {
     io.signals.off('SIGINT', onSignal)
     io.signals.off('SIGTERM', onSignal)
+    io.signals.off('SIGHUP', onReload)
   }
   return 0
 }
@@ -138,9 +161,13 @@ function policyOf(config: ServeCommand, loaded: LoadedHandler): Policy {
   return pooled({ concurrency: config.concurrency })
 }
 
-function bind(spec: ListenerSpec, config: ServeCommand): Promise<Server<Request>> {
+function bind(spec: ListenerSpec, config: ServeCommand, tlsOptions: TLSOptions | undefined): Promise<Server<Request>> {
   const maxPacketSize = config.maxPacketSize
   switch (spec.transport) {
+    case 'tls':
+      return overTLS(behindProxy(TCPServer.listen({ host: spec.host, port: spec.port }), config), tlsOptions as TLSOptions, config)
+    case 'tls-unix':
+      return overTLS(behindProxy(UnixStreamServer.listen({ path: spec.path }), config), tlsOptions as TLSOptions, config)
     case 'tcp':
       return behindProxy(TCPServer.listen({ host: spec.host, port: spec.port }), config)
     case 'unix':
@@ -150,6 +177,36 @@ function bind(spec: ListenerSpec, config: ServeCommand): Promise<Server<Request>
     case 'unix-dgram':
       return UnixDatagramServer.bind({ path: spec.path, maxPacketSize })
   }
+}
+
+/** A stream listener that speaks TLS (after the PROXY header, with `--proxy-protocol`). */
+async function overTLS(listening: Promise<Server<Request>>, options: TLSOptions, files: TLSFiles): Promise<Server<Request>> {
+  const server = await listening
+  try {
+    return withTLS(server as unknown as Server<StreamRequest>, options) as unknown as Server<Request>
+  } catch (error) {
+    await server.close()
+    if (!(error instanceof InvalidOptionError)) throw error
+    throw new UsageError(
+      `Cannot use --tls-cert ${JSON.stringify(files.tlsCert)} with --tls-key ${JSON.stringify(files.tlsKey)}: ${error.message}`,
+    )
+  }
+}
+
+/** The TLS files, read; a file that cannot be read is named. */
+function readTLS(files: TLSFiles): TLSOptions {
+  const read = (flag: string, path: string): Buffer => {
+    try {
+      return readFileSync(path)
+    } catch (error) {
+      throw new UsageError(`Cannot read ${flag} ${JSON.stringify(path)}: ${(error as Error).message}`)
+    }
+  }
+  const options: TLSOptions = { key: read('--tls-key', files.tlsKey as string), cert: read('--tls-cert', files.tlsCert as string) }
+  if (files.tlsCa !== undefined) options.ca = read('--tls-ca', files.tlsCa)
+  if (files.tlsClientCertificate !== undefined) options.clientCertificate = files.tlsClientCertificate
+  if (files.tlsHandshakeTimeoutMs !== undefined) options.handshakeTimeoutMs = files.tlsHandshakeTimeoutMs
+  return options
 }
 
 /** A stream listener wrapped to read PROXY headers, when `--proxy-protocol` asks for it. */

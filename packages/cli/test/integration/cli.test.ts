@@ -1,9 +1,11 @@
-import { type ChildProcess, spawn } from 'node:child_process'
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { existsSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
+import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { createInterface } from 'node:readline'
+import tls from 'node:tls'
 import { fileURLToPath } from 'node:url'
 import { chargenBytes } from '@socketserver/cli'
 import { parseHostPort, type SocketAddress } from '@socketserver/core'
@@ -36,9 +38,11 @@ async function start(args: string[], listeners: number): Promise<Running> {
   for await (const line of lines) {
     const [word, transport, address] = line.split(' ') as [string, string, string]
     expect(word).toBe('listening')
-    if (transport === 'tcp' || transport === 'udp') {
+    if (transport === 'tcp' || transport === 'udp' || transport === 'tls') {
       const { host, port } = parseHostPort(address)
-      addresses.push({ transport, host, port, family: host.includes(':') ? 'IPv6' : 'IPv4' })
+      addresses.push({ transport: transport === 'tls' ? 'tcp' : transport, host, port, family: host.includes(':') ? 'IPv6' : 'IPv4' })
+    } else if (transport === 'tls-unix') {
+      addresses.push({ transport: 'unix', path: address })
     } else {
       addresses.push({ transport: transport as 'unix' | 'unix-dgram', path: address })
     }
@@ -265,6 +269,64 @@ describe('socketserver serve', () => {
     expect(await cli.exit).toBe(0)
   })
 
+  test('--tls and --tls-unix: echo over TLS, "listening tls" lines, and SIGHUP reads the certificate again', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ss-cli-tls-'))
+    registerCleanup(() => rmSync(dir, { recursive: true, force: true }))
+    const make = (name: string, cn: string): void => {
+      execFileSync(
+        'openssl',
+        [
+          'req',
+          '-x509',
+          '-newkey',
+          'rsa:2048',
+          '-nodes',
+          '-keyout',
+          join(dir, `${name}-key.pem`),
+          '-out',
+          join(dir, `${name}.pem`),
+          '-days',
+          '1',
+          '-subj',
+          `/CN=${cn}`,
+        ],
+        { stdio: 'ignore' },
+      )
+    }
+    make('first', 'first')
+    make('second', 'second')
+    execFileSync('cp', [join(dir, 'first.pem'), join(dir, 'cert.pem')])
+    execFileSync('cp', [join(dir, 'first-key.pem'), join(dir, 'key.pem')])
+    const path = tempSocketPath()
+    const cli = await start(
+      ['serve', 'echo', '--tls', '127.0.0.1:0', '--tls-unix', path, '--tls-cert', join(dir, 'cert.pem'), '--tls-key', join(dir, 'key.pem')],
+      2,
+    )
+    const exchange = async (address: SocketAddress): Promise<string> => {
+      const target =
+        'path' in address
+          ? { path: address.path ?? '' }
+          : { host: (address as { host: string }).host, port: (address as { port: number }).port }
+      const socket = tls.connect({ ...target, rejectUnauthorized: false })
+      registerCleanup(() => socket.destroy())
+      await once(socket, 'secureConnect')
+      const name = socket.getPeerCertificate().subject.CN as string
+      socket.end('ping\n')
+      let echoed = ''
+      for await (const chunk of socket) echoed += chunk.toString()
+      expect(echoed).toBe('ping\n')
+      return name
+    }
+    for (const address of cli.addresses) expect(await exchange(address)).toBe('first')
+    execFileSync('cp', [join(dir, 'second.pem'), join(dir, 'cert.pem')])
+    execFileSync('cp', [join(dir, 'second-key.pem'), join(dir, 'key.pem')])
+    cli.child.kill('SIGHUP')
+    await until(() => cli.stderr().includes('reloaded the TLS certificate'))
+    expect(await exchange(cli.addresses[0] as SocketAddress)).toBe('second')
+    cli.child.kill('SIGTERM')
+    expect(await cli.exit).toBe(0)
+  })
+
   test('--help documents the command and exits 0', async () => {
     const { code, stdout } = await run(['--help'])
     expect(code).toBe(0)
@@ -285,6 +347,17 @@ describe('socketserver serve', () => {
     ],
     [['serve', 'echo', '--tcp', '127.0.0.1:0', '--trusted-proxy', '10.0.0.1'], 'without --proxy-protocol'],
     [['serve', 'echo', '--udp', '127.0.0.1:0', '--proxy-protocol', 'v2'], 'without a stream listener'],
+    [['serve', 'echo', '--tls', '127.0.0.1:0', '--tls-cert', 'c.pem'], 'Cannot serve TLS without --tls-key FILE'],
+    [['serve', 'echo', '--tls', '127.0.0.1:0'], 'without --tls-cert FILE and --tls-key FILE'],
+    [
+      ['serve', 'echo', '--tls', '127.0.0.1:0', '--tls-cert', '/nonexistent/c.pem', '--tls-key', '/nonexistent/k.pem'],
+      'Cannot read --tls-key "/nonexistent/k.pem"',
+    ],
+    [['serve', 'echo', '--tcp', '127.0.0.1:0', '--tls-cert', 'c.pem'], 'Cannot use --tls-cert without a TLS listener'],
+    [
+      ['serve', 'echo', '--tls', '127.0.0.1:0', '--tls-cert', 'c.pem', '--tls-key', 'k.pem', '--tls-client-cert', 'require'],
+      'without --tls-ca FILE',
+    ],
   ])('bad arguments %j: message on stderr, exit 2', async (args, message) => {
     const { code, stderr } = await run(args)
     expect(code).toBe(2)

@@ -47,6 +47,39 @@ describe('parseArgs()', () => {
     })
   })
 
+  test('--tls, --tls-unix and the TLS settings', () => {
+    expect(
+      parseArgs([
+        'serve',
+        'echo',
+        '--tls',
+        '[::1]:0',
+        '--tls-unix',
+        's.sock',
+        '--tls-cert',
+        'c.pem',
+        '--tls-key',
+        'k.pem',
+        '--tls-ca',
+        'ca.pem',
+        '--tls-client-cert',
+        'require',
+        '--tls-handshake-timeout-ms',
+        '5000',
+      ]),
+    ).toMatchObject({
+      listeners: [
+        { transport: 'tls', host: '::1', port: 0 },
+        { transport: 'tls-unix', path: 's.sock' },
+      ],
+      tlsCert: 'c.pem',
+      tlsKey: 'k.pem',
+      tlsCa: 'ca.pem',
+      tlsClientCertificate: 'require',
+      tlsHandshakeTimeoutMs: 5000,
+    })
+  })
+
   test('--proxy-protocol and repeated --trusted-proxy', () => {
     expect(
       parseArgs([
