@@ -3,7 +3,7 @@ import net from 'node:net'
 import tls from 'node:tls'
 import { forked, formatAddress, HandlerError, type SocketAddress, sequential } from '@socketserver/core'
 import { encodeProxyHeaderV1, type ProxiedStreamRequest, withProxyProtocol } from '@socketserver/proxy-protocol'
-import { connect, LoopbackClient, listen, registerCleanup, serveInBackground } from '@socketserver/testing'
+import { connect, LoopbackClient, listen, openFileDescriptors, registerCleanup, serveInBackground } from '@socketserver/testing'
 import { TLSHandshakeError, type TLSStreamRequest, withTLS } from '@socketserver/tls'
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest'
 import { type Certificates, makeCertificates } from './certificates.js'
@@ -90,6 +90,63 @@ describe('withTLS()', () => {
     await serving.stop()
     expect(serving.errors).toEqual([])
   })
+
+  test.each([
+    ['TLS 1.3', 'NORMAL'],
+    ['TLS 1.2', 'NORMAL:-VERS-ALL:+VERS-TLS1.2'],
+  ])('gnutls-cli (%s) gets its echo, with a client certificate the ca signed', async (_, priority) => {
+    const server = withTLS(await listen('tcp4'), { ...certificates.server, ca: certificates.ca, clientCertificate: 'require' })
+    const serving = serveInBackground(server, describeTLS)
+    const { port } = server.address as { port: number }
+    const child = spawn(
+      'gnutls-cli',
+      [
+        '--x509cafile',
+        certificates.file('ca.pem'),
+        '--x509certfile',
+        certificates.file('client.pem'),
+        '--x509keyfile',
+        certificates.file('client-key.pem'),
+        '--priority',
+        priority,
+        '--port',
+        String(port),
+        'localhost',
+      ],
+      { stdio: ['pipe', 'pipe', 'pipe'] },
+    )
+    registerCleanup(() => child.kill())
+    let output = ''
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString()
+    })
+    await vi.waitFor(() => expect(output).toMatch(/TLSv1\.[23] false localhost true client /), { timeout: 10_000 })
+    child.stdin.write('hello from gnutls\n')
+    await vi.waitFor(() => expect(output).toContain('hello from gnutls\n'), { timeout: 10_000 })
+    expect(output).toContain(priority === 'NORMAL' ? 'TLSv1.3' : 'TLSv1.2')
+    child.stdin.end()
+    await serving.stop()
+    expect(serving.errors).toEqual([])
+  })
+
+  test('1,000 connections that never finish a handshake hold no slot: a client is served meanwhile, and after the timeout every descriptor is back', async () => {
+    const before = openFileDescriptors()
+    const server = withTLS(await listen('tcp4'), { ...certificates.server, handshakeTimeoutMs: 1_000 })
+    const serving = serveInBackground(server, describeTLS, { policy: sequential() })
+    const loris = await Promise.all(Array.from({ length: 1_000 }, () => connect(server.address)))
+    // The first bytes of a ClientHello record, and no more.
+    await Promise.all(loris.map((client) => client.send(Buffer.from([0x16, 0x03, 0x01]))))
+    await vi.waitFor(() => expect(server.stats.handshaking).toBe(1_000), { timeout: 10_000 })
+    const { client } = await tlsConnect(server.address)
+    expect(await client.readLine()).toMatch(/^TLSv1\.3 /)
+    client.destroy()
+    await Promise.all(loris.map((slow) => slow.waitForEnd(15_000)))
+    expect(server.stats.refused.timeout).toBe(1_000)
+    for (const slow of loris) slow.destroy()
+    await serving.stop()
+    // At most as many as before: descriptors of earlier tests may close meanwhile.
+    await vi.waitFor(() => expect(openFileDescriptors()).toBeLessThanOrEqual(before as number))
+  }, 30_000)
 
   test('ALPN and SNI: the protocol agreed, and the certificate of the name asked for', async () => {
     const server = withTLS(await listen('tcp4'), {
