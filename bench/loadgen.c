@@ -14,7 +14,10 @@
 // silent. With LOADGEN_PROXY_V2 set (connrate over tcp only), every
 // connection starts with a PROXY protocol v2 header (28 bytes, a made-up
 // IPv4 client) in the same send as its SIZE bytes, as a load balancer
-// would send it; the reply expected is still SIZE bytes.
+// would send it; the reply expected is still SIZE bytes. With LOADGEN_TLS
+// set (pingpong and connrate over tcp, built with -DWITH_TLS), every
+// connection is a TLS client (no certificate check): in connrate, each
+// request is a full handshake, timed from the connect.
 //
 // pipeline: CONNS connections each keep DEPTH requests in flight: DEPTH at
 // once when it connects, then one more for each complete reply (all the
@@ -45,6 +48,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#ifdef WITH_TLS
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#endif
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -57,6 +64,10 @@ enum { LINE, LP };
 
 typedef struct {
   int fd;
+#ifdef WITH_TLS
+  SSL *ssl;          // the TLS session, with LOADGEN_TLS
+  int handshaking;   // its handshake is not done yet
+#endif
   size_t sent, received;
   double started;
   char path[108];
@@ -101,6 +112,41 @@ static void die(const char *what) {
   exit(1);
 }
 
+#ifdef WITH_TLS
+static SSL_CTX *tls_ctx;
+
+/** send() or SSL_write(): bytes written, or -1 with errno EAGAIN when it would block. */
+static ssize_t client_send(client_t *c, const void *buf, size_t len) {
+  if (c->ssl == NULL) return send(c->fd, buf, len, MSG_NOSIGNAL);
+  int r = SSL_write(c->ssl, buf, (int)len);
+  if (r > 0) return r;
+  int e = SSL_get_error(c->ssl, r);
+  errno = (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) ? EAGAIN : EPIPE;
+  return -1;
+}
+
+/** recv() or SSL_read(): bytes read, 0 at the end, or -1 with errno EAGAIN when nothing is there yet. */
+static ssize_t client_recv(client_t *c, void *buf, size_t len) {
+  if (c->ssl == NULL) return recv(c->fd, buf, len, 0);
+  int r = SSL_read(c->ssl, buf, (int)len);
+  if (r > 0) return r;
+  int e = SSL_get_error(c->ssl, r);
+  if (e == SSL_ERROR_ZERO_RETURN) return 0;
+  errno = (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) ? EAGAIN : ECONNRESET;
+  return -1;
+}
+
+static void client_close(client_t *c) {
+  if (c->ssl != NULL) SSL_free(c->ssl);
+  c->ssl = NULL;
+  close(c->fd);
+}
+#else
+static ssize_t client_send(client_t *c, const void *buf, size_t len) { return send(c->fd, buf, len, MSG_NOSIGNAL); }
+static ssize_t client_recv(client_t *c, void *buf, size_t len) { return recv(c->fd, buf, len, 0); }
+static void client_close(client_t *c) { close(c->fd); }
+#endif
+
 static int open_socket(client_t *c, int index) {
   int dgram = transport == UDP || transport == UNIXDGRAM;
   int family = (transport == TCP || transport == UDP) ? AF_INET : AF_UNIX;
@@ -133,10 +179,29 @@ static void watch(client_t *c, int events, int op) {
 static void start_request(client_t *c) {
   c->sent = c->received = 0;
   c->started = now();
-  ssize_t n = send(c->fd, payload, send_len, MSG_NOSIGNAL);
+  ssize_t n = client_send(c, payload, send_len);
   if (n > 0) c->sent = n;
   watch(c, c->sent < send_len ? EPOLLIN | EPOLLOUT : EPOLLIN, EPOLL_CTL_MOD);
 }
+
+#ifdef WITH_TLS
+/**
+ * One step of a client's TLS handshake; 1 once it is done, 0 while it
+ * waits (watching what OpenSSL wants), -1 when it failed.
+ */
+static int handshake_step(client_t *c) {
+  int r = SSL_do_handshake(c->ssl);
+  if (r == 1) {
+    c->handshaking = 0;
+    return 1;
+  }
+  int e = SSL_get_error(c->ssl, r);
+  if (e == SSL_ERROR_WANT_READ) watch(c, EPOLLIN, EPOLL_CTL_MOD);
+  else if (e == SSL_ERROR_WANT_WRITE) watch(c, EPOLLOUT, EPOLL_CTL_MOD);
+  else return -1;
+  return 0;
+}
+#endif
 
 static void begin(client_t *c, int index) {
   c->fd = open_socket(c, index);
@@ -147,6 +212,15 @@ static void begin(client_t *c, int index) {
   watch(c, EPOLLOUT, EPOLL_CTL_ADD);
   c->sent = c->received = 0;
   c->started = now();
+#ifdef WITH_TLS
+  if (tls_ctx != NULL) {
+    c->ssl = SSL_new(tls_ctx);
+    if (c->ssl == NULL) die("SSL_new");
+    SSL_set_fd(c->ssl, c->fd);
+    SSL_set_connect_state(c->ssl);
+    c->handshaking = 1;
+  }
+#endif
 }
 
 static void record(double us) {
@@ -158,7 +232,7 @@ static void finish_request(client_t *c, int index) {
   record((now() - c->started) * 1e6);
   requests++;
   if (mode == CONNRATE) {
-    close(c->fd);
+    client_close(c);
     begin(c, index);
   } else {
     start_request(c);
@@ -419,6 +493,23 @@ int main(int argc, char **argv) {
     header_len = sizeof proxy_v2;
   }
   send_len = header_len + (size_t)size;
+  const char *with_tls = getenv("LOADGEN_TLS");
+  if (with_tls != NULL && *with_tls != 0) {
+#ifdef WITH_TLS
+    if ((mode != CONNRATE && mode != PINGPONG) || transport != TCP) {
+      fprintf(stderr, "Cannot speak TLS: LOADGEN_TLS needs MODE pingpong or connrate and TRANSPORT tcp\n");
+      return 2;
+    }
+    tls_ctx = SSL_CTX_new(TLS_client_method());
+    if (tls_ctx == NULL) die("SSL_CTX_new");
+    SSL_CTX_set_verify(tls_ctx, SSL_VERIFY_NONE, NULL);
+    // Every connection a full handshake, as a new client's would be.
+    SSL_CTX_set_session_cache_mode(tls_ctx, SSL_SESS_CACHE_OFF);
+#else
+    fprintf(stderr, "Cannot speak TLS: this load generator was built without it (libssl-dev missing)\n");
+    return 2;
+#endif
+  }
   payload = malloc(send_len > 0 ? send_len : 1);
   scratch = malloc(size > 65536 ? size : 65536);
   memcpy(payload, proxy_v2, header_len);
@@ -484,22 +575,35 @@ int main(int argc, char **argv) {
       }
       if (events[e].events & (EPOLLERR | EPOLLHUP) && !(events[e].events & EPOLLIN)) {
         failures++;
-        close(c->fd);
+        client_close(c);
         begin(c, index);
         continue;
       }
+#ifdef WITH_TLS
+      if (c->ssl != NULL && c->handshaking) {
+        int done = handshake_step(c);
+        if (done < 0) {
+          failures++;
+          client_close(c);
+          begin(c, index);
+        } else if (done > 0) {
+          start_request(c);
+        }
+        continue;
+      }
+#endif
       if (events[e].events & EPOLLOUT) {
         if (c->sent == 0 && c->received == 0 && c->started > 0) {
           start_request(c);
           continue;
         }
-        ssize_t w = send(c->fd, payload + c->sent, send_len - c->sent, MSG_NOSIGNAL);
+        ssize_t w = client_send(c, payload + c->sent, send_len - c->sent);
         if (w > 0) c->sent += w;
         if (c->sent == send_len) watch(c, EPOLLIN, EPOLL_CTL_MOD);
       }
       if (events[e].events & EPOLLIN) {
         for (;;) {
-          ssize_t r = recv(c->fd, scratch, size > 65536 ? 65536 : (size > 0 ? size : 1), 0);
+          ssize_t r = client_recv(c, scratch, size > 65536 ? 65536 : (size > 0 ? size : 1));
           if (r > 0) {
             c->received += r;
             if (c->received >= (size_t)size) {
@@ -510,7 +614,7 @@ int main(int argc, char **argv) {
           }
           if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
             failures++;
-            close(c->fd);
+            client_close(c);
             begin(c, index);
           }
           break;

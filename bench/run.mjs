@@ -8,7 +8,7 @@
 // and to bench/results/latest.json. Any other argument, or a bad value, is
 // refused with exit code 2 before the load generator is compiled.
 import { execFileSync, spawn } from 'node:child_process'
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 import { dirname, join } from 'node:path'
 import { createInterface } from 'node:readline'
@@ -32,6 +32,7 @@ const RAW_NAMES = {
   'echo-promise': 'raw node, reply as promise',
   'upper-pipelined': 'raw node, a write per chunk',
   lp: 'raw node lp, a write per chunk',
+  'echo-tls': 'raw node tls.Server',
 }
 const raw = (service = 'echo') => ({
   name: RAW_NAMES[service],
@@ -106,6 +107,34 @@ const CASES = [
     conns: 16,
     size: 64,
     impls: [raw(), ours('pooled'), py('ThreadingTCPServer')],
+  },
+  {
+    // #18: TLS echo, ours behind withTLS() against Node's own tls.Server.
+    name: 'TLS ping-pong 64 B x 64',
+    transport: 'tcp',
+    mode: 'pingpong',
+    conns: 64,
+    size: 64,
+    tls: true,
+    impls: [raw('echo-tls'), { ...ours('pooled', 'echo-tls', 'withTLS()'), target: 0.9 }],
+  },
+  {
+    name: 'TLS 16 KiB x 16',
+    transport: 'tcp',
+    mode: 'pingpong',
+    conns: 16,
+    size: 16_384,
+    tls: true,
+    impls: [raw('echo-tls'), { ...ours('pooled', 'echo-tls', 'withTLS()'), target: 0.9 }],
+  },
+  {
+    name: 'TLS connection rate x 16, full handshakes',
+    transport: 'tcp',
+    mode: 'connrate',
+    conns: 16,
+    size: 64,
+    tls: true,
+    impls: [raw('echo-tls'), { ...ours('pooled', 'echo-tls', 'withTLS()'), target: 0.9 }],
   },
   {
     // #18: a load balancer's PROXY v2 header on every connection, read by
@@ -247,7 +276,32 @@ const seconds = values.seconds ?? (quick ? 1 : 3)
 
 const loadgen = join(here, '.build', 'loadgen')
 mkdirSync(dirname(loadgen), { recursive: true })
-execFileSync('gcc', ['-O2', '-o', loadgen, join(here, 'loadgen.c')])
+// With TLS where OpenSSL's headers are there (libssl-dev); the TLS cases are
+// skipped, and say so, where they are not.
+const hasTLS = tryRun('gcc', ['-O2', '-DWITH_TLS', '-o', loadgen, join(here, 'loadgen.c'), '-lssl', '-lcrypto'])
+if (!hasTLS) execFileSync('gcc', ['-O2', '-o', loadgen, join(here, 'loadgen.c')])
+// The TLS cases' certificate, made once (never committed: bench/.build is ignored).
+if (hasTLS && !existsSync(join(here, '.build', 'tls-cert.pem'))) {
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      join(here, '.build', 'tls-key.pem'),
+      '-out',
+      join(here, '.build', 'tls-cert.pem'),
+      '-days',
+      '3650',
+      '-subj',
+      '/CN=localhost',
+    ],
+    { stdio: 'ignore' },
+  )
+}
 const hasTaskset = tryRun('taskset', ['-c', '0', 'true'])
 const hasPython = tryRun('python3', ['-c', 'import socketserver'])
 const pin = (cpu, command, commandArgs) => (hasTaskset ? ['taskset', ['-c', String(cpu), command, ...commandArgs]] : [command, commandArgs])
@@ -333,7 +387,12 @@ function runLoadgen(kase, address, duration, impl = {}) {
   )
   const out = execFileSync(command, commandArgs, {
     encoding: 'utf8',
-    env: { ...process.env, LOADGEN_LINE: kase.line ? '1' : '', LOADGEN_PROXY_V2: impl.proxyHeader ? '1' : '' },
+    env: {
+      ...process.env,
+      LOADGEN_LINE: kase.line ? '1' : '',
+      LOADGEN_PROXY_V2: impl.proxyHeader ? '1' : '',
+      LOADGEN_TLS: kase.tls ? '1' : '',
+    },
   })
   return JSON.parse(out.trim().split('\n').at(-1))
 }
@@ -376,6 +435,10 @@ const results = []
 const started = Date.now()
 for (const kase of CASES) {
   if (only && !kase.name.includes(only)) continue
+  if (kase.tls && !hasTLS) {
+    console.log(`\n${kase.name}: skipped, the load generator was built without TLS (install libssl-dev)`)
+    continue
+  }
   const impls = kase.impls.filter((impl) => !impl.python || hasPython)
   // Rounds: every implementation once per round, so that a neighbour's load
   // on these shared machines hits all of them alike; each ratio is the

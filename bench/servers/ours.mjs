@@ -21,6 +21,16 @@ const SERVICES = {
     about: 'request.sink(request.source), or request.reply(data)',
     handler: () => (request) => (request.kind === 'datagram' ? request.reply(request.data) : request.sink(request.source)),
   },
+  'echo-tls': {
+    about: "echo behind withTLS() (bench/.build's certificate)",
+    handler: () => (request) => request.sink(request.source),
+    wrap: async (server) => {
+      const { readFileSync } = await import('node:fs')
+      const { withTLS } = await import('../../packages/tls/dist/index.js')
+      const build = new URL('../.build/', import.meta.url)
+      return withTLS(server, { key: readFileSync(new URL('tls-key.pem', build)), cert: readFileSync(new URL('tls-cert.pem', build)) })
+    },
+  },
   'echo-proxied': {
     about: 'echo behind withProxyProtocol() (each connection starts with a PROXY v2 header)',
     handler: () => (request) => request.sink(request.source),

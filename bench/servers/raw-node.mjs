@@ -23,7 +23,7 @@ import { upperAscii } from './upper-ascii.mjs'
 
 const STREAM_SERVICES = ['echo', 'upper', 'upper-async', 'upper-pipelined', 'lp']
 const SERVICES_OF = {
-  tcp: STREAM_SERVICES,
+  tcp: [...STREAM_SERVICES, 'echo-tls'],
   unix: STREAM_SERVICES,
   udp: ['echo', 'echo-promise'],
   unixdgram: ['echo'],
@@ -34,11 +34,11 @@ const {
   usage: `Usage: node bench/servers/raw-node.mjs TRANSPORT [SERVICE]   (started by bench/run.mjs)
   TRANSPORT   tcp | unix | udp | unixdgram
   SERVICE     echo (the default); upper, upper-async, upper-pipelined or lp (tcp, unix);
-              echo-promise (udp)
+              echo-promise (udp); echo-tls (tcp: tls.createServer with bench/.build's certificate)
   -h, --help  print this and exit`,
   positionals: [
     { name: 'TRANSPORT', value: oneOf(Object.keys(SERVICES_OF)) },
-    { name: 'SERVICE', value: oneOf([...STREAM_SERVICES, 'echo-promise']), default: 'echo' },
+    { name: 'SERVICE', value: oneOf([...STREAM_SERVICES, 'echo-promise', 'echo-tls']), default: 'echo' },
   ],
   check: ({ positionals: [transport, service] }) =>
     SERVICES_OF[transport].includes(service)
@@ -173,7 +173,22 @@ const onConnection = (socket) => {
   else if (service === 'lp') lengthPrefixed(socket)
   else echo(socket)
 }
-if (transport === 'tcp' || transport === 'unix') {
+if (service === 'echo-tls') {
+  // TLS at its barest: Node's own tls.Server, echoing as the plain echo does.
+  const { readFileSync } = await import('node:fs')
+  const tls = await import('node:tls')
+  const build = new URL('../.build/', import.meta.url)
+  const server = tls.createServer(
+    { key: readFileSync(new URL('tls-key.pem', build)), cert: readFileSync(new URL('tls-cert.pem', build)) },
+    (socket) => {
+      socket.on('error', () => {})
+      echo(socket)
+    },
+  )
+  server.on('tlsClientError', () => {})
+  server.listen({ host: '127.0.0.1', port: 0, backlog: 65535 }, () => console.log(`READY 127.0.0.1:${server.address().port}`))
+  process.on('SIGTERM', () => server.close(() => process.exit(0)))
+} else if (transport === 'tcp' || transport === 'unix') {
   // The async loop ends its side itself, after its last write.
   const server = net.createServer({ allowHalfOpen: service === 'upper-async' }, onConnection)
   server.listen(transport === 'tcp' ? { host: '127.0.0.1', port: 0, backlog: 65535 } : { path, backlog: 65535 }, () => {
