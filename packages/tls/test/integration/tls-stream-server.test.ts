@@ -148,6 +148,30 @@ describe('withTLS()', () => {
     await vi.waitFor(() => expect(openFileDescriptors()).toBeLessThanOrEqual(before as number))
   }, 30_000)
 
+  test.each(['TLSv1.3', 'TLSv1.2'] as const)(
+    '%s: a resumed session says so in request.tls, and still names the client',
+    async (version) => {
+      const server = withTLS(await listen('tcp4'), { ...certificates.server, ca: certificates.ca, clientCertificate: 'request' })
+      const serving = serveInBackground(server, (request: TLSStreamRequest) =>
+        request.socket.end(`${request.tls.resumed} ${request.tls.peerCertificate?.subject.CN ?? '-'}\n`),
+      )
+      const options = { ...certificates.client, minVersion: version, maxVersion: version }
+      const first = await tlsConnect(server.address, options)
+      const session = await new Promise<Buffer>((resolve) => {
+        const existing = first.socket.getSession()
+        if (version === 'TLSv1.2' && existing !== undefined) resolve(existing)
+        else first.socket.once('session', resolve)
+      })
+      expect(await first.client.readLine()).toBe('false client\n')
+      const second = await tlsConnect(server.address, { ...options, session })
+      expect(second.socket.isSessionReused()).toBe(true)
+      expect(await second.client.readLine()).toBe('true client\n')
+      first.client.destroy()
+      second.client.destroy()
+      await serving.stop()
+    },
+  )
+
   test('ALPN and SNI: the protocol agreed, and the certificate of the name asked for', async () => {
     const server = withTLS(await listen('tcp4'), {
       ...certificates.server,
