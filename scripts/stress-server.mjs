@@ -1,7 +1,9 @@
 // The server side of `pnpm stress`: an echo server on one transport and
 // policy, with the limits a production server would set.
 //   node scripts/stress-server.mjs TRANSPORT POLICY
-//   TRANSPORT tcp | unix | udp | unixdgram; POLICY sequential | pooled | forked
+//   TRANSPORT tcp | unix | udp | unixdgram | tls | proxy; POLICY sequential | pooled | forked
+// (tls: TCP behind withTLS(), with a certificate made here by openssl;
+// proxy: TCP behind withProxyProtocol())
 // Prints "READY <address>". On SIGUSR2 collects garbage and prints
 // "STATS <rssKb> <fds> <heapKb> <childPids>" (heap: JS heap used plus
 // external memory such as Buffers). A wrong argument is refused with exit
@@ -13,18 +15,64 @@ const {
   positionals: [transport, policyName],
 } = readCommandLine({
   usage: `Usage: node scripts/stress-server.mjs TRANSPORT POLICY   (started by scripts/stress.mjs)
-  TRANSPORT   tcp | unix | udp | unixdgram
+  TRANSPORT   tcp | unix | udp | unixdgram | tls | proxy
   POLICY      sequential | pooled | forked
   -h, --help  print this and exit`,
   positionals: [
-    { name: 'TRANSPORT', value: oneOf(['tcp', 'unix', 'udp', 'unixdgram']) },
+    { name: 'TRANSPORT', value: oneOf(['tcp', 'unix', 'udp', 'unixdgram', 'tls', 'proxy']) },
     { name: 'POLICY', value: oneOf(['sequential', 'pooled', 'forked']) },
   ],
 })
 // Loaded only now, so that a wrong argument is refused even before a build.
 const { forked, formatAddress, pooled, sequential, serve } = await import('../packages/core/dist/index.js')
 const { listenLoopback } = await import('./loopback-server.mjs')
-const server = await listenLoopback(transport, 'ss-stress', { maxPacketSize: 1024 })
+const listening = await listenLoopback(transport === 'tls' || transport === 'proxy' ? 'tcp' : transport, 'ss-stress', {
+  maxPacketSize: 1024,
+})
+const server = transport === 'tls' ? await overTLS(listening) : transport === 'proxy' ? await behindProxy(listening) : listening
+
+async function overTLS(inner) {
+  const { execFileSync } = await import('node:child_process')
+  const { mkdtempSync, rmSync } = await import('node:fs')
+  const { tmpdir } = await import('node:os')
+  const { join } = await import('node:path')
+  const dir = mkdtempSync(join(tmpdir(), 'ss-stress-tls-'))
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      // An EC key: its handshakes cost a fraction of RSA's, so the TLS
+      // cases load the machine (and tests running beside them) no more
+      // than the others.
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      join(dir, 'key.pem'),
+      '-out',
+      join(dir, 'cert.pem'),
+      '-days',
+      '1',
+      '-subj',
+      '/CN=localhost',
+    ],
+    { stdio: 'ignore' },
+  )
+  const key = readFileSync(join(dir, 'key.pem'))
+  const cert = readFileSync(join(dir, 'cert.pem'))
+  rmSync(dir, { recursive: true, force: true })
+  const { withTLS } = await import('../packages/tls/dist/index.js')
+  // Stalled handshakes are cut off as stalled requests are.
+  return withTLS(inner, { key, cert, handshakeTimeoutMs: 500 })
+}
+
+async function behindProxy(inner) {
+  const { withProxyProtocol } = await import('../packages/proxy-protocol/dist/index.js')
+  return withProxyProtocol(inner, { version: 'v1', proxyHeaderTimeoutMs: 500 })
+}
 const module = new URL('../bench/servers/echo-module.mjs', import.meta.url)
 const echo = (request) => (request.kind === 'datagram' ? request.reply(request.data) : request.sink(request.source))
 const policy =

@@ -5,7 +5,7 @@
 // at start, middle and end, its descriptors at end against start, and the
 // child processes left (must be 0).
 //   node scripts/stress.mjs [--seconds S] [--cases tcp:pooled,udp:forked,...]
-// S is per case, 60 by default (12 cases: 12 minutes); --help lists the
+// S is per case, 60 by default (17 cases: 17 minutes); --help lists the
 // cases. Any other argument, or a bad value, is refused with exit code 2
 // before anything starts. Memory growth (end RSS within 10% of middle RSS)
 // is judged only in runs of 20 s or more per case: in shorter ones the heap
@@ -24,16 +24,21 @@ import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
+import tls from 'node:tls'
 import { fileURLToPath } from 'node:url'
 import { listOf, positiveNumber, readCommandLine } from './lib/args.mjs'
 
-const TRANSPORTS = ['tcp', 'unix', 'udp', 'unixdgram']
-const casesOf = (transport) => ['sequential', 'pooled', 'forked'].map((policy) => `${transport}:${policy}`)
+// tls: TCP behind withTLS(); proxy: TCP behind withProxyProtocol() (every
+// client sends a PROXY v1 header first). forked() refuses TLS connections,
+// so tls has no forked case.
+const TRANSPORTS = ['tcp', 'unix', 'udp', 'unixdgram', 'tls', 'proxy']
+const casesOf = (transport) =>
+  (transport === 'tls' ? ['sequential', 'pooled'] : ['sequential', 'pooled', 'forked']).map((policy) => `${transport}:${policy}`)
 const ALL = TRANSPORTS.flatMap(casesOf)
 const USAGE = `Usage: node scripts/stress.mjs [--seconds S] [--cases CASE,...]   (or: pnpm stress [...])
   --seconds S        seconds per case, a positive number (default 60; memory
                      growth is judged only from 20)
-  --cases CASE,...   the cases to run, comma-separated (default: all 12):
+  --cases CASE,...   the cases to run, comma-separated (default: all 17):
 ${TRANSPORTS.map((transport) => `                       ${casesOf(transport).join(' ')}`).join('\n')}
   -h, --help         print this and exit`
 const { values } = readCommandLine({
@@ -92,10 +97,12 @@ async function startServer(transport, policy) {
 
 /** One stream exchange; resolves true when a well-behaved client got its echo. */
 function streamClient(transport, address, deadline) {
-  const target = transport === 'tcp' ? { host: address.split(':')[0], port: Number(address.split(':')[1]) } : { path: address }
+  const target = transport === 'unix' ? { path: address } : { host: address.split(':')[0], port: Number(address.split(':')[1]) }
   const roll = Math.random()
   return new Promise((resolve) => {
-    const socket = net.connect(target)
+    const socket = transport === 'tls' ? tls.connect({ ...target, rejectUnauthorized: false }) : net.connect(target)
+    // Behind a proxy: every client's header first, as HAProxy sends it.
+    if (transport === 'proxy') socket.write(`PROXY TCP4 203.0.113.${randomInt(1, 255)} 198.51.100.1 ${randomInt(1, 65_536)} 7\r\n`)
     const payload = randomBytes(randomInt(1, 8_192))
     let received = 0
     let settled = false
@@ -108,10 +115,11 @@ function streamClient(transport, address, deadline) {
     }
     const timer = setTimeout(() => finish(roll < 0.7 ? 'failed' : 'misbehaved'), Math.max(0, deadline - Date.now()) + 5_000)
     socket.on('error', () => finish(roll < 0.7 ? 'failed' : 'misbehaved'))
-    socket.on('connect', () => {
+    socket.on(transport === 'tls' ? 'secureConnect' : 'connect', () => {
       if (roll < 0.7)
         socket.end(payload) // good, half-closing after the request
-      else if (roll < 0.85) socket.write(payload, () => (transport === 'tcp' ? socket.resetAndDestroy() : socket.destroy())) // abrupt reset
+      else if (roll < 0.85)
+        socket.write(payload, () => (transport === 'unix' || transport === 'tls' ? socket.destroy() : socket.resetAndDestroy())) // abrupt reset
       // else: stall: send nothing, the server's timeoutMs closes it
     })
     socket.on('data', (chunk) => (received += chunk.length))
@@ -206,7 +214,7 @@ for (const name of cases) {
     Array.from({ length: clientsFor(transport) }, async () => {
       while (Date.now() < deadline) {
         const outcome =
-          transport === 'tcp' || transport === 'unix'
+          transport !== 'udp' && transport !== 'unixdgram'
             ? await streamClient(transport, server.address, deadline)
             : await datagramClient(datagramSocket)
         counts[outcome]++
