@@ -35,6 +35,7 @@ export { describePolicyCompliance } from './compliance/policy.js'
 export { describeSourceCompliance } from './compliance/source.js'
 export { DEFAULT_DEADLINE_MS, nextEvent, until } from './events.js'
 export { ConcurrencyProbe, Gate } from './gate.js'
+export { type HAProxyOptions, hasHAProxy, startHAProxy } from './haproxy.js'
 export {
   type BackgroundServe,
   DATAGRAM_TRANSPORTS,

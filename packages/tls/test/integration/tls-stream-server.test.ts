@@ -3,7 +3,16 @@ import net from 'node:net'
 import tls from 'node:tls'
 import { forked, formatAddress, HandlerError, type SocketAddress, sequential } from '@socketserver/core'
 import { encodeProxyHeaderV1, type ProxiedStreamRequest, withProxyProtocol } from '@socketserver/proxy-protocol'
-import { connect, LoopbackClient, listen, openFileDescriptors, registerCleanup, serveInBackground } from '@socketserver/testing'
+import {
+  connect,
+  hasHAProxy,
+  LoopbackClient,
+  listen,
+  openFileDescriptors,
+  registerCleanup,
+  serveInBackground,
+  startHAProxy,
+} from '@socketserver/testing'
 import { TLSHandshakeError, type TLSStreamRequest, withTLS } from '@socketserver/tls'
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest'
 import { type Certificates, makeCertificates } from './certificates.js'
@@ -255,6 +264,26 @@ describe('withTLS()', () => {
     expect(written.filter((line) => line.includes('TLS handshake'))).toHaveLength(1)
     await serving.stop()
   })
+
+  test.skipIf(!hasHAProxy())(
+    'behind a real HAProxy in TCP mode with send-proxy-v2: TLS passes through it, and the handler sees the client itself',
+    async () => {
+      const server = withTLS(withProxyProtocol(await listen('tcp4')), { ...certificates.server })
+      const serving = serveInBackground(server, async (request: TLSStreamRequest & Partial<ProxiedStreamRequest>) => {
+        request.socket.write(`${formatAddress(request.clientAddress)} ${request.proxy?.version} ${request.tls.protocol}\n`)
+        await request.sink(request.source)
+      })
+      const port = await startHAProxy(server.address, { serverOptions: 'send-proxy-v2' })
+      const { client, socket } = await tlsConnect({ transport: 'tcp', host: '127.0.0.1', port, family: 'IPv4' })
+      const local = socket.address() as { address: string; port: number }
+      expect(await client.readLine()).toBe(`${local.address}:${local.port} 2 TLSv1.3\n`)
+      await client.send('through haproxy\n')
+      expect(await client.readLine()).toBe('through haproxy\n')
+      client.destroy()
+      await serving.stop()
+      expect(serving.errors).toEqual([])
+    },
+  )
 
   test('behind a PROXY header, over a Unix socket: the relayed client, the header and the TLS facts together', async () => {
     const server = withTLS(withProxyProtocol(await listen('unix')), { ...certificates.server })
