@@ -1,6 +1,7 @@
 // Certificates made by openssl for the tests, in a temp directory: a CA,
 // a server certificate for localhost and one for other.test (SNI), a
-// client certificate the CA signed, and one from another CA.
+// client certificate the CA signed, one the CA signed that expired in
+// 2020, and one from another CA.
 import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -13,6 +14,7 @@ export interface Certificates {
   readonly other: { key: Buffer; cert: Buffer }
   readonly client: { key: Buffer; cert: Buffer }
   readonly stranger: { key: Buffer; cert: Buffer }
+  readonly expired: { key: Buffer; cert: Buffer }
   readonly file: (name: string) => string
   readonly remove: () => void
 }
@@ -88,6 +90,36 @@ export function makeCertificates(): Certificates {
   issue(dir, 'other', 'other.test', 'ca', 'other.test')
   issue(dir, 'client', 'client', 'ca')
   issue(dir, 'stranger', 'stranger', 'ca2')
+  // Dates in the past need `openssl ca` (x509 -req only counts days from now).
+  openssl(dir, 'req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'expired-key.pem', '-out', 'expired.csr', '-subj', '/CN=expired')
+  execFileSync(
+    'sh',
+    [
+      '-c',
+      "touch index.txt && echo 01 > serial && printf '[ca]\\ndefault_ca=test\\n[test]\\ndatabase=index.txt\\nnew_certs_dir=.\\nserial=serial\\ndefault_md=sha256\\npolicy=any\\n[any]\\ncommonName=supplied\\n' > ca.cnf",
+    ],
+    { cwd: dir },
+  )
+  openssl(
+    dir,
+    'ca',
+    '-batch',
+    '-config',
+    'ca.cnf',
+    '-cert',
+    'ca.pem',
+    '-keyfile',
+    'ca-key.pem',
+    '-startdate',
+    '20200101000000Z',
+    '-enddate',
+    '20200102000000Z',
+    '-in',
+    'expired.csr',
+    '-out',
+    'expired.pem',
+    '-notext',
+  )
   const read = (file: string): Buffer => readFileSync(join(dir, file))
   const pair = (name: string) => ({ key: read(`${name}-key.pem`), cert: read(`${name}.pem`) })
   return {
@@ -97,6 +129,7 @@ export function makeCertificates(): Certificates {
     other: pair('other'),
     client: pair('client'),
     stranger: pair('stranger'),
+    expired: pair('expired'),
     file: (name) => join(dir, name),
     remove: () => rmSync(dir, { recursive: true, force: true }),
   }

@@ -198,7 +198,7 @@ describe('withTLS()', () => {
     await serving.stop()
   })
 
-  test("clientCertificate 'require': a certificate the ca signed is served, and names the client; none, or another CA's, never reaches the handler", async () => {
+  test("clientCertificate 'require': a certificate the ca signed is served, and names the client; none, another CA's, or an expired one never reaches the handler", async () => {
     const server = withTLS(await listen('tcp4'), {
       ...certificates.server,
       ca: certificates.ca,
@@ -213,14 +213,15 @@ describe('withTLS()', () => {
     const good = await tlsConnect(server.address, { ...certificates.client })
     expect(await good.client.readLine()).toMatch(/^TLSv1\.3 false localhost true client /)
     good.client.destroy()
-    for (const options of [{}, { ...certificates.stranger }]) {
+    for (const options of [{}, { ...certificates.stranger }, { ...certificates.expired }]) {
       const attempt = await tlsConnect(server.address, options).catch(() => undefined)
       await attempt?.client.waitForEnd()
       attempt?.client.destroy()
     }
-    await vi.waitFor(() => expect(server.stats.refused.unauthorized).toBe(2))
+    await vi.waitFor(() => expect(server.stats.refused.unauthorized).toBe(3))
     expect(handled).toBe(1)
-    expect(serving.errors).toHaveLength(2)
+    expect(serving.errors).toHaveLength(3)
+    expect((serving.errors[2] as Error).message).toMatch(/CERT_HAS_EXPIRED/)
     for (const error of serving.errors) expect(error).toMatchObject({ reason: 'unauthorized', code: 'SS_ERR_TLS_HANDSHAKE' })
     await serving.stop()
   })
