@@ -5,6 +5,7 @@
  * @module
  */
 
+import { X509Certificate } from 'node:crypto'
 import tls from 'node:tls'
 import { InvalidOptionError } from '@socketserver/core'
 
@@ -43,6 +44,13 @@ export interface TLSOptions extends KeyAndCertificate {
    */
   sni?: Readonly<Record<string, KeyAndCertificate>>
   /**
+   * Refuse a handshake whose client asks (SNI) for a name that neither
+   * `sni` nor the default certificate (its subject alternative names) is
+   * for, instead of answering with the default certificate. A client that
+   * names no server still gets the default. Default false.
+   */
+  strictSNI?: boolean
+  /**
    * Client certificates: `none` (default), `request` (asked for; the
    * handler reads `request.tls.authorized`), or `require` (a client
    * without one the `ca` signed never reaches a handler).
@@ -69,6 +77,8 @@ export interface ResolvedTLSOptions {
   readonly requireClientCertificate: boolean
   /** The contexts of `sni`, by lower-case name. */
   readonly sniContexts: ReadonlyMap<string, tls.SecureContext>
+  /** With `strictSNI`: whether a name the client asks for is one we have a certificate for. */
+  readonly knownName: ((name: string) => boolean) | undefined
   readonly maxPendingHandshakes: number
   readonly reportHandshakeErrors: boolean
   readonly reportIntervalMs: number
@@ -140,10 +150,18 @@ export function resolveTLSOptions(options: TLSOptions): ResolvedTLSOptions {
     server,
     requireClientCertificate: clientCertificate === 'require',
     sniContexts: contexts,
+    knownName: options.strictSNI === true ? knownNameOf(options.cert, contexts) : undefined,
     maxPendingHandshakes,
     reportHandshakeErrors: options.reportHandshakeErrors ?? false,
     reportIntervalMs: milliseconds('handshakeReportIntervalMs', options.handshakeReportIntervalMs ?? DEFAULT_HANDSHAKE_REPORT_INTERVAL_MS),
   }
+}
+
+/** Whether a server name is one of `sni`'s or one the default certificate is for. */
+function knownNameOf(cert: PEM, contexts: ReadonlyMap<string, tls.SecureContext>): (name: string) => boolean {
+  const first = Array.isArray(cert) ? cert[0] : cert
+  const certificate = first === undefined ? undefined : new X509Certificate(first)
+  return (name) => contexts.has(name.toLowerCase()) || certificate?.checkHost(name) !== undefined
 }
 
 function secureContext(option: string, options: tls.SecureContextOptions): tls.SecureContext {

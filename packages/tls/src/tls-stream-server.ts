@@ -89,6 +89,8 @@ export class TLSStreamServer<R extends StreamRequest = StreamRequest> extends Wr
   readonly #options: ResolvedTLSOptions
   /** The certificates by server name; replaced by reloadTLS(). */
   #sni: ReadonlyMap<string, tls.SecureContext>
+  /** With strictSNI, the names we have a certificate for; replaced by reloadTLS(). */
+  #knownName: ((name: string) => boolean) | undefined
   /** The handshake of each raw socket, until it ends. */
   readonly #handshakes = new Map<Socket, Handshake>()
   readonly #counts = { received: 0, established: 0, refused: { timeout: 0, unauthorized: 0, failed: 0, ended: 0 } }
@@ -105,11 +107,23 @@ export class TLSStreamServer<R extends StreamRequest = StreamRequest> extends Wr
     super(server, resolved.maxPendingHandshakes)
     this.#options = resolved
     this.#sni = resolved.sniContexts
+    this.#knownName = resolved.knownName
     // Never listens: connections are handed to it (`emit('connection')`,
     // as Node documents for giving a server a socket of your own).
     this.#tls = tls.createServer({
       ...resolved.server,
-      SNICallback: (name, done) => done(null, this.#sni.get(name.toLowerCase())),
+      SNICallback: (name, done) => {
+        if (this.#knownName !== undefined && !this.#knownName(name)) {
+          done(
+            Object.assign(
+              new Error(`the client asked for the server name ${JSON.stringify(name)}, which no certificate here is for (strictSNI)`),
+              { code: 'SS_ERR_UNKNOWN_SERVERNAME' },
+            ),
+          )
+          return
+        }
+        done(null, this.#sni.get(name.toLowerCase()))
+      },
     })
     this.#tls.on('secureConnection', (secure: tls.TLSSocket) => this.#established(secure))
     this.#tls.on('tlsClientError', (error: Error, secure: tls.TLSSocket) => this.#failed(secure, error))
@@ -152,6 +166,7 @@ export class TLSStreamServer<R extends StreamRequest = StreamRequest> extends Wr
     })
     this.#tls.setSecureContext({ ...next.server })
     this.#sni = next.sniContexts
+    if (this.#knownName !== undefined) this.#knownName = resolveTLSOptions({ ...options, strictSNI: true }).knownName
   }
 
   /** Runs one connection's handshake. */

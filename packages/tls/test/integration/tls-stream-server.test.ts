@@ -198,6 +198,26 @@ describe('withTLS()', () => {
     await serving.stop()
   })
 
+  test('strictSNI: a name no certificate is for is refused; the names of sni and of the default certificate, and no name at all, are served', async () => {
+    const server = withTLS(await listen('tcp4'), {
+      ...certificates.server,
+      sni: { 'other.test': certificates.other },
+      strictSNI: true,
+      reportHandshakeErrors: true,
+    })
+    const serving = serveInBackground(server, describeTLS)
+    for (const servername of ['localhost', 'other.test']) {
+      const { client } = await tlsConnect(server.address, { servername })
+      expect(await client.readLine()).toMatch(/^TLSv1\.3 /)
+      client.destroy()
+    }
+    await expect(tlsConnect(server.address, { servername: 'unknown.test' })).rejects.toThrow()
+    await vi.waitFor(() => expect(serving.errors).toHaveLength(1))
+    expect(serving.errors[0]).toMatchObject({ reason: 'failed' })
+    expect((serving.errors[0] as Error).message).toMatch(/"unknown.test", which no certificate here is for/)
+    await serving.stop()
+  })
+
   test("clientCertificate 'require': a certificate the ca signed is served, and names the client; none, another CA's, or an expired one never reaches the handler", async () => {
     const server = withTLS(await listen('tcp4'), {
       ...certificates.server,
