@@ -53,6 +53,8 @@ export function parseV1(bytes: Uint8Array): Parsed | undefined {
     const byte = bytes[i] as number
     if (byte === LF) throw malformed('has a line feed without a carriage return before it')
     if (byte === CR) {
+      // The CR LF counts: a whole header is at most 107 bytes.
+      if (i + 2 > V1_MAX_LENGTH) throw malformed(`has no CR LF within ${V1_MAX_LENGTH} bytes`)
       if (i + 1 >= bytes.length) return undefined
       if (bytes[i + 1] !== LF) throw malformed('has a carriage return not followed by a line feed')
       end = i

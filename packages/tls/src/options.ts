@@ -124,8 +124,11 @@ export function resolveTLSOptions(options: TLSOptions): ResolvedTLSOptions {
     )
   }
   const contexts = new Map<string, tls.SecureContext>()
-  for (const [name, pair] of Object.entries(options.sni ?? {}))
-    contexts.set(name.toLowerCase(), secureContext('sni', { ...pair, minVersion }))
+  // Each with the same ca: a context without one would check client
+  // certificates against Node's default roots instead.
+  for (const [name, pair] of Object.entries(options.sni ?? {})) {
+    contexts.set(name.toLowerCase(), secureContext('sni', { ...pair, ...(options.ca === undefined ? {} : { ca: options.ca }), minVersion }))
+  }
   // Built once here, so that a key that does not match its certificate is refused now.
   secureContext('cert', { key: options.key, cert: options.cert, ca: options.ca, minVersion })
   const server: tls.TlsOptions = {

@@ -86,7 +86,8 @@ export function withTLS<R extends StreamRequest>(server: Server<R>, options: TLS
  */
 export class TLSStreamServer<R extends StreamRequest = StreamRequest> extends WrappingServer<R, TLSStreamRequest> {
   readonly #tls: tls.Server
-  readonly #options: ResolvedTLSOptions
+  /** The options in force: the constructor's, then each successful reload's. */
+  #options: ResolvedTLSOptions
   /** The certificates by server name; replaced by reloadTLS(). */
   #sni: ReadonlyMap<string, tls.SecureContext>
   /** With strictSNI, the names we have a certificate for; replaced by reloadTLS(). */
@@ -165,6 +166,7 @@ export class TLSStreamServer<R extends StreamRequest = StreamRequest> extends Wr
       minVersion: current.server.minVersion as TLSOptions['minVersion'],
     })
     this.#tls.setSecureContext({ ...next.server })
+    this.#options = { ...current, server: { ...current.server, ...next.server }, sniContexts: next.sniContexts }
     this.#sni = next.sniContexts
     if (this.#knownName !== undefined) this.#knownName = resolveTLSOptions({ ...options, strictSNI: true }).knownName
   }
@@ -174,9 +176,17 @@ export class TLSStreamServer<R extends StreamRequest = StreamRequest> extends Wr
     this.#counts.received++
     const raw = request.socket
     return new Promise<tls.TLSSocket>((resolve, reject) => {
+      if (raw.destroyed) {
+        reject(new TLSHandshakeError('ended', 'the client closed the connection before the handshake', request.clientAddress))
+        return
+      }
       this.#handshakes.set(raw, { request, resolve, reject })
       // A connection that closes before the TLS layer says anything.
       raw.once('close', () => this.#ended(raw))
+      // A FIN during the handshake ends it (the TLS socket takes this from
+      // the connection); half-closing is allowed again once it is done
+      // (streamRequest() sets it on the TLS socket).
+      raw.allowHalfOpen = false
       this.#tls.emit('connection', raw)
     }).then((secure) => this.#requestOver(secure, request))
   }

@@ -137,9 +137,26 @@ export abstract class WrappingServer<R extends Request, P extends Request> imple
    * starts taking requests from the wrapped server.
    */
   [Symbol.asyncIterator](): RequestIterator<P> {
-    const iterator = this.#ready[Symbol.asyncIterator]()
+    // The queue's iterators have both batch pulls.
+    const ready = this.#ready[Symbol.asyncIterator]() as AsyncIterator<P, undefined> &
+      Required<Pick<RequestIterator<P>, 'takeNow' | 'takeLater'>>
     this.#pump()
-    return iterator
+    // Each request taken frees room: take more from the wrapped server (a
+    // full queue had stopped that).
+    const taken = <T>(result: T): T => {
+      this.#pump()
+      return result
+    }
+    return {
+      next: () => ready.next().then(taken),
+      return: (value?: unknown) => (ready.return as (value?: unknown) => Promise<IteratorResult<P>>)(value),
+      takeNow: () => {
+        const request = ready.takeNow()
+        if (request !== undefined) this.#pump()
+        return request
+      },
+      takeLater: (deliver) => ready.takeLater((result) => deliver(taken(result))),
+    }
   }
 
   /**

@@ -1,4 +1,4 @@
-import { type Server, type StreamRequest, WrappingServer } from '@socketserver/core'
+import { type Server, type StreamRequest, sequential, WrappingServer } from '@socketserver/core'
 import { connect, describeSourceCompliance, Gate, listen, serveInBackground } from '@socketserver/testing'
 import { describe, expect, test, vi } from 'vitest'
 
@@ -63,6 +63,30 @@ describe('WrappingServer', () => {
     await vi.waitFor(() => expect(server.prepared).toBe(3))
     for (const client of clients) client.destroy()
     await server.close()
+  })
+
+  test('a full queue of prepared requests does not stop it for good: once a consumer takes them, it takes more from the wrapped server', async () => {
+    const inner = await listen('tcp4')
+    const server = new Gated(inner, 2)
+    server.gate.open()
+    const release = new Gate()
+    let served = 0
+    const serving = serveInBackground(
+      server,
+      async (request: StreamRequest) => {
+        // The first one holds the only slot until all six wait: the queue fills.
+        if (served++ === 0) await release.wait()
+        request.socket.end('served\n')
+      },
+      { policy: sequential() },
+    )
+    const clients = await Promise.all(Array.from({ length: 6 }, () => connect(inner.address)))
+    await vi.waitFor(() => expect(server.ready).toBe(2))
+    release.open()
+    for (const client of clients) expect(await client.readLine()).toBe('served\n')
+    expect(served).toBe(6)
+    for (const client of clients) client.destroy()
+    await serving.stop()
   })
 
   test('a refusal aborts the request and reaches handleError, unless refused() says it is noise', async () => {

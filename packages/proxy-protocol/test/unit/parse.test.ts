@@ -39,6 +39,9 @@ describe('parseProxyHeader(), version 1', () => {
     expect(parseProxyHeader(v1('PRO'), 'any')).toBeUndefined()
     expect(parseProxyHeader(v1('PROXY TCP4 1.2.3.4 5.6.7.8 1 2\r'), 'v1')).toBeUndefined()
     expect(refusal(v1(`PROXY UNKNOWN ${'x'.repeat(100)}`))).toMatch(/no CR LF within 107 bytes/)
+    // 107 bytes with the CR LF is the most; 108 is refused even with its CR LF.
+    expect(parseProxyHeader(v1(`PROXY UNKNOWN ${'x'.repeat(91)}\r\n`), 'v1')?.length).toBe(107)
+    expect(refusal(v1(`PROXY UNKNOWN ${'x'.repeat(92)}\r\n`))).toMatch(/no CR LF within 107 bytes/)
   })
 
   test.each([

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import net from 'node:net'
 import tls from 'node:tls'
 import { forked, formatAddress, HandlerError, type SocketAddress, sequential } from '@socketserver/core'
@@ -217,6 +218,57 @@ describe('withTLS()', () => {
     await vi.waitFor(() => expect(serving.errors).toHaveLength(1))
     expect(serving.errors[0]).toMatchObject({ reason: 'failed' })
     expect((serving.errors[0] as Error).message).toMatch(/"unknown.test", which no certificate here is for/)
+    await serving.stop()
+  })
+
+  test("clientCertificate 'require' holds for the SNI certificates too: the ca's client is served on an SNI name, another CA's is not", async () => {
+    const server = withTLS(await listen('tcp4'), {
+      ...certificates.server,
+      sni: { 'other.test': certificates.other },
+      ca: certificates.ca,
+      clientCertificate: 'require',
+      reportHandshakeErrors: true,
+    })
+    const serving = serveInBackground(server, describeTLS)
+    const good = await tlsConnect(server.address, { ...certificates.client, servername: 'other.test' })
+    expect(await good.client.readLine()).toMatch(/^TLSv1\.3 false other\.test true client /)
+    good.client.destroy()
+    const stranger = await tlsConnect(server.address, { ...certificates.stranger, servername: 'other.test' }).catch(() => undefined)
+    await stranger?.client.waitForEnd()
+    stranger?.client.destroy()
+    await vi.waitFor(() => expect(server.stats.refused.unauthorized).toBe(1))
+    await serving.stop()
+  })
+
+  test('a client that ends its side during the handshake is refused at once, not at the timeout', async () => {
+    const server = withTLS(await listen('tcp4'), { ...certificates.server, handshakeTimeoutMs: 2 ** 31 - 1 })
+    const serving = serveInBackground(server, describeTLS)
+    const client = await connect(server.address)
+    await client.send(Buffer.from([0x16, 0x03, 0x01]))
+    client.end()
+    await vi.waitFor(() => expect(server.stats.refused.ended + server.stats.refused.failed).toBe(1))
+    expect(server.stats.handshaking).toBe(0)
+    client.destroy()
+    await serving.stop()
+  })
+
+  test("a reload without a ca keeps the one in force (the last reload's), not the first one", async () => {
+    const server = withTLS(await listen('tcp4'), {
+      ...certificates.server,
+      ca: certificates.ca,
+      clientCertificate: 'require',
+      reportHandshakeErrors: true,
+    })
+    const serving = serveInBackground(server, describeTLS)
+    server.reloadTLS({ ...certificates.server, ca: readFileSync(certificates.file('ca2.pem')) })
+    server.reloadTLS({ ...certificates.server })
+    const stranger = await tlsConnect(server.address, { ...certificates.stranger })
+    expect(await stranger.client.readLine()).toMatch(/ true stranger /)
+    stranger.client.destroy()
+    const former = await tlsConnect(server.address, { ...certificates.client }).catch(() => undefined)
+    await former?.client.waitForEnd()
+    former?.client.destroy()
+    await vi.waitFor(() => expect(server.stats.refused.unauthorized).toBe(1))
     await serving.stop()
   })
 
