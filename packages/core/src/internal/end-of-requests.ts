@@ -7,6 +7,7 @@
  */
 
 import type { RequestIterator } from '../types.js'
+import { observedIterator } from './observed-iterator.js'
 
 /**
  * `source`, with `ended` called when its iteration ends: how `serve()`
@@ -15,22 +16,9 @@ import type { RequestIterator } from '../types.js'
  */
 export function withEndNotice<R>(source: AsyncIterable<R>, ended: () => void): AsyncIterable<R> {
   return {
-    [Symbol.asyncIterator](): RequestIterator<R> {
-      const inner: RequestIterator<R> = source[Symbol.asyncIterator]()
-      const seen = (result: IteratorResult<R, undefined>): IteratorResult<R, undefined> => {
+    [Symbol.asyncIterator]: (): RequestIterator<R> =>
+      observedIterator(source[Symbol.asyncIterator](), (result) => {
         if (result.done === true) ended()
-        return result
-      }
-      const takeLater = inner.takeLater
-      return {
-        next: () => inner.next().then(seen),
-        return:
-          inner.return === undefined
-            ? undefined
-            : (value?: unknown) => (inner.return as (value?: unknown) => Promise<IteratorResult<R>>)(value),
-        takeNow: inner.takeNow?.bind(inner),
-        takeLater: takeLater === undefined ? undefined : (deliver) => takeLater.call(inner, (result) => deliver(seen(result))),
-      }
-    },
+      }),
   }
 }

@@ -7,6 +7,7 @@
  */
 
 import type { SocketAddress } from '../address.js'
+import { observedIterator } from '../internal/observed-iterator.js'
 import type { Request, RequestIterator, Server, ServerObserver } from '../types.js'
 import { AcceptQueue } from './accept-queue.js'
 
@@ -137,26 +138,11 @@ export abstract class WrappingServer<R extends Request, P extends Request> imple
    * starts taking requests from the wrapped server.
    */
   [Symbol.asyncIterator](): RequestIterator<P> {
-    // The queue's iterators have both batch pulls.
-    const ready = this.#ready[Symbol.asyncIterator]() as AsyncIterator<P, undefined> &
-      Required<Pick<RequestIterator<P>, 'takeNow' | 'takeLater'>>
+    const ready = this.#ready[Symbol.asyncIterator]()
     this.#pump()
     // Each request taken frees room: take more from the wrapped server (a
     // full queue had stopped that).
-    const taken = <T>(result: T): T => {
-      this.#pump()
-      return result
-    }
-    return {
-      next: () => ready.next().then(taken),
-      return: (value?: unknown) => (ready.return as (value?: unknown) => Promise<IteratorResult<P>>)(value),
-      takeNow: () => {
-        const request = ready.takeNow()
-        if (request !== undefined) this.#pump()
-        return request
-      },
-      takeLater: (deliver) => ready.takeLater((result) => deliver(taken(result))),
-    }
+    return observedIterator(ready, () => this.#pump())
   }
 
   /**
