@@ -83,6 +83,7 @@ export {
   DEFAULT_MAX_PENDING_DATAGRAMS,
 } from './servers/datagram-server.js'
 export { DEFAULT_SLOW_WAIT_MS, QueuedServer, type QueuedServerOptions, type ServerStats } from './servers/queued-server.js'
+export { requestFacts } from './servers/request-facts.js'
 export { MAX_SOCKET_PATH_BYTES } from './servers/socket-path.js'
 export type { PeerAddress } from './servers/stream-connection.js'
 export { streamRequest } from './servers/stream-request.js'

@@ -8,7 +8,7 @@
 import diagnosticsChannel from 'node:diagnostics_channel'
 import type { Socket } from 'node:net'
 import tls from 'node:tls'
-import { type Server, type StreamRequest, streamRequest, WrappingServer } from '@socketserver/core'
+import { requestFacts, type Server, type StreamRequest, streamRequest, WrappingServer } from '@socketserver/core'
 import { TLSHandshakeError, type TLSHandshakeFailure } from './errors.js'
 import { type ResolvedTLSOptions, resolveTLSOptions, type TLSOptions } from './options.js'
 import { type TLSStreamRequest, tlsInfoOf } from './tls-info.js'
@@ -38,9 +38,6 @@ interface Handshake {
   readonly resolve: (socket: tls.TLSSocket) => void
   readonly reject: (error: TLSHandshakeError) => void
 }
-
-/** What a connection's own object holds that is not a fact a wrapper added (see forked()). */
-const CONNECTION_KEYS = new Set(['kind', 'socket', 'server', 'clientAddress'])
 
 /**
  * Wraps a stream server (TCP, Unix stream, or a PROXY wrapper: TLS comes
@@ -205,10 +202,7 @@ export class TLSStreamServer<R extends StreamRequest = StreamRequest> extends Wr
   /** The request handed out: over the TLS socket, with the wrapped request's address and facts, and `tls`. */
   #requestOver(secure: tls.TLSSocket, request: R): TLSStreamRequest {
     this.#counts.established++
-    const secured = streamRequest(secure, request.clientAddress, this) as TLSStreamRequest & Record<string, unknown>
-    for (const key of Object.keys(request)) {
-      if (!CONNECTION_KEYS.has(key)) secured[key] = (request as unknown as Record<string, unknown>)[key]
-    }
+    const secured = Object.assign(streamRequest(secure, request.clientAddress, this), requestFacts(request)) as unknown as TLSStreamRequest
     Object.defineProperty(secured, 'tls', { value: tlsInfoOf(secure), enumerable: true })
     return secured
   }

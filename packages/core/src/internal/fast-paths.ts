@@ -23,6 +23,11 @@
  * - a symbol-keyed property on each socket for its reader: a `WeakMap`
  *   measured the same (see `servers/socket-listeners.ts`).
  *
+ * One other symbol exists, and it is no shortcut: `errors.ts` brands every
+ * error with `Symbol.for('socketserver.error.brand')` so that `instanceof`
+ * holds across two installed copies. It stays there, because the errors
+ * module imports nothing at run time.
+ *
  * @module
  * @internal
  */

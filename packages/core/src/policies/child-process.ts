@@ -7,6 +7,7 @@
 
 import { type ChildProcess, fork } from 'node:child_process'
 import { ClientDisconnectedError, HandlerError, ReplyError, RequestTimeoutError, WorkerCrashedError, WorkerStartError } from '../errors.js'
+import { requestFacts } from '../servers/request-facts.js'
 import type { Request } from '../types.js'
 import { childEntry } from './child-entry.js'
 import {
@@ -264,16 +265,13 @@ export class Child {
   }
 }
 
-/** What a stream request's own object holds that is not the connection itself. */
-const CONNECTION_KEYS = new Set(['kind', 'socket', 'server', 'clientAddress'])
-
 /**
  * What a child needs beyond the socket to see the request as the parent
  * does: the bytes the parent's socket already read and holds (put back by
  * a wrapper that read a header first), which would otherwise be lost with
  * the parent's side of the handle; and the facts wrappers added as own
- * enumerable properties (`proxyAddress`, `proxy`, ...), which must be
- * structured-cloneable.
+ * enumerable properties (`proxyAddress`, `proxy`, ...: `requestFacts()`),
+ * which must be structured-cloneable.
  */
 function unreadAndFacts(request: Request & { kind: 'stream' }): { unread?: Uint8Array; facts?: Record<string, unknown> } {
   const socket = request.socket
@@ -285,11 +283,8 @@ function unreadAndFacts(request: Request & { kind: 'stream' }): { unread?: Uint8
   ;(socket as unknown as { _handle?: { reading?: boolean; readStop?: () => number } })._handle?.readStop?.()
   if (socket.readableLength > 0)
     found.unread = Buffer.concat([...(socket as unknown as { readableBuffer: Iterable<Buffer> }).readableBuffer])
-  for (const key of Object.keys(request)) {
-    if (CONNECTION_KEYS.has(key)) continue
-    found.facts ??= {}
-    found.facts[key] = (request as unknown as Record<string, unknown>)[key]
-  }
+  const facts = requestFacts(request)
+  if (facts !== undefined) found.facts = facts
   return found
 }
 

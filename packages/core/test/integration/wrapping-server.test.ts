@@ -1,4 +1,4 @@
-import { type Server, type StreamRequest, sequential, WrappingServer } from '@socketserver/core'
+import { requestFacts, type Server, type StreamRequest, sequential, WrappingServer } from '@socketserver/core'
 import { connect, describeSourceCompliance, Gate, listen, serveInBackground } from '@socketserver/testing'
 import { describe, expect, test, vi } from 'vitest'
 
@@ -145,5 +145,21 @@ describe('WrappingServer', () => {
     await serving.done
     expect(serving.errors).toEqual([])
     client.destroy()
+  })
+})
+
+describe('requestFacts()', () => {
+  test('gives what was added to a connection, not the connection itself; undefined when nothing was', async () => {
+    const server = await listen('tcp4')
+    const client = await connect(server.address)
+    const { value: request } = await server[Symbol.asyncIterator]().next()
+    if (request === undefined) throw new Error('Cannot take a request: the server ended')
+    expect(requestFacts(request)).toBeUndefined()
+    Object.defineProperty(request, 'clientAddress', { value: { transport: 'unix', path: '/relayed' }, enumerable: true })
+    Object.assign(request, { proxyAddress: { transport: 'unix', path: '/proxy' }, proxy: { version: 2 } })
+    expect(requestFacts(request)).toEqual({ proxyAddress: { transport: 'unix', path: '/proxy' }, proxy: { version: 2 } })
+    client.destroy()
+    await request.close().catch(() => {})
+    await server.close()
   })
 })
