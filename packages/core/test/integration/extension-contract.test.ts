@@ -1,35 +1,14 @@
 // The optional members of the public Server contract that serve() uses:
 // observe() (drops and the close reach the one serve() that consumes a
 // server), and what serve() does for a server without it.
-import {
-  DrainTimeoutError,
-  OverflowError,
-  type RequestIterator,
-  type Server,
-  type ServerObserver,
-  type StreamRequest,
-  sequential,
-} from '@socketserver/core'
+import { DrainTimeoutError, OverflowError, type Server, type ServerObserver, type StreamRequest, sequential } from '@socketserver/core'
 import { ConcurrencyProbe, connect, describeSourceCompliance, Gate, listen, listenDatagram, serveInBackground } from '@socketserver/testing'
 import { describe, expect, test, vi } from 'vitest'
+import { foreignServer } from './foreign-server.js'
 
-/** A server written from the public contract only, around one of ours; observe() forwarded when asked to. */
-function wrap(inner: Server<StreamRequest>, forwardObserve: boolean): Server<StreamRequest> {
-  const wrapper: Server<StreamRequest> = {
-    get address() {
-      return inner.address
-    },
-    get closed() {
-      return inner.closed
-    },
-    fileno: () => inner.fileno(),
-    close: () => inner.close(),
-    [Symbol.asyncIterator]: (): RequestIterator<StreamRequest> => inner[Symbol.asyncIterator](),
-    [Symbol.asyncDispose]: () => inner.close(),
-  }
-  if (forwardObserve) wrapper.observe = (observer) => inner.observe?.(observer) ?? (() => {})
-  return wrapper
-}
+/** A server of another library around one of ours; observe() forwarded when asked to. */
+const wrap = (inner: Server<StreamRequest>, forwardObserve: boolean): Server<StreamRequest> =>
+  foreignServer(inner, { observe: forwardObserve })
 
 describeSourceCompliance('a wrapper around TCPServer written from the public contract, observe() forwarded', async () =>
   wrap(await listen('tcp4'), true),

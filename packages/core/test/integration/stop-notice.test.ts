@@ -11,6 +11,7 @@ import {
   until,
 } from '@socketserver/testing'
 import { describe, expect, test } from 'vitest'
+import { foreignServer } from './foreign-server.js'
 
 /** Echoes everything until the client ends its side (or the stop ends the idle read). */
 const echo = (request: StreamRequest): Promise<void> => request.sink(request.source)
@@ -339,22 +340,8 @@ describe('stop() and stopping on every kind of request', () => {
 
 describe('a server of another library, written from the public contract', () => {
   /** Wraps one of our servers with nothing but the public Server contract, forwarding stopAccepting() when asked to. */
-  function wrap(inner: Server<DatagramRequest>, forwardStopAccepting: boolean): Server<DatagramRequest> {
-    const wrapper: Server<DatagramRequest> = {
-      get address() {
-        return inner.address
-      },
-      get closed() {
-        return inner.closed
-      },
-      fileno: () => inner.fileno(),
-      close: () => inner.close(),
-      [Symbol.asyncIterator]: () => inner[Symbol.asyncIterator](),
-      [Symbol.asyncDispose]: () => inner.close(),
-    }
-    if (forwardStopAccepting) wrapper.stopAccepting = () => inner.stopAccepting?.()
-    return wrapper
-  }
+  const wrap = (inner: Server<DatagramRequest>, forwardStopAccepting: boolean): Server<DatagramRequest> =>
+    foreignServer(inner, { stopAccepting: forwardStopAccepting })
 
   describeDatagramSourceCompliance('a wrapper around UDPServer that forwards stopAccepting()', async () =>
     wrap(await listenDatagram('udp4'), true),
