@@ -137,6 +137,36 @@ const CASES = [
     impls: [raw('echo-tls'), { ...ours('pooled', 'echo-tls', 'withTLS()'), target: 0.9 }],
   },
   {
+    // #18: under forked() the TLS session stays in the parent and the
+    // plaintext is relayed to the child over a Unix socket pair.
+    name: 'TLS ping-pong 64 B x 16, forked vs pooled',
+    transport: 'tcp',
+    mode: 'pingpong',
+    conns: 16,
+    size: 64,
+    tls: true,
+    impls: [
+      ours('pooled', 'echo-tls', 'withTLS()'),
+      ours('forked', 'echo-tls', 'withTLS(), relayed'),
+      ours('forked:8', 'echo-tls', 'withTLS(), relayed'),
+      ours('forked', 'echo-tls-child', 'TLS in the child (not shipped)'),
+      ours('forked:8', 'echo-tls-child', 'TLS in the child (not shipped)'),
+    ],
+  },
+  {
+    name: 'TLS connection rate x 16, forked',
+    transport: 'tcp',
+    mode: 'connrate',
+    conns: 16,
+    size: 64,
+    tls: true,
+    impls: [
+      ours('pooled', 'echo-tls', 'withTLS()'),
+      ours('forked', 'echo-tls', 'withTLS(), relayed'),
+      ours('forked', 'echo-tls-child', 'TLS in the child (not shipped)'),
+    ],
+  },
+  {
     // #18: a load balancer's PROXY v2 header on every connection, read by
     // withProxyProtocol(), against the same server without it. Floor 0.95.
     name: 'TCP connection rate x 16, PROXY v2',

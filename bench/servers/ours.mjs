@@ -1,8 +1,8 @@
 // The server under test: this library. Usage:
 //   node ours.mjs TRANSPORT POLICY SERVICE
 //   TRANSPORT tcp | unix | udp | unixdgram; POLICY sequential | pooled | forked | forked:N;
-//   SERVICE one of SERVICES below (not with forked, whose children load
-//   only the echo module)
+//   SERVICE one of SERVICES below (with forked: echo and the wrapped echoes,
+//   whose children load the echo module)
 // Prints "READY <address>"; SIGTERM stops it. SIGUSR2 aborts serve() and
 // prints "SHUTDOWN_MS <ms>": the time until the listener was closed. A wrong
 // argument is refused with exit code 2 before the library is loaded.
@@ -24,6 +24,10 @@ const SERVICES = {
   'echo-tls': {
     about: "echo behind withTLS() (bench/.build's certificate)",
     handler: () => (request) => request.sink(request.source),
+    // Under forked, the children's module: the wrapper stays in the parent.
+    childModule: 'echo',
+    // The warm-up exchange speaks TLS.
+    tls: true,
     wrap: async (server) => {
       const { readFileSync } = await import('node:fs')
       const { withTLS } = await import('../../packages/tls/dist/index.js')
@@ -31,9 +35,15 @@ const SERVICES = {
       return withTLS(server, { key: readFileSync(new URL('tls-key.pem', build)), cert: readFileSync(new URL('tls-cert.pem', build)) })
     },
   },
+  'echo-tls-child': {
+    about: 'TLS ended in the handler over the raw connection (with forked: in the child, no relay)',
+    handler: async () => (await import('./echo-tls-child-module.mjs')).default,
+    tls: true,
+  },
   'echo-proxied': {
     about: 'echo behind withProxyProtocol() (each connection starts with a PROXY v2 header)',
     handler: () => (request) => request.sink(request.source),
+    childModule: 'echo',
     // The server a service runs on, when it is not the plain one.
     wrap: async (server) => {
       const { withProxyProtocol } = await import('../../packages/proxy-protocol/dist/index.js')
@@ -131,7 +141,7 @@ const {
   usage: `Usage: node bench/servers/ours.mjs TRANSPORT POLICY SERVICE   (started by bench/run.mjs)
   TRANSPORT   tcp | unix | udp | unixdgram
   POLICY      sequential | pooled | forked | forked:N (N requests at once per child)
-  SERVICE     ${Object.keys(SERVICES).join(' | ')} (all but echo: not with forked)
+  SERVICE     ${Object.keys(SERVICES).join(' | ')} (with forked: echo, echo-tls, echo-tls-child, echo-proxied)
 ${Object.entries(SERVICES)
   .map(([name, { about }]) => `                ${name}: ${about}`)
   .join('\n')}
@@ -151,10 +161,11 @@ ${Object.entries(SERVICES)
     },
     { name: 'SERVICE', value: oneOf(Object.keys(SERVICES)) },
   ],
-  // A forked child loads the service as a module, and only echo has one.
+  // A forked child loads the service as a module, and only echo has one
+  // (the wrapped echoes use it: their wrapper stays in the parent).
   check: ({ positionals: [, policy, name] }) =>
-    policy.startsWith('forked') && name !== 'echo'
-      ? `Cannot use SERVICE ${JSON.stringify(name)} with POLICY ${JSON.stringify(policy)}: only echo has a module for forked children`
+    policy.startsWith('forked') && !['echo', 'echo-tls-child'].includes(SERVICES[name].childModule ?? name)
+      ? `Cannot use SERVICE ${JSON.stringify(name)} with POLICY ${JSON.stringify(policy)}: only the echoes have a module for forked children`
       : undefined,
 })
 // Loaded only now, so that a wrong argument is refused even before a build.
@@ -167,7 +178,7 @@ const listening = await listenLoopback(transport, 'ss-bench', { maxPendingDatagr
 const server = SERVICES[service].wrap === undefined ? listening : await SERVICES[service].wrap(listening)
 
 const handler = await SERVICES[service].handler({ core, handlers })
-const module = fileURLToPath(new URL(`./${service}-module.mjs`, import.meta.url))
+const module = fileURLToPath(new URL(`./${SERVICES[service].childModule ?? service}-module.mjs`, import.meta.url))
 // "forked" is one request per child; "forked:N" lets a child serve N
 // requests at once (childConcurrency). A warm pool, every child started
 // before the first request: 16 children for "forked" (the stream cases have
@@ -200,11 +211,10 @@ async function warmUp() {
     client.close()
     return
   }
-  const { connect } = await import('node:net')
+  const { connect } = SERVICES[service].tls ? await import('node:tls') : await import('node:net')
+  const target = 'path' in address ? { path: address.path } : { host: address.host, port: address.port }
   await new Promise((resolve, reject) => {
-    const socket = connect('path' in address ? { path: address.path } : { host: address.host, port: address.port }, () =>
-      socket.end('warm-up'),
-    )
+    const socket = connect({ ...target, rejectUnauthorized: false }, () => socket.end('warm-up'))
     socket.on('data', () => {})
     socket.on('close', resolve)
     socket.on('error', reject)

@@ -78,8 +78,9 @@ export function withTLS<R extends StreamRequest>(server: Server<R>, options: TLS
  * with `reportHandshakeErrors`, else at most one line per
  * `handshakeReportIntervalMs` sums them up on stderr.
  *
- * `forked()` cannot take these requests (a TLS session cannot be handed to
- * another process); use `pooled()` or `sequential()`.
+ * Every policy takes these requests. Under `forked()` the session stays in
+ * this process (a TLS session cannot be handed to another), and the child
+ * reads and writes the plaintext through a relay.
  */
 export class TLSStreamServer<R extends StreamRequest = StreamRequest> extends WrappingServer<R, TLSStreamRequest> {
   readonly #tls: tls.Server

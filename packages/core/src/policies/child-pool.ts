@@ -10,6 +10,15 @@
 import { ServerClosedError } from '../errors.js'
 import type { Request } from '../types.js'
 import { Child, type ChildSettings } from './child-process.js'
+import { SocketRelay } from './socket-relay.js'
+
+/**
+ * Whether a request's connection is encrypted here (TLS): its session
+ * cannot leave this process, so its bytes are relayed to the child.
+ */
+function isEncrypted(request: Request): request is Request & { kind: 'stream' } {
+  return request.kind === 'stream' && (request.socket as { encrypted?: boolean }).encrypted === true
+}
 
 /**
  * The children of one `forked()` policy. A request goes to a child with a
@@ -27,6 +36,8 @@ export class ChildPool {
   #closing = false
   readonly #waiting: Array<{ resolve: (child: Child) => void; reject: (error: unknown) => void }> = []
   #starting = 0
+  /** Made on the first TLS connection: its session stays here, its bytes are relayed. */
+  readonly #relay = new SocketRelay()
 
   constructor(settings: ChildSettings) {
     this.#settings = settings
@@ -49,19 +60,32 @@ export class ChildPool {
 
   /** Serves one request in a child; rejects as the child's handler did. */
   async dispatch(request: Request): Promise<void> {
-    const child = this.#takeSlot() ?? (await this.#acquire(request))
+    const relayed = isEncrypted(request) ? await this.#relay.open(request.socket) : undefined
+    let child: Child
+    try {
+      child = this.#takeSlot() ?? (await this.#acquire(request))
+    } catch (error) {
+      relayed?.destroy()
+      throw error
+    }
     if (request.signal.aborted) {
       // It timed out (or the drain ended it) while a slot was being found:
       // give the slot back untouched rather than send a dead request.
       child.releaseSlot(false)
       this.#offer(child)
+      relayed?.destroy()
       throw request.signal.reason
     }
     try {
-      await child.serve(request, ++this.#nextId)
+      await child.serve(request, ++this.#nextId, relayed)
     } finally {
       child.releaseSlot(true)
       this.#offer(child)
+      // What the child wrote last may still be on its way through the
+      // relay: the request closes the connection once it is all written.
+      // (A relay the child never got is ended here.)
+      if (relayed !== undefined && !relayed.started) relayed.destroy()
+      await relayed?.finished
     }
   }
 
@@ -72,6 +96,7 @@ export class ChildPool {
     const closed = new ServerClosedError('Cannot serve the request: the forked() policy is closing its children')
     for (const waiter of this.#waiting.splice(0)) waiter.reject(closed)
     await Promise.all([...this.#children].map((child) => child.stop()))
+    await this.#relay.close()
   }
 
   /** Takes a slot of an available child, if there is one. */

@@ -6,6 +6,7 @@
  */
 
 import { type ChildProcess, fork } from 'node:child_process'
+import type { Socket } from 'node:net'
 import { ClientDisconnectedError, HandlerError, ReplyError, RequestTimeoutError, WorkerCrashedError, WorkerStartError } from '../errors.js'
 import { requestFacts } from '../servers/request-facts.js'
 import type { Request } from '../types.js'
@@ -19,6 +20,7 @@ import {
   serializeError,
   type ToChild,
 } from './forked-protocol.js'
+import type { RelayedConnection } from './socket-relay.js'
 
 /** How long a closing pool waits for a child to exit after disconnecting it, before SIGKILL. */
 const EXIT_GRACE_MS = 2_000
@@ -129,8 +131,10 @@ export class Child {
    * the child is killed with it (nothing else is lost, and a handler that
    * ignores its signal cannot linger); sharing the child, it is asked to
    * abort the request, and killed if it has not within {@link EXIT_GRACE_MS}.
+   * A `relayed` connection sends the child its end of the relay instead of
+   * the request's socket.
    */
-  serve(request: Request, id: number): Promise<void> {
+  serve(request: Request, id: number, relayed?: RelayedConnection): Promise<void> {
     const concurrency = this.#settings.concurrency
     clearTimeout(this.#idleTimer)
     return new Promise<void>((resolve, reject) => {
@@ -173,24 +177,22 @@ export class Child {
       const serverAddress = request.server.address
       if (request.kind === 'stream') {
         // The socket was accepted paused and nothing was read from it, so
-        // the child gets every byte; the parent keeps nothing of it.
-        const socket = request.socket
-        if ((socket as { encrypted?: boolean }).encrypted === true) {
-          // The TLS session lives in this process: a child given the handle
-          // would read ciphertext.
-          finish(
-            new Error(
-              'Cannot hand a TLS connection to a child process: its session lives in the parent; serve TLS with pooled() or sequential()',
-            ),
-          )
-          return
+        // the child gets every byte; the parent keeps nothing of it. A
+        // relayed connection (TLS) sends the child its end of the relay.
+        const socket = relayed?.childEnd ?? request.socket
+        const message: ToChild = {
+          type: 'stream',
+          id,
+          clientAddress: request.clientAddress,
+          serverAddress,
+          ...unreadAndFacts(request, socket),
         }
-        const message: ToChild = { type: 'stream', id, clientAddress: request.clientAddress, serverAddress, ...unreadAndFacts(request) }
         try {
           this.process.send(message, socket, () => {
             // Node detached the handle from our socket object without ending it;
             // destroy the empty shell so nothing here waits on it.
             socket.destroy()
+            relayed?.start()
           })
         } catch (error) {
           // A fact a wrapper added that cannot cross the channel (a function).
@@ -273,8 +275,7 @@ export class Child {
  * enumerable properties (`proxyAddress`, `proxy`, ...: `requestFacts()`),
  * which must be structured-cloneable.
  */
-function unreadAndFacts(request: Request & { kind: 'stream' }): { unread?: Uint8Array; facts?: Record<string, unknown> } {
-  const socket = request.socket
+function unreadAndFacts(request: Request & { kind: 'stream' }, socket: Socket): { unread?: Uint8Array; facts?: Record<string, unknown> } {
   const found: { unread?: Uint8Array; facts?: Record<string, unknown> } = {}
   // A socket someone read from (a header reader) may still be reading from
   // the kernel: stop it, or bytes arriving until the handle has crossed

@@ -82,7 +82,12 @@ export interface ForkedPolicy extends Policy {
  * nothing of it); when a wrapper read from it first (a PROXY header), the
  * bytes it put back go to the child with it, and so do the facts it added
  * to the request as own enumerable properties (`proxyAddress`, `proxy`),
- * which must be structured-cloneable. A datagram is relayed over IPC and the child's reply is
+ * which must be structured-cloneable. A connection encrypted in the parent
+ * (a TLS request of `withTLS()`) cannot be handed over, since its session
+ * lives in the parent: the parent keeps it, and the child gets one end of a
+ * Unix socket pair over which the parent relays the plaintext both ways (the
+ * handshake never holds a child, and the facts, `request.tls` among them,
+ * go along). A datagram is relayed over IPC and the child's reply is
  * sent by the parent from the server's own socket. In the child the handler
  * sees the same `StreamRequest` / `DatagramRequest` shapes; `request.server`
  * there only carries the server's address.

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import net from 'node:net'
 import tls from 'node:tls'
-import { forked, formatAddress, HandlerError, type SocketAddress, sequential } from '@socketserver/core'
+import { forked, formatAddress, type SocketAddress, sequential, WorkerCrashedError } from '@socketserver/core'
 import { encodeProxyHeaderV1, type ProxiedStreamRequest, withProxyProtocol } from '@socketserver/proxy-protocol'
 import {
   connect,
@@ -386,17 +386,68 @@ describe('withTLS()', () => {
     expect(serving.errors).toEqual([])
   })
 
-  test('forked() refuses a TLS connection with a clear error (the session cannot leave this process), and serving goes on', async () => {
+  test('forked(): the session stays in this process and the bytes are relayed; the child sees request.tls and the client, a MiB goes both ways intact', async () => {
+    const server = withTLS(await listen('tcp4'), { ...certificates.server, ca: certificates.ca, clientCertificate: 'require' })
+    const policy = forked({ module: new URL('../fixtures/describe-tls.mjs', import.meta.url), maxChildren: 2 })
+    const serving = serveInBackground(server, null, { policy })
+    const { client, socket } = await tlsConnect(server.address, { ...certificates.client })
+    const [pid, protocol, authorized, commonName, from] = (await client.readLine()).trim().split(' ')
+    expect(policy.pids).toContain(Number(pid))
+    expect(Number(pid)).not.toBe(process.pid)
+    expect([protocol, authorized, commonName, from]).toEqual(['TLSv1.3', 'true', 'client', 'direct'])
+    // A MiB each way, then the client's end: every byte back, then the child's end.
+    const sent = Buffer.alloc(1 << 20, 0).map((_, index) => (index * 31) % 251)
+    const received: Buffer[] = []
+    socket.on('data', (chunk: Buffer) => received.push(chunk))
+    const ended = new Promise((resolve) => socket.once('end', resolve))
+    socket.end(sent)
+    await ended
+    expect(Buffer.concat(received).equals(sent)).toBe(true)
+    await serving.stop()
+    expect(serving.errors).toEqual([])
+  })
+
+  test('forked() behind PROXY then TLS: the child sees the original client and the TLS facts', async () => {
+    const server = withTLS(withProxyProtocol(await listen('tcp4'), { version: 'v1' }), { ...certificates.server })
+    const serving = serveInBackground(server, null, {
+      policy: forked({ module: new URL('../fixtures/describe-tls.mjs', import.meta.url), maxChildren: 1 }),
+    })
+    const raw = net.connect((server.address as { port: number }).port, '127.0.0.1')
+    registerCleanup(() => raw.destroy())
+    await new Promise((resolve) => raw.once('connect', resolve))
+    raw.write(
+      encodeProxyHeaderV1({
+        command: 'proxy',
+        source: { transport: 'tcp', host: '203.0.113.5', port: 443, family: 'IPv4' },
+        destination: { transport: 'tcp', host: '198.51.100.1', port: 443, family: 'IPv4' },
+      }),
+    )
+    const client = await new Promise<LoopbackClient>((resolve, reject) => {
+      const socket = tls.connect({ socket: raw, servername: 'localhost', ca: certificates.ca })
+      socket.once('secureConnect', () => resolve(new LoopbackClient(socket as unknown as net.Socket)))
+      socket.once('error', reject)
+    })
+    expect((await client.readLine()).split(' ').slice(1)).toEqual(['TLSv1.3', 'false', '-', '203.0.113.5:443\n'])
+    await client.send('relayed\n')
+    expect(await client.readLine()).toBe('relayed\n')
+    client.destroy()
+    await serving.stop()
+    expect(serving.errors).toEqual([])
+  })
+
+  test('forked(): a child that dies mid-request fails that request only (WorkerCrashedError), its client is closed after what it was sent, and the next is served', async () => {
     const server = withTLS(await listen('tcp4'), { ...certificates.server })
     const serving = serveInBackground(server, null, {
-      policy: forked({ module: new URL('../fixtures/echo.mjs', import.meta.url), maxChildren: 1 }),
+      policy: forked({ module: new URL('../fixtures/crash.mjs', import.meta.url), maxChildren: 1 }),
     })
-    const { client } = await tlsConnect(server.address)
-    await client.waitForEnd()
-    await vi.waitFor(() => expect(serving.errors).toHaveLength(1))
-    expect(serving.errors[0]).toBeInstanceOf(HandlerError)
-    expect((serving.errors[0] as Error).message).toMatch(/Cannot hand a TLS connection to a child process/)
-    client.destroy()
+    for (let round = 0; round < 2; round++) {
+      const { client } = await tlsConnect(server.address)
+      expect(await client.readLine()).toBe('about to crash\n')
+      await client.waitForEnd()
+      client.destroy()
+      await vi.waitFor(() => expect(serving.errors).toHaveLength(round + 1))
+      expect(serving.errors[round]).toBeInstanceOf(WorkerCrashedError)
+    }
     await serving.stop()
   })
 
