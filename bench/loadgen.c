@@ -17,7 +17,9 @@
 // would send it; the reply expected is still SIZE bytes. With LOADGEN_TLS
 // set (pingpong and connrate over tcp, built with -DWITH_TLS), every
 // connection is a TLS client (no certificate check): in connrate, each
-// request is a full handshake, timed from the connect.
+// request is a full handshake, timed from the connect; LOADGEN_TLS=resume
+// makes each client resume the session of its last connection (the ticket
+// it was given), and the output counts the handshakes that resumed.
 //
 // pipeline: CONNS connections each keep DEPTH requests in flight: DEPTH at
 // once when it connects, then one more for each complete reply (all the
@@ -66,6 +68,7 @@ typedef struct {
   int fd;
 #ifdef WITH_TLS
   SSL *ssl;          // the TLS session, with LOADGEN_TLS
+  SSL_SESSION *last; // LOADGEN_TLS=resume: the session to resume next
   int handshaking;   // its handshake is not done yet
 #endif
   size_t sent, received;
@@ -114,6 +117,16 @@ static void die(const char *what) {
 
 #ifdef WITH_TLS
 static SSL_CTX *tls_ctx;
+static int resume_sessions;  // LOADGEN_TLS=resume
+static long resumed;         // handshakes that resumed a session
+
+/** LOADGEN_TLS=resume: each ticket the server sends replaces its client's session to resume. */
+static int keep_session(SSL *ssl, SSL_SESSION *session) {
+  client_t *c = SSL_get_app_data(ssl);
+  if (c->last != NULL) SSL_SESSION_free(c->last);
+  c->last = session;
+  return 1;
+}
 
 /** send() or SSL_write(): bytes written, or -1 with errno EAGAIN when it would block. */
 static ssize_t client_send(client_t *c, const void *buf, size_t len) {
@@ -137,6 +150,9 @@ static ssize_t client_recv(client_t *c, void *buf, size_t len) {
 }
 
 static void client_close(client_t *c) {
+  // Freed without a close_notify, OpenSSL would mark the session
+  // unresumable: the close is a clean one.
+  if (c->ssl != NULL && resume_sessions) SSL_set_shutdown(c->ssl, SSL_SENT_SHUTDOWN);
   if (c->ssl != NULL) SSL_free(c->ssl);
   c->ssl = NULL;
   close(c->fd);
@@ -193,6 +209,7 @@ static int handshake_step(client_t *c) {
   int r = SSL_do_handshake(c->ssl);
   if (r == 1) {
     c->handshaking = 0;
+    if (SSL_session_reused(c->ssl)) resumed++;
     return 1;
   }
   int e = SSL_get_error(c->ssl, r);
@@ -218,6 +235,16 @@ static void begin(client_t *c, int index) {
     if (c->ssl == NULL) die("SSL_new");
     SSL_set_fd(c->ssl, c->fd);
     SSL_set_connect_state(c->ssl);
+    SSL_set_app_data(c->ssl, c);
+    if (c->last != NULL) {
+      // OpenSSL's client spends a TLS 1.3 session it resumed (a browser
+      // uses each ticket once); Node's server takes a ticket again, as
+      // Node's client reuses one: resume a copy, keep the ticket.
+      SSL_SESSION *copy = SSL_SESSION_dup(c->last);
+      if (copy == NULL) die("SSL_SESSION_dup");
+      SSL_set_session(c->ssl, copy);
+      SSL_SESSION_free(copy);
+    }
     c->handshaking = 1;
   }
 #endif
@@ -503,8 +530,11 @@ int main(int argc, char **argv) {
     tls_ctx = SSL_CTX_new(TLS_client_method());
     if (tls_ctx == NULL) die("SSL_CTX_new");
     SSL_CTX_set_verify(tls_ctx, SSL_VERIFY_NONE, NULL);
-    // Every connection a full handshake, as a new client's would be.
-    SSL_CTX_set_session_cache_mode(tls_ctx, SSL_SESS_CACHE_OFF);
+    // Every connection a full handshake, as a new client's would be; or
+    // each resuming the last session its client was given (keep_session).
+    resume_sessions = strcmp(with_tls, "resume") == 0;
+    SSL_CTX_set_session_cache_mode(tls_ctx, resume_sessions ? SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL : SSL_SESS_CACHE_OFF);
+    if (resume_sessions) SSL_CTX_sess_set_new_cb(tls_ctx, keep_session);
 #else
     fprintf(stderr, "Cannot speak TLS: this load generator was built without it (libssl-dev missing)\n");
     return 2;
@@ -626,8 +656,13 @@ int main(int argc, char **argv) {
   struct rusage usage;
   getrusage(RUSAGE_SELF, &usage);
   double cpu = usage.ru_utime.tv_sec + usage.ru_utime.tv_usec / 1e6 + usage.ru_stime.tv_sec + usage.ru_stime.tv_usec / 1e6;
-  printf("{\"requests\":%ld,\"seconds\":%.3f,\"p50_us\":%.0f,\"p99_us\":%.0f,\"failures\":%ld,\"mismatches\":%ld,\"loadgen_cpu\":%.3f}\n",
-         requests, elapsed, percentile(0.5), percentile(0.99), failures, mismatches, cpu);
+#ifdef WITH_TLS
+  long resumed_handshakes = resumed;
+#else
+  long resumed_handshakes = 0;
+#endif
+  printf("{\"requests\":%ld,\"seconds\":%.3f,\"p50_us\":%.0f,\"p99_us\":%.0f,\"failures\":%ld,\"mismatches\":%ld,\"loadgen_cpu\":%.3f,\"resumed\":%ld}\n",
+         requests, elapsed, percentile(0.5), percentile(0.99), failures, mismatches, cpu, resumed_handshakes);
   for (int i = 0; i < conns; i++)
     if (clients[i].path[0]) unlink(clients[i].path);
   return 0;

@@ -137,6 +137,16 @@ const CASES = [
     impls: [raw('echo-tls'), { ...ours('pooled', 'echo-tls', 'withTLS()'), target: 0.9 }],
   },
   {
+    // Each client resumes its last session (TLS 1.3 tickets), as a returning client would.
+    name: 'TLS connection rate x 16, resumed handshakes',
+    transport: 'tcp',
+    mode: 'connrate',
+    conns: 16,
+    size: 64,
+    tls: 'resume',
+    impls: [raw('echo-tls'), { ...ours('pooled', 'echo-tls', 'withTLS()'), target: 0.9 }],
+  },
+  {
     // #18: under forked() the TLS session stays in the parent and the
     // plaintext is relayed to the child over a Unix socket pair.
     name: 'TLS ping-pong 64 B x 16, forked vs pooled',
@@ -421,10 +431,14 @@ function runLoadgen(kase, address, duration, impl = {}) {
       ...process.env,
       LOADGEN_LINE: kase.line ? '1' : '',
       LOADGEN_PROXY_V2: impl.proxyHeader ? '1' : '',
-      LOADGEN_TLS: kase.tls ? '1' : '',
+      LOADGEN_TLS: kase.tls === 'resume' ? 'resume' : kase.tls ? '1' : '',
     },
   })
-  return JSON.parse(out.trim().split('\n').at(-1))
+  const result = JSON.parse(out.trim().split('\n').at(-1))
+  // A resumption case that did not resume measures full handshakes: say so.
+  if (kase.tls === 'resume' && result.resumed < result.requests * 0.9)
+    console.log(`  ${impl.name}: only ${result.resumed} of ${result.requests} handshakes resumed a session`)
+  return result
 }
 
 const TICK_US = 1e6 / 100

@@ -91,7 +91,7 @@ const SCRIPTS: ScriptCase[] = [
       },
       {
         args: ['tcp', 'forked', 'upper'],
-        message: 'Cannot use SERVICE "upper" with POLICY "forked": only echo has a module for forked children',
+        message: 'Cannot use SERVICE "upper" with POLICY "forked": only the echoes have a module for forked children',
       },
       { args: ['tcp', 'pooled'], message: 'Cannot run without SERVICE: expected TRANSPORT POLICY SERVICE' },
     ],

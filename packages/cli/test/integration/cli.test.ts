@@ -269,63 +269,78 @@ describe('socketserver serve', () => {
     expect(await cli.exit).toBe(0)
   })
 
-  test('--tls and --tls-unix: echo over TLS, "listening tls" lines, and SIGHUP reads the certificate again', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'ss-cli-tls-'))
-    registerCleanup(() => rmSync(dir, { recursive: true, force: true }))
-    const make = (name: string, cn: string): void => {
-      execFileSync(
-        'openssl',
+  test.each([[[]], [['--policy', 'forked']]])(
+    '--tls and --tls-unix %j: echo over TLS, "listening tls" lines, and SIGHUP reads the certificate again',
+    async (policy: string[]) => {
+      const dir = mkdtempSync(join(tmpdir(), 'ss-cli-tls-'))
+      registerCleanup(() => rmSync(dir, { recursive: true, force: true }))
+      const make = (name: string, cn: string): void => {
+        execFileSync(
+          'openssl',
+          [
+            'req',
+            '-x509',
+            '-newkey',
+            'rsa:2048',
+            '-nodes',
+            '-keyout',
+            join(dir, `${name}-key.pem`),
+            '-out',
+            join(dir, `${name}.pem`),
+            '-days',
+            '1',
+            '-subj',
+            `/CN=${cn}`,
+          ],
+          { stdio: 'ignore' },
+        )
+      }
+      make('first', 'first')
+      make('second', 'second')
+      execFileSync('cp', [join(dir, 'first.pem'), join(dir, 'cert.pem')])
+      execFileSync('cp', [join(dir, 'first-key.pem'), join(dir, 'key.pem')])
+      const path = tempSocketPath()
+      const cli = await start(
         [
-          'req',
-          '-x509',
-          '-newkey',
-          'rsa:2048',
-          '-nodes',
-          '-keyout',
-          join(dir, `${name}-key.pem`),
-          '-out',
-          join(dir, `${name}.pem`),
-          '-days',
-          '1',
-          '-subj',
-          `/CN=${cn}`,
+          'serve',
+          'echo',
+          '--tls',
+          '127.0.0.1:0',
+          '--tls-unix',
+          path,
+          '--tls-cert',
+          join(dir, 'cert.pem'),
+          '--tls-key',
+          join(dir, 'key.pem'),
+          ...policy,
         ],
-        { stdio: 'ignore' },
+        2,
       )
-    }
-    make('first', 'first')
-    make('second', 'second')
-    execFileSync('cp', [join(dir, 'first.pem'), join(dir, 'cert.pem')])
-    execFileSync('cp', [join(dir, 'first-key.pem'), join(dir, 'key.pem')])
-    const path = tempSocketPath()
-    const cli = await start(
-      ['serve', 'echo', '--tls', '127.0.0.1:0', '--tls-unix', path, '--tls-cert', join(dir, 'cert.pem'), '--tls-key', join(dir, 'key.pem')],
-      2,
-    )
-    const exchange = async (address: SocketAddress): Promise<string> => {
-      const target =
-        'path' in address
-          ? { path: address.path ?? '' }
-          : { host: (address as { host: string }).host, port: (address as { port: number }).port }
-      const socket = tls.connect({ ...target, rejectUnauthorized: false })
-      registerCleanup(() => socket.destroy())
-      await once(socket, 'secureConnect')
-      const name = socket.getPeerCertificate().subject.CN as string
-      socket.end('ping\n')
-      let echoed = ''
-      for await (const chunk of socket) echoed += chunk.toString()
-      expect(echoed).toBe('ping\n')
-      return name
-    }
-    for (const address of cli.addresses) expect(await exchange(address)).toBe('first')
-    execFileSync('cp', [join(dir, 'second.pem'), join(dir, 'cert.pem')])
-    execFileSync('cp', [join(dir, 'second-key.pem'), join(dir, 'key.pem')])
-    cli.child.kill('SIGHUP')
-    await until(() => cli.stderr().includes('reloaded the TLS certificate'))
-    expect(await exchange(cli.addresses[0] as SocketAddress)).toBe('second')
-    cli.child.kill('SIGTERM')
-    expect(await cli.exit).toBe(0)
-  })
+      const exchange = async (address: SocketAddress): Promise<string> => {
+        const target =
+          'path' in address
+            ? { path: address.path ?? '' }
+            : { host: (address as { host: string }).host, port: (address as { port: number }).port }
+        const socket = tls.connect({ ...target, rejectUnauthorized: false })
+        registerCleanup(() => socket.destroy())
+        await once(socket, 'secureConnect')
+        const name = socket.getPeerCertificate().subject.CN as string
+        socket.end('ping\n')
+        let echoed = ''
+        for await (const chunk of socket) echoed += chunk.toString()
+        expect(echoed).toBe('ping\n')
+        return name
+      }
+      for (const address of cli.addresses) expect(await exchange(address)).toBe('first')
+      execFileSync('cp', [join(dir, 'second.pem'), join(dir, 'cert.pem')])
+      execFileSync('cp', [join(dir, 'second-key.pem'), join(dir, 'key.pem')])
+      cli.child.kill('SIGHUP')
+      await until(() => cli.stderr().includes('reloaded the TLS certificate'))
+      expect(await exchange(cli.addresses[0] as SocketAddress)).toBe('second')
+      cli.child.kill('SIGTERM')
+      expect(await cli.exit).toBe(0)
+    },
+  )
 
   test('--help documents the command and exits 0', async () => {
     const { code, stdout } = await run(['--help'])
