@@ -43,6 +43,8 @@ export interface ServeCommand extends TLSFiles {
   proxyProtocol: ProxyProtocolVersion | undefined
   /** The proxies whose header is believed (`--trusted-proxy`); undefined keeps the default (loopback). */
   trustedProxies: string[] | undefined
+  /** Serve every socket passed in by the parent (`--listen-fds`: systemd's `LISTEN_FDS`). */
+  listenFds: boolean
 }
 
 /** Every command the parser can return. */
@@ -54,6 +56,8 @@ type Setter = (config: ServeCommand, value: string, flag: string) => void
 interface FlagSpec {
   /** Listeners add up; every other option is given at most once. */
   repeatable: boolean
+  /** A switch such as `--listen-fds` takes no value. Default: it takes one. */
+  switch?: true
   set: Setter
 }
 
@@ -117,6 +121,13 @@ const FLAGS: Record<string, FlagSpec> = {
   '--unix-dgram': { repeatable: true, set: listener('unix-dgram') },
   '--tls': { repeatable: true, set: listener('tls') },
   '--tls-unix': { repeatable: true, set: listener('tls-unix') },
+  '--listen-fds': {
+    repeatable: false,
+    switch: true,
+    set: (config) => {
+      config.listenFds = true
+    },
+  },
   '--tls-cert': { repeatable: false, set: tlsFile('tlsCert') },
   '--tls-key': { repeatable: false, set: tlsFile('tlsKey') },
   '--tls-ca': { repeatable: false, set: tlsFile('tlsCa') },
@@ -211,6 +222,7 @@ export function parseArgs(argv: readonly string[]): Command {
     maxPacketSize: undefined,
     proxyProtocol: undefined,
     trustedProxies: undefined,
+    listenFds: false,
     tlsCert: undefined,
     tlsKey: undefined,
     tlsCa: undefined,
@@ -232,6 +244,11 @@ export function parseArgs(argv: readonly string[]): Command {
     if (!spec.repeatable && seen.has(name)) throw new UsageError(`Cannot use ${name} twice: give it once`)
     seen.add(name)
     let value: string | undefined = equals === -1 ? undefined : arg.slice(equals + 1)
+    if (spec.switch === true) {
+      if (value !== undefined) throw new UsageError(`Cannot use ${name}=${value}: ${name} takes no value`)
+      spec.set(config, '', name)
+      continue
+    }
     if (value === undefined) {
       value = argv[++i]
       // "--tcp --policy forked": the value is missing, not "--policy".
@@ -245,9 +262,9 @@ export function parseArgs(argv: readonly string[]): Command {
   if (positional.length > 1)
     throw new UsageError(`Cannot serve ${positional.map((p) => JSON.stringify(p)).join(' and ')}: give one service`)
   config.service = positional[0] as string
-  if (config.listeners.length === 0)
+  if (config.listeners.length === 0 && !config.listenFds)
     throw new UsageError(
-      'Cannot serve without a listener: add --tcp HOST:PORT, --udp HOST:PORT, --unix PATH, --unix-dgram PATH, --tls HOST:PORT or --tls-unix PATH',
+      'Cannot serve without a listener: add --tcp HOST:PORT, --udp HOST:PORT, --unix PATH, --unix-dgram PATH, --tls HOST:PORT, --tls-unix PATH or --listen-fds',
     )
   if (config.concurrency !== undefined && config.policy !== 'pooled')
     throw new UsageError('Cannot use --concurrency with this policy: it applies to --policy pooled')
@@ -258,7 +275,7 @@ export function parseArgs(argv: readonly string[]): Command {
   if (config.trustedProxies !== undefined && config.proxyProtocol === undefined)
     throw new UsageError('Cannot use --trusted-proxy without --proxy-protocol: it says whose PROXY header to believe')
   const stream = new Set(['tcp', 'unix', 'tls', 'tls-unix'])
-  if (config.proxyProtocol !== undefined && !config.listeners.some((spec) => stream.has(spec.transport)))
+  if (config.proxyProtocol !== undefined && !config.listenFds && !config.listeners.some((spec) => stream.has(spec.transport)))
     throw new UsageError('Cannot use --proxy-protocol without a stream listener: it applies to --tcp, --unix, --tls and --tls-unix')
   const tlsListeners = config.listeners.some((spec) => spec.transport === 'tls' || spec.transport === 'tls-unix')
   const tlsOptions = (Object.keys(TLS_FLAGS) as Array<keyof TLSFiles>).filter((key) => config[key] !== undefined)

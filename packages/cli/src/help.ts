@@ -42,6 +42,9 @@ Listeners (repeat and mix them; at least one):
   --unix-dgram PATH       Unix datagram socket
   --tls HOST:PORT         TCP speaking TLS (needs --tls-cert and --tls-key)
   --tls-unix PATH         Unix stream socket speaking TLS
+  --listen-fds            every socket the parent passed in (systemd's LISTEN_FDS, as
+                          systemd and systemd-socket-activate pass them): TCP, UDP and
+                          Unix stream sockets, each served as what it is
 
 Options:
   --policy NAME           sequential | pooled | forked (default pooled)
@@ -68,6 +71,8 @@ Once every listener is bound, one line per listener is printed on stdout:
   listening tcp 127.0.0.1:40123
   listening unix /tmp/echo.sock
   listening tls 127.0.0.1:40124
+With $NOTIFY_SOCKET set (systemd's Type=notify), READY=1 is sent to it then,
+and STOPPING=1 when stopping starts.
 
 Exit status: 0 after a graceful stop, 1 when a listener cannot be bound,
 2 for a bad command line or handler module.

@@ -10,6 +10,8 @@ import {
   forked,
   formatAddress,
   InvalidOptionError,
+  listenFds,
+  notifyServiceManager,
   type Policy,
   pooled,
   type Request,
@@ -18,6 +20,7 @@ import {
   type StreamRequest,
   sequential,
   serve,
+  serverFromFd,
   TCPServer,
   UDPServer,
   UnixDatagramServer,
@@ -98,6 +101,7 @@ export async function main(argv: readonly string[], io: CommandIO = defaultIO): 
       servers.push(server)
       if (spec.transport === 'tls' || spec.transport === 'tls-unix') tlsServers.push(server as unknown as TLSStreamServer)
     }
+    if (config.listenFds) servers.push(...(await bindInherited(config)))
   } catch (error) {
     io.signals.off('SIGINT', onSignal)
     io.signals.off('SIGTERM', onSignal)
@@ -106,10 +110,17 @@ export async function main(argv: readonly string[], io: CommandIO = defaultIO): 
     // A value the server refuses (--max-packet-size too large, a TLS file) is a usage error, not a failed bind.
     return error instanceof InvalidOptionError || error instanceof UsageError ? 2 : 1
   }
-  config.listeners.forEach((spec, index) => {
-    const server = servers[index] as Server<Request>
-    io.stdout.write(`listening ${spec.transport} ${formatAddress(server.address)}\n`)
+  servers.forEach((server, index) => {
+    // An inherited socket is named by what it is.
+    const transport = config.listeners[index]?.transport ?? server.address.transport
+    io.stdout.write(`listening ${transport} ${formatAddress(server.address)}\n`)
   })
+  // A service manager that asked (systemd's Type=notify) learns that serving starts, and when it stops.
+  const notify = (state: string): void => {
+    notifyServiceManager(state).catch((error: unknown) => io.stderr.write(`socketserver: ${describeFailure(error)}\n`))
+  }
+  notify('READY=1')
+  stop.signal.addEventListener('abort', () => notify('STOPPING=1'), { once: true })
   // SIGHUP reads the certificate files again; new handshakes use them.
   const onReload = (): void => {
     try {
@@ -177,6 +188,31 @@ function bind(spec: ListenerSpec, config: ServeCommand, tlsOptions: TLSOptions |
     case 'unix-dgram':
       return UnixDatagramServer.bind({ path: spec.path, maxPacketSize })
   }
+}
+
+/**
+ * A server for each socket the parent passed in (`--listen-fds`), of its
+ * own kind; stream ones expect a PROXY header with `--proxy-protocol`.
+ */
+async function bindInherited(config: ServeCommand): Promise<Array<Server<Request>>> {
+  const inherited = listenFds()
+  if (inherited.length === 0)
+    throw new UsageError(
+      'Cannot use --listen-fds: no sockets were passed to this process (LISTEN_FDS and LISTEN_PID are not set for it, as systemd or systemd-socket-activate set them)',
+    )
+  const servers: Array<Server<Request>> = []
+  try {
+    for (const { fd, kind } of inherited) {
+      const server = serverFromFd(fd, { maxPacketSize: config.maxPacketSize })
+      servers.push(
+        kind === 'tcp' || kind === 'unix-stream' ? await behindProxy(server as Promise<Server<StreamRequest>>, config) : await server,
+      )
+    }
+  } catch (error) {
+    await Promise.all(servers.map((server) => server.close()))
+    throw error
+  }
+  return servers
 }
 
 /** A stream listener that speaks TLS (after the PROXY header, with `--proxy-protocol`). */

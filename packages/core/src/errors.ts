@@ -663,6 +663,34 @@ export class WaitTimeoutError extends SocketServerError {
   }
 }
 
+/**
+ * An inherited socket cannot be served: the socket-activation variables
+ * (`LISTEN_FDS`, `LISTEN_PID`, `LISTEN_FDNAMES`) are malformed, a
+ * descriptor is not a socket, or is not of the kind asked for (a UDP socket
+ * given to `TCPServer.fromFd()`), or is of a kind Node cannot adopt (a Unix
+ * datagram socket). `fd` names the descriptor when there is one.
+ *
+ * @example
+ * ```ts
+ * try { await TCPServer.fromFd(3) } catch (err) {
+ *   if (err instanceof SocketActivationError) console.error(err.message) // names fd 3 and what it is
+ * }
+ * ```
+ */
+export class SocketActivationError extends SocketServerError {
+  /** The descriptor, when the error is about one. */
+  readonly fd: number | undefined
+
+  /**
+   * @param message - What is wrong, naming the descriptor or variable.
+   * @param fd - The descriptor, if any.
+   */
+  constructor(message: string, fd?: number) {
+    super(message, 'SS_ERR_SOCKET_ACTIVATION')
+    this.fd = fd
+  }
+}
+
 /** A peer as text for a message; `an unknown client` when there is none. */
 function clientText(address: SocketAddress | undefined): string {
   return address === undefined ? 'an unknown client' : formatAddress(address)

@@ -46,6 +46,7 @@ export {
   ServerClosedError,
   ServerNotReadyError,
   ServerStoppingError,
+  SocketActivationError,
   SocketPathInUseError,
   SocketPathNotSocketError,
   SocketPathTooLongError,
@@ -82,6 +83,7 @@ export {
   DEFAULT_MAX_PACKET_SIZE,
   DEFAULT_MAX_PENDING_DATAGRAMS,
 } from './servers/datagram-server.js'
+export type { SocketKind } from './servers/inherited-socket.js'
 export { DEFAULT_SLOW_WAIT_MS, QueuedServer, type QueuedServerOptions, type ServerStats } from './servers/queued-server.js'
 export { requestFacts } from './servers/request-facts.js'
 export { MAX_SOCKET_PATH_BYTES } from './servers/socket-path.js'
@@ -93,11 +95,20 @@ export {
   StreamServer,
   type StreamServerOptions,
 } from './servers/stream-server.js'
-export { DEFAULT_HOST, DEFAULT_NO_DELAY, TCPServer, type TCPServerOptions } from './servers/tcp-server.js'
-export { UDPServer, type UDPServerOptions } from './servers/udp-server.js'
+export { DEFAULT_HOST, DEFAULT_NO_DELAY, type InheritedTCPServerOptions, TCPServer, type TCPServerOptions } from './servers/tcp-server.js'
+export { type InheritedUDPServerOptions, UDPServer, type UDPServerOptions } from './servers/udp-server.js'
 export { UnixDatagramServer, type UnixDatagramServerOptions } from './servers/unix-datagram-server.js'
-export { UnixStreamServer, type UnixStreamServerOptions } from './servers/unix-stream-server.js'
+export { type InheritedUnixStreamServerOptions, UnixStreamServer, type UnixStreamServerOptions } from './servers/unix-stream-server.js'
 export { WrappingServer } from './servers/wrapping-server.js'
+export {
+  type InheritedServerOptions,
+  LISTEN_FDS_START,
+  type ListenFd,
+  type ListenFdsOptions,
+  listenFds,
+  notifyServiceManager,
+  serverFromFd,
+} from './socket-activation.js'
 export type {
   AbortOptions,
   BaseRequest,

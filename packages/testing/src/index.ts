@@ -47,5 +47,6 @@ export {
   type StreamTransportName,
   serveInBackground,
 } from './listen.js'
+export { hasNetworkNamespaces, type NamespacedProcess, spawnInNetworkNamespace } from './network-namespace.js'
 export { openFileDescriptors } from './resources.js'
 export { tempSocketPath } from './temp-socket-path.js'

@@ -8,9 +8,9 @@ import { createInterface } from 'node:readline'
 import tls from 'node:tls'
 import { fileURLToPath } from 'node:url'
 import { chargenBytes } from '@socketserver/cli'
-import { parseHostPort, type SocketAddress } from '@socketserver/core'
+import { parseHostPort, type SocketAddress, UnixDatagramServer } from '@socketserver/core'
 import { encodeProxyHeaderV1, encodeProxyHeaderV2 } from '@socketserver/proxy-protocol'
-import { connect, openDatagramClient, registerCleanup, tempSocketPath, until } from '@socketserver/testing'
+import { connect, openDatagramClient, registerCleanup, spawnInNetworkNamespace, tempSocketPath, until } from '@socketserver/testing'
 import { describe, expect, test } from 'vitest'
 
 const BIN = fileURLToPath(new URL('../../bin/socketserver.js', import.meta.url))
@@ -342,6 +342,52 @@ describe('socketserver serve', () => {
     },
   )
 
+  test('--listen-fds under systemd-socket-activate: serves the activated TCP and Unix sockets, prints their lines, and tells $NOTIFY_SOCKET READY=1 then STOPPING=1', async () => {
+    const path = tempSocketPath()
+    const notifyPath = tempSocketPath()
+    const manager = await UnixDatagramServer.bind({ path: notifyPath })
+    registerCleanup(() => manager.close())
+    const states = manager[Symbol.asyncIterator]()
+    const nextState = async (): Promise<string> => Buffer.from(((await states.next()).value as { data: Uint8Array }).data).toString()
+    // systemd-socket-activate takes no port 0: a fixed port, in a network namespace of its own.
+    const activator = spawnInNetworkNamespace('systemd-socket-activate', [
+      '-l',
+      '127.0.0.1:7007',
+      '-l',
+      path,
+      '-E',
+      `NOTIFY_SOCKET=${notifyPath}`,
+      process.execPath,
+      BIN,
+      'serve',
+      'echo',
+      '--listen-fds',
+    ])
+    await activator.waitFor(`Listening on ${path}`)
+    // The activator starts the command at the first connection, which is then served.
+    const client = await connect({ transport: 'unix', path })
+    await client.send('first\n')
+    expect(await client.readLine()).toBe('first\n')
+    client.destroy()
+    await activator.waitFor(`listening unix ${path}`)
+    expect(activator.output()).toContain('listening tcp 127.0.0.1:7007\n')
+    expect(await nextState()).toBe('READY=1')
+    const exchange = await activator.run('python3', [
+      '-c',
+      "import socket; s = socket.create_connection(('127.0.0.1', 7007), timeout=5); s.sendall(b'over tcp'); s.shutdown(socket.SHUT_WR); print(s.recv(100).decode())",
+    ])
+    expect(exchange.stdout).toBe('over tcp\n')
+    activator.child.kill('SIGTERM')
+    expect(await nextState()).toBe('STOPPING=1')
+    expect((await activator.exit).code).toBe(0)
+  })
+
+  test('--listen-fds without sockets passed in exits 2, saying so', async () => {
+    const { code, stderr } = await run(['serve', 'echo', '--listen-fds'])
+    expect(code).toBe(2)
+    expect(stderr).toContain('Cannot use --listen-fds: no sockets were passed to this process')
+  })
+
   test('--help documents the command and exits 0', async () => {
     const { code, stdout } = await run(['--help'])
     expect(code).toBe(0)
@@ -353,6 +399,7 @@ describe('socketserver serve', () => {
     [['serve', 'nonsense', '--tcp', '127.0.0.1:0'], 'not a builtin service'],
     [['serve', 'echo', '--tcp', 'localhost'], 'expected HOST:PORT'],
     [['serve', 'echo'], 'without a listener'],
+    [['serve', 'echo', '--listen-fds=yes'], '--listen-fds takes no value'],
     [['serve', './does-not-exist.mjs', '--tcp', '127.0.0.1:0'], 'Cannot load the handler module'],
     [['serve', 'echo', '--udp', '127.0.0.1:0', '--max-packet-size', '999999999'], 'Cannot use maxPacketSize 999999999'],
     [['serve', 'echo', '--tcp', '127.0.0.1:0', '--proxy-protocol', 'v3'], 'expected v1, v2 or any'],

@@ -98,6 +98,7 @@ describe('parseArgs()', () => {
     expect(parseArgs(['serve', 'echo', '--unix', 's.sock', '--proxy-protocol=any'])).toMatchObject({
       proxyProtocol: 'any',
       trustedProxies: undefined,
+      listenFds: false,
     })
   })
 

@@ -9,9 +9,10 @@ import { createRequire } from 'node:module'
 import net from 'node:net'
 import { getSystemErrorMap } from 'node:util'
 import { formatAddress, inetAddress, type SocketAddress } from '../address.js'
-import { BindError, InvalidOptionError } from '../errors.js'
+import { BindError, InvalidOptionError, SocketActivationError } from '../errors.js'
 import { nonNegativeInteger } from '../internal/option-checks.js'
 import { systemCode } from '../internal/system-code.js'
+import { inheritedSocket } from './inherited-socket.js'
 import { hasNativeReusePort } from './reuse-port.js'
 import type { PeerAddress } from './stream-connection.js'
 import { listen, StreamServer, type StreamServerOptions } from './stream-server.js'
@@ -62,6 +63,9 @@ export interface TCPServerOptions extends StreamServerOptions {
   noDelay?: boolean
 }
 
+/** Options of {@link TCPServer.fromFd}: those of any stream server; the address is the socket's. */
+export type InheritedTCPServerOptions = Omit<TCPServerOptions, 'host' | 'port' | 'ipv6Only' | 'reusePort'>
+
 /**
  * A TCP server: a bound, listening socket and an async iterable of accepted
  * connections. Python counterpart: `socketserver.TCPServer`.
@@ -82,6 +86,8 @@ export class TCPServer extends StreamServer {
   readonly #ipv6Only: boolean
   readonly #reusePort: boolean
   readonly #noDelay: boolean
+  /** The inherited listening descriptor it serves, when made by {@link TCPServer.fromFd}. */
+  #fd: number | undefined
 
   /**
    * Makes an unbound server (Python's `bind_and_activate=False`): call
@@ -132,7 +138,38 @@ export class TCPServer extends StreamServer {
     return server
   }
 
+  /**
+   * Makes a server of an inherited listening TCP socket (socket activation:
+   * see {@link listenFds}), IPv4 or IPv6, bound by whoever passed it. The
+   * descriptor becomes the server's: closing the server closes it.
+   *
+   * @param fd - The descriptor, such as 3 (the first of `LISTEN_FDS`).
+   * @param options - The options of any stream server (limits, backlog,
+   *   `noDelay`); the address is the socket's own.
+   * @returns The listening server.
+   * @throws SocketActivationError when `fd` is not open, not a socket, or
+   *   not a TCP one (the message names what it is); InvalidOptionError for
+   *   a value that is not a descriptor.
+   * @example
+   * ```ts
+   * const [inherited] = listenFds()
+   * const server = await TCPServer.fromFd(inherited.fd)
+   * ```
+   */
+  static async fromFd(fd: number, options: InheritedTCPServerOptions = {}): Promise<TCPServer> {
+    inheritedSocket(fd, 'tcp', 'TCPServer')
+    const server = new TCPServer(options)
+    server.#fd = fd
+    await server.bind()
+    server.activate()
+    return server
+  }
+
   protected override async listenOn(netServer: net.Server, backlog: number): Promise<void> {
+    if (this.#fd !== undefined) {
+      const fd = this.#fd
+      return listen(netServer, { fd, backlog } as net.ListenOptions, (error) => inheritedError(fd, error))
+    }
     const where = formatAddress({ transport: 'tcp', host: this.#host, port: this.#port, family: net.isIPv6(this.#host) ? 'IPv6' : 'IPv4' })
     const toError = (error: unknown): Error => bindError(where, error)
     if (this.#reusePort && !hasNativeReusePort()) {
@@ -176,6 +213,11 @@ function unknownPeer(socket: net.Socket): SocketAddress {
 /** The address of a TCP socket's peer, from what Node kept of it. */
 function tcpPeer(socket: net.Socket): SocketAddress {
   return inetAddress('tcp', socket.remoteAddress ?? '', socket.remotePort ?? 0)
+}
+
+/** Node refused to adopt an inherited descriptor. */
+function inheritedError(fd: number, error: unknown): SocketActivationError {
+  return new SocketActivationError(`Cannot make a TCPServer from fd ${fd}: ${error instanceof Error ? error.message : String(error)}`, fd)
 }
 
 function bindError(where: string, error: unknown): BindError {

@@ -9,9 +9,10 @@ import type { LookupOneOptions } from 'node:dns'
 import { lookup } from 'node:dns/promises'
 import net from 'node:net'
 import { formatAddress, inetAddress, type SocketAddress } from '../address.js'
-import { BindError, DatagramTooLargeError, InvalidOptionError, ReplyError } from '../errors.js'
+import { BindError, DatagramTooLargeError, InvalidOptionError, ReplyError, SocketActivationError } from '../errors.js'
 import { systemCode } from '../internal/system-code.js'
 import { DatagramServer, type DatagramServerOptions } from './datagram-server.js'
+import { inheritedSocket } from './inherited-socket.js'
 import { hasNativeReusePort } from './reuse-port.js'
 import { DEFAULT_HOST } from './tcp-server.js'
 
@@ -44,6 +45,9 @@ export interface UDPServerOptions extends DatagramServerOptions {
   sendBufferSize?: number
 }
 
+/** Options of {@link UDPServer.fromFd}: packet size, limits and buffer sizes; the address is the socket's. */
+export type InheritedUDPServerOptions = Omit<UDPServerOptions, 'host' | 'port' | 'ipv6Only' | 'reusePort'>
+
 /**
  * A UDP server: a bound socket and an async iterable of the datagrams it
  * receives. Python counterpart: `socketserver.UDPServer`, with
@@ -61,6 +65,8 @@ export class UDPServer extends DatagramServer {
   readonly #options: UDPServerOptions
   #socket: dgram.Socket | undefined
   #dualStack = false
+  /** The inherited descriptor it serves, when made by {@link UDPServer.fromFd}, and its family. */
+  #inherited: { fd: number; family: 'IPv4' | 'IPv6' } | undefined
 
   /**
    * Makes an unbound server (Python's `bind_and_activate=False`): call
@@ -113,11 +119,46 @@ export class UDPServer extends DatagramServer {
     return server
   }
 
+  /**
+   * Makes a server of an inherited bound UDP socket (socket activation:
+   * see {@link listenFds}), IPv4 or IPv6. The descriptor becomes the
+   * server's: closing the server closes it. The family is read from the
+   * kernel (/proc), since Node must know it to send; where /proc cannot
+   * tell, IPv4 is assumed.
+   *
+   * @param fd - The descriptor.
+   * @param options - Packet size, limits and buffer sizes; the address is the socket's own.
+   * @returns The bound server.
+   * @throws SocketActivationError when `fd` is not open, not a socket, or
+   *   not a UDP one; InvalidOptionError for a value that is not a descriptor.
+   * @example
+   * ```ts
+   * const server = await UDPServer.fromFd(3)
+   * for await (const request of server) await request.reply(request.data)
+   * ```
+   */
+  static async fromFd(fd: number, options: InheritedUDPServerOptions = {}): Promise<UDPServer> {
+    const facts = inheritedSocket(fd, 'udp', 'UDPServer')
+    const server = new UDPServer(options)
+    server.#inherited = { fd, family: facts?.family ?? 'IPv4' }
+    await server.bind()
+    server.activate()
+    return server
+  }
+
   protected override async openSocket(receive: (data: Uint8Array, from: SocketAddress) => void): Promise<SocketAddress> {
+    const inherited = this.#inherited
     const where = formatAddress({ transport: 'udp', host: this.#host, port: this.#port, family: net.isIPv6(this.#host) ? 'IPv6' : 'IPv4' })
     let address: string
     try {
-      address = net.isIP(this.#host) ? this.#host : (await lookup(this.#host)).address
+      address =
+        inherited !== undefined
+          ? inherited.family === 'IPv6'
+            ? '::'
+            : '0.0.0.0'
+          : net.isIP(this.#host)
+            ? this.#host
+            : (await lookup(this.#host)).address
     } catch (error) {
       throw bindError(where, error)
     }
@@ -133,10 +174,15 @@ export class UDPServer extends DatagramServer {
     await new Promise<void>((resolve, reject) => {
       const onError = (error: Error): void => {
         socket.close()
-        reject(bindError(where, error))
+        reject(
+          inherited === undefined
+            ? bindError(where, error)
+            : new SocketActivationError(`Cannot make a UDPServer from fd ${inherited.fd}: ${error.message}`, inherited.fd),
+        )
       }
       socket.once('error', onError)
-      socket.bind({ address, port: this.#port, exclusive: true }, () => {
+      const at = inherited !== undefined ? { fd: inherited.fd } : { address, port: this.#port, exclusive: true }
+      socket.bind(at, () => {
         socket.off('error', onError)
         resolve()
       })

@@ -9,9 +9,10 @@
 import { chmodSync, lstatSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { formatAddress, type SocketAddress } from '../address.js'
-import { BindError, InvalidOptionError, ReplyError, SocketPathInUseError, SocketServerError } from '../errors.js'
+import { BindError, InvalidOptionError, ReplyError, SocketActivationError, SocketPathInUseError, SocketServerError } from '../errors.js'
 import { systemCode } from '../internal/system-code.js'
 import { DatagramServer, type DatagramServerOptions } from './datagram-server.js'
+import { inheritedSocket } from './inherited-socket.js'
 import { isAbstractPath, prepareSocketPath, removeSocketPath } from './socket-path.js'
 import { sendError } from './udp-server.js'
 
@@ -119,6 +120,31 @@ export class UnixDatagramServer extends DatagramServer {
     await server.bind()
     server.activate()
     return server
+  }
+
+  /**
+   * Would make a server of an inherited Unix datagram socket; Node cannot
+   * adopt one (it has no Unix datagram sockets, and `node-unix-socket`,
+   * which this server uses, only makes sockets of its own), so this always
+   * rejects, with a message that says so and names the socket's path. Bind
+   * the path with {@link UnixDatagramServer.bind} instead.
+   *
+   * @param fd - The descriptor.
+   * @returns Never: it rejects.
+   * @throws SocketActivationError always (and for a descriptor that is not
+   *   a Unix datagram socket, what it is).
+   * @example
+   * ```ts
+   * await UnixDatagramServer.fromFd(3).catch((err) => console.error(err.message))
+   * ```
+   */
+  static async fromFd(fd: number): Promise<UnixDatagramServer> {
+    const facts = inheritedSocket(fd, 'unix-datagram', 'UnixDatagramServer')
+    const path = facts?.path ? ` ${JSON.stringify(facts.path)}` : ''
+    throw new SocketActivationError(
+      `Cannot make a UnixDatagramServer from fd ${fd}: Node cannot adopt an inherited Unix datagram socket${path}; bind its path with UnixDatagramServer.bind() instead`,
+      fd,
+    )
   }
 
   protected override async openSocket(receive: (data: Uint8Array, from: SocketAddress) => void): Promise<SocketAddress> {

@@ -7,8 +7,9 @@
 import { chmod } from 'node:fs/promises'
 import type net from 'node:net'
 import type { SocketAddress } from '../address.js'
-import { BindError, InvalidOptionError, SocketPathInUseError, SocketServerError } from '../errors.js'
+import { BindError, InvalidOptionError, SocketActivationError, SocketPathInUseError, SocketServerError } from '../errors.js'
 import { systemCode } from '../internal/system-code.js'
+import { inheritedSocket } from './inherited-socket.js'
 import { closeKeepingForeignFile, isAbstractPath, prepareSocketPath, removeSocketPath, socketInode } from './socket-path.js'
 import { listen, StreamServer, type StreamServerOptions } from './stream-server.js'
 
@@ -28,6 +29,12 @@ export interface UnixStreamServerOptions extends StreamServerOptions {
    * names). Default: what the process umask gives.
    */
   mode?: number
+}
+
+/** Options of {@link UnixStreamServer.fromFd}: those of any stream server, and the path to report. */
+export interface InheritedUnixStreamServerOptions extends StreamServerOptions {
+  /** The path to report as the server's address. Default: the one the kernel reports for the socket. */
+  path?: string
 }
 
 /**
@@ -50,6 +57,8 @@ export class UnixStreamServer extends StreamServer {
   readonly #path: string
   readonly #mode: number | undefined
   #inode: number | undefined
+  /** The inherited listening descriptor it serves, when made by {@link UnixStreamServer.fromFd}. */
+  #fd: number | undefined
 
   /**
    * Makes an unbound server (Python's `bind_and_activate=False`): call
@@ -92,7 +101,49 @@ export class UnixStreamServer extends StreamServer {
     return server
   }
 
+  /**
+   * Makes a server of an inherited listening Unix stream socket (socket
+   * activation: see {@link listenFds}). Its path is `options.path` if given,
+   * else the one the kernel reports for it (Node's `address()` knows none
+   * for an inherited socket). The descriptor becomes the server's, but the
+   * socket file stays whoever's bound it: closing the server never removes it.
+   *
+   * @param fd - The descriptor, such as 3 (the first of `LISTEN_FDS`).
+   * @param options - The options of any stream server, and the path to report.
+   * @returns The listening server.
+   * @throws SocketActivationError when `fd` is not open, not a socket, not
+   *   a Unix stream one, or has no path to report; InvalidOptionError for a
+   *   value that is not a descriptor.
+   * @example
+   * ```ts
+   * const server = await UnixStreamServer.fromFd(3)
+   * console.log(server.address) // { transport: 'unix', path: '/run/echo.sock' }
+   * ```
+   */
+  static async fromFd(fd: number, options: InheritedUnixStreamServerOptions = {}): Promise<UnixStreamServer> {
+    const facts = inheritedSocket(fd, 'unix-stream', 'UnixStreamServer')
+    const path = options.path ?? facts?.path ?? ''
+    if (path === '') {
+      throw new SocketActivationError(
+        `Cannot make a UnixStreamServer from fd ${fd}: the socket has no path (pass it as options.path, or give it a name)`,
+        fd,
+      )
+    }
+    const server = new UnixStreamServer({ ...options, path })
+    server.#fd = fd
+    await server.bind()
+    server.activate()
+    return server
+  }
+
   protected override async listenOn(netServer: net.Server, backlog: number): Promise<void> {
+    if (this.#fd !== undefined) {
+      const fd = this.#fd
+      return listen(netServer, { fd, backlog } as net.ListenOptions, (error) => {
+        const detail = error instanceof Error ? error.message : String(error)
+        return new SocketActivationError(`Cannot make a UnixStreamServer from fd ${fd}: ${detail}`, fd)
+      })
+    }
     const path = this.#path
     try {
       await prepareSocketPath(path)
@@ -119,12 +170,14 @@ export class UnixStreamServer extends StreamServer {
     return UNNAMED_PEER
   }
 
-  protected override closeListener(netServer: net.Server): Promise<void> {
-    return closeKeepingForeignFile(this.#path, this.#inode, () => netServer.close())
+  protected override async closeListener(netServer: net.Server): Promise<void> {
+    // An inherited socket's file is its binder's: closing only lets go of the descriptor.
+    if (this.#fd !== undefined) netServer.close()
+    else await closeKeepingForeignFile(this.#path, this.#inode, () => netServer.close())
   }
 
   protected override async afterClose(): Promise<void> {
-    removeSocketPath(this.#path, this.#inode)
+    if (this.#fd === undefined) removeSocketPath(this.#path, this.#inode)
   }
 }
 
