@@ -5,6 +5,7 @@
  * @module
  */
 
+import { availableParallelism } from 'node:os'
 import { InvalidAddressError, InvalidOptionError, parseHostPort, type Transport } from '@socketserver/core'
 import { type ProxyProtocolVersion, TrustedProxies } from '@socketserver/proxy-protocol'
 import { UsageError } from './errors.js'
@@ -45,6 +46,8 @@ export interface ServeCommand extends TLSFiles {
   trustedProxies: string[] | undefined
   /** Serve every socket passed in by the parent (`--listen-fds`: systemd's `LISTEN_FDS`). */
   listenFds: boolean
+  /** `--processes N` (`auto`: one per CPU): a supervisor and N workers; undefined serves in this process. */
+  processes: number | undefined
 }
 
 /** Every command the parser can return. */
@@ -121,6 +124,15 @@ const FLAGS: Record<string, FlagSpec> = {
   '--unix-dgram': { repeatable: true, set: listener('unix-dgram') },
   '--tls': { repeatable: true, set: listener('tls') },
   '--tls-unix': { repeatable: true, set: listener('tls-unix') },
+  '--processes': {
+    repeatable: false,
+    set: (config, value, flag) => {
+      const number = value === 'auto' ? availableParallelism() : Number(value)
+      if ((value !== 'auto' && !/^\d+$/.test(value)) || !Number.isSafeInteger(number) || number < 1)
+        throw new UsageError(`Cannot use ${flag} ${JSON.stringify(value)}: expected a whole number of 1 or more, or auto (one per CPU)`)
+      config.processes = number
+    },
+  },
   '--listen-fds': {
     repeatable: false,
     switch: true,
@@ -223,6 +235,7 @@ export function parseArgs(argv: readonly string[]): Command {
     proxyProtocol: undefined,
     trustedProxies: undefined,
     listenFds: false,
+    processes: undefined,
     tlsCert: undefined,
     tlsKey: undefined,
     tlsCa: undefined,
@@ -277,6 +290,14 @@ export function parseArgs(argv: readonly string[]): Command {
   const stream = new Set(['tcp', 'unix', 'tls', 'tls-unix'])
   if (config.proxyProtocol !== undefined && !config.listenFds && !config.listeners.some((spec) => stream.has(spec.transport)))
     throw new UsageError('Cannot use --proxy-protocol without a stream listener: it applies to --tcp, --unix, --tls and --tls-unix')
+  if (config.processes !== undefined && config.listenFds)
+    throw new UsageError(
+      'Cannot use --listen-fds with --processes yet: serve the inherited sockets in one process, or bind the listeners with --tcp, --unix, ...',
+    )
+  if (config.processes !== undefined && config.listeners.some((spec) => spec.transport === 'unix-dgram'))
+    throw new UsageError(
+      'Cannot use --unix-dgram with --processes: a Unix datagram socket cannot be shared by worker processes (Node cannot adopt one); serve it in one process',
+    )
   const tlsListeners = config.listeners.some((spec) => spec.transport === 'tls' || spec.transport === 'tls-unix')
   const tlsOptions = (Object.keys(TLS_FLAGS) as Array<keyof TLSFiles>).filter((key) => config[key] !== undefined)
   if (tlsListeners) {

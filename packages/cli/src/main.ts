@@ -27,11 +27,13 @@ import {
   UnixStreamServer,
 } from '@socketserver/core'
 import { withProxyProtocol } from '@socketserver/proxy-protocol'
+import { supervisedWorker } from '@socketserver/supervisor'
 import { type TLSOptions, type TLSStreamServer, withTLS } from '@socketserver/tls'
 import { type ListenerSpec, parseArgs, type ServeCommand, type TLSFiles } from './args.js'
 import { describeFailure, UsageError } from './errors.js'
 import { helpText } from './help.js'
 import { type LoadedHandler, loadHandler } from './load-handler.js'
+import { superviseCommand } from './supervise-command.js'
 
 /** Where the command writes, and the process it answers signals for. */
 export interface CommandIO {
@@ -71,12 +73,16 @@ export async function main(argv: readonly string[], io: CommandIO = defaultIO): 
   } catch (error) {
     return usage(io, error)
   }
+  // A worker of a supervisor: this same command, serving the listeners it bound.
+  const worker = supervisedWorker()
+  if (config.processes !== undefined && worker === undefined) return superviseCommand(argv, config, io)
   let loaded: LoadedHandler
   let policy: Policy
   try {
     loaded = await loadHandler(config.service)
     policy = policyOf(config, loaded)
   } catch (error) {
+    worker?.failed(describeFailure(error))
     return usage(io, error)
   }
 
@@ -96,8 +102,8 @@ export async function main(argv: readonly string[], io: CommandIO = defaultIO): 
   let tlsOptions: TLSOptions | undefined
   try {
     tlsOptions = config.listeners.some((spec) => spec.transport === 'tls' || spec.transport === 'tls-unix') ? readTLS(config) : undefined
-    for (const spec of config.listeners) {
-      const server = await bind(spec, config, tlsOptions)
+    for (const [index, spec] of config.listeners.entries()) {
+      const server = await bind(spec, config, tlsOptions, worker?.listeners[index]?.fd)
       servers.push(server)
       if (spec.transport === 'tls' || spec.transport === 'tls-unix') tlsServers.push(server as unknown as TLSStreamServer)
     }
@@ -107,20 +113,26 @@ export async function main(argv: readonly string[], io: CommandIO = defaultIO): 
     io.signals.off('SIGTERM', onSignal)
     await Promise.all(servers.map((server) => server.close()))
     io.stderr.write(`socketserver: ${describeFailure(error)}\n`)
+    worker?.failed(describeFailure(error))
     // A value the server refuses (--max-packet-size too large, a TLS file) is a usage error, not a failed bind.
     return error instanceof InvalidOptionError || error instanceof UsageError ? 2 : 1
   }
-  servers.forEach((server, index) => {
-    // An inherited socket is named by what it is.
-    const transport = config.listeners[index]?.transport ?? server.address.transport
-    io.stdout.write(`listening ${transport} ${formatAddress(server.address)}\n`)
-  })
-  // A service manager that asked (systemd's Type=notify) learns that serving starts, and when it stops.
-  const notify = (state: string): void => {
-    notifyServiceManager(state).catch((error: unknown) => io.stderr.write(`socketserver: ${describeFailure(error)}\n`))
+  if (worker === undefined) {
+    servers.forEach((server, index) => {
+      // An inherited socket is named by what it is.
+      const transport = config.listeners[index]?.transport ?? server.address.transport
+      io.stdout.write(`listening ${transport} ${formatAddress(server.address)}\n`)
+    })
+    // A service manager that asked (systemd's Type=notify) learns that serving starts, and when it stops.
+    const notify = (state: string): void => {
+      notifyServiceManager(state).catch((error: unknown) => io.stderr.write(`socketserver: ${describeFailure(error)}\n`))
+    }
+    notify('READY=1')
+    stop.signal.addEventListener('abort', () => notify('STOPPING=1'), { once: true })
+  } else {
+    // The supervisor prints the lines and tells the service manager; it asks this worker to stop.
+    worker.signal.addEventListener('abort', onSignal, { once: true })
   }
-  notify('READY=1')
-  stop.signal.addEventListener('abort', () => notify('STOPPING=1'), { once: true })
   // SIGHUP reads the certificate files again; new handshakes use them.
   const onReload = (): void => {
     try {
@@ -135,7 +147,7 @@ export async function main(argv: readonly string[], io: CommandIO = defaultIO): 
 
   try {
     const handler = config.policy === 'forked' ? null : loaded.handler
-    await Promise.all(
+    const serving = Promise.all(
       servers.map((server) =>
         serve(server, handler, {
           signal: stop.signal,
@@ -146,6 +158,8 @@ export async function main(argv: readonly string[], io: CommandIO = defaultIO): 
         }),
       ),
     )
+    worker?.ready()
+    await serving
   } catch (error) {
     stop.abort()
     await Promise.all(servers.map((server) => server.close()))
@@ -172,8 +186,33 @@ function policyOf(config: ServeCommand, loaded: LoadedHandler): Policy {
   return pooled({ concurrency: config.concurrency })
 }
 
-function bind(spec: ListenerSpec, config: ServeCommand, tlsOptions: TLSOptions | undefined): Promise<Server<Request>> {
+/**
+ * The server of a listener: bound here, or (in a supervisor's worker) made
+ * of the descriptor `inheritedFd` the supervisor bound for it.
+ */
+function bind(
+  spec: ListenerSpec,
+  config: ServeCommand,
+  tlsOptions: TLSOptions | undefined,
+  inheritedFd: number | undefined,
+): Promise<Server<Request>> {
   const maxPacketSize = config.maxPacketSize
+  if (inheritedFd !== undefined) {
+    switch (spec.transport) {
+      case 'tls':
+        return overTLS(behindProxy(TCPServer.fromFd(inheritedFd), config), tlsOptions as TLSOptions, config)
+      case 'tls-unix':
+        return overTLS(behindProxy(UnixStreamServer.fromFd(inheritedFd, { path: spec.path }), config), tlsOptions as TLSOptions, config)
+      case 'tcp':
+        return behindProxy(TCPServer.fromFd(inheritedFd), config)
+      case 'unix':
+        return behindProxy(UnixStreamServer.fromFd(inheritedFd, { path: spec.path }), config)
+      case 'udp':
+        return UDPServer.fromFd(inheritedFd, { maxPacketSize })
+      case 'unix-dgram':
+        return Promise.reject(new UsageError('Cannot serve an inherited Unix datagram socket'))
+    }
+  }
   switch (spec.transport) {
     case 'tls':
       return overTLS(behindProxy(TCPServer.listen({ host: spec.host, port: spec.port }), config), tlsOptions as TLSOptions, config)

@@ -8,6 +8,7 @@
  */
 
 import { createRequire } from 'node:module'
+import type { Transport } from './address.js'
 import { SocketActivationError } from './errors.js'
 import type { DatagramServerOptions } from './servers/datagram-server.js'
 import { inspectSocket, type SocketKind } from './servers/inherited-socket.js'
@@ -100,6 +101,9 @@ export function listenFds(options: ListenFdsOptions = {}): ListenFd[] {
   })
 }
 
+/** The kind of socket each transport is. */
+const KIND_OF: Record<Transport, SocketKind> = { tcp: 'tcp', udp: 'udp', unix: 'unix-stream', 'unix-dgram': 'unix-datagram' }
+
 /** Options of {@link serverFromFd}: a stream server's and a datagram server's (each takes its own). */
 export type InheritedServerOptions = StreamServerOptions & DatagramServerOptions & { noDelay?: boolean }
 
@@ -109,6 +113,8 @@ export type InheritedServerOptions = StreamServerOptions & DatagramServerOptions
  *
  * @param fd - The descriptor (a {@link ListenFd}'s `fd`).
  * @param options - Options for the server; those of the other kind are ignored.
+ * @param transport - What the socket is, when the kernel cannot say (a TCP
+ *   socket bound and not yet listening, or no /proc): a supervisor knows.
  * @returns The listening (or bound) server.
  * @throws SocketActivationError when the kind is not one a server serves
  *   (a Unix datagram socket: see {@link UnixDatagramServer.fromFd}), or
@@ -118,10 +124,10 @@ export type InheritedServerOptions = StreamServerOptions & DatagramServerOptions
  * const servers = await Promise.all(listenFds().map(({ fd }) => serverFromFd(fd)))
  * ```
  */
-export async function serverFromFd(fd: number, options: InheritedServerOptions = {}): Promise<Server> {
+export async function serverFromFd(fd: number, options: InheritedServerOptions = {}, transport?: Transport): Promise<Server> {
   let kind: SocketKind | undefined
   try {
-    kind = inspectSocket(fd)?.kind
+    kind = inspectSocket(fd)?.kind ?? (transport === undefined ? undefined : KIND_OF[transport])
   } catch {
     throw new SocketActivationError(`Cannot make a server from fd ${fd}: it is not open`, fd)
   }

@@ -44,6 +44,7 @@ describe('parseArgs()', () => {
       timeoutMs: 500,
       drainTimeoutMs: 0,
       maxPacketSize: 512,
+      listenFds: false,
     })
   })
 
@@ -98,7 +99,6 @@ describe('parseArgs()', () => {
     expect(parseArgs(['serve', 'echo', '--unix', 's.sock', '--proxy-protocol=any'])).toMatchObject({
       proxyProtocol: 'any',
       trustedProxies: undefined,
-      listenFds: false,
     })
   })
 

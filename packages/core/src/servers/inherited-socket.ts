@@ -30,7 +30,8 @@ export interface SocketFacts {
  * Reads what `fd` is.
  *
  * @returns The socket's facts; `undefined` when `fd` is open but not a
- *   socket, or /proc cannot tell (not Linux).
+ *   socket, or /proc cannot tell (not Linux, or a TCP socket bound and not
+ *   yet listening, which Linux does not list).
  * @throws Error with code `EBADF` when `fd` is not open.
  */
 export function inspectSocket(fd: number): SocketFacts | undefined {
@@ -58,7 +59,9 @@ export function inspectSocket(fd: number): SocketFacts | undefined {
       listening: (Number.parseInt(unix[3] ?? '0', 16) & SO_ACCEPTCON) !== 0,
     }
   }
-  return { kind: 'other' }
+  // In no table: a TCP socket bound and not yet listening (Linux lists only
+  // listening and connected ones), or a protocol not looked up here.
+  return undefined
 }
 
 const INET_TABLES: ReadonlyArray<readonly [string, SocketKind, 'IPv4' | 'IPv6']> = [
@@ -124,6 +127,7 @@ export function inheritedSocket(fd: number, expected: SocketKind, server: string
     throw new SocketActivationError(`Cannot make a ${server} from fd ${fd}: it is not open`, fd)
   }
   if (facts === undefined) {
+    // Unknown (see inspectSocket): Node's own checks as it adopts it apply.
     if (readlinkOrUndefined(fd)?.startsWith('socket:') === false) {
       throw new SocketActivationError(`Cannot make a ${server} from fd ${fd}: it is not a socket`, fd)
     }

@@ -220,7 +220,8 @@ function inheritedError(fd: number, error: unknown): SocketActivationError {
   return new SocketActivationError(`Cannot make a TCPServer from fd ${fd}: ${error instanceof Error ? error.message : String(error)}`, fd)
 }
 
-function bindError(where: string, error: unknown): BindError {
+/** A failed bind, worded for `where`. @internal */
+export function bindError(where: string, error: unknown): BindError {
   const code = systemCode(error, 'SS_ERR_BIND')
   const reason = REASONS[code] ?? (error instanceof Error ? error.message : String(error))
   return new BindError(where, `Cannot bind "${where}": ${reason}`, code, { cause: error })

@@ -6,7 +6,8 @@ import { connect, type LoopbackClient, registerCleanup, until } from '@socketser
 import { expect, test } from 'vitest'
 
 const SERVER = fileURLToPath(new URL('../fixtures/emfile-server.mjs', import.meta.url))
-const LIMIT = 40
+// Enough for Node to load the library (it reads modules several at a time), few enough to run out fast.
+const LIMIT = 64
 
 /** Starts the echo server fixture in a child process limited to LIMIT descriptors. */
 async function startLimited(): Promise<{ child: ChildProcess; port: number; reports: string[]; handled: string[] }> {

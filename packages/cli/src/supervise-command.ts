@@ -1,0 +1,103 @@
+/**
+ * `socketserver serve ... --processes N`: this process becomes the
+ * supervisor, and each worker runs the same command line without
+ * `--processes`, serving the listeners bound here.
+ *
+ * @module
+ */
+
+import { formatAddress, notifyServiceManager, type SharedSocketAddress } from '@socketserver/core'
+import { CrashLoopError, Supervisor } from '@socketserver/supervisor'
+import type { ListenerSpec, ServeCommand } from './args.js'
+import { describeFailure } from './errors.js'
+import type { CommandIO } from './main.js'
+
+/**
+ * Runs the supervisor until SIGINT or SIGTERM (every worker drains, exit
+ * 0); SIGHUP restarts the workers one by one.
+ *
+ * @returns The exit status: 0 after a stop, 1 when a listener cannot be
+ *   bound or the workers kept crashing, 2 when a worker cannot start (a
+ *   bad handler module).
+ */
+export async function superviseCommand(argv: readonly string[], config: ServeCommand, io: CommandIO): Promise<number> {
+  const processes = config.processes as number
+  const command = [process.execPath, ...process.execArgv, process.argv[1] as string, ...withoutProcesses(argv)]
+  let supervisor: Supervisor
+  try {
+    supervisor = await Supervisor.start({
+      command,
+      listeners: config.listeners.map(sharedAddress),
+      processes,
+      stopTimeoutMs: (config.drainTimeoutMs ?? 30_000) + 5_000,
+      onEvent: (event) => {
+        if (event.type === 'crashed')
+          io.stderr.write(`socketserver: worker ${event.pid} exited with ${event.signal ?? `code ${event.code}`}; replacing it\n`)
+      },
+    })
+  } catch (error) {
+    io.stderr.write(`socketserver: ${describeFailure(error)}\n`)
+    return error instanceof Error && (error as { code?: string }).code === 'SS_ERR_WORKER_NOT_READY' ? 2 : 1
+  }
+  supervisor.addresses.forEach((address, index) => {
+    io.stdout.write(`listening ${config.listeners[index]?.transport} ${formatAddress(address)}\n`)
+  })
+  io.stderr.write(`socketserver: ${processes} workers serving (pids ${supervisor.pids.join(', ')})\n`)
+  notifyServiceManager('READY=1').catch((error: unknown) => io.stderr.write(`socketserver: ${describeFailure(error)}\n`))
+  const onStop = (): void => {
+    notifyServiceManager('STOPPING=1').catch(() => {})
+    void supervisor.stop()
+  }
+  const onRestart = (): void => {
+    notifyServiceManager('RELOADING=1').catch(() => {})
+    supervisor.restart().then(
+      () => {
+        io.stderr.write(`socketserver: restarted the workers (pids ${supervisor.pids.join(', ')})\n`)
+        notifyServiceManager('READY=1').catch(() => {})
+      },
+      (error: unknown) => io.stderr.write(`socketserver: ${describeFailure(error)}; the old workers keep serving\n`),
+    )
+  }
+  io.signals.on('SIGINT', onStop)
+  io.signals.on('SIGTERM', onStop)
+  io.signals.on('SIGHUP', onRestart)
+  try {
+    await supervisor.done
+    return 0
+  } catch (error) {
+    io.stderr.write(`socketserver: ${describeFailure(error)}\n`)
+    return error instanceof CrashLoopError ? 1 : 1
+  } finally {
+    io.signals.off('SIGINT', onStop)
+    io.signals.off('SIGTERM', onStop)
+    io.signals.off('SIGHUP', onRestart)
+  }
+}
+
+/** What the supervisor binds for a listener (a TLS one is TCP or Unix: its workers speak TLS). */
+function sharedAddress(spec: ListenerSpec): SharedSocketAddress {
+  switch (spec.transport) {
+    case 'tcp':
+    case 'tls':
+      return { transport: 'tcp', host: spec.host, port: spec.port }
+    case 'udp':
+      return { transport: 'udp', host: spec.host, port: spec.port }
+    case 'unix':
+    case 'tls-unix':
+      return { transport: 'unix', path: spec.path }
+    case 'unix-dgram':
+      // Refused by parseArgs already.
+      throw new Error('Cannot share a Unix datagram socket between processes')
+  }
+}
+
+/** The command line without `--processes N` (or `--processes=N`). */
+function withoutProcesses(argv: readonly string[]): string[] {
+  const kept: string[] = []
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string
+    if (arg === '--processes') i++
+    else if (!arg.startsWith('--processes=')) kept.push(arg)
+  }
+  return kept
+}

@@ -1,0 +1,347 @@
+/**
+ * The supervisor: binds every listener once, runs N workers that inherit
+ * them, replaces the ones that crash, and rolls them over without closing a
+ * listener.
+ *
+ * @module
+ */
+
+import { type ChildProcess, spawn } from 'node:child_process'
+import { bindSharedSocket, InvalidOptionError, type SharedSocket, type SharedSocketAddress, type SocketAddress } from '@socketserver/core'
+import { CrashLoopError, WorkerNotReadyError } from './errors.js'
+import { type FromWorker, SUPERVISED_ENV, type ToWorker, type WorkerSetup } from './protocol.js'
+
+/** Crashes within {@link DEFAULT_CRASH_WINDOW_MS} after which the supervisor gives up. */
+export const DEFAULT_MAX_CRASHES = 5
+/** The window in which {@link DEFAULT_MAX_CRASHES} crashes stop the supervisor. */
+export const DEFAULT_CRASH_WINDOW_MS = 30_000
+/** How long a worker may take to become ready. */
+export const DEFAULT_READY_TIMEOUT_MS = 30_000
+/** How long a stopping worker may drain before it is killed. */
+export const DEFAULT_STOP_TIMEOUT_MS = 35_000
+
+/** Options of {@link Supervisor.start}. */
+export interface SupervisorOptions {
+  /**
+   * The worker: a program and its arguments, such as
+   * `[process.execPath, 'worker.js']`. It finds its listeners with
+   * `supervisedWorker()`, and must call its `ready()`.
+   */
+  command: readonly string[]
+  /** What to bind, once, for every worker. */
+  listeners: readonly SharedSocketAddress[]
+  /** How many workers. */
+  processes: number
+  /** Extra environment variables for the workers. */
+  env?: NodeJS.ProcessEnv
+  /** After this many crashes within `crashWindowMs`, stop with a {@link CrashLoopError}. Default {@link DEFAULT_MAX_CRASHES}. */
+  maxCrashes?: number
+  /** Default {@link DEFAULT_CRASH_WINDOW_MS}. */
+  crashWindowMs?: number
+  /** A worker not ready by then is killed (at start, it fails the start). Default {@link DEFAULT_READY_TIMEOUT_MS}. */
+  readyTimeoutMs?: number
+  /** A worker asked to stop and still running after this is killed. Default {@link DEFAULT_STOP_TIMEOUT_MS} (the drain's 30 s, and some). */
+  stopTimeoutMs?: number
+  /** Told of each worker's life: started, ready, exited, crashed, replaced. */
+  onEvent?: (event: SupervisorEvent) => void
+}
+
+/** What happened to a worker. */
+export interface SupervisorEvent {
+  readonly type: 'started' | 'ready' | 'stopping' | 'exited' | 'crashed' | 'replacing'
+  readonly pid: number
+  /** For `exited` and `crashed`. */
+  readonly code?: number | null
+  readonly signal?: NodeJS.Signals | null
+  /** For `replacing`: the wait before the new worker starts. */
+  readonly delayMs?: number
+}
+
+/** The options with their defaults. */
+type ResolvedOptions = Required<Omit<SupervisorOptions, 'env' | 'onEvent'>> & Pick<SupervisorOptions, 'env' | 'onEvent'>
+
+/** One worker process. */
+class Worker {
+  readonly process: ChildProcess
+  readonly ready: Promise<void>
+  readonly exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
+  /** Asked to stop: its exit is not a crash. */
+  stopping = false
+  #exited = false
+
+  constructor(command: readonly string[], sockets: readonly SharedSocket[], env: NodeJS.ProcessEnv, readyTimeoutMs: number) {
+    const setup: WorkerSetup = { listeners: sockets.map((socket, index) => ({ fd: 3 + index, address: socket.address })) }
+    const workerEnv: NodeJS.ProcessEnv = { ...process.env, ...env, [SUPERVISED_ENV]: JSON.stringify(setup) }
+    // The service manager hears from the supervisor only (systemd's NotifyAccess=main).
+    delete workerEnv.NOTIFY_SOCKET
+    this.process = spawn(command[0] as string, command.slice(1), {
+      // The listeners at 3, 4, ... (as socket activation passes them), the channel after them.
+      stdio: ['ignore', 'inherit', 'inherit', ...sockets.map((socket) => socket.fd), 'ipc'],
+      env: workerEnv,
+    })
+    this.exit = new Promise((resolve) => {
+      this.process.once('exit', (code, signal) => {
+        this.#exited = true
+        resolve({ code, signal })
+      })
+      this.process.once('error', () => {
+        if (this.process.pid === undefined) {
+          this.#exited = true
+          resolve({ code: null, signal: null })
+        }
+      })
+    })
+    this.ready = new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(new WorkerNotReadyError(`it was not ready within readyTimeoutMs (${readyTimeoutMs} ms)`))
+        this.process.kill('SIGKILL')
+      }, readyTimeoutMs)
+      this.process.on('message', (message: FromWorker) => {
+        if (message?.type === 'ready') {
+          clearTimeout(timer)
+          resolve()
+        } else if (message?.type === 'failed') {
+          clearTimeout(timer)
+          reject(new WorkerNotReadyError(message.message))
+        }
+      })
+      void this.exit.then(({ code, signal }) => {
+        clearTimeout(timer)
+        reject(new WorkerNotReadyError(`it exited with ${signal ?? `code ${code}`} before it was ready`))
+      })
+    })
+    // A rejection nobody waits for (a worker that fails after start) is handled by its exit.
+    this.ready.catch(() => {})
+  }
+
+  get pid(): number {
+    return this.process.pid ?? -1
+  }
+
+  get exited(): boolean {
+    return this.#exited
+  }
+
+  /** Asks it to stop (it drains); kills it after `timeoutMs`. */
+  async stop(timeoutMs: number): Promise<void> {
+    this.stopping = true
+    if (this.#exited) return
+    const message: ToWorker = { type: 'stop' }
+    if (this.process.connected) this.process.send(message)
+    else this.process.kill('SIGTERM')
+    const timer = setTimeout(() => this.process.kill('SIGKILL'), timeoutMs)
+    await this.exit
+    clearTimeout(timer)
+  }
+}
+
+/**
+ * Runs `processes` workers that serve the same listeners, each bound once
+ * here and inherited by every worker (they all accept from the same
+ * socket: see the README's "Many processes" for why this way). A worker
+ * that crashes is replaced after a back-off (100 ms, doubling to 5 s);
+ * `maxCrashes` crashes within `crashWindowMs` stop everything with a
+ * {@link CrashLoopError}. {@link Supervisor.restart} replaces every worker
+ * one by one, each new one ready before an old one stops; no listener is
+ * closed meanwhile, so no connection waiting in a backlog is lost.
+ *
+ * Workers notice when the supervisor dies (their IPC channel closes) and
+ * stop.
+ *
+ * @example
+ * ```ts
+ * const supervisor = await Supervisor.start({
+ *   command: [process.execPath, 'worker.js'],
+ *   listeners: [{ transport: 'tcp', host: '127.0.0.1', port: 8007 }],
+ *   processes: 4,
+ * })
+ * process.on('SIGHUP', () => void supervisor.restart())
+ * process.on('SIGTERM', () => void supervisor.stop())
+ * await supervisor.done
+ * ```
+ */
+export class Supervisor {
+  readonly #options: ResolvedOptions
+  readonly #sockets: SharedSocket[]
+  readonly #workers = new Set<Worker>()
+  readonly #crashes: number[] = []
+  #stopping = false
+  #restarting: Promise<void> | undefined
+  readonly #replacements = new Set<NodeJS.Timeout>()
+  readonly done: Promise<void>
+  #finish!: (error?: Error) => void
+
+  private constructor(options: ResolvedOptions, sockets: SharedSocket[]) {
+    this.#options = options
+    this.#sockets = sockets
+    this.done = new Promise<void>((resolve, reject) => {
+      this.#finish = (error) => (error === undefined ? resolve() : reject(error))
+    })
+    // Whoever awaits `done` sees a crash loop; nobody awaiting it is not an unhandled rejection.
+    this.done.catch(() => {})
+  }
+
+  /**
+   * Binds the listeners and starts the workers; resolves once every worker
+   * is ready.
+   *
+   * @param options - The worker command, the listeners, how many workers, and limits.
+   * @returns The running supervisor.
+   * @throws InvalidOptionError for bad options; BindError (and the socket
+   *   path errors) for a listener that cannot be bound; WorkerNotReadyError
+   *   when a worker fails to start (every listener is closed again).
+   */
+  static async start(options: SupervisorOptions): Promise<Supervisor> {
+    const resolved = resolveOptions(options)
+    const sockets: SharedSocket[] = []
+    try {
+      for (const listener of resolved.listeners) sockets.push(await bindSharedSocket(listener))
+    } catch (error) {
+      for (const socket of sockets) socket.close()
+      throw error
+    }
+    const supervisor = new Supervisor(resolved, sockets)
+    try {
+      await Promise.all(Array.from({ length: resolved.processes }, () => supervisor.#startWorker().ready))
+    } catch (error) {
+      await supervisor.stop()
+      throw error
+    }
+    return supervisor
+  }
+
+  /** Where the listeners are bound, in the order given (port 0 resolved). */
+  get addresses(): SocketAddress[] {
+    return this.#sockets.map((socket) => socket.address)
+  }
+
+  /** The pids of the workers alive now. */
+  get pids(): number[] {
+    return [...this.#workers].filter((worker) => !worker.exited).map((worker) => worker.pid)
+  }
+
+  /**
+   * Replaces every worker, one at a time: a new one starts (loading its
+   * code afresh) and is ready before an old one is asked to stop and
+   * drains. A restart asked for during one joins it.
+   *
+   * @returns Settles when every old worker is gone.
+   * @throws WorkerNotReadyError when a new worker fails to start: the old
+   *   ones it would have replaced keep serving.
+   */
+  restart(): Promise<void> {
+    this.#restarting ??= this.#roll().finally(() => {
+      this.#restarting = undefined
+    })
+    return this.#restarting
+  }
+
+  /**
+   * Asks every worker to stop (each drains its running requests), waits
+   * for them, and closes the listeners (a Unix socket's file is removed).
+   */
+  async stop(): Promise<void> {
+    if (this.#stopping) return this.done
+    this.#stopping = true
+    for (const timer of this.#replacements) clearTimeout(timer)
+    await Promise.all([...this.#workers].map((worker) => this.#stopWorker(worker)))
+    for (const socket of this.#sockets) socket.close()
+    this.#finish()
+    return this.done
+  }
+
+  async #roll(): Promise<void> {
+    const old = [...this.#workers].filter((worker) => !worker.stopping)
+    for (const worker of old) {
+      if (this.#stopping) return
+      const next = this.#startWorker()
+      try {
+        await next.ready
+      } catch (error) {
+        await this.#stopWorker(next)
+        throw error
+      }
+      await this.#stopWorker(worker)
+    }
+  }
+
+  #startWorker(): Worker {
+    const { command, env, readyTimeoutMs } = this.#options
+    const worker = new Worker(command, this.#sockets, env ?? {}, readyTimeoutMs)
+    this.#workers.add(worker)
+    this.#event({ type: 'started', pid: worker.pid })
+    worker.ready.then(
+      () => this.#event({ type: 'ready', pid: worker.pid }),
+      () => {},
+    )
+    void worker.exit.then(({ code, signal }) => this.#exited(worker, code, signal))
+    return worker
+  }
+
+  async #stopWorker(worker: Worker): Promise<void> {
+    if (!worker.exited) this.#event({ type: 'stopping', pid: worker.pid })
+    await worker.stop(this.#options.stopTimeoutMs)
+  }
+
+  #exited(worker: Worker, code: number | null, signal: NodeJS.Signals | null): void {
+    this.#workers.delete(worker)
+    if (worker.stopping || this.#stopping) {
+      this.#event({ type: 'exited', pid: worker.pid, code, signal })
+      return
+    }
+    this.#event({ type: 'crashed', pid: worker.pid, code, signal })
+    const now = Date.now()
+    this.#crashes.push(now)
+    while ((this.#crashes[0] ?? now) < now - this.#options.crashWindowMs) this.#crashes.shift()
+    if (this.#crashes.length >= this.#options.maxCrashes) {
+      const error = new CrashLoopError(this.#crashes.length, this.#options.crashWindowMs, code, signal)
+      // Settled before stop() resolves it: the error is the outcome.
+      this.#finish(error)
+      void this.stop()
+      return
+    }
+    const delayMs = Math.min(5_000, 100 * 2 ** (this.#crashes.length - 1))
+    this.#event({ type: 'replacing', pid: worker.pid, delayMs })
+    const timer = setTimeout(() => {
+      this.#replacements.delete(timer)
+      if (!this.#stopping) this.#startWorker()
+    }, delayMs)
+    this.#replacements.add(timer)
+  }
+
+  #event(event: SupervisorEvent): void {
+    this.#options.onEvent?.(event)
+  }
+}
+
+function resolveOptions(options: SupervisorOptions): ResolvedOptions {
+  if (!Array.isArray(options?.command) || options.command.length === 0 || typeof options.command[0] !== 'string') {
+    throw new InvalidOptionError('command', 'Cannot start workers without a command: expected [program, ...args]')
+  }
+  if (!Number.isInteger(options.processes) || options.processes < 1) {
+    throw new InvalidOptionError(
+      'processes',
+      `Cannot run ${JSON.stringify(options.processes)} workers: expected a whole number of 1 or more`,
+    )
+  }
+  if (!Array.isArray(options.listeners) || options.listeners.length === 0) {
+    throw new InvalidOptionError('listeners', 'Cannot supervise without a listener: give at least one address to bind')
+  }
+  const positive = (name: string, value: number | undefined, fallback: number): number => {
+    const chosen = value ?? fallback
+    if (!Number.isInteger(chosen) || chosen < 1)
+      throw new InvalidOptionError(name, `Cannot use ${name} ${JSON.stringify(value)}: expected a whole number of 1 or more`)
+    return chosen
+  }
+  return {
+    command: options.command,
+    listeners: options.listeners,
+    processes: options.processes,
+    env: options.env,
+    onEvent: options.onEvent,
+    maxCrashes: positive('maxCrashes', options.maxCrashes, DEFAULT_MAX_CRASHES),
+    crashWindowMs: positive('crashWindowMs', options.crashWindowMs, DEFAULT_CRASH_WINDOW_MS),
+    readyTimeoutMs: positive('readyTimeoutMs', options.readyTimeoutMs, DEFAULT_READY_TIMEOUT_MS),
+    stopTimeoutMs: positive('stopTimeoutMs', options.stopTimeoutMs, DEFAULT_STOP_TIMEOUT_MS),
+  }
+}
