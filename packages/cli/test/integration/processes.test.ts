@@ -1,0 +1,352 @@
+// `socketserver serve ... --processes N`: a supervisor and its workers, as
+// real processes, with real signals.
+import { type ChildProcess, spawn } from 'node:child_process'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import net from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseHostPort } from '@socketserver/core'
+import { openDatagramClient, registerCleanup, until } from '@socketserver/testing'
+import { describe, expect, test } from 'vitest'
+
+const BIN = fileURLToPath(new URL('../../bin/socketserver.js', import.meta.url))
+
+// Each line is answered with the worker's pid; "hold" waits for the stop
+// notice first, "crash" ends the worker's process. Datagrams get the pid too.
+const HANDLER = `
+export default async (request) => {
+  if (request.kind === 'datagram') return request.reply(Buffer.from(process.pid + ' ' + Buffer.from(request.data).toString()))
+  let pending = ''
+  for await (const chunk of request.source) {
+    pending += Buffer.from(chunk).toString()
+    for (let at = pending.indexOf('\\n'); at !== -1; at = pending.indexOf('\\n')) {
+      const line = pending.slice(0, at)
+      pending = pending.slice(at + 1)
+      if (line === 'crash') process.exit(3)
+      if (line === 'hold') {
+        request.socket.write(process.pid + ' holding\\n')
+        await new Promise((resolve) => request.stopping.addEventListener('abort', resolve, { once: true }))
+      }
+      request.socket.write(process.pid + ' ' + line + '\\n')
+    }
+  }
+}
+`
+
+function handlerModule(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'ss-processes-'))
+  registerCleanup(() => rmSync(dir, { recursive: true, force: true }))
+  const path = join(dir, 'pid-echo.mjs')
+  writeFileSync(path, HANDLER)
+  return path
+}
+
+interface Supervised {
+  child: ChildProcess
+  lines: string[]
+  stderr: () => string
+  exit: Promise<number | null>
+  /** The worker pids the supervisor last named ("pids a, b"). */
+  pids: () => number[]
+}
+
+/** Starts the command and waits for its "listening" lines and the workers' pids. */
+async function startSupervised(args: string[], listeners: number): Promise<Supervised> {
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  registerCleanup(() => child.kill('SIGKILL'))
+  const lines: string[] = []
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString()
+    lines.splice(0, lines.length, ...stdout.split('\n').filter(Boolean))
+  })
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString()
+  })
+  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+  const pids = (): number[] => {
+    const named = [...stderr.matchAll(/pids ([\d, ]+)\)/g)].at(-1)?.[1]
+    return named === undefined ? [] : named.split(', ').map(Number)
+  }
+  await until(
+    () => lines.length >= listeners && pids().length > 0,
+    20_000,
+    `${listeners} listening lines and the workers' pids; stderr: ${stderr}`,
+  )
+  return { child, lines, stderr: () => stderr, exit, pids }
+}
+
+function addressOf(line: string): { host: string; port: number } {
+  return parseHostPort(line.split(' ')[2] as string)
+}
+
+/** One connection, one line; resolves with the reply line, or rejects. */
+function ask(port: number, line: string, host = '127.0.0.1'): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host, port })
+    let reply = ''
+    socket.setTimeout(10_000, () => socket.destroy(new Error('no reply within 10 s')))
+    socket.on('connect', () => socket.write(`${line}\n`))
+    socket.on('data', (chunk: Buffer) => {
+      reply += chunk.toString()
+      if (reply.endsWith('\n')) {
+        socket.end()
+        resolve(reply.trimEnd())
+      }
+    })
+    socket.on('error', reject)
+    socket.on('close', () => reject(new Error(`closed after ${JSON.stringify(reply)}`)))
+  })
+}
+
+function alive(pid: number): boolean {
+  return existsSync(`/proc/${pid}`) && !/^State:\s+Z/m.test(safeRead(`/proc/${pid}/status`))
+}
+
+function safeRead(path: string): string {
+  try {
+    return readFileSync(path, 'utf8')
+  } catch {
+    return ''
+  }
+}
+
+describe('--processes', () => {
+  test('two workers serve TCP, Unix and UDP listeners bound once; 64 concurrent connections are spread over both', async () => {
+    const unixPath = join(mkdtempSync(join(tmpdir(), 'ss-processes-sock-')), 'echo.sock')
+    const cli = await startSupervised(
+      ['serve', handlerModule(), '--tcp', '127.0.0.1:0', '--unix', unixPath, '--udp', '127.0.0.1:0', '--processes', '2'],
+      3,
+    )
+    expect(cli.lines.map((line) => line.split(' ').slice(0, 2).join(' '))).toEqual(['listening tcp', 'listening unix', 'listening udp'])
+    const workers = cli.pids()
+    expect(workers).toHaveLength(2)
+    const { port } = addressOf(cli.lines[0] as string)
+    const replies = await Promise.all(Array.from({ length: 64 }, (_, index) => ask(port, `n${index}`)))
+    const served = new Map<number, number>()
+    for (const reply of replies) served.set(Number(reply.split(' ')[0]), (served.get(Number(reply.split(' ')[0])) ?? 0) + 1)
+    expect([...served.keys()].every((pid) => workers.includes(pid))).toBe(true)
+    // Both take connections (the README gives the spread measured under load).
+    await until(
+      async () => {
+        const more = await Promise.all(Array.from({ length: 16 }, (_, index) => ask(port, `m${index}`)))
+        for (const reply of more) served.set(Number(reply.split(' ')[0]), (served.get(Number(reply.split(' ')[0])) ?? 0) + 1)
+        return served.size === 2
+      },
+      20_000,
+      'both workers to serve',
+    )
+    const unixReply = await new Promise<string>((resolve, reject) => {
+      const socket = net.connect({ path: unixPath }, () => socket.write('unix\n'))
+      socket.on('data', (chunk: Buffer) => resolve(chunk.toString().trimEnd()))
+      socket.on('error', reject)
+    })
+    expect(workers).toContain(Number(unixReply.split(' ')[0]))
+    const udp = await openDatagramClient(addressOf(cli.lines[2] as string) as never)
+    registerCleanup(() => udp.close())
+    await udp.send('datagram')
+    const datagramReply = Buffer.from(await udp.receive(10_000)).toString()
+    expect(workers).toContain(Number(datagramReply.split(' ')[0]))
+    expect(datagramReply.endsWith(' datagram')).toBe(true)
+    cli.child.kill('SIGTERM')
+    expect(await cli.exit).toBe(0)
+    for (const pid of workers) expect(alive(pid)).toBe(false)
+    expect(existsSync(unixPath)).toBe(false)
+  })
+
+  test('SIGHUP under load: new workers replace the old ones, and not one request fails', async () => {
+    const cli = await startSupervised(['serve', handlerModule(), '--tcp', '127.0.0.1:0', '--processes', '2'], 1)
+    const before = cli.pids()
+    const { port } = addressOf(cli.lines[0] as string)
+    let sent = 0
+    let failed = 0
+    const failures: string[] = []
+    let running = true
+    // Two clients making new connections as fast as they can.
+    const connecting = Array.from({ length: 2 }, async () => {
+      while (running) {
+        sent++
+        await ask(port, 'new').catch((error: Error) => {
+          failed++
+          failures.push(error.message)
+        })
+      }
+    })
+    // Two holding persistent connections, a line at a time. A connection the
+    // server closes between requests (its worker stopping) is opened again,
+    // and a request it closed before reading is sent again, as an HTTP
+    // client does with an idle keep-alive connection.
+    const persistent = Array.from({ length: 2 }, async () => {
+      let socket: net.Socket | undefined
+      let buffered = ''
+      let onLine: ((line: string | undefined) => void) | undefined
+      const open = (): Promise<void> =>
+        new Promise((resolve, reject) => {
+          buffered = ''
+          socket = net.connect({ host: '127.0.0.1', port }, resolve)
+          socket.once('error', reject)
+          socket.on('data', (chunk: Buffer) => {
+            buffered += chunk.toString()
+            const at = buffered.indexOf('\n')
+            if (at !== -1) {
+              const line = buffered.slice(0, at)
+              buffered = buffered.slice(at + 1)
+              onLine?.(line)
+            }
+          })
+          socket.on('close', () => onLine?.(undefined))
+        })
+      const request = (): Promise<string | undefined> =>
+        new Promise((resolve) => {
+          onLine = resolve
+          socket?.write('kept\n')
+        })
+      await open()
+      while (running) {
+        sent++
+        let reply = await request()
+        if (reply === undefined) {
+          // Closed before a byte of the reply: the request was not read; again, on a new connection.
+          await open()
+          reply = await request()
+        }
+        if (reply === undefined) {
+          failed++
+          failures.push('a persistent request got no reply, twice')
+          await open()
+        }
+      }
+      socket?.end()
+    })
+    await until(() => sent > 50, 20_000, 'the clients to get going')
+    cli.child.kill('SIGHUP')
+    await until(() => cli.stderr().includes('restarted the workers'), 30_000, 'the rolling restart')
+    const sentAtRestart = sent
+    await until(() => sent > sentAtRestart + 50, 20_000, 'requests after the restart')
+    running = false
+    await Promise.all([...connecting, ...persistent])
+    const after = cli.pids()
+    expect(failures).toEqual([])
+    expect(failed).toBe(0)
+    expect(after).toHaveLength(2)
+    expect(after.some((pid) => before.includes(pid))).toBe(false)
+    for (const pid of before) expect(alive(pid)).toBe(false)
+    cli.child.kill('SIGTERM')
+    expect(await cli.exit).toBe(0)
+  })
+
+  test('a worker killed under load is replaced; only its own requests fail', async () => {
+    const cli = await startSupervised(['serve', handlerModule(), '--tcp', '127.0.0.1:0', '--processes', '2'], 1)
+    const [victim, survivor] = cli.pids() as [number, number]
+    const { port } = addressOf(cli.lines[0] as string)
+    // Two clients connecting as fast as they can while the worker dies: at
+    // most the requests in flight on it (one per client) fail.
+    let running = true
+    let failed = 0
+    let succeeded = 0
+    const clients = Array.from({ length: 2 }, async () => {
+      while (running)
+        await ask(port, 'load').then(
+          () => succeeded++,
+          () => failed++,
+        )
+    })
+    await until(() => succeeded > 20, 10_000, 'the clients to get going')
+    process.kill(victim, 'SIGKILL')
+    await until(() => cli.stderr().includes(`worker ${victim} exited with SIGKILL; replacing it`), 10_000, 'the crash to be seen')
+    const afterCrash = succeeded
+    await until(() => succeeded > afterCrash + 20, 10_000, 'requests after the crash')
+    running = false
+    await Promise.all(clients)
+    expect(failed).toBeLessThanOrEqual(2)
+    // Served throughout by the survivor, then by the replacement too.
+    const seen = new Set<number>()
+    await until(
+      async () => {
+        for (const reply of await Promise.all(Array.from({ length: 8 }, () => ask(port, 'after')))) seen.add(Number(reply.split(' ')[0]))
+        return seen.size === 2
+      },
+      20_000,
+      'a replacement worker to serve',
+    )
+    expect(seen.has(survivor)).toBe(true)
+    expect(seen.has(victim)).toBe(false)
+    cli.child.kill('SIGTERM')
+    expect(await cli.exit).toBe(0)
+  })
+
+  test('SIGTERM with a request in flight: it completes, then every process exits', async () => {
+    const cli = await startSupervised(['serve', handlerModule(), '--tcp', '127.0.0.1:0', '--processes', '2'], 1)
+    const workers = cli.pids()
+    const { port } = addressOf(cli.lines[0] as string)
+    const socket = net.connect({ host: '127.0.0.1', port }, () => socket.write('hold\n'))
+    registerCleanup(() => socket.destroy())
+    let received = ''
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.toString()
+    })
+    // Running in its worker (it said so); only the stop notice releases it.
+    await until(() => received.includes('holding\n'), 10_000, 'the request to run')
+    cli.child.kill('SIGTERM')
+    await until(() => received.split('\n').length === 3, 20_000, 'the held request to finish')
+    const [first, second] = received.split('\n')
+    expect(workers).toContain(Number(first?.split(' ')[0]))
+    expect(second).toBe(`${first?.split(' ')[0]} hold`)
+    expect(await cli.exit).toBe(0)
+    for (const pid of workers) expect(alive(pid)).toBe(false)
+  })
+
+  test('the supervisor killed: its workers notice and exit', async () => {
+    const cli = await startSupervised(['serve', handlerModule(), '--tcp', '127.0.0.1:0', '--processes', '2'], 1)
+    const workers = cli.pids()
+    cli.child.kill('SIGKILL')
+    await cli.exit
+    await until(() => workers.every((pid) => !alive(pid)), 10_000, 'the workers to exit')
+  })
+
+  test('workers that keep crashing stop the supervisor with a clear error (exit 1), not a loop', async () => {
+    const cli = await startSupervised(['serve', handlerModule(), '--tcp', '127.0.0.1:0', '--processes', '1'], 1)
+    const { port } = addressOf(cli.lines[0] as string)
+    let exited = false
+    void cli.exit.then(() => {
+      exited = true
+    })
+    await until(
+      async () => {
+        if (!exited) await ask(port, 'crash').catch(() => {})
+        return exited
+      },
+      30_000,
+      'the supervisor to give up',
+    )
+    expect(await cli.exit).toBe(1)
+    expect(cli.stderr()).toMatch(/Cannot keep the workers running: 5 crashed within 30000 ms/)
+  })
+
+  test('a handler module that cannot load fails the start with exit 2; --unix-dgram and a bad count are refused', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ss-processes-bad-'))
+    registerCleanup(() => rmSync(dir, { recursive: true, force: true }))
+    writeFileSync(join(dir, 'broken.mjs'), 'throw new Error("broken at load")\n')
+    const run = (args: string[]): Promise<{ code: number | null; stderr: string }> =>
+      new Promise((resolve) => {
+        const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'] })
+        let stderr = ''
+        child.stderr.on('data', (chunk: Buffer) => {
+          stderr += chunk.toString()
+        })
+        child.once('exit', (code) => resolve({ code, stderr }))
+      })
+    const broken = await run(['serve', join(dir, 'broken.mjs'), '--tcp', '127.0.0.1:0', '--processes', '2'])
+    expect(broken.code).toBe(2)
+    expect(broken.stderr).toContain('Cannot start a worker')
+    expect(broken.stderr).toContain('broken at load')
+    const datagrams = await run(['serve', 'echo', '--unix-dgram', join(dir, 'd.sock'), '--processes', '2'])
+    expect(datagrams.code).toBe(2)
+    expect(datagrams.stderr).toContain('Cannot use --unix-dgram with --processes')
+    const zero = await run(['serve', 'echo', '--tcp', '127.0.0.1:0', '--processes', '0'])
+    expect(zero.code).toBe(2)
+    expect(zero.stderr).toContain('expected a whole number of 1 or more, or auto')
+  })
+})
