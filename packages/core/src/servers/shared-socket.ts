@@ -93,7 +93,13 @@ export async function bindSharedSocket(address: SharedSocketAddress): Promise<Sh
         )
   const handle = bound(made, where)
   const name: { address?: string; port?: number } = {}
-  handle.getsockname?.(name)
+  // libuv keeps a TCP bind's failure (EADDRINUSE) until listen(), which
+  // this process never calls; getsockname() reports it.
+  const status = handle.getsockname?.(name) ?? 0
+  if (status !== 0) {
+    handle.close()
+    bound(status, where)
+  }
   return {
     fd: handle.fd,
     address: inetAddress(transport, name.address ?? ip, name.port ?? port),
