@@ -290,10 +290,6 @@ export function parseArgs(argv: readonly string[]): Command {
   const stream = new Set(['tcp', 'unix', 'tls', 'tls-unix'])
   if (config.proxyProtocol !== undefined && !config.listenFds && !config.listeners.some((spec) => stream.has(spec.transport)))
     throw new UsageError('Cannot use --proxy-protocol without a stream listener: it applies to --tcp, --unix, --tls and --tls-unix')
-  if (config.processes !== undefined && config.listenFds)
-    throw new UsageError(
-      'Cannot use --listen-fds with --processes yet: serve the inherited sockets in one process, or bind the listeners with --tcp, --unix, ...',
-    )
   if (config.processes !== undefined && config.listeners.some((spec) => spec.transport === 'unix-dgram'))
     throw new UsageError(
       'Cannot use --unix-dgram with --processes: a Unix datagram socket cannot be shared by worker processes (Node cannot adopt one); serve it in one process',

@@ -22,6 +22,7 @@ import {
   serve,
   serverFromFd,
   TCPServer,
+  type Transport,
   UDPServer,
   UnixDatagramServer,
   UnixStreamServer,
@@ -107,7 +108,11 @@ export async function main(argv: readonly string[], io: CommandIO = defaultIO): 
       servers.push(server)
       if (spec.transport === 'tls' || spec.transport === 'tls-unix') tlsServers.push(server as unknown as TLSStreamServer)
     }
-    if (config.listenFds) servers.push(...(await bindInherited(config)))
+    if (config.listenFds) {
+      // A worker's inherited sockets come after the bound listeners (see superviseCommand).
+      const passed = worker?.listeners.slice(config.listeners.length)
+      servers.push(...(await bindInherited(config, passed)))
+    }
   } catch (error) {
     io.signals.off('SIGINT', onSignal)
     io.signals.off('SIGTERM', onSignal)
@@ -233,8 +238,13 @@ function bind(
  * A server for each socket the parent passed in (`--listen-fds`), of its
  * own kind; stream ones expect a PROXY header with `--proxy-protocol`.
  */
-async function bindInherited(config: ServeCommand): Promise<Array<Server<Request>>> {
-  const inherited = listenFds()
+async function bindInherited(
+  config: ServeCommand,
+  fromSupervisor: ReadonlyArray<{ fd: number; address: { transport: Transport } }> | undefined,
+): Promise<Array<Server<Request>>> {
+  const inherited =
+    fromSupervisor?.map(({ fd, address }) => ({ fd, kind: address.transport === 'unix' ? 'unix-stream' : address.transport })) ??
+    listenFds()
   if (inherited.length === 0)
     throw new UsageError(
       'Cannot use --listen-fds: no sockets were passed to this process (LISTEN_FDS and LISTEN_PID are not set for it, as systemd or systemd-socket-activate set them)',
@@ -242,7 +252,7 @@ async function bindInherited(config: ServeCommand): Promise<Array<Server<Request
   const servers: Array<Server<Request>> = []
   try {
     for (const { fd, kind } of inherited) {
-      const server = serverFromFd(fd, { maxPacketSize: config.maxPacketSize })
+      const server = serverFromFd(fd, { maxPacketSize: config.maxPacketSize }, kind === 'unix-stream' ? 'unix' : (kind as Transport))
       servers.push(
         kind === 'tcp' || kind === 'unix-stream' ? await behindProxy(server as Promise<Server<StreamRequest>>, config) : await server,
       )

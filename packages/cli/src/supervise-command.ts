@@ -6,10 +6,17 @@
  * @module
  */
 
-import { formatAddress, notifyServiceManager, type SharedSocketAddress } from '@socketserver/core'
+import {
+  formatAddress,
+  listenFds,
+  notifyServiceManager,
+  type SharedSocket,
+  type SharedSocketAddress,
+  sharedSocketFromFd,
+} from '@socketserver/core'
 import { CrashLoopError, Supervisor } from '@socketserver/supervisor'
 import type { ListenerSpec, ServeCommand } from './args.js'
-import { describeFailure } from './errors.js'
+import { describeFailure, UsageError } from './errors.js'
 import type { CommandIO } from './main.js'
 
 /**
@@ -25,9 +32,11 @@ export async function superviseCommand(argv: readonly string[], config: ServeCom
   const command = [process.execPath, ...process.execArgv, process.argv[1] as string, ...withoutProcesses(argv)]
   let supervisor: Supervisor
   try {
+    // Sockets systemd passed in go to the workers as they are, after the bound ones.
+    const inherited = config.listenFds ? inheritedSockets() : []
     supervisor = await Supervisor.start({
       command,
-      listeners: config.listeners.map(sharedAddress),
+      listeners: [...config.listeners.map(sharedAddress), ...inherited],
       processes,
       stopTimeoutMs: (config.drainTimeoutMs ?? 30_000) + 5_000,
       onEvent: (event) => {
@@ -37,10 +46,10 @@ export async function superviseCommand(argv: readonly string[], config: ServeCom
     })
   } catch (error) {
     io.stderr.write(`socketserver: ${describeFailure(error)}\n`)
-    return error instanceof Error && (error as { code?: string }).code === 'SS_ERR_WORKER_NOT_READY' ? 2 : 1
+    return error instanceof UsageError || (error as { code?: string }).code === 'SS_ERR_WORKER_NOT_READY' ? 2 : 1
   }
   supervisor.addresses.forEach((address, index) => {
-    io.stdout.write(`listening ${config.listeners[index]?.transport} ${formatAddress(address)}\n`)
+    io.stdout.write(`listening ${config.listeners[index]?.transport ?? address.transport} ${formatAddress(address)}\n`)
   })
   io.stderr.write(`socketserver: ${processes} workers serving (pids ${supervisor.pids.join(', ')})\n`)
   notifyServiceManager('READY=1').catch((error: unknown) => io.stderr.write(`socketserver: ${describeFailure(error)}\n`))
@@ -72,6 +81,16 @@ export async function superviseCommand(argv: readonly string[], config: ServeCom
     io.signals.off('SIGTERM', onStop)
     io.signals.off('SIGHUP', onRestart)
   }
+}
+
+/** The sockets this process was passed (`--listen-fds`), to hand to the workers. */
+function inheritedSockets(): SharedSocket[] {
+  const passed = listenFds()
+  if (passed.length === 0)
+    throw new UsageError(
+      'Cannot use --listen-fds: no sockets were passed to this process (LISTEN_FDS and LISTEN_PID are not set for it, as systemd or systemd-socket-activate set them)',
+    )
+  return passed.map(({ fd }) => sharedSocketFromFd(fd))
 }
 
 /** What the supervisor binds for a listener (a TLS one is TCP or Unix: its workers speak TLS). */

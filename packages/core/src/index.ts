@@ -86,7 +86,7 @@ export {
 export type { SocketKind } from './servers/inherited-socket.js'
 export { DEFAULT_SLOW_WAIT_MS, QueuedServer, type QueuedServerOptions, type ServerStats } from './servers/queued-server.js'
 export { requestFacts } from './servers/request-facts.js'
-export { bindSharedSocket, type SharedSocket, type SharedSocketAddress } from './servers/shared-socket.js'
+export { bindSharedSocket, type SharedSocket, type SharedSocketAddress, sharedSocketFromFd } from './servers/shared-socket.js'
 export { MAX_SOCKET_PATH_BYTES } from './servers/socket-path.js'
 export type { PeerAddress } from './servers/stream-connection.js'
 export { streamRequest } from './servers/stream-request.js'

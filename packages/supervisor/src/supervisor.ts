@@ -28,8 +28,12 @@ export interface SupervisorOptions {
    * `supervisedWorker()`, and must call its `ready()`.
    */
   command: readonly string[]
-  /** What to bind, once, for every worker. */
-  listeners: readonly SharedSocketAddress[]
+  /**
+   * What to bind, once, for every worker; or sockets already bound (from
+   * `sharedSocketFromFd()`: a supervisor that was passed its sockets by
+   * systemd), which become the supervisor's to close.
+   */
+  listeners: ReadonlyArray<SharedSocketAddress | SharedSocket>
   /** How many workers. */
   processes: number
   /** Extra environment variables for the workers. */
@@ -195,7 +199,7 @@ export class Supervisor {
     const resolved = resolveOptions(options)
     const sockets: SharedSocket[] = []
     try {
-      for (const listener of resolved.listeners) sockets.push(await bindSharedSocket(listener))
+      for (const listener of resolved.listeners) sockets.push('fd' in listener ? listener : await bindSharedSocket(listener))
     } catch (error) {
       for (const socket of sockets) socket.close()
       throw error

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseHostPort } from '@socketserver/core'
-import { openDatagramClient, registerCleanup, until } from '@socketserver/testing'
+import { openDatagramClient, registerCleanup, spawnInNetworkNamespace, until } from '@socketserver/testing'
 import { describe, expect, test } from 'vitest'
 
 const BIN = fileURLToPath(new URL('../../bin/socketserver.js', import.meta.url))
@@ -323,6 +323,45 @@ describe('--processes', () => {
     )
     expect(await cli.exit).toBe(1)
     expect(cli.stderr()).toMatch(/Cannot keep the workers running: 5 crashed within 30000 ms/)
+  })
+
+  test('--listen-fds with --processes 2 under systemd-socket-activate: the workers serve the activated sockets', async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'ss-processes-activated-')), 'echo.sock')
+    const activator = spawnInNetworkNamespace('systemd-socket-activate', [
+      '-l',
+      '127.0.0.1:7007',
+      '-l',
+      path,
+      process.execPath,
+      BIN,
+      'serve',
+      handlerModule(),
+      '--listen-fds',
+      '--processes',
+      '2',
+    ])
+    await activator.waitFor(`Listening on ${path}`)
+    // The first connection starts the command; it is served once the workers are.
+    const first = await new Promise<string>((resolve, reject) => {
+      const socket = net.connect({ path }, () => socket.write('first\n'))
+      registerCleanup(() => socket.destroy())
+      socket.on('data', (chunk: Buffer) => resolve(chunk.toString().trimEnd()))
+      socket.on('error', reject)
+    })
+    await activator.waitFor('2 workers serving')
+    const workers = [...activator.output().matchAll(/pids ([\d, ]+)\)/g)].at(-1)?.[1]?.split(', ').map(Number) ?? []
+    expect(workers).toHaveLength(2)
+    expect(workers).toContain(Number(first.split(' ')[0]))
+    expect(activator.output()).toContain('listening tcp 127.0.0.1:7007')
+    expect(activator.output()).toContain(`listening unix ${path}`)
+    const overTcp = await activator.run('python3', [
+      '-c',
+      "import socket; s = socket.create_connection(('127.0.0.1', 7007), timeout=5); s.sendall(b'tcp\\n'); print(s.recv(100).decode().strip())",
+    ])
+    expect(workers).toContain(Number(overTcp.stdout.split(' ')[0]))
+    activator.child.kill('SIGTERM')
+    expect((await activator.exit).code).toBe(0)
+    for (const pid of workers) expect(alive(pid)).toBe(false)
   })
 
   test('a handler module that cannot load fails the start with exit 2; --unix-dgram and a bad count are refused', async () => {

@@ -20,6 +20,9 @@ export interface SocketFacts {
   readonly kind: SocketKind
   /** For TCP and UDP. */
   readonly family?: 'IPv4' | 'IPv6'
+  /** For TCP and UDP: the address and port it is bound to. */
+  readonly host?: string
+  readonly port?: number
   /** For a Unix socket bound to a path (an abstract name starts with `\0`); empty when unnamed. */
   readonly path?: string
   /** Whether it listens (stream sockets). */
@@ -46,7 +49,10 @@ export function inspectSocket(fd: number): SocketFacts | undefined {
   if (inode === undefined) return undefined
   for (const [table, kind, family] of INET_TABLES) {
     const row = rowOf(table, inode, 9)
-    if (row !== undefined) return { kind, family, listening: kind === 'tcp' ? row[3] === '0A' : undefined }
+    if (row !== undefined) {
+      const [host, port] = localAddress(row[1] ?? '', family)
+      return { kind, family, host, port, listening: kind === 'tcp' ? row[3] === '0A' : undefined }
+    }
   }
   const unix = rowOf('unix', inode, 6)
   if (unix !== undefined) {
@@ -62,6 +68,25 @@ export function inspectSocket(fd: number): SocketFacts | undefined {
   // In no table: a TCP socket bound and not yet listening (Linux lists only
   // listening and connected ones), or a protocol not looked up here.
   return undefined
+}
+
+/**
+ * /proc/net/tcp's `local_address`: the address in hex, in the kernel's byte
+ * order of each 32-bit word (little-endian here), and the port in hex.
+ */
+function localAddress(field: string, family: 'IPv4' | 'IPv6'): [string, number] {
+  const [hex = '', portHex = '0'] = field.split(':')
+  const bytes: number[] = []
+  for (let word = 0; word < hex.length; word += 8) {
+    const value = Number.parseInt(hex.slice(word, word + 8), 16)
+    bytes.push(value & 0xff, (value >>> 8) & 0xff, (value >>> 16) & 0xff, value >>> 24)
+  }
+  const port = Number.parseInt(portHex, 16)
+  if (family === 'IPv4') return [bytes.join('.'), port]
+  const groups: string[] = []
+  for (let at = 0; at < 16; at += 2) groups.push((((bytes[at] ?? 0) << 8) | (bytes[at + 1] ?? 0)).toString(16))
+  // The shortest form, as Node writes addresses (net.SocketAddress parses and prints it).
+  return [new URL(`http://[${groups.join(':')}]/`).hostname.slice(1, -1), port]
 }
 
 const INET_TABLES: ReadonlyArray<readonly [string, SocketKind, 'IPv4' | 'IPv6']> = [

@@ -7,10 +7,12 @@
 
 import dgram from 'node:dgram'
 import { lookup } from 'node:dns/promises'
+import { closeSync } from 'node:fs'
 import net from 'node:net'
 import { getSystemErrorName } from 'node:util'
 import { formatAddress, inetAddress, type SocketAddress } from '../address.js'
-import { BindError, InvalidOptionError, SocketServerError } from '../errors.js'
+import { BindError, InvalidOptionError, SocketActivationError, SocketServerError } from '../errors.js'
+import { inspectSocket } from './inherited-socket.js'
 import { prepareSocketPath, removeSocketPath, socketInode } from './socket-path.js'
 import { bindError } from './tcp-server.js'
 
@@ -152,4 +154,42 @@ function bound(made: BoundHandle | number, where: string): BoundHandle {
   if (typeof made !== 'number') return made
   const code = getSystemErrorName(made)
   throw bindError(where.replace(/^"|"$/g, ''), Object.assign(new Error(code), { code }))
+}
+
+/**
+ * A socket this process was passed (socket activation: see `listenFds()`),
+ * to pass on to other processes as {@link bindSharedSocket}'s are: a
+ * supervisor started by systemd hands its inherited sockets to its workers.
+ * Its address is read from the kernel (/proc).
+ *
+ * @param fd - The inherited descriptor.
+ * @returns The socket; `close()` closes this process's descriptor (the
+ *   file of a Unix socket stays: it is whoever bound it's).
+ * @throws SocketActivationError when `fd` is not open, or not a TCP, UDP
+ *   or Unix stream socket whose address can be read here.
+ * @example
+ * ```ts
+ * const sockets = listenFds().map(({ fd }) => sharedSocketFromFd(fd))
+ * ```
+ */
+export function sharedSocketFromFd(fd: number): SharedSocket {
+  let facts: ReturnType<typeof inspectSocket>
+  try {
+    facts = inspectSocket(fd)
+  } catch {
+    throw new SocketActivationError(`Cannot share fd ${fd}: it is not open`, fd)
+  }
+  let address: SocketAddress | undefined
+  if ((facts?.kind === 'tcp' || facts?.kind === 'udp') && facts.host !== undefined && facts.port !== undefined) {
+    address = inetAddress(facts.kind, facts.host, facts.port)
+  } else if (facts?.kind === 'unix-stream' && facts.path) {
+    address = { transport: 'unix', path: facts.path }
+  }
+  if (address === undefined) {
+    throw new SocketActivationError(
+      `Cannot share fd ${fd}: ${facts === undefined ? 'what it is cannot be read here' : `it is not a TCP, UDP or named Unix stream socket (${facts.kind})`}`,
+      fd,
+    )
+  }
+  return { fd, address, close: () => closeSync(fd) }
 }
