@@ -3,7 +3,8 @@
 //
 //   node bench/run.mjs [--quick] [--runs N] [--seconds S] [--only SUBSTRING]
 //
-// Each case starts the server on CPU 0 and the C load generator on CPU 1
+// Each case starts the server on CPU 0 (the many-processes cases: every CPU
+// but the last) and the C load generator on the last CPU
 // (taskset), repeats, and reports medians. Figures go to stdout as a table
 // and to bench/results/latest.json. Any other argument, or a bad value, is
 // refused with exit code 2 before the load generator is compiled.
@@ -38,6 +39,16 @@ const raw = (service = 'echo') => ({
   name: RAW_NAMES[service],
   command: node,
   args: (t) => [join(here, 'servers/raw-node.mjs'), t, service],
+})
+// The server side's CPUs for the many-processes cases: all but the load
+// generator's (the last). On a 2-CPU machine that is one, and N = 1.
+const SERVER_CPUS = Math.max(1, cpus().length - 1)
+const LOADGEN_CPU = cpus().length > 1 ? cpus().length - 1 : 0
+const supervised = (processes) => ({
+  name: `ours pooled, --processes ${processes}`,
+  command: node,
+  args: () => [join(here, 'servers/supervised.mjs'), String(processes)],
+  cpus: processes > 1 ? `0-${SERVER_CPUS - 1}` : '0',
 })
 const py = (cls, service = 'echo') => ({
   name: `python ${cls}`,
@@ -107,6 +118,23 @@ const CASES = [
     conns: 16,
     size: 64,
     impls: [raw(), ours('pooled'), py('ThreadingTCPServer')],
+  },
+  {
+    // #19: one process against a supervisor with a worker per server CPU.
+    name: 'TCP ping-pong 64 B x 64, 1 process vs N',
+    transport: 'tcp',
+    mode: 'pingpong',
+    conns: 64,
+    size: 64,
+    impls: [ours('pooled'), supervised(1), ...(SERVER_CPUS > 1 ? [supervised(SERVER_CPUS)] : [])],
+  },
+  {
+    name: 'TCP connection rate x 16, 1 process vs N',
+    transport: 'tcp',
+    mode: 'connrate',
+    conns: 16,
+    size: 64,
+    impls: [ours('pooled'), supervised(1), ...(SERVER_CPUS > 1 ? [supervised(SERVER_CPUS)] : [])],
   },
   {
     // #18: TLS echo, ours behind withTLS() against Node's own tls.Server.
@@ -357,7 +385,7 @@ function tryRun(command, commandArgs) {
 
 /** Starts a server pinned to CPU 0; resolves with its process and address. */
 async function startServer(impl, transport) {
-  const [command, commandArgs] = pin(0, impl.command, impl.args(transport))
+  const [command, commandArgs] = pin(impl.cpus ?? 0, impl.command, impl.args(transport))
   // Python prints a traceback per reset connection; keep the table readable.
   const child = spawn(command, commandArgs, { stdio: [impl.python ? 'ignore' : 'pipe', 'pipe', impl.python ? 'ignore' : 'inherit'] })
   const lines = createInterface({ input: child.stdout })
@@ -421,7 +449,7 @@ function runLoadgen(kase, address, duration, impl = {}) {
   const transport = kase.transport
   const common = [kase.mode, transport, address, String(kase.conns), String(kase.size), String(duration)]
   const [command, commandArgs] = pin(
-    1,
+    LOADGEN_CPU,
     loadgen,
     isPipelined(kase) ? [...common, String(kase.depth), kase.protocol] : [...common, String(kase.idle ?? 0)],
   )
@@ -544,6 +572,9 @@ async function repeatIdleMemory(flags) {
 const shutdowns = []
 for (let round = 0; round < runs; round++) shutdowns.push(await measureShutdown())
 const shutdown = median(shutdowns)
+const rollingWorkers = Math.max(2, SERVER_CPUS)
+const rolling = []
+for (let round = 0; round < runs; round++) rolling.push(await measureRollingRestart(rollingWorkers))
 const memoryLine = ({ raw: r, ours: o }, figure) =>
   `raw node ${r[figure].toFixed(2)} KB, ours ${o[figure].toFixed(2)} KB (${(o[figure] / r[figure]).toFixed(2)} x)`
 console.log(
@@ -570,6 +601,11 @@ if (idleEffect('ours pooled') !== undefined) {
   )
 }
 console.log(
+  `Rolling restart of ${rollingWorkers} workers (SIGHUP) under 16 clients connecting as fast as they can: ${rolling
+    .map((r) => `${r.requests} requests, ${r.failed} failed, restart ${r.restartMs ?? '(not finished)'} ms`)
+    .join('; ')} (one line per round; ${SERVER_CPUS} server CPU(s) here)`,
+)
+console.log(
   `Shutdown with 10,000 idle connections: listener closed ${shutdown.toFixed(2)} ms after abort (median of ${runs}; ${Math.min(...shutdowns).toFixed(2)} to ${Math.max(...shutdowns).toFixed(2)} ms)`,
 )
 console.log(
@@ -579,7 +615,7 @@ console.log(
 mkdirSync(join(here, 'results'), { recursive: true })
 writeFileSync(
   join(here, 'results', 'latest.json'),
-  `${JSON.stringify({ date: new Date().toISOString(), node: process.versions.node, cpus: cpus().length, runs, seconds, results, memory, idleKept: { ours: idleEffect('ours pooled'), raw: idleEffect('raw node') }, shutdownMs: shutdown, shutdownRunsMs: shutdowns }, null, 2)}\n`,
+  `${JSON.stringify({ date: new Date().toISOString(), node: process.versions.node, cpus: cpus().length, runs, seconds, results, memory, idleKept: { ours: idleEffect('ours pooled'), raw: idleEffect('raw node') }, shutdownMs: shutdown, shutdownRunsMs: shutdowns, rollingRestart: rolling }, null, 2)}\n`,
 )
 
 function printCase(kase, rows) {
@@ -652,6 +688,36 @@ async function measureIdleMemory(flags = []) {
     }
   }
   return perConnection
+}
+
+/**
+ * A rolling restart under load: 16 clients opening connections as fast as
+ * they can for 4 s, SIGHUP after 1 s; the requests made, the ones that
+ * failed, and how long the restart took (until the last old worker was gone).
+ */
+async function measureRollingRestart(processes) {
+  const server = await startServer(supervised(processes), 'tcp')
+  try {
+    const [command, commandArgs] = pin(LOADGEN_CPU, loadgen, ['connrate', 'tcp', server.address, '16', '64', '4', '0'])
+    const gen = spawn(command, commandArgs, { stdio: ['ignore', 'pipe', 'inherit'] })
+    let out = ''
+    gen.stdout.on('data', (chunk) => {
+      out += chunk
+    })
+    const exited = new Promise((resolve) => gen.once('exit', resolve))
+    await new Promise((resolve) => setTimeout(resolve, 1_000))
+    server.child.kill('SIGHUP')
+    await exited
+    const result = JSON.parse(out.trim().split('\n').at(-1))
+    // A restart that outlasts the load finishes on an idle machine: wait for its line.
+    const deadline = Date.now() + 15_000
+    while (!server.lines.some((l) => l.startsWith('RESTARTED ')) && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    const line = server.lines.find((l) => l.startsWith('RESTARTED '))
+    return { requests: result.requests, failed: result.failures, restartMs: line ? Number(line.slice(10)) : undefined }
+  } finally {
+    await stopServer(server)
+  }
 }
 
 /** Time from abort to the listener closed, with 10,000 idle connections. */
