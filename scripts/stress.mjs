@@ -32,7 +32,9 @@ import { listOf, positiveNumber, readCommandLine } from './lib/args.mjs'
 // children); proxy: TCP behind withProxyProtocol() (every client sends a
 // PROXY v1 header first).
 const TRANSPORTS = ['tcp', 'unix', 'udp', 'unixdgram', 'tls', 'proxy']
-const casesOf = (transport) => ['sequential', 'pooled', 'forked'].map((policy) => `${transport}:${policy}`)
+// tcp:processes: a supervisor and two workers (pooled), rolled every 2 s.
+const casesOf = (transport) =>
+  [...['sequential', 'pooled', 'forked'], ...(transport === 'tcp' ? ['processes'] : [])].map((policy) => `${transport}:${policy}`)
 const ALL = TRANSPORTS.flatMap(casesOf)
 const USAGE = `Usage: node scripts/stress.mjs [--seconds S] [--cases CASE,...]   (or: pnpm stress [...])
   --seconds S        seconds per case, a positive number (default 60; memory
@@ -66,9 +68,11 @@ function alive(pid) {
 }
 
 async function startServer(transport, policy) {
-  const script = fileURLToPath(new URL('./stress-server.mjs', import.meta.url))
+  const script = fileURLToPath(new URL(policy === 'processes' ? './stress-supervised.mjs' : './stress-server.mjs', import.meta.url))
   const child = spawn(process.execPath, ['--expose-gc', '--max-semi-space-size=2', script, transport, policy], {
     stdio: ['ignore', 'pipe', 'inherit'],
+    // A short run still rolls the workers (at least twice).
+    env: { ...process.env, STRESS_ROLL_MS: String(Math.max(250, Math.min(2_000, (seconds * 1000) / 3))) },
   })
   const lines = createInterface({ input: child.stdout })
   const waiting = []
