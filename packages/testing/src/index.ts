@@ -48,5 +48,5 @@ export {
   serveInBackground,
 } from './listen.js'
 export { hasNetworkNamespaces, type NamespacedProcess, spawnInNetworkNamespace } from './network-namespace.js'
-export { openFileDescriptors } from './resources.js'
+export { openFileDescriptors, processAlive } from './resources.js'
 export { tempSocketPath } from './temp-socket-path.js'

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { readdirSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 
 /**
  * The number of file descriptors this process has open, read from
@@ -23,5 +23,30 @@ export function openFileDescriptors(): number | undefined {
     return readdirSync('/proc/self/fd').length
   } catch {
     return undefined
+  }
+}
+
+/**
+ * Whether the process `pid` is still running, asked of the OS: a zombie (it
+ * exited, its parent has not reaped it yet) counts as gone.
+ *
+ * @param pid - The process id.
+ * @returns true while it runs.
+ * @example
+ * ```ts
+ * await until(() => workers.every((pid) => !processAlive(pid)), 10_000, 'the workers to exit')
+ * ```
+ */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+  } catch {
+    return false
+  }
+  try {
+    return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'))
+  } catch {
+    // No /proc (not Linux): kill(pid, 0) said it exists.
+    return true
   }
 }

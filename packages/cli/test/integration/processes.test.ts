@@ -1,13 +1,13 @@
 // `socketserver serve ... --processes N`: a supervisor and its workers, as
 // real processes, with real signals.
 import { type ChildProcess, spawn } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseHostPort } from '@socketserver/core'
-import { openDatagramClient, registerCleanup, spawnInNetworkNamespace, until } from '@socketserver/testing'
+import { openDatagramClient, processAlive, registerCleanup, spawnInNetworkNamespace, until } from '@socketserver/testing'
 import { describe, expect, test } from 'vitest'
 
 const BIN = fileURLToPath(new URL('../../bin/socketserver.js', import.meta.url))
@@ -101,18 +101,6 @@ function ask(port: number, line: string, host = '127.0.0.1'): Promise<string> {
   })
 }
 
-function alive(pid: number): boolean {
-  return existsSync(`/proc/${pid}`) && !/^State:\s+Z/m.test(safeRead(`/proc/${pid}/status`))
-}
-
-function safeRead(path: string): string {
-  try {
-    return readFileSync(path, 'utf8')
-  } catch {
-    return ''
-  }
-}
-
 describe('--processes', () => {
   test('two workers serve TCP, Unix and UDP listeners bound once; 64 concurrent connections are spread over both', async () => {
     const unixPath = join(mkdtempSync(join(tmpdir(), 'ss-processes-sock-')), 'echo.sock')
@@ -152,7 +140,7 @@ describe('--processes', () => {
     expect(datagramReply.endsWith(' datagram')).toBe(true)
     cli.child.kill('SIGTERM')
     expect(await cli.exit).toBe(0)
-    for (const pid of workers) expect(alive(pid)).toBe(false)
+    for (const pid of workers) expect(processAlive(pid)).toBe(false)
     expect(existsSync(unixPath)).toBe(false)
   })
 
@@ -232,7 +220,7 @@ describe('--processes', () => {
     expect(failed).toBe(0)
     expect(after).toHaveLength(2)
     expect(after.some((pid) => before.includes(pid))).toBe(false)
-    for (const pid of before) expect(alive(pid)).toBe(false)
+    for (const pid of before) expect(processAlive(pid)).toBe(false)
     cli.child.kill('SIGTERM')
     expect(await cli.exit).toBe(0)
   })
@@ -295,7 +283,7 @@ describe('--processes', () => {
     expect(workers).toContain(Number(first?.split(' ')[0]))
     expect(second).toBe(`${first?.split(' ')[0]} hold`)
     expect(await cli.exit).toBe(0)
-    for (const pid of workers) expect(alive(pid)).toBe(false)
+    for (const pid of workers) expect(processAlive(pid)).toBe(false)
   })
 
   test('the supervisor killed: its workers notice and exit', async () => {
@@ -303,7 +291,7 @@ describe('--processes', () => {
     const workers = cli.pids()
     cli.child.kill('SIGKILL')
     await cli.exit
-    await until(() => workers.every((pid) => !alive(pid)), 10_000, 'the workers to exit')
+    await until(() => workers.every((pid) => !processAlive(pid)), 10_000, 'the workers to exit')
   })
 
   test('workers that keep crashing stop the supervisor with a clear error (exit 1), not a loop', async () => {
@@ -361,7 +349,7 @@ describe('--processes', () => {
     expect(workers).toContain(Number(overTcp.stdout.split(' ')[0]))
     activator.child.kill('SIGTERM')
     expect((await activator.exit).code).toBe(0)
-    for (const pid of workers) expect(alive(pid)).toBe(false)
+    for (const pid of workers) expect(processAlive(pid)).toBe(false)
   })
 
   test('a handler module that cannot load fails the start with exit 2; --unix-dgram and a bad count are refused', async () => {

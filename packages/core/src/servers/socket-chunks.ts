@@ -24,6 +24,15 @@ interface RequestState {
   readonly stopBegan: boolean
 }
 
+/**
+ * How long a connection that has sent nothing yet when serving stops may
+ * take to send its first bytes before its read ends (a connection idle
+ * between requests ends at once). Long enough for a client that connected
+ * just before the stop to send its request; short enough not to hold a
+ * stop up for clients that connect and say nothing.
+ */
+export const FIRST_BYTES_GRACE_MS = 1_000
+
 /** What a second read at once is refused with: reads of a source take turns. */
 function readPendingError(): Error {
   return new ReadPendingError()
@@ -67,6 +76,8 @@ export class SocketChunks implements AsyncGenerator<Uint8Array, undefined, unkno
   #idleCheck = false
   /** The idle check found nothing arriving once; the next one ends the read. */
   #checkedOnce = false
+  /** A connection that had sent nothing when the stop began was given its grace (see FIRST_BYTES_GRACE_MS). */
+  #gracedFirstBytes = false
 
   readonly #abort: RequestState | undefined
 
@@ -260,6 +271,15 @@ export class SocketChunks implements AsyncGenerator<Uint8Array, undefined, unkno
       return
     }
     this.#checkedOnce = false
+    if (socket.bytesRead === 0 && !this.#gracedFirstBytes) {
+      // Not a connection idle between requests: a new one, whose client's
+      // first request may be on its way (accepted an instant before the
+      // stop, or by a worker a rolling restart is replacing). It gets a
+      // moment for its first bytes; the drain deadline still bounds it.
+      this.#gracedFirstBytes = true
+      setTimeout(() => this.#checkIdleSoon(), FIRST_BYTES_GRACE_MS).unref()
+      return
+    }
     this.#ended = true
     if (forwarding) socket.pause()
     this.#settle()

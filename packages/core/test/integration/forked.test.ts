@@ -22,6 +22,7 @@ import {
   listenDatagram,
   nextEvent,
   openDatagramClient,
+  processAlive,
   registerCleanup,
   serveInBackground,
   tempSocketPath,
@@ -30,16 +31,6 @@ import {
 import { describe, expect, test, vi } from 'vitest'
 
 const fixture = (name: string): URL => new URL(`../fixtures/${name}`, import.meta.url)
-
-/** Whether a process with this pid exists, asked of the OS. */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
 
 /**
  * Serves two loopback servers with one forked() policy, so with the same
@@ -249,7 +240,7 @@ describe('forked()', () => {
     await hanging.waitForEnd()
     await vi.waitFor(() => expect(timedServing.errors).toHaveLength(1), { timeout: 10_000 })
     expect(timedServing.errors[0]).toMatchObject({ timeoutMs: 300 })
-    await until(() => !alive(hungPid), 10_000, 'the hung child gone')
+    await until(() => !processAlive(hungPid), 10_000, 'the hung child gone')
     const next = await connect(untimed.address)
     await next.send('pid\n')
     expect(Number((await next.readLine()).split(' ')[0])).not.toBe(hungPid)
@@ -282,7 +273,7 @@ describe('forked()', () => {
     await client.waitForEnd()
     expect(client.error).toBeUndefined()
     await done
-    for (const pid of pids) expect(alive(pid)).toBe(false)
+    for (const pid of pids) expect(processAlive(pid)).toBe(false)
   })
 
   test('with maxRequestsPerChild 1 each request gets a fresh child that sees no state of another', async () => {
@@ -360,7 +351,7 @@ describe('forked() and processes it does not own', () => {
     }
     expect(pids).toHaveLength(2)
     parent.kill('SIGKILL')
-    await until(() => pids.every((pid) => !alive(pid)), 10_000, 'the orphaned children to exit')
+    await until(() => pids.every((pid) => !processAlive(pid)), 10_000, 'the orphaned children to exit')
   })
 
   test('stopping serve() leaves alone a child process it did not start', async () => {
@@ -377,6 +368,6 @@ describe('forked() and processes it does not own', () => {
     client.end()
     await done
     expect(policy.pids).toEqual([])
-    expect(alive(unrelated.pid as number)).toBe(true)
+    expect(processAlive(unrelated.pid as number)).toBe(true)
   })
 })

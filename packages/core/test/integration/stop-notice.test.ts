@@ -55,6 +55,32 @@ describe('stopping with long-lived connections', () => {
     },
   )
 
+  test('a connection that has sent nothing when the stop begins gets a moment for its first request: one sent after the stop is served', async () => {
+    const server = await listen('tcp4')
+    const started: StreamRequest[] = []
+    const serving = serveInBackground(
+      server,
+      (request) => {
+        started.push(request)
+        return echo(request)
+      },
+      { drainTimeoutMs: 600_000 },
+    )
+    const fresh = await connect(server.address)
+    const silent = await connect(server.address)
+    await until(() => started.length === 2, 10_000, 'both connections to be served')
+    const stopped = serving.stop()
+    await until(() => started.every((request) => request.stopping.aborted), 10_000, 'the stop notice')
+    // Its client's first request, after the stop began: served, then the connection ends.
+    await fresh.send('late\n')
+    expect(await fresh.readLine()).toBe('late\n')
+    await fresh.waitForEnd()
+    // One that says nothing ends too, after the grace, long before the drain deadline.
+    await silent.waitForEnd()
+    await stopped
+    expect(serving.errors).toEqual([])
+  })
+
   test('a connection in the middle of a request finishes it: its whole reply is sent, then it ends', async () => {
     const server = await listen('tcp4')
     const gate = new Gate()

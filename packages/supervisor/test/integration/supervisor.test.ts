@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { BindError, bindSharedSocket, InvalidOptionError, TCPServer } from '@socketserver/core'
 import { Supervisor, type SupervisorEvent, WorkerNotReadyError } from '@socketserver/supervisor'
-import { openDatagramClient, registerCleanup, until } from '@socketserver/testing'
+import { openDatagramClient, processAlive, registerCleanup, until } from '@socketserver/testing'
 import { describe, expect, test } from 'vitest'
 
 const WORKER = fileURLToPath(new URL('../fixtures/worker.mjs', import.meta.url))
@@ -20,15 +20,6 @@ function pidFrom(port: number): Promise<number> {
     socket.on('end', () => resolve(Number(text)))
     socket.on('error', reject)
   })
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
 }
 
 describe('Supervisor', () => {
@@ -46,7 +37,7 @@ describe('Supervisor', () => {
       onEvent: (event) => events.push(event),
     })
     registerCleanup(() => supervisor.stop())
-    const [tcp, unix, udp] = supervisor.addresses as [{ port: number }, { path: string }, { host: string; port: number }]
+    const [tcp, unix, udp] = supervisor.addresses as unknown as [{ port: number }, { path: string }, { host: string; port: number }]
     expect(tcp.port).toBeGreaterThan(0)
     expect(unix.path).toBe(path)
     const first = supervisor.pids
@@ -72,7 +63,7 @@ describe('Supervisor', () => {
 
     await supervisor.stop()
     await supervisor.done
-    await until(() => [...first, ...second].every((pid) => !alive(pid)), 5_000, 'every worker to exit')
+    await until(() => [...first, ...second].every((pid) => !processAlive(pid)), 5_000, 'every worker to exit')
     expect(existsSync(path)).toBe(false)
     // Every listener is closed: the port can be bound again.
     const again = await TCPServer.listen({ host: '127.0.0.1', port: tcp.port })
