@@ -98,6 +98,9 @@ export async function main(argv: readonly string[], io: CommandIO = defaultIO): 
   }
   io.signals.on('SIGINT', onSignal)
   io.signals.on('SIGTERM', onSignal)
+  // A worker stops when its supervisor asks or is gone, even if that was while it started.
+  if (worker?.signal.aborted) stop.abort()
+  else worker?.signal.addEventListener('abort', () => stop.abort(), { once: true })
   const servers: Array<Server<Request>> = []
   const tlsServers: TLSStreamServer[] = []
   let tlsOptions: TLSOptions | undefined
@@ -134,9 +137,6 @@ export async function main(argv: readonly string[], io: CommandIO = defaultIO): 
     }
     notify('READY=1')
     stop.signal.addEventListener('abort', () => notify('STOPPING=1'), { once: true })
-  } else {
-    // The supervisor prints the lines and tells the service manager; it asks this worker to stop.
-    worker.signal.addEventListener('abort', onSignal, { once: true })
   }
   // SIGHUP reads the certificate files again; new handshakes use them.
   const onReload = (): void => {

@@ -71,9 +71,27 @@ class Worker {
   readonly exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
   /** Asked to stop: its exit is not a crash. */
   stopping = false
+  /** Said it serves. */
+  wasReady = false
+  /** A successor was scheduled for it (once at most). */
+  replaced = false
+  /**
+   * Why it was started: at the start or by a rolling restart (a failure to
+   * start is then its starter's to report, not a crash to replace), or to
+   * replace a crashed worker (whose failure to start is another crash).
+   */
+  readonly role: 'start' | 'roll' | 'replacement'
   #exited = false
+  #spawnError: Error | undefined
 
-  constructor(command: readonly string[], sockets: readonly SharedSocket[], env: NodeJS.ProcessEnv, readyTimeoutMs: number) {
+  constructor(
+    command: readonly string[],
+    sockets: readonly SharedSocket[],
+    env: NodeJS.ProcessEnv,
+    readyTimeoutMs: number,
+    role: Worker['role'],
+  ) {
+    this.role = role
     const setup: WorkerSetup = { listeners: sockets.map((socket, index) => ({ fd: 3 + index, address: socket.address })) }
     const workerEnv: NodeJS.ProcessEnv = { ...process.env, ...env, [SUPERVISED_ENV]: JSON.stringify(setup) }
     // The service manager hears from the supervisor only (systemd's NotifyAccess=main).
@@ -88,8 +106,10 @@ class Worker {
         this.#exited = true
         resolve({ code, signal })
       })
-      this.process.once('error', () => {
+      this.process.once('error', (error) => {
         if (this.process.pid === undefined) {
+          // It could not be started at all (no such program, EAGAIN).
+          this.#spawnError = error
           this.#exited = true
           resolve({ code: null, signal: null })
         }
@@ -103,6 +123,7 @@ class Worker {
       this.process.on('message', (message: FromWorker) => {
         if (message?.type === 'ready') {
           clearTimeout(timer)
+          this.wasReady = true
           resolve()
         } else if (message?.type === 'failed') {
           clearTimeout(timer)
@@ -111,7 +132,14 @@ class Worker {
       })
       void this.exit.then(({ code, signal }) => {
         clearTimeout(timer)
-        reject(new WorkerNotReadyError(`it exited with ${signal ?? `code ${code}`} before it was ready`))
+        const spawnError = this.#spawnError
+        reject(
+          new WorkerNotReadyError(
+            spawnError !== undefined
+              ? `it could not be started (${spawnError.message})`
+              : `it exited with ${signal ?? `code ${code}`} before it was ready`,
+          ),
+        )
       })
     })
     // A rejection nobody waits for (a worker that fails after start) is handled by its exit.
@@ -172,8 +200,11 @@ export class Supervisor {
   #stopping = false
   #restarting: Promise<void> | undefined
   readonly #replacements = new Set<NodeJS.Timeout>()
+  /** The workers the rolling restart under way replaces: one of them that crashes gets its successor from the roll. */
+  readonly #rollingOut = new Set<Worker>()
   readonly done: Promise<void>
   #finish!: (error?: Error) => void
+  #stopped: Promise<void> | undefined
 
   private constructor(options: ResolvedOptions, sockets: SharedSocket[]) {
     this.#options = options
@@ -206,7 +237,7 @@ export class Supervisor {
     }
     const supervisor = new Supervisor(resolved, sockets)
     try {
-      await Promise.all(Array.from({ length: resolved.processes }, () => supervisor.#startWorker().ready))
+      await Promise.all(Array.from({ length: resolved.processes }, () => supervisor.#startWorker('start').ready))
     } catch (error) {
       await supervisor.stop()
       throw error
@@ -243,35 +274,52 @@ export class Supervisor {
   /**
    * Asks every worker to stop (each drains its running requests), waits
    * for them, and closes the listeners (a Unix socket's file is removed).
+   * Resolves when that is done, whatever `done` says.
    */
-  async stop(): Promise<void> {
-    if (this.#stopping) return this.done
+  stop(): Promise<void> {
+    this.#stopped ??= this.#stop()
+    return this.#stopped
+  }
+
+  async #stop(): Promise<void> {
     this.#stopping = true
     for (const timer of this.#replacements) clearTimeout(timer)
     await Promise.all([...this.#workers].map((worker) => this.#stopWorker(worker)))
     for (const socket of this.#sockets) socket.close()
+    // `done` resolves, unless a crash loop rejected it first.
     this.#finish()
-    return this.done
   }
 
   async #roll(): Promise<void> {
     const old = [...this.#workers].filter((worker) => !worker.stopping)
-    for (const worker of old) {
-      if (this.#stopping) return
-      const next = this.#startWorker()
-      try {
-        await next.ready
-      } catch (error) {
-        await this.#stopWorker(next)
-        throw error
+    for (const worker of old) this.#rollingOut.add(worker)
+    try {
+      for (const worker of old) {
+        if (this.#stopping) return
+        // Each old worker gets one successor, here, even one that crashed
+        // meanwhile (its crash is counted, not replaced: see #exited).
+        const next = this.#startWorker('roll')
+        try {
+          await next.ready
+        } catch (error) {
+          await this.#stopWorker(next)
+          throw error
+        }
+        await this.#stopWorker(worker)
+        this.#rollingOut.delete(worker)
       }
-      await this.#stopWorker(worker)
+    } finally {
+      // A roll that failed part-way: a worker it did not reach that crashes is a plain crash again.
+      for (const worker of old) {
+        this.#rollingOut.delete(worker)
+        if (worker.exited && !worker.stopping && !this.#stopping) this.#replaceLater(worker)
+      }
     }
   }
 
-  #startWorker(): Worker {
+  #startWorker(role: Worker['role']): Worker {
     const { command, env, readyTimeoutMs } = this.#options
-    const worker = new Worker(command, this.#sockets, env ?? {}, readyTimeoutMs)
+    const worker = new Worker(command, this.#sockets, env ?? {}, readyTimeoutMs, role)
     this.#workers.add(worker)
     this.#event({ type: 'started', pid: worker.pid })
     worker.ready.then(
@@ -289,7 +337,10 @@ export class Supervisor {
 
   #exited(worker: Worker, code: number | null, signal: NodeJS.Signals | null): void {
     this.#workers.delete(worker)
-    if (worker.stopping || this.#stopping) {
+    // Asked to stop; or never ready, started at the start or by a roll,
+    // whose starter reports it (start() fails; restart() rejects, the old
+    // workers staying): not a crash to replace.
+    if (worker.stopping || this.#stopping || (!worker.wasReady && worker.role !== 'replacement')) {
       this.#event({ type: 'exited', pid: worker.pid, code, signal })
       return
     }
@@ -301,14 +352,22 @@ export class Supervisor {
       const error = new CrashLoopError(this.#crashes.length, this.#options.crashWindowMs, code, signal)
       // Settled before stop() resolves it: the error is the outcome.
       this.#finish(error)
-      void this.stop()
+      void this.stop().catch(() => {})
       return
     }
-    const delayMs = Math.min(5_000, 100 * 2 ** (this.#crashes.length - 1))
+    // One the rolling restart replaces gets its successor from the roll.
+    if (!this.#rollingOut.has(worker)) this.#replaceLater(worker)
+  }
+
+  /** Starts a successor for a crashed worker after the back-off. */
+  #replaceLater(worker: Worker): void {
+    if (worker.replaced) return
+    worker.replaced = true
+    const delayMs = Math.min(5_000, 100 * 2 ** Math.max(0, this.#crashes.length - 1))
     this.#event({ type: 'replacing', pid: worker.pid, delayMs })
     const timer = setTimeout(() => {
       this.#replacements.delete(timer)
-      if (!this.#stopping) this.#startWorker()
+      if (!this.#stopping) this.#startWorker('replacement')
     }, delayMs)
     this.#replacements.add(timer)
   }

@@ -57,7 +57,8 @@ export function inspectSocket(fd: number): SocketFacts | undefined {
   const unix = rowOf('unix', inode, 6)
   if (unix !== undefined) {
     const kind = UNIX_TYPES[unix[4] ?? ''] ?? 'other'
-    const name = unix[7] ?? ''
+    // The path is the rest of the line: it may hold spaces.
+    const name = unix.at(-1) ?? ''
     return {
       kind,
       // /proc writes an abstract name with '@' for its leading NUL.
@@ -113,7 +114,10 @@ function rowOf(table: string, inode: string, column: number): string[] | undefin
   for (const line of text.split('\n')) {
     if (!line.includes(inode)) continue
     const fields = line.trim().split(/\s+/)
-    if (fields[column] === inode) return fields
+    if (fields[column] !== inode) continue
+    // /proc/net/unix ends with the path, which may hold spaces: as one field, last.
+    if (table === 'unix') return [...fields.slice(0, 7), /^\s*(?:\S+\s+){7}(.*)$/.exec(line)?.[1] ?? '']
+    return fields
   }
   return undefined
 }

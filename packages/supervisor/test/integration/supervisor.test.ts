@@ -1,10 +1,10 @@
-import { existsSync, mkdtempSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { BindError, bindSharedSocket, InvalidOptionError, TCPServer } from '@socketserver/core'
-import { Supervisor, type SupervisorEvent, WorkerNotReadyError } from '@socketserver/supervisor'
+import { CrashLoopError, Supervisor, type SupervisorEvent, WorkerNotReadyError } from '@socketserver/supervisor'
 import { openDatagramClient, processAlive, registerCleanup, until } from '@socketserver/testing'
 import { describe, expect, test } from 'vitest'
 
@@ -85,6 +85,49 @@ describe('Supervisor', () => {
     ).rejects.toThrow(WorkerNotReadyError)
     const again = await TCPServer.listen({ host: '127.0.0.1', port })
     await again.close()
+  })
+
+  test('a rolling restart whose new worker dies before it is ready rejects, and the old workers keep serving (no crash loop, no extra worker)', async () => {
+    const flag = join(mkdtempSync(join(tmpdir(), 'ss-supervisor-flag-')), 'die')
+    const supervisor = await Supervisor.start({
+      command: [process.execPath, WORKER],
+      listeners: [{ transport: 'tcp', host: '127.0.0.1', port: 0 }],
+      processes: 2,
+      env: { WORKER_DIE_IF: flag },
+      maxCrashes: 2,
+    })
+    registerCleanup(() => supervisor.stop())
+    const old = supervisor.pids
+    writeFileSync(flag, '')
+    await expect(supervisor.restart()).rejects.toThrow(/exited with code 3 before it was ready/)
+    expect(supervisor.pids.sort()).toEqual([...old].sort())
+    const port = (supervisor.addresses[0] as { port: number }).port
+    expect(old).toContain(await pidFrom(port))
+    rmSync(flag)
+    // A worker that crashes during a restart is replaced once: still two workers after it.
+    const restarting = supervisor.restart()
+    process.kill(old[0] as number, 'SIGKILL')
+    await restarting.catch(() => {})
+    await until(() => supervisor.pids.length === 2 && !supervisor.pids.some((pid) => old.includes(pid)), 20_000, 'two new workers')
+    await supervisor.stop()
+    await supervisor.done
+  })
+
+  test('workers that keep crashing reject done with CrashLoopError; stop() still resolves', async () => {
+    const flag = join(mkdtempSync(join(tmpdir(), 'ss-supervisor-loop-')), 'die')
+    const supervisor = await Supervisor.start({
+      command: [process.execPath, WORKER],
+      listeners: [{ transport: 'tcp', host: '127.0.0.1', port: 0 }],
+      processes: 1,
+      env: { WORKER_DIE_IF: flag },
+      maxCrashes: 3,
+    })
+    writeFileSync(flag, '')
+    // Its replacements die before they are ready: crashes too.
+    process.kill(supervisor.pids[0] as number, 'SIGKILL')
+    await expect(supervisor.done).rejects.toThrow(CrashLoopError)
+    await supervisor.stop()
+    expect(supervisor.pids).toEqual([])
   })
 
   test('bad options are refused naming the option', async () => {
