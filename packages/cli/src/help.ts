@@ -64,6 +64,10 @@ Options:
   --tls-client-cert MODE  none | request | require (default none; require needs --tls-ca)
   --tls-handshake-timeout-ms N
                           longest a TLS handshake may take (default 10000)
+  --processes N           N worker processes (auto: one per CPU) serving every listener,
+                          each bound once by a supervisor; SIGHUP replaces the workers one
+                          by one (new code, no connection lost), a crashed one is replaced
+                          (not --unix-dgram: a Unix datagram socket cannot be shared)
   -h, --help              this text
   -v, --version           the version
 
