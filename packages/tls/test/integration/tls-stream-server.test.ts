@@ -50,6 +50,28 @@ function tlsConnect(
   })
 }
 
+/** A TLS client that first sends a PROXY v1 header (client 203.0.113.5:443) on its connection to `address`. */
+async function tlsAfterProxyHeader(address: SocketAddress): Promise<LoopbackClient> {
+  const raw =
+    'path' in address
+      ? net.connect({ path: address.path ?? '' })
+      : net.connect((address as { port: number }).port, (address as { host: string }).host)
+  registerCleanup(() => raw.destroy())
+  await new Promise((resolve) => raw.once('connect', resolve))
+  raw.write(
+    encodeProxyHeaderV1({
+      command: 'proxy',
+      source: { transport: 'tcp', host: '203.0.113.5', port: 443, family: 'IPv4' },
+      destination: { transport: 'tcp', host: '198.51.100.1', port: 443, family: 'IPv4' },
+    }),
+  )
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect({ socket: raw, servername: 'localhost', ca: certificates.ca })
+    socket.once('secureConnect', () => resolve(new LoopbackClient(socket as unknown as net.Socket)))
+    socket.once('error', reject)
+  })
+}
+
 describe('withTLS()', () => {
   test.each(['TLSv1.3', 'TLSv1.2'] as const)(
     '%s: the handler reads and writes the TLS socket, and request.tls says what was agreed',
@@ -365,21 +387,7 @@ describe('withTLS()', () => {
     const serving = serveInBackground(server, async (request: TLSStreamRequest & Partial<ProxiedStreamRequest>) => {
       request.socket.end(`${formatAddress(request.clientAddress)} ${request.proxy?.version} ${request.tls.protocol}\n`)
     })
-    const raw = net.connect({ path: (server.address as { path: string }).path })
-    registerCleanup(() => raw.destroy())
-    await new Promise((resolve) => raw.once('connect', resolve))
-    raw.write(
-      encodeProxyHeaderV1({
-        command: 'proxy',
-        source: { transport: 'tcp', host: '203.0.113.5', port: 443, family: 'IPv4' },
-        destination: { transport: 'tcp', host: '198.51.100.1', port: 443, family: 'IPv4' },
-      }),
-    )
-    const { client } = await new Promise<{ client: LoopbackClient }>((resolve, reject) => {
-      const socket = tls.connect({ socket: raw, servername: 'localhost', ca: certificates.ca })
-      socket.once('secureConnect', () => resolve({ client: new LoopbackClient(socket as unknown as net.Socket) }))
-      socket.once('error', reject)
-    })
+    const client = await tlsAfterProxyHeader(server.address)
     expect(await client.readLine()).toBe('203.0.113.5:443 1 TLSv1.3\n')
     client.destroy()
     await serving.stop()
@@ -412,21 +420,7 @@ describe('withTLS()', () => {
     const serving = serveInBackground(server, null, {
       policy: forked({ module: new URL('../fixtures/describe-tls.mjs', import.meta.url), maxChildren: 1 }),
     })
-    const raw = net.connect((server.address as { port: number }).port, '127.0.0.1')
-    registerCleanup(() => raw.destroy())
-    await new Promise((resolve) => raw.once('connect', resolve))
-    raw.write(
-      encodeProxyHeaderV1({
-        command: 'proxy',
-        source: { transport: 'tcp', host: '203.0.113.5', port: 443, family: 'IPv4' },
-        destination: { transport: 'tcp', host: '198.51.100.1', port: 443, family: 'IPv4' },
-      }),
-    )
-    const client = await new Promise<LoopbackClient>((resolve, reject) => {
-      const socket = tls.connect({ socket: raw, servername: 'localhost', ca: certificates.ca })
-      socket.once('secureConnect', () => resolve(new LoopbackClient(socket as unknown as net.Socket)))
-      socket.once('error', reject)
-    })
+    const client = await tlsAfterProxyHeader(server.address)
     expect((await client.readLine()).split(' ').slice(1)).toEqual(['TLSv1.3', 'false', '-', '203.0.113.5:443\n'])
     await client.send('relayed\n')
     expect(await client.readLine()).toBe('relayed\n')
