@@ -21,7 +21,8 @@ import type { CommandIO } from './main.js'
 
 /**
  * Runs the supervisor until SIGINT or SIGTERM (every worker drains, exit
- * 0); SIGHUP restarts the workers one by one.
+ * 0; a second signal ends their running requests at once); SIGHUP restarts
+ * the workers one by one.
  *
  * @returns The exit status: 0 after a stop, 1 when a listener cannot be
  *   bound or the workers kept crashing, 2 when a worker cannot start (a
@@ -53,7 +54,14 @@ export async function superviseCommand(argv: readonly string[], config: ServeCom
   })
   io.stderr.write(`socketserver: ${processes} workers serving (pids ${supervisor.pids.join(', ')})\n`)
   notifyServiceManager('READY=1').catch((error: unknown) => io.stderr.write(`socketserver: ${describeFailure(error)}\n`))
+  let stopping = false
   const onStop = (): void => {
+    if (stopping) {
+      // A second signal, as in one process: the workers end their running requests at once.
+      for (const pid of supervisor.pids) process.kill(pid, 'SIGTERM')
+      return
+    }
+    stopping = true
     notifyServiceManager('STOPPING=1').catch(() => {})
     void supervisor.stop()
   }

@@ -391,7 +391,18 @@ describe('socketserver serve', () => {
   test('--help documents the command and exits 0', async () => {
     const { code, stdout } = await run(['--help'])
     expect(code).toBe(0)
-    for (const word of ['--tcp', '--udp', '--unix', '--unix-dgram', '--policy', '--max-packet-size', '--processes', '--listen-fds', 'chargen', 'RFC 868'])
+    for (const word of [
+      '--tcp',
+      '--udp',
+      '--unix',
+      '--unix-dgram',
+      '--policy',
+      '--max-packet-size',
+      '--processes',
+      '--listen-fds',
+      'chargen',
+      'RFC 868',
+    ])
       expect(stdout).toContain(word)
   })
 

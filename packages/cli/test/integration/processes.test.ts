@@ -24,6 +24,13 @@ export default async (request) => {
       const line = pending.slice(0, at)
       pending = pending.slice(at + 1)
       if (line === 'crash') process.exit(3)
+      if (line === 'stuck') {
+        // Ignores the stop notice (says it heard it); only the force ends it.
+        request.socket.write('stuck\\n')
+        request.stopping.addEventListener('abort', () => request.socket.write('told\\n'), { once: true })
+        await new Promise((resolve) => request.signal.addEventListener('abort', resolve, { once: true }))
+        return
+      }
       if (line === 'hold') {
         request.socket.write(process.pid + ' holding\\n')
         await new Promise((resolve) => request.stopping.addEventListener('abort', resolve, { once: true }))
@@ -282,6 +289,26 @@ describe('--processes', () => {
     const [first, second] = received.split('\n')
     expect(workers).toContain(Number(first?.split(' ')[0]))
     expect(second).toBe(`${first?.split(' ')[0]} hold`)
+    expect(await cli.exit).toBe(0)
+    for (const pid of workers) expect(processAlive(pid)).toBe(false)
+  })
+
+  test('a second SIGTERM ends the running requests at once, as in one process', async () => {
+    const cli = await startSupervised(['serve', handlerModule(), '--tcp', '127.0.0.1:0', '--processes', '2'], 1)
+    const workers = cli.pids()
+    const { port } = addressOf(cli.lines[0] as string)
+    const socket = net.connect({ host: '127.0.0.1', port }, () => socket.write('stuck\n'))
+    registerCleanup(() => socket.destroy())
+    let received = ''
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.toString()
+    })
+    socket.on('error', () => {})
+    await until(() => received.includes('stuck\n'), 10_000, 'the request to run')
+    cli.child.kill('SIGTERM')
+    // The drain has begun (the handler heard the stop notice); it would wait 30 s.
+    await until(() => received.includes('told\n'), 10_000, 'the stop notice')
+    cli.child.kill('SIGTERM')
     expect(await cli.exit).toBe(0)
     for (const pid of workers) expect(processAlive(pid)).toBe(false)
   })
