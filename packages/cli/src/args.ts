@@ -290,10 +290,6 @@ export function parseArgs(argv: readonly string[]): Command {
   const stream = new Set(['tcp', 'unix', 'tls', 'tls-unix'])
   if (config.proxyProtocol !== undefined && !config.listenFds && !config.listeners.some((spec) => stream.has(spec.transport)))
     throw new UsageError('Cannot use --proxy-protocol without a stream listener: it applies to --tcp, --unix, --tls and --tls-unix')
-  if (config.processes !== undefined && config.listeners.some((spec) => spec.transport === 'unix-dgram'))
-    throw new UsageError(
-      'Cannot use --unix-dgram with --processes: a Unix datagram socket cannot be shared by worker processes (Node cannot adopt one); serve it in one process',
-    )
   const tlsListeners = config.listeners.some((spec) => spec.transport === 'tls' || spec.transport === 'tls-unix')
   const tlsOptions = (Object.keys(TLS_FLAGS) as Array<keyof TLSFiles>).filter((key) => config[key] !== undefined)
   if (tlsListeners) {

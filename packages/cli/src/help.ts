@@ -67,7 +67,7 @@ Options:
   --processes N           N worker processes (auto: one per CPU) serving every listener,
                           each bound once by a supervisor; SIGHUP replaces the workers one
                           by one (new code, no connection lost), a crashed one is replaced
-                          (not --unix-dgram: a Unix datagram socket cannot be shared)
+                          (--unix-dgram datagrams are relayed to the workers by the supervisor)
   -h, --help              this text
   -v, --version           the version
 

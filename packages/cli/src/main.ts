@@ -28,7 +28,7 @@ import {
   UnixStreamServer,
 } from '@socketserver/core'
 import { withProxyProtocol } from '@socketserver/proxy-protocol'
-import { supervisedWorker } from '@socketserver/supervisor'
+import { type SupervisedWorker, supervisedWorker } from '@socketserver/supervisor'
 import { type TLSOptions, type TLSStreamServer, withTLS } from '@socketserver/tls'
 import { type ListenerSpec, parseArgs, type ServeCommand, type TLSFiles } from './args.js'
 import { describeFailure, UsageError } from './errors.js'
@@ -107,7 +107,7 @@ export async function main(argv: readonly string[], io: CommandIO = defaultIO): 
   try {
     tlsOptions = config.listeners.some((spec) => spec.transport === 'tls' || spec.transport === 'tls-unix') ? readTLS(config) : undefined
     for (const [index, spec] of config.listeners.entries()) {
-      const server = await bind(spec, config, tlsOptions, worker?.listeners[index]?.fd)
+      const server = await bind(spec, config, tlsOptions, worker, index)
       servers.push(server)
       if (spec.transport === 'tls' || spec.transport === 'tls-unix') tlsServers.push(server as unknown as TLSStreamServer)
     }
@@ -192,16 +192,19 @@ function policyOf(config: ServeCommand, loaded: LoadedHandler): Policy {
 }
 
 /**
- * The server of a listener: bound here, or (in a supervisor's worker) made
- * of the descriptor `inheritedFd` the supervisor bound for it.
+ * The server of a listener: bound here, or (in a supervisor's `worker`) made
+ * of the descriptor the supervisor bound for listener `index`, or fed with
+ * the datagrams it relays.
  */
 function bind(
   spec: ListenerSpec,
   config: ServeCommand,
   tlsOptions: TLSOptions | undefined,
-  inheritedFd: number | undefined,
+  worker: SupervisedWorker | undefined,
+  index: number,
 ): Promise<Server<Request>> {
   const maxPacketSize = config.maxPacketSize
+  const inheritedFd = worker?.listeners[index]?.fd
   if (inheritedFd !== undefined) {
     switch (spec.transport) {
       case 'tls':
@@ -215,7 +218,8 @@ function bind(
       case 'udp':
         return UDPServer.fromFd(inheritedFd, { maxPacketSize })
       case 'unix-dgram':
-        return Promise.reject(new UsageError('Cannot serve an inherited Unix datagram socket'))
+        // The supervisor reads it and relays each datagram (fd -1).
+        return (worker as SupervisedWorker).server(index, { maxPacketSize })
     }
   }
   switch (spec.transport) {

@@ -6,15 +6,8 @@
  * @module
  */
 
-import {
-  formatAddress,
-  listenFds,
-  notifyServiceManager,
-  type SharedSocket,
-  type SharedSocketAddress,
-  sharedSocketFromFd,
-} from '@socketserver/core'
-import { CrashLoopError, Supervisor } from '@socketserver/supervisor'
+import { formatAddress, listenFds, notifyServiceManager, type SharedSocket, sharedSocketFromFd } from '@socketserver/core'
+import { CrashLoopError, type SupervisedListener, Supervisor } from '@socketserver/supervisor'
 import type { ListenerSpec, ServeCommand } from './args.js'
 import { describeFailure, UsageError } from './errors.js'
 import type { CommandIO } from './main.js'
@@ -102,7 +95,7 @@ function inheritedSockets(): SharedSocket[] {
 }
 
 /** What the supervisor binds for a listener (a TLS one is TCP or Unix: its workers speak TLS). */
-function sharedAddress(spec: ListenerSpec): SharedSocketAddress {
+function sharedAddress(spec: ListenerSpec): SupervisedListener {
   switch (spec.transport) {
     case 'tcp':
     case 'tls':
@@ -113,8 +106,8 @@ function sharedAddress(spec: ListenerSpec): SharedSocketAddress {
     case 'tls-unix':
       return { transport: 'unix', path: spec.path }
     case 'unix-dgram':
-      // Refused by parseArgs already.
-      throw new Error('Cannot share a Unix datagram socket between processes')
+      // Bound by the supervisor, its datagrams relayed to the workers.
+      return { transport: 'unix-dgram', path: spec.path }
   }
 }
 

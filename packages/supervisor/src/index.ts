@@ -25,6 +25,7 @@ export {
   DEFAULT_MAX_CRASHES,
   DEFAULT_READY_TIMEOUT_MS,
   DEFAULT_STOP_TIMEOUT_MS,
+  type SupervisedListener,
   Supervisor,
   type SupervisorEvent,
   type SupervisorOptions,

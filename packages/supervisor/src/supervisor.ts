@@ -7,7 +7,16 @@
  */
 
 import { type ChildProcess, spawn } from 'node:child_process'
-import { bindSharedSocket, InvalidOptionError, type SharedSocket, type SharedSocketAddress, type SocketAddress } from '@socketserver/core'
+import {
+  bindSharedSocket,
+  type DatagramRequest,
+  InvalidOptionError,
+  type SharedSocket,
+  type SharedSocketAddress,
+  type SocketAddress,
+  WorkerCrashedError,
+} from '@socketserver/core'
+import { DatagramRelay } from './datagram-relay.js'
 import { CrashLoopError, WorkerNotReadyError } from './errors.js'
 import { type FromWorker, SUPERVISED_ENV, type ToWorker, type WorkerSetup } from './protocol.js'
 
@@ -33,7 +42,7 @@ export interface SupervisorOptions {
    * `sharedSocketFromFd()`: a supervisor that was passed its sockets by
    * systemd), which become the supervisor's to close.
    */
-  listeners: ReadonlyArray<SharedSocketAddress | SharedSocket>
+  listeners: ReadonlyArray<SupervisedListener>
   /** How many workers. */
   processes: number
   /** Extra environment variables for the workers. */
@@ -50,10 +59,27 @@ export interface SupervisorOptions {
   onEvent?: (event: SupervisorEvent) => void
 }
 
+/**
+ * A listener of the workers: an address to bind, a socket already bound,
+ * or a Unix datagram socket's path (bound here and relayed: Node cannot
+ * adopt an inherited Unix datagram socket).
+ */
+export type SupervisedListener = SharedSocketAddress | SharedSocket | { readonly transport: 'unix-dgram'; readonly path: string }
+
+/** A bound listener: shared with the workers, or relayed to them. */
+interface Bound {
+  readonly address: SocketAddress
+  readonly socket?: SharedSocket
+  readonly relay?: DatagramRelay
+}
+
 /** What happened to a worker. */
 export interface SupervisorEvent {
-  readonly type: 'started' | 'ready' | 'stopping' | 'exited' | 'crashed' | 'replacing'
+  readonly type: 'started' | 'ready' | 'stopping' | 'exited' | 'crashed' | 'replacing' | 'datagram-failed'
+  /** The worker's; -1 for a `datagram-failed` that no worker took. */
   readonly pid: number
+  /** For `datagram-failed`: why a relayed Unix datagram was not served. */
+  readonly error?: unknown
   /** For `exited` and `crashed`. */
   readonly code?: number | null
   readonly signal?: NodeJS.Signals | null
@@ -86,24 +112,37 @@ class Worker {
 
   constructor(
     command: readonly string[],
-    sockets: readonly SharedSocket[],
+    listeners: readonly Bound[],
     env: NodeJS.ProcessEnv,
     readyTimeoutMs: number,
     role: Worker['role'],
   ) {
     this.role = role
-    const setup: WorkerSetup = { listeners: sockets.map((socket, index) => ({ fd: 3 + index, address: socket.address })) }
+    // Shared sockets at 3, 4, ... in order; a relayed listener has none (-1).
+    const fds: number[] = []
+    const setup: WorkerSetup = {
+      listeners: listeners.map(({ socket, address }) => {
+        if (socket === undefined) return { fd: -1, address }
+        fds.push(socket.fd)
+        return { fd: 2 + fds.length, address }
+      }),
+    }
     const workerEnv: NodeJS.ProcessEnv = { ...process.env, ...env, [SUPERVISED_ENV]: JSON.stringify(setup) }
     // The service manager hears from the supervisor only (systemd's NotifyAccess=main).
     delete workerEnv.NOTIFY_SOCKET
     this.process = spawn(command[0] as string, command.slice(1), {
       // The listeners at 3, 4, ... (as socket activation passes them), the channel after them.
-      stdio: ['ignore', 'inherit', 'inherit', ...sockets.map((socket) => socket.fd), 'ipc'],
+      stdio: ['ignore', 'inherit', 'inherit', ...fds, 'ipc'],
       env: workerEnv,
+      // Relayed datagrams and replies cross as bytes.
+      serialization: 'advanced',
     })
     this.exit = new Promise((resolve) => {
       this.process.once('exit', (code, signal) => {
         this.#exited = true
+        // Datagrams it was serving fail with it.
+        for (const relayed of this.#relayed.values()) relayed.reject(new WorkerCrashedError(code, signal, relayed.request.clientAddress))
+        this.#relayed.clear()
         resolve({ code, signal })
       })
       this.process.once('error', (error) => {
@@ -121,7 +160,8 @@ class Worker {
         this.process.kill('SIGKILL')
       }, readyTimeoutMs)
       this.process.on('message', (message: FromWorker) => {
-        if (message?.type === 'ready') {
+        if (message?.type === 'reply' || message?.type === 'datagram-done') this.#onRelayMessage(message)
+        else if (message?.type === 'ready') {
           clearTimeout(timer)
           this.wasReady = true
           resolve()
@@ -148,6 +188,49 @@ class Worker {
 
   get pid(): number {
     return this.process.pid ?? -1
+  }
+
+  /** Whether it may be given relayed datagrams now. */
+  get serving(): boolean {
+    return this.wasReady && !this.stopping && !this.#exited && this.process.connected
+  }
+
+  readonly #relayed = new Map<number, { request: DatagramRequest; resolve: () => void; reject: (error: Error) => void }>()
+  #nextDatagram = 0
+
+  /** Hands a datagram of listener `listener` to it; resolves once it was served, its replies sent from here. */
+  relayDatagram(listener: number, request: DatagramRequest): Promise<void> {
+    const id = ++this.#nextDatagram
+    return new Promise((resolve, reject) => {
+      this.#relayed.set(id, { request, resolve, reject })
+      const message: ToWorker = { type: 'datagram', listener, id, data: request.data, from: request.clientAddress }
+      this.process.send(message)
+    })
+  }
+
+  #onRelayMessage(message: FromWorker): void {
+    if (message.type === 'datagram-done') {
+      const relayed = this.#relayed.get(message.id)
+      this.#relayed.delete(message.id)
+      relayed?.resolve()
+    } else if (message.type === 'reply') {
+      const relayed = this.#relayed.get(message.id)
+      const answer = (error?: string): void => {
+        const result: ToWorker = {
+          type: 'reply-result',
+          listener: message.listener,
+          seq: message.seq,
+          ...(error === undefined ? {} : { error }),
+        }
+        if (this.process.connected) this.process.send(result)
+      }
+      if (relayed === undefined) answer('the datagram is no longer being served')
+      else
+        relayed.request.reply(message.data).then(
+          () => answer(),
+          (error: unknown) => answer((error as Error).message ?? String(error)),
+        )
+    }
   }
 
   get exited(): boolean {
@@ -194,7 +277,8 @@ class Worker {
  */
 export class Supervisor {
   readonly #options: ResolvedOptions
-  readonly #sockets: SharedSocket[]
+  readonly #listeners: Bound[] = []
+  #nextTarget = 0
   readonly #workers = new Set<Worker>()
   readonly #crashes: number[] = []
   #stopping = false
@@ -206,9 +290,8 @@ export class Supervisor {
   #finish!: (error?: Error) => void
   #stopped: Promise<void> | undefined
 
-  private constructor(options: ResolvedOptions, sockets: SharedSocket[]) {
+  private constructor(options: ResolvedOptions) {
     this.#options = options
-    this.#sockets = sockets
     this.done = new Promise<void>((resolve, reject) => {
       this.#finish = (error) => (error === undefined ? resolve() : reject(error))
     })
@@ -228,14 +311,13 @@ export class Supervisor {
    */
   static async start(options: SupervisorOptions): Promise<Supervisor> {
     const resolved = resolveOptions(options)
-    const sockets: SharedSocket[] = []
+    const supervisor = new Supervisor(resolved)
     try {
-      for (const listener of resolved.listeners) sockets.push('fd' in listener ? listener : await bindSharedSocket(listener))
+      for (const [index, listener] of resolved.listeners.entries()) await supervisor.#bind(listener, index)
     } catch (error) {
-      for (const socket of sockets) socket.close()
+      await supervisor.#closeListeners()
       throw error
     }
-    const supervisor = new Supervisor(resolved, sockets)
     try {
       await Promise.all(Array.from({ length: resolved.processes }, () => supervisor.#startWorker('start').ready))
     } catch (error) {
@@ -247,7 +329,7 @@ export class Supervisor {
 
   /** Where the listeners are bound, in the order given (port 0 resolved). */
   get addresses(): SocketAddress[] {
-    return this.#sockets.map((socket) => socket.address)
+    return this.#listeners.map((listener) => listener.address)
   }
 
   /** The pids of the workers alive now. */
@@ -284,8 +366,10 @@ export class Supervisor {
   async #stop(): Promise<void> {
     this.#stopping = true
     for (const timer of this.#replacements) clearTimeout(timer)
+    // Relayed datagrams first, while the workers that serve them still run.
+    await Promise.all(this.#listeners.map(({ relay }) => relay?.close()))
     await Promise.all([...this.#workers].map((worker) => this.#stopWorker(worker)))
-    for (const socket of this.#sockets) socket.close()
+    await this.#closeListeners()
     // `done` resolves, unless a crash loop rejected it first.
     this.#finish()
   }
@@ -319,7 +403,7 @@ export class Supervisor {
 
   #startWorker(role: Worker['role']): Worker {
     const { command, env, readyTimeoutMs } = this.#options
-    const worker = new Worker(command, this.#sockets, env ?? {}, readyTimeoutMs, role)
+    const worker = new Worker(command, this.#listeners, env ?? {}, readyTimeoutMs, role)
     this.#workers.add(worker)
     this.#event({ type: 'started', pid: worker.pid })
     worker.ready.then(
@@ -370,6 +454,37 @@ export class Supervisor {
       if (!this.#stopping) this.#startWorker('replacement')
     }, delayMs)
     this.#replacements.add(timer)
+  }
+
+  async #bind(listener: SupervisedListener, index: number): Promise<void> {
+    if ('fd' in listener) {
+      this.#listeners.push({ address: listener.address, socket: listener })
+    } else if (listener.transport === 'unix-dgram') {
+      const relay = await DatagramRelay.bind(
+        listener.path,
+        index,
+        () => this.#nextServingWorker(),
+        (error) => this.#event({ type: 'datagram-failed', pid: -1, error }),
+      )
+      this.#listeners.push({ address: relay.address, relay })
+    } else {
+      const socket = await bindSharedSocket(listener)
+      this.#listeners.push({ address: socket.address, socket })
+    }
+  }
+
+  async #closeListeners(): Promise<void> {
+    for (const { socket } of this.#listeners) socket?.close()
+    // (Closing a relay twice is harmless.)
+    await Promise.all(this.#listeners.map(({ relay }) => relay?.close()))
+  }
+
+  /** The next worker, round-robin, that serves now (relayed datagrams go to it). */
+  #nextServingWorker(): Worker | undefined {
+    const serving = [...this.#workers].filter((worker) => worker.serving)
+    if (serving.length === 0) return undefined
+    this.#nextTarget = (this.#nextTarget + 1) % serving.length
+    return serving[this.#nextTarget]
   }
 
   #event(event: SupervisorEvent): void {

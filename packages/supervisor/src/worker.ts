@@ -14,6 +14,7 @@ import {
   UnixStreamServer,
 } from '@socketserver/core'
 import { type FromWorker, SUPERVISED_ENV, type ToWorker, type WorkerSetup } from './protocol.js'
+import { DatagramRelayServer } from './relayed-datagrams.js'
 
 /** A worker process's view of its supervisor. */
 export interface SupervisedWorker {
@@ -25,8 +26,13 @@ export interface SupervisedWorker {
    * Pass it to `serve()` as its `signal`.
    */
   readonly signal: AbortSignal
-  /** Makes a server of each listener (`fromFd()` of its kind), in order. */
+  /**
+   * Makes a server of each listener (`fromFd()` of its kind; for a Unix
+   * datagram listener, one the supervisor relays datagrams to), in order.
+   */
   servers(options?: InheritedServerOptions): Promise<Array<Server<Request>>>
+  /** The server of listener `index` alone (see {@link SupervisedWorker.servers}). */
+  server(index: number, options?: InheritedServerOptions): Promise<Server<Request>>
   /** Tells the supervisor that this worker serves: call it once `serve()` runs on every listener. */
   ready(): void
   /** Tells the supervisor that this worker cannot serve, and why (it then exits). */
@@ -60,14 +66,38 @@ export function supervisedWorker(): SupervisedWorker | undefined {
   // The worker's own children are not the supervisor's workers.
   delete process.env[SUPERVISED_ENV]
   const stop = new AbortController()
+  const relays = new Map<number, DatagramRelayServer>()
   process.on('message', (message: ToWorker) => {
     if (message?.type === 'stop') stop.abort()
+    else if (message?.type === 'datagram' || message?.type === 'reply-result') relays.get(message.listener)?.receive(message)
   })
   // The supervisor died (or let go): stop too, so nothing is left running.
   process.once('disconnect', () => stop.abort())
-  ;(process.channel as { unref?: () => void } | undefined)?.unref?.()
+  const channel = process.channel as { ref?: () => void; unref?: () => void } | undefined
+  channel?.unref?.()
+  let openRelays = 0
   const send = (message: FromWorker): void => {
     if (process.connected) process.send?.(message)
+  }
+  const serverAt = async (index: number, options: InheritedServerOptions): Promise<Server<Request>> => {
+    const listener = setup.listeners[index]
+    if (listener === undefined) throw new RangeError(`Cannot make the server of listener ${index}: there are ${setup.listeners.length}`)
+    const { fd, address } = listener
+    if (fd === -1) {
+      let relay = relays.get(index)
+      if (relay === undefined) {
+        // Its datagrams come over the channel: while one is open, the channel keeps this process alive.
+        if (openRelays++ === 0) channel?.ref?.()
+        relay = new DatagramRelayServer(index, address, { send }, () => {
+          if (--openRelays === 0) channel?.unref?.()
+        })
+        relays.set(index, relay)
+      }
+      return relay
+    }
+    // The path as the supervisor bound it (the kernel's view of it may be relative).
+    if (address.transport === 'unix' && address.path !== null) return UnixStreamServer.fromFd(fd, { ...options, path: address.path })
+    return serverFromFd(fd, options, address.transport)
   }
   joined = {
     listeners: setup.listeners,
@@ -75,18 +105,14 @@ export function supervisedWorker(): SupervisedWorker | undefined {
     async servers(options = {}) {
       const servers: Array<Server<Request>> = []
       try {
-        for (const { fd, address } of setup.listeners) {
-          // The path as the supervisor bound it (the kernel's view of it may be relative).
-          if (address.transport === 'unix' && address.path !== null)
-            servers.push(await UnixStreamServer.fromFd(fd, { ...options, path: address.path }))
-          else servers.push(await serverFromFd(fd, options, address.transport))
-        }
+        for (const index of setup.listeners.keys()) servers.push(await serverAt(index, options))
       } catch (error) {
         await Promise.all(servers.map((server) => server.close()))
         throw error
       }
       return servers
     },
+    server: (index, options = {}) => serverAt(index, options),
     ready: () => send({ type: 'ready' }),
     failed: (message) => send({ type: 'failed', message }),
   }

@@ -379,7 +379,33 @@ describe('--processes', () => {
     for (const pid of workers) expect(processAlive(pid)).toBe(false)
   })
 
-  test('a handler module that cannot load fails the start with exit 2; --unix-dgram and a bad count are refused', async () => {
+  test('a Unix datagram listener: the supervisor relays its datagrams to the workers, both serve, and a rolling restart hands it to the new ones', async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'ss-processes-dgram-')), 'echo.dgram')
+    const cli = await startSupervised(['serve', handlerModule(), '--unix-dgram', path, '--processes', '2'], 1)
+    expect(cli.lines[0]).toBe(`listening unix-dgram ${path}`)
+    const client = await openDatagramClient({ transport: 'unix-dgram', path })
+    registerCleanup(() => client.close())
+    const servedBy = async (): Promise<number> => {
+      await client.send('who')
+      const reply = Buffer.from(await client.receive(10_000)).toString()
+      expect(reply.endsWith(' who')).toBe(true)
+      return Number(reply.split(' ')[0])
+    }
+    const before = cli.pids()
+    const seen = new Set<number>()
+    for (let i = 0; i < 6; i++) seen.add(await servedBy())
+    expect([...seen].sort()).toEqual([...before].sort())
+    cli.child.kill('SIGHUP')
+    await until(() => cli.stderr().includes('restarted the workers'), 30_000, 'the rolling restart')
+    const after = cli.pids()
+    expect(after).toContain(await servedBy())
+    expect(after.some((pid) => before.includes(pid))).toBe(false)
+    cli.child.kill('SIGTERM')
+    expect(await cli.exit).toBe(0)
+    expect(existsSync(path)).toBe(false)
+  })
+
+  test('a handler module that cannot load fails the start with exit 2; a bad count is refused', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ss-processes-bad-'))
     registerCleanup(() => rmSync(dir, { recursive: true, force: true }))
     writeFileSync(join(dir, 'broken.mjs'), 'throw new Error("broken at load")\n')
@@ -396,9 +422,6 @@ describe('--processes', () => {
     expect(broken.code).toBe(2)
     expect(broken.stderr).toContain('Cannot start a worker')
     expect(broken.stderr).toContain('broken at load')
-    const datagrams = await run(['serve', 'echo', '--unix-dgram', join(dir, 'd.sock'), '--processes', '2'])
-    expect(datagrams.code).toBe(2)
-    expect(datagrams.stderr).toContain('Cannot use --unix-dgram with --processes')
     const zero = await run(['serve', 'echo', '--tcp', '127.0.0.1:0', '--processes', '0'])
     expect(zero.code).toBe(2)
     expect(zero.stderr).toContain('expected a whole number of 1 or more, or auto')

@@ -32,6 +32,7 @@ describe('Supervisor', () => {
         { transport: 'tcp', host: '127.0.0.1', port: 0 },
         { transport: 'unix', path },
         { transport: 'udp', host: '127.0.0.1', port: 0 },
+        { transport: 'unix-dgram', path: `${path}.dgram` },
       ],
       processes: 2,
       onEvent: (event) => events.push(event),
@@ -53,6 +54,15 @@ describe('Supervisor', () => {
     registerCleanup(() => datagrams.close())
     await datagrams.send('who')
     expect(first).toContain(Number(Buffer.from(await datagrams.receive(10_000)).toString()))
+    // The Unix datagram listener is relayed: answered by the workers, round-robin.
+    const relayed = await openDatagramClient({ transport: 'unix-dgram', path: `${path}.dgram` })
+    registerCleanup(() => relayed.close())
+    const answeredBy = new Set<number>()
+    for (let i = 0; i < 4; i++) {
+      await relayed.send('who')
+      answeredBy.add(Number(Buffer.from(await relayed.receive(10_000)).toString()))
+    }
+    expect([...answeredBy].sort()).toEqual([...first].sort())
 
     await supervisor.restart()
     const second = supervisor.pids
@@ -65,6 +75,7 @@ describe('Supervisor', () => {
     await supervisor.done
     await until(() => [...first, ...second].every((pid) => !processAlive(pid)), 5_000, 'every worker to exit')
     expect(existsSync(path)).toBe(false)
+    expect(existsSync(`${path}.dgram`)).toBe(false)
     // Every listener is closed: the port can be bound again.
     const again = await TCPServer.listen({ host: '127.0.0.1', port: tcp.port })
     await again.close()

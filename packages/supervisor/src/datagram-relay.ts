@@ -1,0 +1,73 @@
+/**
+ * The supervisor's side of a Unix datagram listener: it binds the socket
+ * and serves it by relaying each datagram to a worker (Node cannot adopt an
+ * inherited Unix datagram socket, so the workers cannot share it), and each
+ * of the worker's replies back out of the socket.
+ *
+ * @module
+ * @internal
+ */
+
+import { type DatagramRequest, pooled, type SocketAddress, serve, UnixDatagramServer } from '@socketserver/core'
+
+/** A worker that can serve a relayed datagram: resolves when it was served. */
+export interface DatagramTarget {
+  relayDatagram(listener: number, request: DatagramRequest): Promise<void>
+}
+
+/** How many relayed datagrams may be in flight at once, over all workers. */
+const RELAYED_AT_ONCE = 1_024
+
+/** One Unix datagram listener, served by relaying. */
+export class DatagramRelay {
+  readonly #server: UnixDatagramServer
+  readonly #stop = new AbortController()
+  readonly #serving: Promise<void>
+  #closing: Promise<void> | undefined
+
+  private constructor(
+    server: UnixDatagramServer,
+    index: number,
+    pick: () => DatagramTarget | undefined,
+    onError: (error: unknown) => void,
+  ) {
+    this.#server = server
+    this.#serving = serve(
+      server,
+      (request: DatagramRequest) => {
+        const target = pick()
+        if (target === undefined) throw new Error('Cannot relay the datagram: no worker is ready')
+        return target.relayDatagram(index, request)
+      },
+      { signal: this.#stop.signal, policy: pooled({ concurrency: RELAYED_AT_ONCE }), handleError: onError },
+    ).catch(onError)
+  }
+
+  /**
+   * Binds `path` and starts relaying its datagrams to the workers `pick`
+   * chooses; a datagram that cannot be served is passed to `onError`.
+   */
+  static async bind(
+    path: string,
+    index: number,
+    pick: () => DatagramTarget | undefined,
+    onError: (error: unknown) => void,
+  ): Promise<DatagramRelay> {
+    const server = await UnixDatagramServer.bind({ path })
+    return new DatagramRelay(server, index, pick, onError)
+  }
+
+  get address(): SocketAddress {
+    return this.#server.address
+  }
+
+  /** Stops relaying (datagrams in flight finish) and closes the socket, removing its file. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      this.#stop.abort()
+      await this.#serving
+      await this.#server.close()
+    })()
+    return this.#closing
+  }
+}
