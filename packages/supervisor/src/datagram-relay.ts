@@ -18,6 +18,21 @@ export interface DatagramTarget {
 /** How many relayed datagrams may be in flight at once, over all workers. */
 const RELAYED_AT_ONCE = 1_024
 
+/** How long a relayed datagram waits for a worker to serve it when none does, before it is dropped and reported. */
+const WAIT_FOR_WORKER_MS = 10_000
+
+/** The first worker `pick` finds serving, asked again every 10 ms; rejects after {@link WAIT_FOR_WORKER_MS} or when `signal` aborts. */
+async function waitForServing(pick: () => DatagramTarget | undefined, signal: AbortSignal): Promise<DatagramTarget> {
+  const deadline = Date.now() + WAIT_FOR_WORKER_MS
+  for (;;) {
+    const target = pick()
+    if (target !== undefined) return target
+    signal.throwIfAborted()
+    if (Date.now() > deadline) throw new Error(`Cannot relay the datagram: no worker was serving within ${WAIT_FOR_WORKER_MS} ms`)
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+}
+
 /** One Unix datagram listener, served by relaying. */
 export class DatagramRelay {
   readonly #server: UnixDatagramServer
@@ -34,9 +49,9 @@ export class DatagramRelay {
     this.#server = server
     this.#serving = serve(
       server,
-      (request: DatagramRequest) => {
-        const target = pick()
-        if (target === undefined) throw new Error('Cannot relay the datagram: no worker is ready')
+      async (request: DatagramRequest) => {
+        // None serving (at the start, or the only one crashed): wait for one, within reason.
+        const target = pick() ?? (await waitForServing(pick, request.signal))
         return target.relayDatagram(index, request)
       },
       { signal: this.#stop.signal, policy: pooled({ concurrency: RELAYED_AT_ONCE }), handleError: onError },
