@@ -6,19 +6,10 @@
  * @module
  */
 
-import { type ChildProcess, spawn } from 'node:child_process'
-import {
-  bindSharedSocket,
-  type DatagramRequest,
-  InvalidOptionError,
-  type SharedSocket,
-  type SharedSocketAddress,
-  type SocketAddress,
-  WorkerCrashedError,
-} from '@socketserver/core'
+import { bindSharedSocket, InvalidOptionError, type SharedSocket, type SharedSocketAddress, type SocketAddress } from '@socketserver/core'
 import { DatagramRelay } from './datagram-relay.js'
-import { CrashLoopError, WorkerNotReadyError } from './errors.js'
-import { type FromWorker, SUPERVISED_ENV, type ToWorker, type WorkerSetup } from './protocol.js'
+import { CrashLoopError } from './errors.js'
+import { type Bound, WorkerProcess } from './worker-process.js'
 
 /** Crashes within {@link DEFAULT_CRASH_WINDOW_MS} after which the supervisor gives up. */
 export const DEFAULT_MAX_CRASHES = 5
@@ -66,13 +57,6 @@ export interface SupervisorOptions {
  */
 export type SupervisedListener = SharedSocketAddress | SharedSocket | { readonly transport: 'unix-dgram'; readonly path: string }
 
-/** A bound listener: shared with the workers, or relayed to them. */
-interface Bound {
-  readonly address: SocketAddress
-  readonly socket?: SharedSocket
-  readonly relay?: DatagramRelay
-}
-
 /** What happened to a worker. */
 export interface SupervisorEvent {
   readonly type: 'started' | 'ready' | 'stopping' | 'exited' | 'crashed' | 'replacing' | 'datagram-failed'
@@ -89,166 +73,6 @@ export interface SupervisorEvent {
 
 /** The options with their defaults. */
 type ResolvedOptions = Required<Omit<SupervisorOptions, 'env' | 'onEvent'>> & Pick<SupervisorOptions, 'env' | 'onEvent'>
-
-/** One worker process. */
-class Worker {
-  readonly process: ChildProcess
-  readonly ready: Promise<void>
-  readonly exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
-  /** Asked to stop: its exit is not a crash. */
-  stopping = false
-  /** Said it serves. */
-  wasReady = false
-  /** A successor was scheduled for it (once at most). */
-  replaced = false
-  /**
-   * Why it was started: at the start or by a rolling restart (a failure to
-   * start is then its starter's to report, not a crash to replace), or to
-   * replace a crashed worker (whose failure to start is another crash).
-   */
-  readonly role: 'start' | 'roll' | 'replacement'
-  #exited = false
-  #spawnError: Error | undefined
-
-  constructor(
-    command: readonly string[],
-    listeners: readonly Bound[],
-    env: NodeJS.ProcessEnv,
-    readyTimeoutMs: number,
-    role: Worker['role'],
-  ) {
-    this.role = role
-    // Shared sockets at 3, 4, ... in order; a relayed listener has none (-1).
-    const fds: number[] = []
-    const setup: WorkerSetup = {
-      listeners: listeners.map(({ socket, address }) => {
-        if (socket === undefined) return { fd: -1, address }
-        fds.push(socket.fd)
-        return { fd: 2 + fds.length, address }
-      }),
-    }
-    const workerEnv: NodeJS.ProcessEnv = { ...process.env, ...env, [SUPERVISED_ENV]: JSON.stringify(setup) }
-    // The service manager hears from the supervisor only (systemd's NotifyAccess=main).
-    delete workerEnv.NOTIFY_SOCKET
-    this.process = spawn(command[0] as string, command.slice(1), {
-      // The listeners at 3, 4, ... (as socket activation passes them), the channel after them.
-      stdio: ['ignore', 'inherit', 'inherit', ...fds, 'ipc'],
-      env: workerEnv,
-      // Relayed datagrams and replies cross as bytes.
-      serialization: 'advanced',
-    })
-    this.exit = new Promise((resolve) => {
-      this.process.once('exit', (code, signal) => {
-        this.#exited = true
-        // Datagrams it was serving fail with it.
-        for (const relayed of this.#relayed.values()) relayed.reject(new WorkerCrashedError(code, signal, relayed.request.clientAddress))
-        this.#relayed.clear()
-        resolve({ code, signal })
-      })
-      this.process.once('error', (error) => {
-        if (this.process.pid === undefined) {
-          // It could not be started at all (no such program, EAGAIN).
-          this.#spawnError = error
-          this.#exited = true
-          resolve({ code: null, signal: null })
-        }
-      })
-    })
-    this.ready = new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        reject(new WorkerNotReadyError(`it was not ready within readyTimeoutMs (${readyTimeoutMs} ms)`))
-        this.process.kill('SIGKILL')
-      }, readyTimeoutMs)
-      this.process.on('message', (message: FromWorker) => {
-        if (message?.type === 'reply' || message?.type === 'datagram-done') this.#onRelayMessage(message)
-        else if (message?.type === 'ready') {
-          clearTimeout(timer)
-          this.wasReady = true
-          resolve()
-        } else if (message?.type === 'failed') {
-          clearTimeout(timer)
-          reject(new WorkerNotReadyError(message.message))
-        }
-      })
-      void this.exit.then(({ code, signal }) => {
-        clearTimeout(timer)
-        const spawnError = this.#spawnError
-        reject(
-          new WorkerNotReadyError(
-            spawnError !== undefined
-              ? `it could not be started (${spawnError.message})`
-              : `it exited with ${signal ?? `code ${code}`} before it was ready`,
-          ),
-        )
-      })
-    })
-    // A rejection nobody waits for (a worker that fails after start) is handled by its exit.
-    this.ready.catch(() => {})
-  }
-
-  get pid(): number {
-    return this.process.pid ?? -1
-  }
-
-  /** Whether it may be given relayed datagrams now. */
-  get serving(): boolean {
-    return this.wasReady && !this.stopping && !this.#exited && this.process.connected
-  }
-
-  readonly #relayed = new Map<number, { request: DatagramRequest; resolve: () => void; reject: (error: Error) => void }>()
-  #nextDatagram = 0
-
-  /** Hands a datagram of listener `listener` to it; resolves once it was served, its replies sent from here. */
-  relayDatagram(listener: number, request: DatagramRequest): Promise<void> {
-    const id = ++this.#nextDatagram
-    return new Promise((resolve, reject) => {
-      this.#relayed.set(id, { request, resolve, reject })
-      const message: ToWorker = { type: 'datagram', listener, id, data: request.data, from: request.clientAddress }
-      this.process.send(message)
-    })
-  }
-
-  #onRelayMessage(message: FromWorker): void {
-    if (message.type === 'datagram-done') {
-      const relayed = this.#relayed.get(message.id)
-      this.#relayed.delete(message.id)
-      relayed?.resolve()
-    } else if (message.type === 'reply') {
-      const relayed = this.#relayed.get(message.id)
-      const answer = (error?: string): void => {
-        const result: ToWorker = {
-          type: 'reply-result',
-          listener: message.listener,
-          seq: message.seq,
-          ...(error === undefined ? {} : { error }),
-        }
-        if (this.process.connected) this.process.send(result)
-      }
-      if (relayed === undefined) answer('the datagram is no longer being served')
-      else
-        relayed.request.reply(message.data).then(
-          () => answer(),
-          (error: unknown) => answer((error as Error).message ?? String(error)),
-        )
-    }
-  }
-
-  get exited(): boolean {
-    return this.#exited
-  }
-
-  /** Asks it to stop (it drains); kills it after `timeoutMs`. */
-  async stop(timeoutMs: number): Promise<void> {
-    this.stopping = true
-    if (this.#exited) return
-    const message: ToWorker = { type: 'stop' }
-    if (this.process.connected) this.process.send(message)
-    else this.process.kill('SIGTERM')
-    const timer = setTimeout(() => this.process.kill('SIGKILL'), timeoutMs)
-    await this.exit
-    clearTimeout(timer)
-  }
-}
 
 /**
  * Runs `processes` workers that serve the same listeners, each bound once
@@ -279,13 +103,13 @@ export class Supervisor {
   readonly #options: ResolvedOptions
   readonly #listeners: Bound[] = []
   #nextTarget = 0
-  readonly #workers = new Set<Worker>()
+  readonly #workers = new Set<WorkerProcess>()
   readonly #crashes: number[] = []
   #stopping = false
   #restarting: Promise<void> | undefined
   readonly #replacements = new Set<NodeJS.Timeout>()
   /** The workers the rolling restart under way replaces: one of them that crashes gets its successor from the roll. */
-  readonly #rollingOut = new Set<Worker>()
+  readonly #rollingOut = new Set<WorkerProcess>()
   readonly done: Promise<void>
   #finish!: (error?: Error) => void
   #stopped: Promise<void> | undefined
@@ -401,9 +225,9 @@ export class Supervisor {
     }
   }
 
-  #startWorker(role: Worker['role']): Worker {
+  #startWorker(role: WorkerProcess['role']): WorkerProcess {
     const { command, env, readyTimeoutMs } = this.#options
-    const worker = new Worker(command, this.#listeners, env ?? {}, readyTimeoutMs, role)
+    const worker = new WorkerProcess(command, this.#listeners, env ?? {}, readyTimeoutMs, role)
     this.#workers.add(worker)
     this.#event({ type: 'started', pid: worker.pid })
     worker.ready.then(
@@ -414,12 +238,12 @@ export class Supervisor {
     return worker
   }
 
-  async #stopWorker(worker: Worker): Promise<void> {
+  async #stopWorker(worker: WorkerProcess): Promise<void> {
     if (!worker.exited) this.#event({ type: 'stopping', pid: worker.pid })
     await worker.stop(this.#options.stopTimeoutMs)
   }
 
-  #exited(worker: Worker, code: number | null, signal: NodeJS.Signals | null): void {
+  #exited(worker: WorkerProcess, code: number | null, signal: NodeJS.Signals | null): void {
     this.#workers.delete(worker)
     // Asked to stop; or never ready, started at the start or by a roll,
     // whose starter reports it (start() fails; restart() rejects, the old
@@ -444,7 +268,7 @@ export class Supervisor {
   }
 
   /** Starts a successor for a crashed worker after the back-off. */
-  #replaceLater(worker: Worker): void {
+  #replaceLater(worker: WorkerProcess): void {
     if (worker.replaced) return
     worker.replaced = true
     const delayMs = Math.min(5_000, 100 * 2 ** Math.max(0, this.#crashes.length - 1))
@@ -480,7 +304,7 @@ export class Supervisor {
   }
 
   /** The next worker, round-robin, that serves now (relayed datagrams go to it). */
-  #nextServingWorker(): Worker | undefined {
+  #nextServingWorker(): WorkerProcess | undefined {
     const serving = [...this.#workers].filter((worker) => worker.serving)
     if (serving.length === 0) return undefined
     this.#nextTarget = (this.#nextTarget + 1) % serving.length
