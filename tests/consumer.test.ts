@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 
 const exec = promisify(execFile)
 const root = fileURLToPath(new URL('..', import.meta.url))
-const PACKAGES = ['core', 'handlers', 'testing', 'proxy-protocol', 'tls', 'supervisor', 'cli']
+const PACKAGES = ['core', 'handlers', 'testing', 'proxy-protocol', 'tls', 'supervisor', 'oncrpc', 'cli']
 const work = mkdtempSync(join(tmpdir(), 'ss-consumer-'))
 const packs = join(work, 'packs')
 const project = join(work, 'project')

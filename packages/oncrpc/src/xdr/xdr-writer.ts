@@ -1,0 +1,89 @@
+/**
+ * Writing XDR's big-endian 4-byte units into a buffer that grows.
+ *
+ * @module
+ */
+
+/** Appends XDR units to a buffer, doubling it as needed. */
+export class XdrWriter {
+  #bytes: Uint8Array
+  #view: DataView
+  #length = 0
+
+  /** @param capacity - The first buffer's size in bytes. Default 256. */
+  constructor(capacity = 256) {
+    this.#bytes = new Uint8Array(Math.max(8, capacity))
+    this.#view = new DataView(this.#bytes.buffer)
+  }
+
+  /** Bytes written so far. */
+  get length(): number {
+    return this.#length
+  }
+
+  /** What was written, as a view of the buffer (valid until the next write). */
+  result(): Uint8Array {
+    return this.#bytes.subarray(0, this.#length)
+  }
+
+  #room(count: number): void {
+    if (this.#length + count <= this.#bytes.length) return
+    let size = this.#bytes.length * 2
+    while (size < this.#length + count) size *= 2
+    const grown = new Uint8Array(size)
+    grown.set(this.#bytes.subarray(0, this.#length))
+    this.#bytes = grown
+    this.#view = new DataView(grown.buffer)
+  }
+
+  /** A signed 32-bit integer (checked by the type). */
+  int32(value: number): void {
+    this.#room(4)
+    this.#view.setInt32(this.#length, value)
+    this.#length += 4
+  }
+
+  /** An unsigned 32-bit integer (checked by the type). */
+  uint32(value: number): void {
+    this.#room(4)
+    this.#view.setUint32(this.#length, value)
+    this.#length += 4
+  }
+
+  /** A signed 64-bit integer. */
+  int64(value: bigint): void {
+    this.#room(8)
+    this.#view.setBigInt64(this.#length, value)
+    this.#length += 8
+  }
+
+  /** An unsigned 64-bit integer. */
+  uint64(value: bigint): void {
+    this.#room(8)
+    this.#view.setBigUint64(this.#length, value)
+    this.#length += 8
+  }
+
+  /** An IEEE single. */
+  float32(value: number): void {
+    this.#room(4)
+    this.#view.setFloat32(this.#length, value)
+    this.#length += 4
+  }
+
+  /** An IEEE double. */
+  float64(value: number): void {
+    this.#room(8)
+    this.#view.setFloat64(this.#length, value)
+    this.#length += 8
+  }
+
+  /** `data` and zero padding to a multiple of 4. */
+  bytes(data: Uint8Array): void {
+    const padded = data.length + ((4 - (data.length % 4)) % 4)
+    this.#room(padded)
+    this.#bytes.set(data, this.#length)
+    this.#bytes.fill(0, this.#length + data.length, this.#length + padded)
+    this.#length += padded
+  }
+}
