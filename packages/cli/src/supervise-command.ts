@@ -23,6 +23,16 @@ import type { CommandIO } from './main.js'
  */
 export async function superviseCommand(argv: readonly string[], config: ServeCommand, io: CommandIO): Promise<number> {
   const processes = config.processes as number
+  // Relayed Unix datagrams that were not served (a worker died with them,
+  // none was serving, one too large): at most one line a second sums them up.
+  let dropped = 0
+  let lastDropLine = 0
+  const reportDropped = (error: unknown): void => {
+    dropped++
+    if (Date.now() - lastDropLine < 1_000) return
+    lastDropLine = Date.now()
+    io.stderr.write(`socketserver: ${dropped} relayed datagram(s) not served so far; the last: ${describeFailure(error)}\n`)
+  }
   const command = [process.execPath, ...process.execArgv, process.argv[1] as string, ...withoutProcesses(argv)]
   let supervisor: Supervisor
   try {
@@ -30,12 +40,14 @@ export async function superviseCommand(argv: readonly string[], config: ServeCom
     const inherited = config.listenFds ? inheritedSockets() : []
     supervisor = await Supervisor.start({
       command,
-      listeners: [...config.listeners.map(sharedAddress), ...inherited],
+      listeners: [...config.listeners.map((spec) => sharedAddress(spec, config.maxPacketSize)), ...inherited],
       processes,
       stopTimeoutMs: (config.drainTimeoutMs ?? 30_000) + 5_000,
+      drainTimeoutMs: config.drainTimeoutMs,
       onEvent: (event) => {
         if (event.type === 'crashed')
           io.stderr.write(`socketserver: worker ${event.pid} exited with ${event.signal ?? `code ${event.code}`}; replacing it\n`)
+        else if (event.type === 'datagram-failed') reportDropped(event.error)
       },
     })
   } catch (error) {
@@ -95,7 +107,7 @@ function inheritedSockets(): SharedSocket[] {
 }
 
 /** What the supervisor binds for a listener (a TLS one is TCP or Unix: its workers speak TLS). */
-function sharedAddress(spec: ListenerSpec): SupervisedListener {
+function sharedAddress(spec: ListenerSpec, maxPacketSize: number | undefined): SupervisedListener {
   switch (spec.transport) {
     case 'tcp':
     case 'tls':
@@ -107,7 +119,7 @@ function sharedAddress(spec: ListenerSpec): SupervisedListener {
       return { transport: 'unix', path: spec.path }
     case 'unix-dgram':
       // Bound by the supervisor, its datagrams relayed to the workers.
-      return { transport: 'unix-dgram', path: spec.path }
+      return { transport: 'unix-dgram', path: spec.path, maxPacketSize }
   }
 }
 

@@ -29,6 +29,8 @@ export type FromWorker =
   | { type: 'reply'; listener: number; id: number; seq: number; data: Uint8Array }
   /** Relayed datagram `id` was served. */
   | { type: 'datagram-done'; id: number }
+  /** Relayed datagram `id` was not taken (the worker is stopping): the supervisor gives it to another. */
+  | { type: 'datagram-returned'; id: number }
 
 /** Supervisor → worker. */
 export type ToWorker =

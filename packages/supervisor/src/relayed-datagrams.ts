@@ -30,12 +30,13 @@ class RelayedDatagram implements DatagramRequest {
   readonly server: Server<Request>
   readonly #abort = new AbortController()
   readonly #stop = new AbortController()
-  readonly #id: number
+  /** The supervisor's number for it. */
+  readonly id: number
   readonly #relay: DatagramRelayServer
   #closed = false
 
   constructor(id: number, data: Uint8Array, from: SocketAddress, relay: DatagramRelayServer) {
-    this.#id = id
+    this.id = id
     this.data = data
     this.clientAddress = from
     this.server = relay
@@ -60,7 +61,7 @@ class RelayedDatagram implements DatagramRequest {
         ),
       )
     }
-    return this.#relay.reply(this.#id, typeof data === 'string' ? Buffer.from(data) : data, this.clientAddress)
+    return this.#relay.reply(this.id, typeof data === 'string' ? Buffer.from(data) : data, this.clientAddress)
   }
 
   stop(reason?: unknown): void {
@@ -74,7 +75,7 @@ class RelayedDatagram implements DatagramRequest {
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
-    this.#relay.done(this.#id)
+    this.#relay.done(this.id)
   }
 }
 
@@ -86,7 +87,7 @@ export class DatagramRelayServer implements Server<DatagramRequest> {
   readonly address: SocketAddress
   readonly #index: number
   readonly #channel: RelayChannel
-  readonly #queue: DatagramRequest[] = []
+  readonly #queue: RelayedDatagram[] = []
   readonly #waiting: Array<(result: IteratorResult<DatagramRequest, undefined>) => void> = []
   readonly #replies = new Map<number, { resolve: () => void; reject: (error: Error) => void; to: SocketAddress }>()
   #nextReply = 0
@@ -118,7 +119,7 @@ export class DatagramRelayServer implements Server<DatagramRequest> {
   receive(message: ToWorker): void {
     if (message.type === 'datagram') {
       if (this.#closed) {
-        this.#channel.send({ type: 'datagram-done', id: message.id })
+        this.#channel.send({ type: 'datagram-returned', id: message.id })
         return
       }
       const request = new RelayedDatagram(message.id, Buffer.from(message.data), message.from, this)
@@ -165,8 +166,8 @@ export class DatagramRelayServer implements Server<DatagramRequest> {
     this.#closed = true
     this.#onClose()
     for (const waiter of this.#waiting.splice(0)) waiter({ done: true, value: undefined })
-    // Datagrams relayed but not taken: the supervisor's relays of them end unanswered.
-    for (const request of this.#queue.splice(0)) void request.close()
+    // Datagrams relayed but not taken: given back, for another worker.
+    for (const request of this.#queue.splice(0)) this.#channel.send({ type: 'datagram-returned', id: request.id })
   }
 
   [Symbol.asyncDispose](): Promise<void> {

@@ -46,6 +46,8 @@ export interface SupervisorOptions {
   readyTimeoutMs?: number
   /** A worker asked to stop and still running after this is killed. Default {@link DEFAULT_STOP_TIMEOUT_MS} (the drain's 30 s, and some). */
   stopTimeoutMs?: number
+  /** How long relayed Unix datagrams may still be served when stopping (the workers' own drain). Default 30 s. */
+  drainTimeoutMs?: number
   /** Told of each worker's life: started, ready, exited, crashed, replaced. */
   onEvent?: (event: SupervisorEvent) => void
 }
@@ -55,7 +57,10 @@ export interface SupervisorOptions {
  * or a Unix datagram socket's path (bound here and relayed: Node cannot
  * adopt an inherited Unix datagram socket).
  */
-export type SupervisedListener = SharedSocketAddress | SharedSocket | { readonly transport: 'unix-dgram'; readonly path: string }
+export type SupervisedListener =
+  | SharedSocketAddress
+  | SharedSocket
+  | { readonly transport: 'unix-dgram'; readonly path: string; readonly maxPacketSize?: number }
 
 /** What happened to a worker. */
 export interface SupervisorEvent {
@@ -190,9 +195,13 @@ export class Supervisor {
   async #stop(): Promise<void> {
     this.#stopping = true
     for (const timer of this.#replacements) clearTimeout(timer)
-    // Relayed datagrams first, while the workers that serve them still run.
-    await Promise.all(this.#listeners.map(({ relay }) => relay?.close()))
-    await Promise.all([...this.#workers].map((worker) => this.#stopWorker(worker)))
+    // The relays stop taking datagrams and the workers drain, together: a
+    // worker gives back what it has not taken, and the relays' drain and the
+    // workers' are one (a second signal then reaches workers already stopping).
+    await Promise.all([
+      ...this.#listeners.map(({ relay }) => relay?.close()),
+      ...[...this.#workers].map((worker) => this.#stopWorker(worker)),
+    ])
     await this.#closeListeners()
     // `done` resolves, unless a crash loop rejected it first.
     this.#finish()
@@ -285,10 +294,11 @@ export class Supervisor {
       this.#listeners.push({ address: listener.address, socket: listener })
     } else if (listener.transport === 'unix-dgram') {
       const relay = await DatagramRelay.bind(
-        listener.path,
+        listener,
         index,
         () => this.#nextServingWorker(),
         (error) => this.#event({ type: 'datagram-failed', pid: -1, error }),
+        this.#options.drainTimeoutMs,
       )
       this.#listeners.push({ address: relay.address, relay })
     } else {
@@ -345,5 +355,6 @@ function resolveOptions(options: SupervisorOptions): ResolvedOptions {
     crashWindowMs: positive('crashWindowMs', options.crashWindowMs, DEFAULT_CRASH_WINDOW_MS),
     readyTimeoutMs: positive('readyTimeoutMs', options.readyTimeoutMs, DEFAULT_READY_TIMEOUT_MS),
     stopTimeoutMs: positive('stopTimeoutMs', options.stopTimeoutMs, DEFAULT_STOP_TIMEOUT_MS),
+    drainTimeoutMs: positive('drainTimeoutMs', (options.drainTimeoutMs ?? 30_000) + 1, 0) - 1,
   }
 }

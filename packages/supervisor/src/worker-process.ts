@@ -13,6 +13,13 @@ import type { DatagramRelay } from './datagram-relay.js'
 import { WorkerNotReadyError } from './errors.js'
 import { type FromWorker, SUPERVISED_ENV, type ToWorker, type WorkerSetup } from './protocol.js'
 
+/** A relayed datagram the worker gave back untaken (it was stopping): relay it to another. */
+export class ReturnedDatagram extends Error {
+  constructor() {
+    super('The worker gave the datagram back: it is stopping')
+  }
+}
+
 /** A bound listener: shared with the workers, or relayed to them. */
 export interface Bound {
   readonly address: SocketAddress
@@ -70,12 +77,14 @@ export class WorkerProcess {
     this.exit = new Promise((resolve) => {
       this.process.once('exit', (code, signal) => {
         this.#exited = true
-        // Datagrams it was serving fail with it.
-        for (const relayed of this.#relayed.values()) relayed.reject(new WorkerCrashedError(code, signal, relayed.request.clientAddress))
-        this.#relayed.clear()
+        this.#exitStatus = { code, signal }
         resolve({ code, signal })
       })
-      this.process.once('error', (error) => {
+      // No more messages can come once the channel is closed (after the
+      // last of them was read, unlike 'exit'): datagrams it was serving fail then.
+      this.process.once('disconnect', () => this.#failRelayed())
+      // Errors are sends to a worker that just died (EPIPE), or a spawn that failed.
+      this.process.on('error', (error) => {
         if (this.process.pid === undefined) {
           // It could not be started at all (no such program, EAGAIN).
           this.#spawnError = error
@@ -90,7 +99,8 @@ export class WorkerProcess {
         this.process.kill('SIGKILL')
       }, readyTimeoutMs)
       this.process.on('message', (message: FromWorker) => {
-        if (message?.type === 'reply' || message?.type === 'datagram-done') this.#onRelayMessage(message)
+        if (message?.type === 'reply' || message?.type === 'datagram-done' || message?.type === 'datagram-returned')
+          this.#onRelayMessage(message)
         else if (message?.type === 'ready') {
           clearTimeout(timer)
           this.wasReady = true
@@ -127,22 +137,65 @@ export class WorkerProcess {
 
   readonly #relayed = new Map<number, { request: DatagramRequest; resolve: () => void; reject: (error: Error) => void }>()
   #nextDatagram = 0
+  #exitStatus: { code: number | null; signal: NodeJS.Signals | null } | undefined
 
-  /** Hands a datagram of listener `listener` to it; resolves once it was served, its replies sent from here. */
+  /** Fails every datagram it was serving: it is gone. */
+  #failRelayed(): void {
+    const { code = null, signal = null } = this.#exitStatus ?? {}
+    for (const relayed of this.#relayed.values()) relayed.reject(new WorkerCrashedError(code, signal, relayed.request.clientAddress))
+    this.#relayed.clear()
+  }
+
+  /**
+   * Hands a datagram of listener `listener` to it; resolves once it was
+   * served (its replies sent from here), rejects with {@link ReturnedDatagram}
+   * when the worker gave it back untaken (it is stopping), or with
+   * WorkerCrashedError when it died.
+   */
   relayDatagram(listener: number, request: DatagramRequest): Promise<void> {
     const id = ++this.#nextDatagram
     return new Promise((resolve, reject) => {
-      this.#relayed.set(id, { request, resolve, reject })
+      const forget = (): void => {
+        this.#relayed.delete(id)
+      }
+      // A relay abandoned here (the drain deadline passed) is forgotten: a late reply is refused.
+      request.signal.addEventListener('abort', forget, { once: true })
+      this.#relayed.set(id, {
+        request,
+        resolve: () => {
+          request.signal.removeEventListener('abort', forget)
+          resolve()
+        },
+        reject: (error) => {
+          request.signal.removeEventListener('abort', forget)
+          reject(error)
+        },
+      })
       const message: ToWorker = { type: 'datagram', listener, id, data: request.data, from: request.clientAddress }
-      this.process.send(message)
+      this.#send(message, (error) => {
+        if (error === null || error === undefined) return
+        const relayed = this.#relayed.get(id)
+        this.#relayed.delete(id)
+        relayed?.reject(new ReturnedDatagram())
+      })
     })
   }
 
+  /** Sends over the channel; a send to a worker that just died is reported to `done`, never thrown. */
+  #send(message: ToWorker, done: (error: Error | null | undefined) => void = () => {}): void {
+    if (!this.process.connected) {
+      done(new Error('the worker is gone'))
+      return
+    }
+    this.process.send(message, undefined, {}, done)
+  }
+
   #onRelayMessage(message: FromWorker): void {
-    if (message.type === 'datagram-done') {
+    if (message.type === 'datagram-done' || message.type === 'datagram-returned') {
       const relayed = this.#relayed.get(message.id)
       this.#relayed.delete(message.id)
-      relayed?.resolve()
+      if (message.type === 'datagram-done') relayed?.resolve()
+      else relayed?.reject(new ReturnedDatagram())
     } else if (message.type === 'reply') {
       const relayed = this.#relayed.get(message.id)
       const answer = (error?: string): void => {
@@ -152,7 +205,7 @@ export class WorkerProcess {
           seq: message.seq,
           ...(error === undefined ? {} : { error }),
         }
-        if (this.process.connected) this.process.send(result)
+        this.#send(result)
       }
       if (relayed === undefined) answer('the datagram is no longer being served')
       else
@@ -171,8 +224,7 @@ export class WorkerProcess {
   async stop(timeoutMs: number): Promise<void> {
     this.stopping = true
     if (this.#exited) return
-    const message: ToWorker = { type: 'stop' }
-    if (this.process.connected) this.process.send(message)
+    if (this.process.connected) this.#send({ type: 'stop' })
     else this.process.kill('SIGTERM')
     const timer = setTimeout(() => this.process.kill('SIGKILL'), timeoutMs)
     await this.exit

@@ -16,7 +16,12 @@ const BIN = fileURLToPath(new URL('../../bin/socketserver.js', import.meta.url))
 // notice first, "crash" ends the worker's process. Datagrams get the pid too.
 const HANDLER = `
 export default async (request) => {
-  if (request.kind === 'datagram') return request.reply(Buffer.from(process.pid + ' ' + Buffer.from(request.data).toString()))
+  if (request.kind === 'datagram') {
+    const text = Buffer.from(request.data).toString()
+    // "slow" is work that takes a while (a rolling restart comes meanwhile).
+    if (text.startsWith('slow')) await new Promise((resolve) => setTimeout(resolve, 200))
+    return request.reply(Buffer.from(process.pid + ' ' + text))
+  }
   let pending = ''
   for await (const chunk of request.source) {
     pending += Buffer.from(chunk).toString()
@@ -403,6 +408,59 @@ describe('--processes', () => {
     cli.child.kill('SIGTERM')
     expect(await cli.exit).toBe(0)
     expect(existsSync(path)).toBe(false)
+  })
+
+  test('relayed Unix datagrams: a rolling restart gives back what a stopping worker had not taken (all answered), and workers killed under a flood do not take the supervisor down', async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'ss-processes-dgram2-')), 'echo.dgram')
+    const cli = await startSupervised(['serve', handlerModule(), '--unix-dgram', path, '--processes', '2', '--concurrency', '1'], 1)
+    const client = await openDatagramClient({ transport: 'unix-dgram', path })
+    registerCleanup(() => client.close())
+    // Six slow datagrams, one at a time per worker: most wait inside the workers when the restart begins.
+    for (let i = 0; i < 6; i++) await client.send(`slow ${i}`)
+    cli.child.kill('SIGHUP')
+    const answered = new Set<string>()
+    for (let i = 0; i < 6; i++)
+      answered.add(
+        Buffer.from(await client.receive(20_000))
+          .toString()
+          .split(' ')
+          .slice(1)
+          .join(' '),
+      )
+    expect([...answered].sort()).toEqual(['slow 0', 'slow 1', 'slow 2', 'slow 3', 'slow 4', 'slow 5'])
+    await until(() => cli.stderr().includes('restarted the workers'), 30_000, 'the rolling restart')
+    // A flood while workers are killed: the supervisor keeps serving.
+    let flooding = true
+    const flood = (async () => {
+      while (flooding) {
+        const sender = await openDatagramClient({ transport: 'unix-dgram', path })
+        try {
+          // Until the server's queue is full (EAGAIN closes a client of this kind): then a new one.
+          while (flooding) {
+            await sender.send('flood')
+            await new Promise((resolve) => setImmediate(resolve))
+          }
+        } catch {
+        } finally {
+          sender.close()
+        }
+      }
+    })()
+    const restarted = cli.pids()
+    for (const victim of restarted) {
+      process.kill(victim, 'SIGKILL')
+      await until(() => cli.stderr().includes(`worker ${victim} exited with SIGKILL`), 10_000, 'the crash to be seen')
+    }
+    flooding = false
+    await flood
+    // Replacements start after a back-off; a datagram meanwhile waits for one of them.
+    await client.send('after')
+    // Replies to the flood may still be on their way to its own client; ours is this one's.
+    const after = Buffer.from(await client.receive(15_000)).toString()
+    expect(after.endsWith(' after')).toBe(true)
+    expect(processAlive(cli.child.pid as number)).toBe(true)
+    cli.child.kill('SIGTERM')
+    expect(await cli.exit).toBe(0)
   })
 
   test('a handler module that cannot load fails the start with exit 2; a bad count is refused', async () => {
