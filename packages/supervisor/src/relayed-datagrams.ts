@@ -92,6 +92,7 @@ export class DatagramRelayServer implements Server<DatagramRequest> {
   readonly #replies = new Map<number, { resolve: () => void; reject: (error: Error) => void; to: SocketAddress }>()
   #nextReply = 0
   #closed = false
+  #takingNoMore = false
   readonly #onClose: () => void
 
   /**
@@ -118,7 +119,7 @@ export class DatagramRelayServer implements Server<DatagramRequest> {
   /** A message from the supervisor for this listener. @internal */
   receive(message: ToWorker): void {
     if (message.type === 'datagram') {
-      if (this.#closed) {
+      if (this.#closed || this.#takingNoMore) {
         this.#channel.send({ type: 'datagram-returned', id: message.id })
         return
       }
@@ -154,20 +155,32 @@ export class DatagramRelayServer implements Server<DatagramRequest> {
       next: () => {
         const queued = this.#queue.shift()
         if (queued !== undefined) return Promise.resolve({ done: false, value: queued })
-        if (this.#closed) return Promise.resolve({ done: true, value: undefined })
+        if (this.#closed || this.#takingNoMore) return Promise.resolve({ done: true, value: undefined })
         return new Promise((resolve) => this.#waiting.push(resolve))
       },
-      return: async () => ({ done: true, value: undefined }),
+      // The consumer stops taking (serve() stopping): a pull it left
+      // pending takes nothing, and what comes from now on goes back to the
+      // supervisor, for another worker.
+      return: async () => {
+        this.#giveBack()
+        return { done: true, value: undefined }
+      },
     }
+  }
+
+  /** Takes no more: pending pulls end, queued and later datagrams are given back. */
+  #giveBack(): void {
+    this.#takingNoMore = true
+    for (const waiter of this.#waiting.splice(0)) waiter({ done: true, value: undefined })
+    for (const request of this.#queue.splice(0)) this.#channel.send({ type: 'datagram-returned', id: request.id })
   }
 
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
     this.#onClose()
-    for (const waiter of this.#waiting.splice(0)) waiter({ done: true, value: undefined })
     // Datagrams relayed but not taken: given back, for another worker.
-    for (const request of this.#queue.splice(0)) this.#channel.send({ type: 'datagram-returned', id: request.id })
+    this.#giveBack()
   }
 
   [Symbol.asyncDispose](): Promise<void> {

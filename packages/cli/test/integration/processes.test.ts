@@ -461,7 +461,8 @@ describe('--processes', () => {
     expect(processAlive(cli.child.pid as number)).toBe(true)
     cli.child.kill('SIGTERM')
     expect(await cli.exit).toBe(0)
-  })
+    // Two rolling restarts' worth of Node start-ups, on a loaded machine.
+  }, 60_000)
 
   test('a handler module that cannot load fails the start with exit 2; a bad count is refused', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ss-processes-bad-'))
