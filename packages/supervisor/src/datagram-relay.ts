@@ -63,8 +63,10 @@ export class DatagramRelay {
           try {
             return await target.relayDatagram(index, request)
           } catch (error) {
-            // Given back untaken by a worker that is stopping: to another.
+            // Given back untaken by a worker that is stopping (or gone): to
+            // another, after a turn of the event loop (so a worker's end is read first).
             if (!(error instanceof ReturnedDatagram)) throw error
+            await new Promise((resolve) => setImmediate(resolve))
           }
         }
       },

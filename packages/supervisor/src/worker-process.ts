@@ -132,8 +132,11 @@ export class WorkerProcess {
 
   /** Whether it may be given relayed datagrams now. */
   get serving(): boolean {
-    return this.wasReady && !this.stopping && !this.#exited && this.process.connected
+    return this.wasReady && !this.stopping && !this.#exited && !this.#unreachable && this.process.connected
   }
+
+  /** A send to it failed (it died; its channel may still look connected until its end is read). */
+  #unreachable = false
 
   readonly #relayed = new Map<number, { request: DatagramRequest; resolve: () => void; reject: (error: Error) => void }>()
   #nextDatagram = 0
@@ -174,6 +177,9 @@ export class WorkerProcess {
       const message: ToWorker = { type: 'datagram', listener, id, data: request.data, from: request.clientAddress }
       this.#send(message, (error) => {
         if (error === null || error === undefined) return
+        // It is gone: no more datagrams for it (or the relay would retry it
+        // in a loop that starves the event loop which would tell it is gone).
+        this.#unreachable = true
         const relayed = this.#relayed.get(id)
         this.#relayed.delete(id)
         relayed?.reject(new ReturnedDatagram())

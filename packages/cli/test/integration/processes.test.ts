@@ -431,21 +431,22 @@ describe('--processes', () => {
     await until(() => cli.stderr().includes('restarted the workers'), 30_000, 'the rolling restart')
     // A flood while workers are killed: the supervisor keeps serving.
     let flooding = true
-    const flood = (async () => {
-      while (flooding) {
+    // Four clients sending as fast as their replies come back (each reads
+    // its replies: a client that does not makes the server's socket stall,
+    // which is another test's subject).
+    const flood = Promise.all(
+      Array.from({ length: 4 }, async () => {
         const sender = await openDatagramClient({ transport: 'unix-dgram', path })
         try {
-          // Until the server's queue is full (EAGAIN closes a client of this kind): then a new one.
           while (flooding) {
             await sender.send('flood')
-            await new Promise((resolve) => setImmediate(resolve))
+            await sender.receive(1_000).catch(() => {})
           }
-        } catch {
         } finally {
           sender.close()
         }
-      }
-    })()
+      }),
+    )
     const restarted = cli.pids()
     for (const victim of restarted) {
       process.kill(victim, 'SIGKILL')
