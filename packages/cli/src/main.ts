@@ -22,7 +22,6 @@ import {
   serve,
   serverFromFd,
   TCPServer,
-  type Transport,
   UDPServer,
   UnixDatagramServer,
   UnixStreamServer,
@@ -112,9 +111,7 @@ export async function main(argv: readonly string[], io: CommandIO = defaultIO): 
       if (spec.transport === 'tls' || spec.transport === 'tls-unix') tlsServers.push(server as unknown as TLSStreamServer)
     }
     if (config.listenFds) {
-      // A worker's inherited sockets come after the bound listeners (see superviseCommand).
-      const passed = worker?.listeners.slice(config.listeners.length)
-      servers.push(...(await bindInherited(config, passed)))
+      servers.push(...(await bindInherited(config, worker)))
     }
   } catch (error) {
     io.signals.off('SIGINT', onSignal)
@@ -192,9 +189,10 @@ function policyOf(config: ServeCommand, loaded: LoadedHandler): Policy {
 }
 
 /**
- * The server of a listener: bound here, or (in a supervisor's `worker`) made
- * of the descriptor the supervisor bound for listener `index`, or fed with
- * the datagrams it relays.
+ * The server of a listener: bound here, or (in a supervisor's `worker`) the
+ * one the worker makes of what the supervisor bound for listener `index`
+ * (an inherited descriptor, or the datagrams it relays); then, for a stream
+ * listener, behind PROXY and TLS as asked.
  */
 function bind(
   spec: ListenerSpec,
@@ -204,33 +202,29 @@ function bind(
   index: number,
 ): Promise<Server<Request>> {
   const maxPacketSize = config.maxPacketSize
-  const inheritedFd = worker?.listeners[index]?.fd
-  if (inheritedFd !== undefined) {
-    switch (spec.transport) {
-      case 'tls':
-        return overTLS(behindProxy(TCPServer.fromFd(inheritedFd), config), tlsOptions as TLSOptions, config)
-      case 'tls-unix':
-        return overTLS(behindProxy(UnixStreamServer.fromFd(inheritedFd, { path: spec.path }), config), tlsOptions as TLSOptions, config)
-      case 'tcp':
-        return behindProxy(TCPServer.fromFd(inheritedFd), config)
-      case 'unix':
-        return behindProxy(UnixStreamServer.fromFd(inheritedFd, { path: spec.path }), config)
-      case 'udp':
-        return UDPServer.fromFd(inheritedFd, { maxPacketSize })
-      case 'unix-dgram':
-        // The supervisor reads it and relays each datagram (fd -1).
-        return (worker as SupervisedWorker).server(index, { maxPacketSize })
-    }
-  }
+  const bare = worker !== undefined ? worker.server(index, { maxPacketSize }) : listenOn(spec, maxPacketSize)
   switch (spec.transport) {
     case 'tls':
-      return overTLS(behindProxy(TCPServer.listen({ host: spec.host, port: spec.port }), config), tlsOptions as TLSOptions, config)
     case 'tls-unix':
-      return overTLS(behindProxy(UnixStreamServer.listen({ path: spec.path }), config), tlsOptions as TLSOptions, config)
+      return overTLS(behindProxy(bare as Promise<Server<StreamRequest>>, config), tlsOptions as TLSOptions, config)
     case 'tcp':
-      return behindProxy(TCPServer.listen({ host: spec.host, port: spec.port }), config)
     case 'unix':
-      return behindProxy(UnixStreamServer.listen({ path: spec.path }), config)
+      return behindProxy(bare as Promise<Server<StreamRequest>>, config)
+    case 'udp':
+    case 'unix-dgram':
+      return bare
+  }
+}
+
+/** Binds a listener's own socket, in this process. */
+function listenOn(spec: ListenerSpec, maxPacketSize: number | undefined): Promise<Server<Request>> {
+  switch (spec.transport) {
+    case 'tls':
+    case 'tcp':
+      return TCPServer.listen({ host: spec.host, port: spec.port })
+    case 'tls-unix':
+    case 'unix':
+      return UnixStreamServer.listen({ path: spec.path })
     case 'udp':
       return UDPServer.bind({ host: spec.host, port: spec.port, maxPacketSize })
     case 'unix-dgram':
@@ -240,25 +234,33 @@ function bind(
 
 /**
  * A server for each socket the parent passed in (`--listen-fds`), of its
- * own kind; stream ones expect a PROXY header with `--proxy-protocol`.
+ * own kind; stream ones expect a PROXY header with `--proxy-protocol`. In a
+ * supervisor's worker, those sockets are its listeners after the bound ones.
  */
-async function bindInherited(
-  config: ServeCommand,
-  fromSupervisor: ReadonlyArray<{ fd: number; address: { transport: Transport } }> | undefined,
-): Promise<Array<Server<Request>>> {
-  const inherited =
-    fromSupervisor?.map(({ fd, address }) => ({ fd, kind: address.transport === 'unix' ? 'unix-stream' : address.transport })) ??
-    listenFds()
-  if (inherited.length === 0)
+async function bindInherited(config: ServeCommand, worker: SupervisedWorker | undefined): Promise<Array<Server<Request>>> {
+  const options = { maxPacketSize: config.maxPacketSize }
+  const first = config.listeners.length
+  const makers: Array<() => Promise<Server<Request>>> =
+    worker !== undefined
+      ? worker.listeners.slice(first).map((_, offset) => () => worker.server(first + offset, options))
+      : listenFds().map(
+          ({ fd }) =>
+            () =>
+              serverFromFd(fd, options) as Promise<Server<Request>>,
+        )
+  if (makers.length === 0)
     throw new UsageError(
       'Cannot use --listen-fds: no sockets were passed to this process (LISTEN_FDS and LISTEN_PID are not set for it, as systemd or systemd-socket-activate set them)',
     )
   const servers: Array<Server<Request>> = []
   try {
-    for (const { fd, kind } of inherited) {
-      const server = serverFromFd(fd, { maxPacketSize: config.maxPacketSize }, kind === 'unix-stream' ? 'unix' : (kind as Transport))
+    for (const make of makers) {
+      const server = await make()
+      const transport = server.address.transport
       servers.push(
-        kind === 'tcp' || kind === 'unix-stream' ? await behindProxy(server as Promise<Server<StreamRequest>>, config) : await server,
+        transport === 'tcp' || transport === 'unix'
+          ? await behindProxy(Promise.resolve(server as unknown as Server<StreamRequest>), config)
+          : server,
       )
     }
   } catch (error) {
