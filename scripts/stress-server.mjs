@@ -8,8 +8,8 @@
 // "STATS <rssKb> <fds> <heapKb> <childPids>" (heap: JS heap used plus
 // external memory such as Buffers). A wrong argument is refused with exit
 // code 2 before the library is loaded.
-import { readdirSync, readFileSync } from 'node:fs'
 import { oneOf, readCommandLine } from './lib/args.mjs'
+import { answerStatsOnSignal } from './lib/stress-stats.mjs'
 
 const {
   positionals: [transport, policyName],
@@ -33,7 +33,7 @@ const server = transport === 'tls' ? await overTLS(listening) : transport === 'p
 
 async function overTLS(inner) {
   const { execFileSync } = await import('node:child_process')
-  const { mkdtempSync, rmSync } = await import('node:fs')
+  const { mkdtempSync, readFileSync, rmSync } = await import('node:fs')
   const { tmpdir } = await import('node:os')
   const { join } = await import('node:path')
   const dir = mkdtempSync(join(tmpdir(), 'ss-stress-tls-'))
@@ -95,16 +95,7 @@ const done = serve(server, policyName === 'forked' ? null : echo, {
       console.error('server error', error?.cause?.code ?? error?.code, error?.cause?.message ?? error?.message)
   },
 })
-process.on('SIGUSR2', () => {
-  // Collect first (the server runs with --expose-gc), so RSS shows what is
-  // kept, not what the collector has not got round to yet.
-  globalThis.gc?.()
-  const rss = /VmRSS:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? '0'
-  const fds = readdirSync('/proc/self/fd').length
-  const { heapUsed, external } = process.memoryUsage()
-  const heapKb = Math.round((heapUsed + external) / 1024)
-  console.log(`STATS ${rss} ${fds} ${heapKb} ${policyName === 'forked' ? policy.pids.join(',') : ''}`)
-})
+answerStatsOnSignal(() => (policyName === 'forked' ? policy.pids : []))
 process.on('SIGTERM', () => controller.abort())
 // Only now, with the signal handlers in place, say we are ready.
 console.log(`READY ${formatAddress(server.address)}`)

@@ -3,8 +3,8 @@
 // them one by one every STRESS_ROLL_MS (2 s by default) for as long as it runs. Prints "READY <address>";
 // on SIGUSR2 prints "STATS <rssKb> <fds> <heapKb> <workerPids>" of the
 // supervisor, as stress-server.mjs does; SIGTERM stops.
-import { readdirSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
+import { answerStatsOnSignal } from './lib/stress-stats.mjs'
 
 const { formatAddress } = await import('../packages/core/dist/index.js')
 const { Supervisor } = await import('../packages/supervisor/dist/index.js')
@@ -23,13 +23,7 @@ const roll = async () => {
   }
 }
 void roll()
-process.on('SIGUSR2', () => {
-  globalThis.gc?.()
-  const rss = /VmRSS:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? '0'
-  const fds = readdirSync('/proc/self/fd').length
-  const { heapUsed, external } = process.memoryUsage()
-  console.log(`STATS ${rss} ${fds} ${Math.round((heapUsed + external) / 1024)} ${supervisor.pids.join(',')}`)
-})
+answerStatsOnSignal(() => supervisor.pids)
 process.on('SIGTERM', () => {
   rolling = false
   void supervisor.stop()
