@@ -1,22 +1,83 @@
 /**
  * `@socketserver/oncrpc`: ONC RPC (Sun RPC, RFC 5531) for socketserver
- * servers. This first part is XDR (RFC 4506): types as values, composed
- * into a protocol's types, with the value types inferred; every bound
- * enforced both ways; malformed bytes an {@link XdrError}, never a crash
- * or a read past the end.
+ * servers. XDR (RFC 4506) types as values, with the value types inferred;
+ * programs defined as data and implemented as functions; a handler that
+ * serves them over TCP and Unix stream (record marking, calls in flight
+ * answered as they finish) and UDP and Unix datagram (a duplicate request
+ * cache), with every `serve()` hook and policy; and a client.
  *
  * @example
  * ```ts
- * import { decode, encode, xdr, type XdrValue } from '@socketserver/oncrpc'
- * const Entry = xdr.struct({ key: xdr.string(256), value: xdr.varOpaque(1024) })
- * type Entry = XdrValue<typeof Entry>
- * const bytes = encode(Entry, { key: 'k', value: Uint8Array.of(1, 2, 3) })
- * decode(Entry, bytes)
+ * import { serve, TCPServer, UDPServer } from '@socketserver/core'
+ * import { defineProgram, implement, rpcHandler, xdr } from '@socketserver/oncrpc'
+ *
+ * const Echo = defineProgram({
+ *   name: 'ECHO_PROG', number: 0x2000_0001,
+ *   versions: { ECHO_V1: { number: 1, procedures: { ECHO: { number: 1, args: xdr.string(1024), result: xdr.string(1024) } } } },
+ * })
+ * const handler = rpcHandler(implement(Echo, { ECHO_V1: { ECHO: (text) => text } }))
+ * const tcp = await TCPServer.listen({ port: 0 })
+ * const udp = await UDPServer.listen({ port: tcp.address.port })
+ * const controller = new AbortController()
+ * await Promise.all([serve(tcp, handler, { signal: controller.signal }), serve(udp, handler, { signal: controller.signal })])
  * ```
  *
  * @packageDocumentation
  */
 
+export { type ProgramClient, programClient } from './client/program-client.js'
+export { type CallOptions, DEFAULT_CALL_TIMEOUT_MS, DEFAULT_RETRANSMIT_MS, RpcClient, type RpcClientOptions } from './client/rpc-client.js'
+export {
+  implement,
+  type ProcedureImplementation,
+  type ProgramImplementation,
+  type RpcCall,
+  type RpcProgram,
+  type ServedProcedure,
+  type ServedVersion,
+  type VersionImplementation,
+} from './program/implement.js'
+export { defineProgram, type ProcedureDefinition, type ProgramDefinition, type VersionDefinition } from './program/program.js'
+export { DEFAULT_MAX_RECORD_SIZE, markRecord, RecordDecoder } from './record/record-decoder.js'
+export {
+  AUTH_NONE,
+  type Credential,
+  type NoCredential,
+  type OpaqueAuth,
+  type OtherCredential,
+  type SysCredential,
+  sysCredential,
+} from './rpc/credentials.js'
+export type { CallHeader } from './rpc/messages.js'
+export {
+  AcceptStatus,
+  type AcceptStatusName,
+  AuthFlavor,
+  AuthStatus,
+  type AuthStatusName,
+  RejectStatus,
+  type RejectStatusName,
+  RPC_VERSION,
+} from './rpc/rpc-constants.js'
+export {
+  IncompleteRecordError,
+  MalformedCallError,
+  RecordTooLargeError,
+  RpcAuthError,
+  RpcConnectionClosedError,
+  type RpcFailure,
+  RpcReplyError,
+  RpcTimeoutError,
+} from './rpc-errors.js'
+export {
+  type CacheLookup,
+  DEFAULT_DUPLICATE_CACHE_BYTES,
+  DEFAULT_DUPLICATE_CACHE_ENTRIES,
+  DEFAULT_DUPLICATE_CACHE_TTL_MS,
+  DuplicateCache,
+  type DuplicateCacheOptions,
+} from './server/duplicate-cache.js'
+export { DEFAULT_MAX_CALLS_IN_FLIGHT, type RpcHandlerOptions, type RpcRequestHandler, rpcHandler } from './server/rpc-handler.js'
 export { XdrError } from './xdr/xdr-error.js'
 export { XdrReader } from './xdr/xdr-reader.js'
 export { decode, encode, type XdrType, type XdrUnionValue, type XdrValue, xdr } from './xdr/xdr-types.js'
