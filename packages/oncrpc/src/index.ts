@@ -27,6 +27,17 @@
 
 export { type ProgramClient, programClient } from './client/program-client.js'
 export { type CallOptions, DEFAULT_CALL_TIMEOUT_MS, DEFAULT_RETRANSMIT_MS, RpcClient, type RpcClientOptions } from './client/rpc-client.js'
+export { IPPROTO_TCP, IPPROTO_UDP, Mapping, PMAP_PORT, PMAP_PROGRAM, Portmapper, Rpcb } from './portmap/portmap-protocol.js'
+export { type PortmapEntry, type PortmapperOptions, type PortmapperService, portmapper } from './portmap/portmapper.js'
+export {
+  type PortmapperAddress,
+  type Registered,
+  type RegisterOptions,
+  type Registration,
+  RPCBIND_SOCKET,
+  registerWithPortmapper,
+} from './portmap/registration.js'
+export { parseUniversalAddress, type UniversalAddress, universalAddressOf } from './portmap/universal-address.js'
 export {
   implement,
   type ProcedureImplementation,
@@ -62,6 +73,7 @@ export {
 export {
   IncompleteRecordError,
   MalformedCallError,
+  PortmapperError,
   RecordTooLargeError,
   RpcAuthError,
   RpcConnectionClosedError,

@@ -135,3 +135,15 @@ export class RpcConnectionClosedError extends SocketServerError {
     super(`RPC call lost: ${why}`, 'SS_ERR_RPC_CONNECTION_CLOSED', options)
   }
 }
+
+/**
+ * The portmapper refused a registration (SET answered false: the caller is
+ * not on its host, or not the owner of a registration in the way), or could
+ * not be reached.
+ */
+export class PortmapperError extends SocketServerError {
+  /** @param message - What was refused, and by whom. */
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(message, 'SS_ERR_RPC_PORTMAPPER', options)
+  }
+}

@@ -22,8 +22,8 @@ export interface NamespacedProcess {
   /** Resolves once its output contains `text`; rejects at the deadline, or if it exits first. */
   waitFor(text: string, deadlineMs?: number): Promise<void>
   /**
-   * Runs another command in the same namespace (`nsenter -n`), a client
-   * say, and resolves when it exits.
+   * Runs another command in the same namespace (`nsenter -n`, and `-m`
+   * with `privateDirs`), a client say, and resolves when it exits.
    */
   run(command: string, args: readonly string[], input?: string): Promise<{ code: number | null; stdout: string; stderr: string }>
   /** Its exit: the code, or the signal that ended it. */
@@ -59,7 +59,10 @@ export function hasNetworkNamespaces(): boolean {
  *
  * @param command - The program, such as `systemd-socket-activate`.
  * @param args - Its arguments.
- * @param options - Its environment and directory.
+ * @param options - Its environment and directory; `privateDirs`, directories
+ *   that get an empty tmpfs of their own in a private mount namespace (for
+ *   a daemon with a fixed path, such as rpcbind's `/run/rpcbind.sock`), seen
+ *   by {@link NamespacedProcess.run} too.
  * @returns The running process.
  * @throws Error when namespaces cannot be made here (see {@link hasNetworkNamespaces}).
  * @example
@@ -72,10 +75,17 @@ export function hasNetworkNamespaces(): boolean {
 export function spawnInNetworkNamespace(
   command: string,
   args: readonly string[],
-  options: { env?: NodeJS.ProcessEnv; cwd?: string } = {},
+  options: { env?: NodeJS.ProcessEnv; cwd?: string; privateDirs?: readonly string[] } = {},
 ): NamespacedProcess {
   if (!hasNetworkNamespaces()) throw new Error('Cannot make a network namespace here: "unshare -n" failed (it needs root)')
-  const child = spawn('unshare', ['-n', 'sh', '-c', 'ip link set lo up && exec "$0" "$@"', command, ...args], {
+  const privateDirs = options.privateDirs ?? []
+  for (const dir of privateDirs) {
+    if (!dir.startsWith('/') || /[\s'"$`\\]/.test(dir))
+      throw new Error(`Cannot make ${JSON.stringify(dir)} private: expected an absolute path without spaces or quotes`)
+  }
+  const mounts = privateDirs.map((dir) => `mount -t tmpfs tmpfs ${dir} && `).join('')
+  const unshare = privateDirs.length === 0 ? ['-n'] : ['-n', '-m', '--propagation', 'private']
+  const child = spawn('unshare', [...unshare, 'sh', '-c', `${mounts}ip link set lo up && exec "$0" "$@"`, command, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: options.env ?? process.env,
     cwd: options.cwd,
@@ -116,7 +126,8 @@ export function spawnInNetworkNamespace(
     },
     run(program, programArgs, input) {
       return new Promise((resolve, reject) => {
-        const client = spawn('nsenter', ['-t', String(pid), '-n', program, ...programArgs], { stdio: ['pipe', 'pipe', 'pipe'] })
+        const namespaces = privateDirs.length === 0 ? ['-n'] : ['-n', '-m']
+        const client = spawn('nsenter', ['-t', String(pid), ...namespaces, program, ...programArgs], { stdio: ['pipe', 'pipe', 'pipe'] })
         let stdout = ''
         let stderr = ''
         client.stdout.on('data', (chunk: Buffer) => {
@@ -126,6 +137,8 @@ export function spawnInNetworkNamespace(
           stderr += chunk.toString()
         })
         client.once('error', reject)
+        // A command that exits without reading its input: nothing to tell anyone.
+        client.stdin.on('error', () => {})
         client.once('close', (code) => resolve({ code, stdout, stderr }))
         client.stdin.end(input ?? '')
       })

@@ -29,7 +29,11 @@ export interface RpcCall {
 
 /** The code of one procedure: from its argument to its result (or a promise of it). */
 export type ProcedureImplementation<D> =
-  D extends ProcedureDefinition<infer A, infer R> ? (args: A, call: RpcCall) => R | Promise<R> : never
+  D extends ProcedureDefinition<infer A, infer R> ? (args: A, call: RpcCall) => Returned<R> | Promise<Returned<R>> : never
+
+/** What a procedure returns: its result; for a void result, nothing. */
+// biome-ignore lint/suspicious/noConfusingVoidType: a function that returns nothing infers `void`, and must be accepted for a void result
+type Returned<R> = undefined extends R ? R | void : R
 
 type ProcedureNumber<D> = D extends { readonly number: infer N } ? N : never
 

@@ -335,10 +335,10 @@ function varArray<T>(element: XdrType<T>, max?: number): XdrType<T[]> {
  * type Entry = XdrValue<typeof Entry> // { key: string; value: Uint8Array }
  * ```
  */
-function struct<const F extends Record<string, XdrType<unknown>>>(fields: F): XdrType<{ [K in keyof F]: XdrValue<F[K]> }> {
+function struct<const F extends Record<string, XdrType<unknown>>>(fields: F): XdrType<{ -readonly [K in keyof F]: XdrValue<F[K]> }> {
   const entries = Object.entries(fields)
   const name = `struct { ${entries.map(([key, type]) => `${type.name} ${key};`).join(' ')} }`
-  type Value = { [K in keyof F]: XdrValue<F[K]> }
+  type Value = { -readonly [K in keyof F]: XdrValue<F[K]> }
   return {
     name,
     minBytes: entries.reduce((sum, [, type]) => sum + type.minBytes, 0),
@@ -422,6 +422,76 @@ function optional<T>(type: XdrType<T>): XdrType<T | undefined> {
 }
 
 /**
+ * The linked list of RFC 4506 section 4.19, `struct item { T value; item
+ * *next; }`: each element behind a TRUE, then a FALSE. Read and written as
+ * an array, without recursion, so a long list cannot overflow the stack
+ * (the portmapper's DUMP replies are such lists).
+ *
+ * @param element - The type of each element (the struct without its `next`).
+ * @param max - The most elements a decoded list may have. Default 2^32 - 1.
+ * @returns The type; values are arrays.
+ * @example
+ * ```ts
+ * const Mappings = xdr.linkedList(xdr.struct({ prog: xdr.unsigned, vers: xdr.unsigned, prot: xdr.unsigned, port: xdr.unsigned }))
+ * encode(Mappings, []) // 00 00 00 00
+ * ```
+ */
+function linkedList<T>(element: XdrType<T>, max?: number): XdrType<T[]> {
+  const name = `${element.name} *next`
+  const bound = boundOf(max, name)
+  return {
+    name,
+    minBytes: 4,
+    encode(value, writer) {
+      if (!Array.isArray(value)) fail(name, value, 'expected an array')
+      if (value.length > bound) fail(name, value, `at most ${bound} elements`)
+      for (const item of value) {
+        writer.int32(1)
+        element.encode(item, writer)
+      }
+      writer.int32(0)
+    },
+    decode(reader) {
+      const items: T[] = []
+      while (bool.decode(reader)) {
+        if (items.length === bound) throw new XdrError(`Cannot decode ${name}: more than ${bound} elements`)
+        items.push(element.decode(reader))
+      }
+      return items
+    },
+  }
+}
+
+/**
+ * A type defined in terms of itself (`struct node { int value; node *next; }`
+ * written as such, or a tree): `resolve` is called on first use.
+ *
+ * @param resolve - Returns the type.
+ * @returns A type that defers to it.
+ * @example
+ * ```ts
+ * type Tree = { value: number; children: Tree[] }
+ * const Tree: XdrType<Tree> = xdr.struct({ value: xdr.int, children: xdr.varArray(xdr.lazy(() => Tree)) })
+ * ```
+ */
+function lazy<T>(resolve: () => XdrType<T>): XdrType<T> {
+  let type: XdrType<T> | undefined
+  const target = (): XdrType<T> => {
+    type ??= resolve()
+    return type
+  }
+  return {
+    get name() {
+      return type === undefined ? 'lazy' : type.name
+    },
+    // The type may not exist yet when an enclosing type asks: claim nothing (a count is then checked as each element is read).
+    minBytes: 0,
+    encode: (value, writer) => target().encode(value, writer),
+    decode: (reader) => target().decode(reader),
+  }
+}
+
+/**
  * The XDR types. Compose them into the types of a protocol; `encode()` and
  * `decode()` use them.
  *
@@ -450,6 +520,8 @@ export const xdr = {
   struct,
   union,
   optional,
+  linkedList,
+  lazy,
 } as const
 
 /**
