@@ -50,8 +50,36 @@ export interface ServeCommand extends TLSFiles {
   processes: number | undefined
 }
 
+/** What `socketserver rpcgen FILE.x... --out DIR [--js]` asks for. */
+export interface RpcgenCommand {
+  command: 'rpcgen'
+  /** The `.x` files. */
+  files: string[]
+  /** Where the modules go. */
+  outDir: string
+  /** `ts`, or `js` with `--js`. */
+  language: 'ts' | 'js'
+}
+
 /** Every command the parser can return. */
-export type Command = ServeCommand | { command: 'help' } | { command: 'version' }
+export type Command = ServeCommand | RpcgenCommand | { command: 'help' } | { command: 'version' }
+
+function parseRpcgen(argv: readonly string[]): RpcgenCommand {
+  const files: string[] = []
+  let outDir: string | undefined
+  let language: 'ts' | 'js' = 'ts'
+  for (let i = 1; i < argv.length; i++) {
+    const arg = argv[i] as string
+    if (arg === '--out') {
+      outDir = argv[++i]
+      if (outDir === undefined) throw new UsageError('Cannot use --out without a directory: --out DIR')
+    } else if (arg === '--js') language = 'js'
+    else if (arg.startsWith('--')) throw new UsageError(`Cannot use ${arg} with rpcgen: its options are --out DIR and --js`)
+    else files.push(arg)
+  }
+  if (files.length === 0) throw new UsageError('Cannot compile without a .x file: socketserver rpcgen FILE.x --out DIR')
+  return { command: 'rpcgen', files, outDir: outDir ?? '.', language }
+}
 
 type Setter = (config: ServeCommand, value: string, flag: string) => void
 
@@ -220,7 +248,8 @@ export function parseArgs(argv: readonly string[]): Command {
   if (argv.length === 0) throw new UsageError('Cannot run without a command: try "socketserver serve echo --tcp 127.0.0.1:7007" or --help')
   if (argv.includes('--help') || argv.includes('-h') || argv[0] === 'help') return { command: 'help' }
   if (argv[0] === '--version' || argv[0] === '-v') return { command: 'version' }
-  if (argv[0] !== 'serve') throw new UsageError(`Cannot run ${JSON.stringify(argv[0])}: the only command is "serve"`)
+  if (argv[0] === 'rpcgen') return parseRpcgen(argv)
+  if (argv[0] !== 'serve') throw new UsageError(`Cannot run ${JSON.stringify(argv[0])}: the commands are "serve" and "rpcgen"`)
   const config: ServeCommand = {
     command: 'serve',
     service: '',

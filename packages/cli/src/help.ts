@@ -20,6 +20,7 @@ export function helpText(): string {
     .map(([name, service]) => `  ${name.padEnd(9)} RFC ${service.rfc}: ${service.summary}`)
     .join('\n')
   return `Usage: socketserver serve <service> [listener]... [option]...
+       socketserver rpcgen FILE.x... [--out DIR] [--js]
 
 Serves <service> on every listener until SIGINT or SIGTERM, then stops
 gracefully: listeners close, Unix socket files are removed, running requests
@@ -34,6 +35,9 @@ ${services}
             the socket when the loop ends and a reply written after it is
             lost (reported as ReplyError ERR_STREAM_DESTROYED); or use
             request.socket.iterator({ destroyOnReturn: false }).
+            A named export listening(servers, signal) runs once every
+            listener is bound, before serving; a function it returns runs
+            after serving stops (register with a portmapper, unregister).
 
 Listeners (repeat and mix them; at least one):
   --tcp HOST:PORT         TCP; IPv6 in brackets: [::1]:0; port 0 picks a free port
@@ -80,5 +84,10 @@ and STOPPING=1 when stopping starts.
 
 Exit status: 0 after a graceful stop, 1 when a listener cannot be bound,
 2 for a bad command line or handler module.
+
+rpcgen compiles ONC RPC language files (RFC 5531 section 12) to TypeScript
+(or JavaScript with --js) for @socketserver/oncrpc: types, XDR codecs, each
+program's definition, implementPROG(code) and VERSION_client(client). It
+writes DIR/NAME.ts for each NAME.x (DIR defaults to the current directory).
 `
 }

@@ -6,7 +6,7 @@
 
 import { resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
-import type { Handler, Request } from '@socketserver/core'
+import type { Handler, Request, Server } from '@socketserver/core'
 import { describeFailure, UsageError } from './errors.js'
 import { BUILTIN_SERVICES } from './services/index.js'
 
@@ -16,7 +16,31 @@ export interface LoadedHandler {
   readonly module: URL
   /** The builtin's name, or undefined for a user module. */
   readonly builtin: string | undefined
+  /** The module's `listening` export, if it has one (see {@link ListeningHook}). */
+  readonly listening: ListeningHook | undefined
 }
+
+/**
+ * What a handler module may export as `listening`: called once every
+ * listener is bound, before serving starts (and before the `listening`
+ * lines), with the servers and the signal that stops serving. What it
+ * returns, if a function, is called after serving stopped. For work that
+ * belongs to the listeners rather than to each request: registering with
+ * a portmapper, say, and unregistering at the end. A hook that throws stops
+ * the command (exit 1) before anything is served.
+ *
+ * @example
+ * ```ts
+ * export async function listening(servers) {
+ *   const registration = await registerWithPortmapper(program, servers)
+ *   return () => registration.unregister()
+ * }
+ * ```
+ */
+export type ListeningHook = (
+  servers: readonly Server<Request>[],
+  signal: AbortSignal,
+) => (() => unknown) | undefined | Promise<(() => unknown) | undefined>
 
 /**
  * Loads a builtin service by name, or else imports the ES module at `service`
@@ -40,14 +64,22 @@ export async function loadHandler(service: string, cwd = process.cwd()): Promise
     throw new UsageError(`Cannot serve ${JSON.stringify(service)}: it is not a builtin service (${names}) nor a module path`)
   }
   const module = builtin?.module ?? pathToFileURL(resolve(cwd, service))
-  let exported: { default?: unknown }
+  let exported: { default?: unknown; listening?: unknown }
   try {
-    exported = (await import(module.href)) as { default?: unknown }
+    exported = (await import(module.href)) as { default?: unknown; listening?: unknown }
   } catch (error) {
     throw new UsageError(`Cannot load the handler module ${JSON.stringify(service)}: ${describeFailure(error)}`)
   }
   if (typeof exported.default !== 'function') {
     throw new UsageError(`Cannot use the module ${JSON.stringify(service)}: its default export is not a handler class or function`)
   }
-  return { handler: exported.default as Handler<Request>, module, builtin: builtin === undefined ? undefined : service }
+  if (exported.listening !== undefined && typeof exported.listening !== 'function') {
+    throw new UsageError(`Cannot use the module ${JSON.stringify(service)}: its listening export is not a function`)
+  }
+  return {
+    handler: exported.default as Handler<Request>,
+    module,
+    builtin: builtin === undefined ? undefined : service,
+    listening: exported.listening as ListeningHook | undefined,
+  }
 }

@@ -26,10 +26,11 @@ import {
   UnixDatagramServer,
   UnixStreamServer,
 } from '@socketserver/core'
+import { compileRpclFile } from '@socketserver/oncrpc'
 import { withProxyProtocol } from '@socketserver/proxy-protocol'
 import { type SupervisedWorker, supervisedWorker } from '@socketserver/supervisor'
 import { type TLSOptions, type TLSStreamServer, withTLS } from '@socketserver/tls'
-import { type ListenerSpec, parseArgs, type ServeCommand, type TLSFiles } from './args.js'
+import { type ListenerSpec, parseArgs, type RpcgenCommand, type ServeCommand, type TLSFiles } from './args.js'
 import { describeFailure, UsageError } from './errors.js'
 import { helpText } from './help.js'
 import { type LoadedHandler, loadHandler } from './load-handler.js'
@@ -69,6 +70,7 @@ export async function main(argv: readonly string[], io: CommandIO = defaultIO): 
       io.stdout.write(`${version()}\n`)
       return 0
     }
+    if (command.command === 'rpcgen') return await rpcgen(command, io)
     config = command
   } catch (error) {
     return usage(io, error)
@@ -122,6 +124,19 @@ export async function main(argv: readonly string[], io: CommandIO = defaultIO): 
     // A value the server refuses (--max-packet-size too large, a TLS file) is a usage error, not a failed bind.
     return error instanceof InvalidOptionError || error instanceof UsageError ? 2 : 1
   }
+  // The module's own start: after binding, before the first request and the "listening" lines.
+  let afterServing: (() => unknown) | undefined
+  try {
+    const cleanup = await loaded.listening?.(servers, stop.signal)
+    if (typeof cleanup === 'function') afterServing = cleanup
+  } catch (error) {
+    io.signals.off('SIGINT', onSignal)
+    io.signals.off('SIGTERM', onSignal)
+    await Promise.all(servers.map((server) => server.close()))
+    io.stderr.write(`socketserver: the module's listening() failed: ${describeFailure(error)}\n`)
+    worker?.failed(describeFailure(error))
+    return 1
+  }
   if (worker === undefined) {
     servers.forEach((server, index) => {
       // An inherited socket is named by what it is.
@@ -171,6 +186,25 @@ export async function main(argv: readonly string[], io: CommandIO = defaultIO): 
     io.signals.off('SIGINT', onSignal)
     io.signals.off('SIGTERM', onSignal)
     io.signals.off('SIGHUP', onReload)
+    try {
+      await afterServing?.()
+    } catch (error) {
+      io.stderr.write(`socketserver: the cleanup listening() returned failed: ${describeFailure(error)}\n`)
+    }
+  }
+  return 0
+}
+
+/** `socketserver rpcgen FILE.x... --out DIR [--js]`: one module per file; 1 for a file that does not compile. */
+async function rpcgen(command: RpcgenCommand, io: CommandIO): Promise<number> {
+  for (const file of command.files) {
+    try {
+      const written = await compileRpclFile(file, command.outDir, { language: command.language })
+      io.stdout.write(`wrote ${written}\n`)
+    } catch (error) {
+      io.stderr.write(`socketserver rpcgen: ${describeFailure(error)}\n`)
+      return 1
+    }
   }
   return 0
 }

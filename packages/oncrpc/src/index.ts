@@ -81,6 +81,8 @@ export {
   RpcReplyError,
   RpcTimeoutError,
 } from './rpc-errors.js'
+export { type CompileOptions, compileRpcl, compileRpclFile } from './rpcgen/compile.js'
+export { RpclError } from './rpcgen/rpcl-error.js'
 export {
   type CacheLookup,
   DEFAULT_DUPLICATE_CACHE_BYTES,

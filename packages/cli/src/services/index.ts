@@ -23,4 +23,5 @@ export const BUILTIN_SERVICES: Readonly<Record<string, BuiltinService>> = {
   chargen: { rfc: 864, summary: 'sends the printable ASCII pattern until the client closes', module: here('chargen') },
   daytime: { rfc: 867, summary: 'sends the date and time as a line of text', module: here('daytime') },
   time: { rfc: 868, summary: 'sends 4 bytes: seconds since 1900, big-endian', module: here('time') },
+  portmap: { rfc: 1833, summary: 'the ONC RPC portmapper (rpcbind versions 2, 3, 4), for rpcinfo', module: here('portmap') },
 }

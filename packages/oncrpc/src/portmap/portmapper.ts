@@ -169,7 +169,10 @@ export function portmapper(options: PortmapperOptions = {}): PortmapperService {
       PMAPPROC_NULL: (_, call) => count(call),
       PMAPPROC_SET: (m, call) => {
         const netid = NETID_OF_PROTOCOL[m.prot]
-        if (netid === undefined) return (count(call), false)
+        if (netid === undefined) {
+          count(call)
+          return false
+        }
         return set(
           { program: m.prog, version: m.vers, netid, address: `0.0.0.0.${m.port >> 8}.${m.port & 0xff}`, owner: ownerOf(call) },
           call,
@@ -319,6 +322,8 @@ function ipv6Bytes(host: string): Buffer {
   const tailGroups = host.includes('::') ? (tail === '' ? [] : tail.split(':')) : []
   const groups = [...headGroups, ...new Array(8 - headGroups.length - tailGroups.length).fill('0'), ...tailGroups]
   const bytes = Buffer.alloc(16)
-  groups.slice(0, 8).forEach((group, i) => bytes.writeUInt16BE(Number.parseInt(group, 16) || 0, i * 2))
+  groups.slice(0, 8).forEach((group, i) => {
+    bytes.writeUInt16BE(Number.parseInt(group, 16) || 0, i * 2)
+  })
   return bytes
 }

@@ -371,15 +371,17 @@ function struct<const F extends Record<string, XdrType<unknown>>>(fields: F): Xd
  * encode(Result, { tag: 'OK', value: 42 })
  * ```
  */
-function union<D extends number | string | boolean, T>(
+function union<D extends number | string | boolean, const A extends Record<string, XdrType<unknown>>, T = never>(
   discriminant: XdrType<D>,
-  arms: Record<string, XdrType<T>>,
+  arms: A,
   defaultArm?: XdrType<T>,
-): XdrType<XdrUnionValue<D, T>> {
+): XdrType<XdrUnionValue<D, XdrValue<A[keyof A]> | T>> {
+  type Arm = XdrType<XdrValue<A[keyof A]> | T>
   const name = `union switch (${discriminant.name}) { ${Object.entries(arms)
     .map(([tag, type]) => `case ${tag}: ${type.name};`)
     .join(' ')}${defaultArm === undefined ? '' : ` default: ${defaultArm.name};`} }`
-  const armOf = (tag: D): XdrType<T> | undefined => (Object.hasOwn(arms, String(tag)) ? arms[String(tag)] : defaultArm)
+  const armOf = (tag: D): Arm | undefined =>
+    Object.hasOwn(arms, String(tag)) ? (arms[String(tag)] as Arm) : (defaultArm as Arm | undefined)
   const armTypes = [...Object.values(arms), ...(defaultArm === undefined ? [] : [defaultArm])]
   return {
     name,

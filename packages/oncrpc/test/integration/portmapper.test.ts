@@ -198,9 +198,15 @@ describe.runIf(hasNetworkNamespaces())('on port 111, in a network namespace of i
     const rpcbind = spawnInNetworkNamespace('rpcbind', ['-f', '-w'], { privateDirs: ['/run'] })
     // rpcbind is ready once its Unix socket answers.
     let listed = ''
-    await until(async () => (listed = (await rpcbind.run('rpcinfo', [])).stdout).includes('portmapper'), 10_000, 'rpcbind to answer')
+    const answers = async () => {
+      listed = (await rpcbind.run('rpcinfo', [])).stdout
+      return listed.includes('portmapper')
+    }
+    await until(answers, 10_000, 'rpcbind to answer')
     expect(listed).toContain('local     /run/rpcbind.sock      portmapper superuser')
-    const program = spawn('nsenter', ['-t', String(rpcbind.pid), '-n', '-m', process.execPath, host, '--no-portmapper'], { stdio: ['ignore', 'pipe', 'inherit'] })
+    const program = spawn('nsenter', ['-t', String(rpcbind.pid), '-n', '-m', process.execPath, host, '--no-portmapper'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
     let output = ''
     program.stdout.on('data', (chunk: Buffer) => {
       output += chunk.toString()
@@ -208,11 +214,11 @@ describe.runIf(hasNetworkNamespaces())('on port 111, in a network namespace of i
     const exited = new Promise((resolve) => program.once('exit', resolve))
     registerCleanup(() => program.kill('SIGKILL'))
     let dump = ''
-    await until(
-      async () => (dump = (await rpcbind.run('rpcinfo', ['-p', '127.0.0.1'])).stdout).includes(calcNumber),
-      10_000,
-      'the registration',
-    )
+    const registered = async () => {
+      dump = (await rpcbind.run('rpcinfo', ['-p', '127.0.0.1'])).stdout
+      return dump.includes(calcNumber)
+    }
+    await until(registered, 10_000, 'the registration')
     expect(dump).toContain(` ${calcNumber}    1   tcp `)
     expect((await rpcbind.run('rpcinfo', ['-t', '127.0.0.1', calcNumber, '1'])).stdout).toBe(
       `program ${calcNumber} version 1 ready and waiting\n`,
