@@ -19,7 +19,12 @@
 // connection is a TLS client (no certificate check): in connrate, each
 // request is a full handshake, timed from the connect; LOADGEN_TLS=resume
 // makes each client resume the session of its last connection (the ticket
-// it was given), and the output counts the handshakes that resumed.
+// it was given), and the output counts the handshakes that resumed. With
+// LOADGEN_RPC=PROG.VERS.PROC (pingpong over tcp or udp), every request is an
+// ONC RPC call of that procedure (record-marked over tcp, AUTH_NONE) with a
+// new xid, its argument SIZE bytes as a variable-length opaque (no argument
+// when SIZE is 0), and the reply awaited is a SUCCESS carrying the same
+// opaque back (nothing when SIZE is 0): NULL calls and an echo procedure.
 //
 // pipeline: CONNS connections each keep DEPTH requests in flight: DEPTH at
 // once when it connects, then one more for each complete reply (all the
@@ -92,6 +97,11 @@ static socklen_t target_len;
 static char *payload, *scratch;
 // What one request sends: SIZE bytes, after a PROXY header when asked for.
 static size_t send_len;
+// The bytes a reply has: SIZE, or an RPC reply's length with LOADGEN_RPC.
+static size_t expect_len;
+// LOADGEN_RPC: where the xid is in the payload (-1 without it), and the last one sent.
+static long rpc_xid_at = -1;
+static unsigned int rpc_xid;
 static int epfd;
 static long requests, failures, mismatches, samples;
 // pipeline and burst: VARIANTS different requests, laid end to end in
@@ -192,9 +202,17 @@ static void watch(client_t *c, int events, int op) {
   if (epoll_ctl(epfd, op, c->fd, &ev) < 0) die("epoll_ctl");
 }
 
+static void put32(char *at, unsigned int value) {
+  at[0] = (char)(value >> 24);
+  at[1] = (char)(value >> 16);
+  at[2] = (char)(value >> 8);
+  at[3] = (char)value;
+}
+
 static void start_request(client_t *c) {
   c->sent = c->received = 0;
   c->started = now();
+  if (rpc_xid_at >= 0) put32(payload + rpc_xid_at, ++rpc_xid);
   ssize_t n = client_send(c, payload, send_len);
   if (n > 0) c->sent = n;
   watch(c, c->sent < send_len ? EPOLLIN | EPOLLOUT : EPOLLIN, EPOLL_CTL_MOD);
@@ -540,10 +558,36 @@ int main(int argc, char **argv) {
     return 2;
 #endif
   }
-  payload = malloc(send_len > 0 ? send_len : 1);
-  scratch = malloc(size > 65536 ? size : 65536);
+  expect_len = (size_t)size;
+  const char *rpc = getenv("LOADGEN_RPC");
+  unsigned int rpc_prog = 0, rpc_vers = 0, rpc_proc = 0;
+  if (rpc != NULL && *rpc != 0) {
+    if (mode != PINGPONG || (transport != TCP && transport != UDP)) {
+      fprintf(stderr, "Cannot make RPC calls: LOADGEN_RPC needs MODE pingpong and TRANSPORT tcp or udp\n");
+      return 2;
+    }
+    if (sscanf(rpc, "%u.%u.%u", &rpc_prog, &rpc_vers, &rpc_proc) != 3) refuse("LOADGEN_RPC", rpc, "PROG.VERS.PROC");
+    size_t mark = transport == TCP ? 4 : 0, padded = ((size_t)size + 3) & ~(size_t)3;
+    size_t argument = size > 0 ? 4 + padded : 0;
+    send_len = mark + 40 + argument;
+    expect_len = mark + 24 + argument;
+    rpc_xid_at = (long)mark;
+  }
+  payload = calloc(send_len > 0 ? send_len : 1, 1);
+  scratch = malloc(expect_len > 65536 ? expect_len : 65536);
   memcpy(payload, proxy_v2, header_len);
   memset(payload + header_len, 'x', size);
+  if (rpc_xid_at >= 0) {
+    // The call: xid, CALL, RPC version 2, program, version, procedure, AUTH_NONE twice, the opaque.
+    char *call = payload + rpc_xid_at;
+    if (rpc_xid_at > 0) put32(payload, 0x80000000u | (unsigned int)(send_len - 4));
+    unsigned int words[10] = {0, 0, 2, rpc_prog, rpc_vers, rpc_proc, 0, 0, 0, 0};
+    for (int w = 0; w < 10; w++) put32(call + 4 * w, words[w]);
+    if (size > 0) {
+      put32(call + 40, (unsigned int)size);
+      memset(call + 44, 'x', (size_t)size);
+    }
+  }
   // Line protocols: end each request with a newline.
   const char *line = getenv("LOADGEN_LINE");
   if (line != NULL && *line != 0 && size > 0) payload[send_len - 1] = '\n';
@@ -633,10 +677,10 @@ int main(int argc, char **argv) {
       }
       if (events[e].events & EPOLLIN) {
         for (;;) {
-          ssize_t r = client_recv(c, scratch, size > 65536 ? 65536 : (size > 0 ? size : 1));
+          ssize_t r = client_recv(c, scratch, expect_len > 65536 ? 65536 : (expect_len > 0 ? expect_len : 1));
           if (r > 0) {
             c->received += r;
-            if (c->received >= (size_t)size) {
+            if (c->received >= expect_len) {
               finish_request(c, index);
               break;
             }

@@ -50,6 +50,35 @@ const supervised = (processes) => ({
   args: () => [join(here, 'servers/supervised.mjs'), String(processes)],
   cpus: processes > 1 ? `0-${SERVER_CPUS - 1}` : '0',
 })
+// ONC RPC: the key-value program of examples/key-value/kv.x (program
+// 536871169, version 1), NULL (procedure 0) and KV_ECHO (6), against the
+// same program's C server made by Debian's rpcgen (libtirpc's svc_run), and
+// against our plain echo of as many bytes (so that the RPC layer's own cost
+// shows). The load generator makes each call with a new xid (LOADGEN_RPC).
+const KV_PROGRAM = 536871169
+const rpcCall = (procedure) => `${KV_PROGRAM}.1.${procedure}`
+const rpcgenC = (procedure) => ({
+  name: "rpcgen's C server (svc_run)",
+  command: join(here, '.build', 'kv', 'server'),
+  args: () => [],
+  rpc: rpcCall(procedure),
+  // It prints "ready tcp N udp M": the port of the case's transport.
+  ready: (line, transport) => {
+    const match = /^ready tcp (\d+) udp (\d+)$/.exec(line)
+    return match === null ? undefined : `127.0.0.1:${transport === 'udp' ? match[2] : match[1]}`
+  },
+})
+/** The RPC cases' rows: the C server (the baseline), our plain echo of the call's bytes, and rpcHandler(). */
+const rpcRows = (procedure, echoBytes) => [
+  rpcgenC(procedure),
+  { ...ours('pooled', 'echo', `plain echo of ${echoBytes} B`), size: echoBytes },
+  {
+    ...ours('pooled', 'rpc-kv', 'rpcHandler()'),
+    rpc: rpcCall(procedure),
+    target: 0.8,
+    targetVs: { impl: `ours pooled, plain echo of ${echoBytes} B`, ratio: 0.9 },
+  },
+]
 const py = (cls, service = 'echo') => ({
   name: `python ${cls}`,
   python: true,
@@ -307,6 +336,13 @@ const CASES = [
     size: 64,
     impls: [raw(), ours('pooled'), py('UnixDatagramServer')],
   },
+  // The RPC cases: SIZE is the opaque argument of KV_ECHO (0: a NULL call).
+  // A NULL call is 44 bytes over TCP (40 and its record mark), its reply 28;
+  // an echo of 64 bytes 112 and 96. Over UDP 4 bytes less each.
+  { name: 'ONC RPC NULL calls x 64, TCP', transport: 'tcp', mode: 'pingpong', conns: 64, size: 0, rpc: true, impls: rpcRows(0, 44) },
+  { name: 'ONC RPC echo 64 B x 64, TCP', transport: 'tcp', mode: 'pingpong', conns: 64, size: 64, rpc: true, impls: rpcRows(6, 112) },
+  { name: 'ONC RPC NULL calls x 64, UDP', transport: 'udp', mode: 'pingpong', conns: 64, size: 0, rpc: true, impls: rpcRows(0, 40) },
+  { name: 'ONC RPC echo 64 B x 64, UDP', transport: 'udp', mode: 'pingpong', conns: 64, size: 64, rpc: true, impls: rpcRows(6, 108) },
   {
     name: 'TCP 64 B x 64 beside 10,000 idle',
     transport: 'tcp',
@@ -371,6 +407,17 @@ if (hasTLS && !existsSync(join(here, '.build', 'tls-cert.pem'))) {
     { stdio: 'ignore' },
   )
 }
+// The RPC cases' programs: kv.x compiled by our rpcgen (for ours.mjs) and by Debian's (the C server).
+const hasRpcgen =
+  tryRun(join(here, '..', 'examples', 'key-value', 'c', 'build.sh'), [join(here, '.build', 'kv')]) &&
+  tryRun(node, [
+    join(here, '..', 'packages', 'cli', 'bin', 'socketserver.js'),
+    'rpcgen',
+    join(here, '..', 'examples', 'key-value', 'kv.x'),
+    '--out',
+    join(here, '.build'),
+    '--js',
+  ])
 const hasTaskset = tryRun('taskset', ['-c', '0', 'true'])
 const hasPython = tryRun('python3', ['-c', 'import socketserver'])
 const pin = (cpu, command, commandArgs) => (hasTaskset ? ['taskset', ['-c', String(cpu), command, ...commandArgs]] : [command, commandArgs])
@@ -392,11 +439,12 @@ async function startServer(impl, transport) {
   const lines = createInterface({ input: child.stdout })
   const timer = setTimeout(() => child.kill('SIGKILL'), 15_000)
   for await (const line of lines) {
-    if (line.startsWith('READY ')) {
+    const address = impl.ready === undefined ? (line.startsWith('READY ') ? line.slice(6) : undefined) : impl.ready(line, transport)
+    if (address !== undefined) {
       clearTimeout(timer)
       const rest = []
       lines.on('line', (l) => rest.push(l))
-      return { child, address: line.slice(6), lines: rest, pid: await serverPid(child) }
+      return { child, address, lines: rest, pid: await serverPid(child) }
     }
   }
   throw new Error(`${impl.name} did not start`)
@@ -448,7 +496,8 @@ async function stopServer(server) {
 const isPipelined = (kase) => kase.mode === 'pipeline' || kase.mode === 'burst'
 function runLoadgen(kase, address, duration, impl = {}) {
   const transport = kase.transport
-  const common = [kase.mode, transport, address, String(kase.conns), String(kase.size), String(duration)]
+  // A row may send another size (the RPC cases' plain echo: as many bytes as a call).
+  const common = [kase.mode, transport, address, String(kase.conns), String(impl.size ?? kase.size), String(duration)]
   const [command, commandArgs] = pin(
     LOADGEN_CPU,
     loadgen,
@@ -461,6 +510,7 @@ function runLoadgen(kase, address, duration, impl = {}) {
       LOADGEN_LINE: kase.line ? '1' : '',
       LOADGEN_PROXY_V2: impl.proxyHeader ? '1' : '',
       LOADGEN_TLS: kase.tls === 'resume' ? 'resume' : kase.tls ? '1' : '',
+      LOADGEN_RPC: impl.rpc ?? '',
     },
   })
   const result = JSON.parse(out.trim().split('\n').at(-1))
@@ -512,6 +562,10 @@ for (const kase of CASES) {
     console.log(`\n${kase.name}: skipped, the load generator was built without TLS (install libssl-dev)`)
     continue
   }
+  if (kase.rpc && !hasRpcgen) {
+    console.log(`\n${kase.name}: skipped, kv.x could not be built (rpcgen, gcc and libtirpc-dev are needed)`)
+    continue
+  }
   const impls = kase.impls.filter((impl) => !impl.python || hasPython)
   // Rounds: every implementation once per round, so that a neighbour's load
   // on these shared machines hits all of them alike; each ratio is the
@@ -529,6 +583,7 @@ for (const kase of CASES) {
     return {
       impl: impl.name,
       target: impl.target,
+      targetVs: impl.targetVs,
       targetP50Us: impl.targetP50Us,
       // Over every round: the pipelined modes count a reply only once it matched.
       repliesMatched: total('requests'),
@@ -646,6 +701,13 @@ function printCase(kase, rows) {
       )
     if (r.targetP50Us !== undefined)
       console.log(`  target ${r.impl} p50 < ${r.targetP50Us} µs: ${r.p50.toFixed(0)} µs, ${r.p50 < r.targetP50Us ? 'met' : 'MISSED'}`)
+    const versus = r.targetVs === undefined ? undefined : rows.find((row) => row.impl === r.targetVs.impl)
+    if (versus !== undefined) {
+      const ratio = r.rps / versus.rps
+      console.log(
+        `  target ${r.impl} >= ${r.targetVs.ratio.toFixed(2)} x ${versus.impl}: ${ratio.toFixed(2)}, ${ratio >= r.targetVs.ratio ? 'met' : 'MISSED'}`,
+      )
+    }
   }
 }
 

@@ -21,6 +21,21 @@ const SERVICES = {
     about: 'request.sink(request.source), or request.reply(data)',
     handler: () => (request) => (request.kind === 'datagram' ? request.reply(request.data) : request.sink(request.source)),
   },
+  'rpc-kv': {
+    about: "rpcHandler() of examples/key-value/kv.x (bench/.build's kv.js), NULL and KV_ECHO",
+    handler: async () => {
+      const { rpcHandler } = await import('../../packages/oncrpc/dist/index.js')
+      const { implementKV_PROG } = await import('../.build/kv.js')
+      const fail = () => {
+        throw new Error('not in the bench')
+      }
+      return rpcHandler(
+        implementKV_PROG({
+          KV_V1: { KV_PUT: fail, KV_GET: fail, KV_DELETE: fail, KV_LIST: fail, KV_COUNT: fail, KV_ECHO: (value) => value },
+        }),
+      )
+    },
+  },
   'echo-tls': {
     about: "echo behind withTLS() (bench/.build's certificate)",
     handler: () => (request) => request.sink(request.source),

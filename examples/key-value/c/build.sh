@@ -7,6 +7,8 @@ out=${1:?usage: build.sh OUTDIR}
 mkdir -p "$out"
 cp "$here/../kv.x" "$out/kv.x"
 cd "$out"
+# rpcgen will not write over its own earlier output.
+rm -f kv.h kv_xdr.c kv_clnt.c kv_svc.c
 rpcgen -h kv.x -o kv.h
 rpcgen -c kv.x -o kv_xdr.c
 rpcgen -l kv.x -o kv_clnt.c

@@ -11,7 +11,7 @@ import { MalformedCallError, RpcReplyError } from '../rpc-errors.js'
 import { XdrError } from '../xdr/xdr-error.js'
 import { XdrReader } from '../xdr/xdr-reader.js'
 import type { XdrWriter } from '../xdr/xdr-writer.js'
-import { type Credential, credentialOf, type OpaqueAuth, readOpaqueAuth, writeCredential } from './credentials.js'
+import { AUTH_NONE, type Credential, credentialOf, NO_VERIFIER, type OpaqueAuth, readOpaqueAuth, writeCredential } from './credentials.js'
 import {
   AcceptStatus,
   type AcceptStatusName,
@@ -63,9 +63,10 @@ export function readCall(message: Uint8Array): ReadCall {
     const program = reader.uint32('prog')
     const version = reader.uint32('vers')
     const procedure = reader.uint32('proc')
-    const cred = readOpaqueAuth(reader, 'credential')
-    const verifier = readOpaqueAuth(reader, 'verifier')
-    const credential = credentialOf(cred)
+    // AUTH_NONE, the common case, without an object per call.
+    const cred = reader.remaining >= 8 && peekNone(message, reader.offset) ? skipNone(reader) : readOpaqueAuth(reader, 'credential')
+    const verifier = reader.remaining >= 8 && peekNone(message, reader.offset) ? skipNone(reader) : readOpaqueAuth(reader, 'verifier')
+    const credential = cred === NO_VERIFIER ? AUTH_NONE : credentialOf(cred)
     if (credential === undefined) return { kind: 'auth-error', xid, authStatus: 'AUTH_BADCRED' }
     if (credential.flavor === 'other') return { kind: 'auth-error', xid, authStatus: 'AUTH_REJECTEDCRED' }
     return { kind: 'call', header: { xid, program, version, procedure, credential, verifier }, reader }
@@ -73,6 +74,18 @@ export function readCall(message: Uint8Array): ReadCall {
     if (error instanceof XdrError) return malformed(`xid ${xid}: ${error.message}`, error)
     throw error
   }
+}
+
+/** Whether the 8 bytes at `at` are an empty AUTH_NONE (flavour 0, length 0). */
+function peekNone(message: Uint8Array, at: number): boolean {
+  for (let i = at; i < at + 8; i++) if (message[i] !== 0) return false
+  return true
+}
+
+function skipNone(reader: XdrReader): OpaqueAuth {
+  reader.uint32()
+  reader.uint32()
+  return NO_VERIFIER
 }
 
 function malformed(why: string, cause?: unknown): ReadCall {

@@ -112,28 +112,29 @@ export function rpcHandler(programs: RpcProgram | readonly RpcProgram[], options
 
 function serveDatagram(request: DatagramRequest, dispatcher: Dispatcher, cache: DuplicateCache | undefined): Promise<void> {
   if (cache === undefined) return reply(request, dispatcher.dispatch(request.data, request, false))
-  const key = DuplicateCache.keyOf(senderOf(request), request.data)
-  const found = cache.begin(key)
+  const sender = request.clientAddress
+  const message = request.data
+  const found = cache.begin(sender, message)
   if (found.kind === 'answered') return request.reply(found.reply)
   if (found.kind === 'running') return Promise.resolve()
   let result: ReturnType<Dispatcher['dispatch']>
   try {
-    result = dispatcher.dispatch(request.data, request, false)
+    result = dispatcher.dispatch(message, request, false)
   } catch (error) {
-    cache.end(key, undefined)
+    cache.end(sender, message, undefined)
     return Promise.reject(error)
   }
   if (result === undefined || result instanceof Uint8Array) {
-    cache.end(key, result)
+    cache.end(sender, message, result)
     return reply(request, result)
   }
   return result.then(
     (bytes) => {
-      cache.end(key, bytes)
+      cache.end(sender, message, bytes)
       return request.reply(bytes)
     },
     (error: unknown) => {
-      cache.end(key, undefined)
+      cache.end(sender, message, undefined)
       throw error
     },
   )
@@ -143,9 +144,4 @@ function reply(request: DatagramRequest, result: ReturnType<Dispatcher['dispatch
   if (result === undefined) return Promise.resolve()
   if (result instanceof Uint8Array) return request.reply(result)
   return result.then((bytes) => request.reply(bytes))
-}
-
-function senderOf(request: DatagramRequest): string {
-  const address = request.clientAddress
-  return 'path' in address ? (address.path ?? '') : `${address.host}:${address.port}`
 }

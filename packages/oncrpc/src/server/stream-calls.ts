@@ -98,7 +98,9 @@ export function serveStreamCalls(request: StreamRequest, dispatcher: Dispatcher,
 
     /** Starts the calls waiting, while there is room; replies ready at once leave in one write. */
     const dispatchRecords = (): void => {
-      socket.cork()
+      // One record (ping-pong): one write, no cork to set up and undo.
+      const corked = waiting.length - next > 1
+      if (corked) socket.cork()
       try {
         while (next < waiting.length && inFlight < limits.maxCallsInFlight) {
           const record = waiting[next++] as Uint8Array
@@ -115,7 +117,7 @@ export function serveStreamCalls(request: StreamRequest, dispatcher: Dispatcher,
         ended = true
         next = waiting.length
       } finally {
-        socket.uncork()
+        if (corked) socket.uncork()
         if (next === waiting.length) {
           waiting.length = 0
           next = 0

@@ -541,7 +541,7 @@ export const xdr = {
 export function encode<T>(type: XdrType<T>, value: T): Uint8Array {
   const writer = new XdrWriter()
   type.encode(value, writer)
-  return writer.result().slice()
+  return new Uint8Array(writer.result()) // a copy of its own, as a plain Uint8Array
 }
 
 /**

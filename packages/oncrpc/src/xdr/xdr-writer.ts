@@ -10,10 +10,17 @@ export class XdrWriter {
   #view: DataView
   #length = 0
 
-  /** @param capacity - The first buffer's size in bytes. Default 256. */
+  /**
+   * @param capacity - The first buffer's size in bytes. Default 256.
+   *
+   * The buffer comes from Node's pool (`Buffer.allocUnsafe`: under 4 KiB, a
+   * slice of a shared 8 KiB block) rather than a zero-filled ArrayBuffer of
+   * its own: a reply per call made thousands of small ArrayBuffers a second
+   * for the collector. Every byte of the result is written (padding too).
+   */
   constructor(capacity = 256) {
-    this.#bytes = new Uint8Array(Math.max(8, capacity))
-    this.#view = new DataView(this.#bytes.buffer)
+    this.#bytes = Buffer.allocUnsafe(Math.max(8, capacity))
+    this.#view = new DataView(this.#bytes.buffer, this.#bytes.byteOffset, this.#bytes.byteLength)
   }
 
   /** Bytes written so far. */
@@ -21,7 +28,7 @@ export class XdrWriter {
     return this.#length
   }
 
-  /** What was written, as a view of the buffer (valid until the next write). */
+  /** What was written, as a view of the buffer (valid until the next write; a Buffer, from Node's pool). */
   result(): Uint8Array {
     return this.#bytes.subarray(0, this.#length)
   }
@@ -30,10 +37,10 @@ export class XdrWriter {
     if (this.#length + count <= this.#bytes.length) return
     let size = this.#bytes.length * 2
     while (size < this.#length + count) size *= 2
-    const grown = new Uint8Array(size)
+    const grown = Buffer.allocUnsafe(size)
     grown.set(this.#bytes.subarray(0, this.#length))
     this.#bytes = grown
-    this.#view = new DataView(grown.buffer)
+    this.#view = new DataView(grown.buffer, grown.byteOffset, grown.byteLength)
   }
 
   /** A signed 32-bit integer (checked by the type). */
