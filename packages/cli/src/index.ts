@@ -12,10 +12,10 @@
  * @packageDocumentation
  */
 
-export { type Command, type ListenerSpec, type PolicyName, parseArgs, type ServeCommand } from './args.js'
+export { type Command, type ListenerSpec, type PolicyName, parseArgs, type RpcgenCommand, type ServeCommand } from './args.js'
 export { UsageError } from './errors.js'
 export { helpText } from './help.js'
-export { type LoadedHandler, loadHandler } from './load-handler.js'
+export { type ListeningHook, type LoadedHandler, loadHandler } from './load-handler.js'
 export { type CommandIO, main } from './main.js'
 export { chargenBytes, chargenLine } from './services/chargen.js'
 export { daytimeLine } from './services/daytime.js'

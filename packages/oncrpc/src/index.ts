@@ -41,7 +41,9 @@ export { parseUniversalAddress, type UniversalAddress, universalAddressOf } from
 export {
   implement,
   type ProcedureImplementation,
+  type ProcedureNumber,
   type ProgramImplementation,
+  type Returned,
   type RpcCall,
   type RpcProgram,
   type ServedProcedure,

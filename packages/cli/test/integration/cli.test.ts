@@ -516,3 +516,56 @@ describe('socketserver serve, stopping', () => {
     await client.waitForEnd()
   })
 })
+
+describe("a module's listening() export", () => {
+  test('runs once the listeners are bound, before the listening lines; what it returns runs after serving', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ss-hook-'))
+    registerCleanup(() => rmSync(dir, { recursive: true, force: true }))
+    const module = join(dir, 'hooked.mjs')
+    const log = join(dir, 'log')
+    writeFileSync(
+      module,
+      `import { appendFileSync } from 'node:fs'
+export default (request) => request.sink(request.source)
+export function listening(servers, signal) {
+  appendFileSync(${JSON.stringify(log)}, 'listening ' + servers.length + ' ' + signal.aborted + '\\n')
+  return () => appendFileSync(${JSON.stringify(log)}, 'stopped ' + signal.aborted + '\\n')
+}
+`,
+    )
+    const cli = await start(['serve', module, '--tcp', '127.0.0.1:0', '--udp', '127.0.0.1:0'], 2)
+    const { readFileSync } = await import('node:fs')
+    expect(readFileSync(log, 'utf8')).toBe('listening 2 false\n')
+    cli.child.kill('SIGTERM')
+    expect(await cli.exit).toBe(0)
+    expect(readFileSync(log, 'utf8')).toBe('listening 2 false\nstopped true\n')
+  })
+
+  test('one that throws stops the command with exit 1 before anything is served', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ss-hook-'))
+    registerCleanup(() => rmSync(dir, { recursive: true, force: true }))
+    const module = join(dir, 'failing.mjs')
+    writeFileSync(module, `export default () => {}\nexport async function listening() { throw new Error('no portmapper') }\n`)
+    const result = await run(['serve', module, '--tcp', '127.0.0.1:0'])
+    expect(result.code).toBe(1)
+    expect(result.stdout).toBe('')
+    expect(result.stderr).toContain("the module's listening() failed: no portmapper")
+  })
+})
+
+describe('socketserver rpcgen', () => {
+  test('writes a module per .x file, and exits 1 naming the line of a syntax error', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ss-rpcgen-'))
+    registerCleanup(() => rmSync(dir, { recursive: true, force: true }))
+    writeFileSync(join(dir, 'ok.x'), 'const N = 3;\nprogram P { version V { int F(int) = 1; } = 1; } = 0x20000077;\n')
+    writeFileSync(join(dir, 'bad.x'), 'const N = 3;\nstruct s { int; };\n')
+    const ok = await run(['rpcgen', join(dir, 'ok.x'), '--out', dir, '--js'])
+    expect([ok.code, ok.stdout]).toEqual([0, `wrote ${join(dir, 'ok.js')}\n`])
+    expect(existsSync(join(dir, 'ok.js'))).toBe(true)
+    const bad = await run(['rpcgen', join(dir, 'bad.x'), '--out', dir])
+    expect(bad.code).toBe(1)
+    expect(bad.stderr).toContain('bad.x:2:15: expected a name, found ;')
+    const usage = await run(['rpcgen'])
+    expect([usage.code, usage.stderr]).toEqual([2, expect.stringContaining('Cannot compile without a .x file')])
+  })
+})

@@ -152,3 +152,21 @@ describe('parseArgs()', () => {
     expect(parseArgs([...tcp, '--timeout-ms', '2147483647'])).toMatchObject({ timeoutMs: 2_147_483_647 })
   })
 })
+
+describe('parseArgs() for rpcgen', () => {
+  test('takes files, --out and --js', () => {
+    expect(parseArgs(['rpcgen', 'a.x', 'b.x', '--out', 'gen', '--js'])).toEqual({
+      command: 'rpcgen',
+      files: ['a.x', 'b.x'],
+      outDir: 'gen',
+      language: 'js',
+    })
+    expect(parseArgs(['rpcgen', 'a.x'])).toEqual({ command: 'rpcgen', files: ['a.x'], outDir: '.', language: 'ts' })
+  })
+
+  test('refuses an unknown option, a missing directory, no file', () => {
+    expect(() => parseArgs(['rpcgen', 'a.x', '--lang', 'ts'])).toThrow(UsageError)
+    expect(() => parseArgs(['rpcgen', 'a.x', '--out'])).toThrow(/--out DIR/)
+    expect(() => parseArgs(['rpcgen', '--js'])).toThrow(/without a .x file/)
+  })
+})

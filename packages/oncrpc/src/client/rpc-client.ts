@@ -18,9 +18,9 @@ import { RpcConnectionClosedError, RpcTimeoutError } from '../rpc-errors.js'
 import { XdrError } from '../xdr/xdr-error.js'
 import { XdrWriter } from '../xdr/xdr-writer.js'
 
-/** Default {@link RpcClientOptions.timeoutMs}: 25 s, libtirpc's `clnt_call()` default. */
+/** Default `timeoutMs` of {@link RpcClientOptions}: 25 s, libtirpc's `clnt_call()` default. */
 export const DEFAULT_CALL_TIMEOUT_MS = 25_000
-/** Default {@link RpcClientOptions.retransmitMs}: the first UDP retransmission after 500 ms (each next waits twice as long, up to 4 s). */
+/** Default `retransmitMs` of {@link RpcClientOptions}: the first UDP retransmission after 500 ms (each next waits twice as long, up to 4 s). */
 export const DEFAULT_RETRANSMIT_MS = 500
 
 /** Where and how an {@link RpcClient} calls. */

@@ -33,9 +33,10 @@ export type ProcedureImplementation<D> =
 
 /** What a procedure returns: its result; for a void result, nothing. */
 // biome-ignore lint/suspicious/noConfusingVoidType: a function that returns nothing infers `void`, and must be accepted for a void result
-type Returned<R> = undefined extends R ? R | void : R
+export type Returned<R> = undefined extends R ? R | void : R
 
-type ProcedureNumber<D> = D extends { readonly number: infer N } ? N : never
+/** The number of a procedure definition, as a literal type (procedure 0 may be left out of an implementation). */
+export type ProcedureNumber<D> = D extends { readonly number: infer N } ? N : never
 
 /**
  * The code of one version: every procedure of its definition, except
