@@ -287,10 +287,16 @@ class DatagramTransport implements Transport {
   static open(host: string, port: number, retransmitMs: number): Promise<DatagramTransport> {
     return new Promise((resolve, reject) => {
       const socket = createSocket({ type: isIP(host) === 6 ? 'udp6' : 'udp4', recvBufferSize: MAX_UDP_REPLY * 4 })
-      socket.once('error', reject)
-      socket.connect(port, host, () => {
-        socket.off('error', reject)
-        resolve(new DatagramTransport(socket, retransmitMs))
+      const fail = (error: Error): void => {
+        socket.close()
+        reject(error)
+      }
+      socket.once('error', fail)
+      // A failed lookup or connect comes to this callback, not as 'error'.
+      socket.connect(port, host, (error?: Error) => {
+        socket.off('error', fail)
+        if (error) fail(error)
+        else resolve(new DatagramTransport(socket, retransmitMs))
       })
     })
   }

@@ -91,8 +91,14 @@ export function portmapper(options: PortmapperOptions = {}): PortmapperService {
     if (stat !== undefined && call.procedure < RPCBSTAT_HIGHPROC) stat.info[call.procedure] = (stat.info[call.procedure] ?? 0) + 1
   }
   const mayChange = (call: RpcCall): boolean => options.allowRemoteSet === true || isLocalCaller(call.clientAddress)
-  const ownerOf = (call: RpcCall): string =>
-    call.credential.flavor === 'sys' ? (call.credential.uid === 0 ? 'superuser' : String(call.credential.uid)) : 'unknown'
+  /**
+   * Who registers: rpcbind reads it from the Unix socket's peer
+   * credentials, which Node does not expose, and says "unknown" on other
+   * transports. An AUTH_SYS uid is whatever the caller writes, so it is not
+   * believed: every caller is "unknown", and only the portmapper's own
+   * registrations are "superuser" (which callers cannot take back).
+   */
+  const ownerOf = (_call: RpcCall): string => 'unknown'
 
   const set = (entry: PortmapEntry, call: RpcCall): boolean => {
     count(call)
@@ -102,13 +108,19 @@ export function portmapper(options: PortmapperOptions = {}): PortmapperService {
     ;(stats[call.version - 2] as Stat).setinfo++
     return true
   }
-  const unset = (program: number, version: number, netids: string | undefined, call: RpcCall): boolean => {
+  /** Removes the program's version on `netids` (all when undefined); as rpcbind's map_unset, only the owner's (or any to superuser). */
+  const unset = (program: number, version: number, netids: readonly string[] | undefined, call: RpcCall): boolean => {
     count(call)
     if (!mayChange(call)) return false
+    const caller = ownerOf(call)
+    const matches = (e: PortmapEntry) =>
+      e.program === program && e.version === version && (netids === undefined || netids.includes(e.netid))
+    // Someone else's registration in the way: nothing is removed (rpcbind refuses the whole UNSET).
+    if (table.some((e) => matches(e) && e.owner !== caller && caller !== 'superuser')) return false
     let removed = false
     for (let i = table.length - 1; i >= 0; i--) {
       const e = table[i] as PortmapEntry
-      if (e.program === program && e.version === version && (netids === undefined || e.netid === netids)) {
+      if (matches(e)) {
         table.splice(i, 1)
         removed = true
       }
@@ -116,10 +128,10 @@ export function portmapper(options: PortmapperOptions = {}): PortmapperService {
     if (removed) (stats[call.version - 2] as Stat).unsetinfo++
     return removed
   }
-  /** rpcbind's find_service: the exact version, else (when allowed) any version of the program on that netid. */
+  /** rpcbind's find_service: the exact version, else (when allowed) the last registered version of the program on that netid. */
   const find = (program: number, version: number, netid: string, anyVersion: boolean): PortmapEntry | undefined => {
     const onNetid = table.filter((e) => e.program === program && e.netid === netid)
-    return onNetid.find((e) => e.version === version) ?? (anyVersion ? onNetid[0] : undefined)
+    return onNetid.find((e) => e.version === version) ?? (anyVersion ? onNetid.at(-1) : undefined)
   }
   const noteLookup = (call: RpcCall, program: number, version: number, netid: string, found: boolean): void => {
     const stat = stats[call.version - 2] as Stat
@@ -145,7 +157,7 @@ export function portmapper(options: PortmapperOptions = {}): PortmapperService {
     RPCBPROC_NULL: (_: undefined, call: RpcCall) => count(call),
     RPCBPROC_SET: (r: Rpcb, call: RpcCall) =>
       set({ program: r.r_prog, version: r.r_vers, netid: r.r_netid, address: r.r_addr, owner: ownerOf(call) }, call),
-    RPCBPROC_UNSET: (r: Rpcb, call: RpcCall) => unset(r.r_prog, r.r_vers, r.r_netid === '' ? undefined : r.r_netid, call),
+    RPCBPROC_UNSET: (r: Rpcb, call: RpcCall) => unset(r.r_prog, r.r_vers, r.r_netid === '' ? undefined : [r.r_netid], call),
     RPCBPROC_GETADDR: (r: Rpcb, call: RpcCall) => getAddress(r.r_prog, r.r_vers, call, true),
     RPCBPROC_DUMP: (_: undefined, call: RpcCall) => {
       count(call)
@@ -178,7 +190,8 @@ export function portmapper(options: PortmapperOptions = {}): PortmapperService {
           call,
         )
       },
-      PMAPPROC_UNSET: (m, call) => unset(m.prog, m.vers, undefined, call),
+      // Version 2 knows only tcp and udp: its UNSET leaves the other netids alone, as rpcbind's does.
+      PMAPPROC_UNSET: (m, call) => unset(m.prog, m.vers, ['tcp', 'udp'], call),
       PMAPPROC_GETPORT: (m, call) => {
         count(call)
         const netid = NETID_OF_PROTOCOL[m.prot]
@@ -267,6 +280,10 @@ function mergeAddress(address: string, call: RpcCall): string {
   if (parsed === undefined || (parsed.host !== '0.0.0.0' && parsed.host !== '::')) return address
   const request = call.request
   let local = request.kind === 'stream' ? (request as StreamRequest).socket.localAddress : serverHost(request.server.address)
+  // A datagram's own destination is not known to Node (no IP_PKTINFO): a caller on loopback reached loopback.
+  if ((local === '0.0.0.0' || local === '::') && isLocalCaller(call.clientAddress) && 'host' in call.clientAddress) {
+    local = call.clientAddress.host.includes(':') && !call.clientAddress.host.startsWith('::ffff:') ? '::1' : '127.0.0.1'
+  }
   if (local === undefined) return address
   if (parsed.host === '0.0.0.0' && local.startsWith('::ffff:')) local = local.slice(7)
   const sameFamily = parsed.host === '::' ? local.includes(':') : !local.includes(':')
@@ -306,24 +323,48 @@ function universalAddressOfBytes(bytes: Uint8Array): string {
   }
   if (buffer.length >= 24 && buffer.readUInt16LE(0) === 10) {
     const port = buffer.readUInt16BE(2)
-    const groups = Array.from({ length: 8 }, (_, i) => buffer.readUInt16BE(8 + i * 2).toString(16))
-    const host = groups
-      .join(':')
-      .replace(/(^|:)0(:0)+(:|$)/, '::')
-      .replace(/:::+/, '::')
-    return `${host}.${port >> 8}.${port & 0xff}`
+    return `${ipv6Text(buffer.subarray(8, 24))}.${port >> 8}.${port & 0xff}`
   }
   return ''
 }
 
+/** IPv6 text as inet_ntop writes it: RFC 5952's longest run of zero groups as "::", an IPv4-mapped address dotted. */
+function ipv6Text(bytes: Uint8Array): string {
+  const groups = Array.from({ length: 8 }, (_, i) => ((bytes[i * 2] as number) << 8) | (bytes[i * 2 + 1] as number))
+  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) return `::ffff:${bytes[12]}.${bytes[13]}.${bytes[14]}.${bytes[15]}`
+  let best = -1
+  let bestLength = 1
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) {
+      i++
+      continue
+    }
+    let j = i
+    while (j < 8 && groups[j] === 0) j++
+    if (j - i > bestLength) {
+      best = i
+      bestLength = j - i
+    }
+    i = j
+  }
+  const hex = groups.map((g) => g.toString(16))
+  if (best < 0) return hex.join(':')
+  return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLength).join(':')}`
+}
+
+/** The 16 bytes of an IPv6 address's text (a dotted IPv4 tail too). */
 function ipv6Bytes(host: string): Buffer {
-  const [head = '', tail = ''] = host.split('::')
+  // A dotted tail (::ffff:1.2.3.4) is two groups written another way.
+  const text = host.replace(/(\d+)\.(\d+)\.(\d+)\.(\d+)$/, (_, a: string, b: string, c: string, d: string) =>
+    [((Number(a) << 8) | Number(b)).toString(16), ((Number(c) << 8) | Number(d)).toString(16)].join(':'),
+  )
+  const [head = '', rest = ''] = text.split('::')
   const headGroups = head === '' ? [] : head.split(':')
-  const tailGroups = host.includes('::') ? (tail === '' ? [] : tail.split(':')) : []
-  const groups = [...headGroups, ...new Array(8 - headGroups.length - tailGroups.length).fill('0'), ...tailGroups]
+  const restGroups = text.includes('::') && rest !== '' ? rest.split(':') : []
+  const groups = [...headGroups, ...new Array(Math.max(0, 8 - headGroups.length - restGroups.length)).fill('0'), ...restGroups]
   const bytes = Buffer.alloc(16)
   groups.slice(0, 8).forEach((group, i) => {
-    bytes.writeUInt16BE(Number.parseInt(group, 16) || 0, i * 2)
+    bytes.writeUInt16BE((Number.parseInt(group, 16) || 0) & 0xffff, i * 2)
   })
   return bytes
 }

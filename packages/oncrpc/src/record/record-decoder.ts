@@ -30,8 +30,13 @@ const HEADER_BYTES = 4
  */
 export class RecordDecoder {
   readonly #maxRecordSize: number
-  /** Parts of the record being read (fragments so far, the current fragment's bytes). */
-  #parts: Uint8Array[] = []
+  /**
+   * The record being read, when it is not one view of a chunk: its bytes
+   * so far, copied into one buffer that doubles as it fills. (A view per
+   * fragment cost about 100 bytes of heap per 5-byte fragment: a client
+   * sending one-byte fragments took a server past its heap limit.)
+   */
+  #buffer: Uint8Array | undefined
   #partsLength = 0
   /** Bytes of the current fragment still to come; -1 while its header is being read. */
   #fragmentLeft = -1
@@ -53,7 +58,7 @@ export class RecordDecoder {
 
   /** Part of a record has been read and not the rest (a stream that ends now ends inside a record). */
   get inRecord(): boolean {
-    return this.#headerLength > 0 || this.#fragmentLeft >= 0 || this.#partsLength > 0 || this.#parts.length > 0
+    return this.#headerLength > 0 || this.#fragmentLeft >= 0 || this.#buffer !== undefined
   }
 
   /**
@@ -98,14 +103,13 @@ export class RecordDecoder {
       }
       const take = Math.min(this.#fragmentLeft, length - at)
       // A whole one-fragment record inside this chunk: hand out a view.
-      if (this.#lastFragment && take === this.#fragmentLeft && this.#parts.length === 0) {
+      if (this.#lastFragment && take === this.#fragmentLeft && this.#buffer === undefined) {
         into.push(chunk.subarray(at, at + take))
         at += take
         this.#fragmentLeft = -1
         continue
       }
-      this.#parts.push(chunk.subarray(at, at + take))
-      this.#partsLength += take
+      this.#append(chunk.subarray(at, at + take))
       this.#fragmentLeft -= take
       at += take
       if (this.#fragmentLeft === 0) this.#endFragment(into)
@@ -123,15 +127,28 @@ export class RecordDecoder {
     if (fragmentLength === 0) this.#endFragment(into)
   }
 
+  #append(bytes: Uint8Array): void {
+    const needed = this.#partsLength + bytes.length
+    if (this.#buffer === undefined || needed > this.#buffer.length) {
+      let size = Math.max(256, (this.#buffer?.length ?? 0) * 2)
+      while (size < needed) size *= 2
+      const grown = Buffer.allocUnsafe(Math.min(size, Math.max(needed, this.#maxRecordSize)))
+      if (this.#buffer !== undefined) grown.set(this.#buffer.subarray(0, this.#partsLength))
+      this.#buffer = grown
+    }
+    this.#buffer.set(bytes, this.#partsLength)
+    this.#partsLength = needed
+  }
+
   #endFragment(into: Uint8Array[]): void {
     this.#fragmentLeft = -1
     if (!this.#lastFragment) {
-      // Views of chunks may be kept across reads: Node gives each read a buffer of its own.
+      // A record of several fragments is joined in the buffer (an empty first fragment starts it too).
+      if (this.#buffer === undefined) this.#append(new Uint8Array(0))
       return
     }
-    const parts = this.#parts
-    into.push(parts.length === 1 ? (parts[0] as Uint8Array) : Buffer.concat(parts, this.#partsLength))
-    this.#parts = []
+    into.push(this.#buffer === undefined ? new Uint8Array(0) : this.#buffer.subarray(0, this.#partsLength))
+    this.#buffer = undefined
     this.#partsLength = 0
   }
 }

@@ -5,8 +5,14 @@
  * @internal
  */
 
-/** A number written out, or the name of a constant (resolved later: a `.x` file may use a name defined below). */
-export type Value = { readonly number: number } | { readonly name: string; readonly line: number; readonly column: number }
+/**
+ * A number written out, or the name of a constant (resolved later: a `.x`
+ * file may use a name defined below), plus `plus` (an enum member without a
+ * value is the one before it plus one).
+ */
+export type Value =
+  | { readonly number: number }
+  | { readonly name: string; readonly line: number; readonly column: number; readonly plus?: number }
 
 /** A type specifier: a base type, a name, or a type written in place. */
 export type TypeSpec =

@@ -84,6 +84,10 @@ class Emitter {
   readonly #resolved = new Map<string, number>()
   /** Type definitions emitted so far: a reference to one not yet emitted is lazy. */
   readonly #emitted = new Set<string>()
+  /** Numbers exported under a name so far (constants, version and procedure numbers): a second program may reuse a name. */
+  readonly #exportedNumbers = new Map<string, number>()
+  /** Functions exported so far. */
+  readonly #exportedFunctions = new Set<string>()
   /** Header types referenced, emitted before the file's own. */
   readonly #headerTypes = new Set<string>()
 
@@ -144,13 +148,13 @@ class Emitter {
   #value(value: Value, seen: readonly string[] = []): number {
     if ('number' in value) return value.number
     const cached = this.#resolved.get(value.name)
-    if (cached !== undefined) return cached
+    if (cached !== undefined) return cached + (value.plus ?? 0)
     if (seen.includes(value.name)) this.#fail(`the constant ${value.name} is defined in terms of itself`, value)
     const written = this.#constants.get(value.name)
     if (written === undefined) this.#fail(`${value.name} is not a constant defined in this file`, value)
     const number = this.#value(written, [...seen, value.name])
     this.#resolved.set(value.name, number)
-    return number
+    return number + (value.plus ?? 0)
   }
 
   #size(declaration: Declaration): string {
@@ -321,7 +325,8 @@ class Emitter {
   #unionCodec(body: UnionBody): string {
     const arms = this.#caseTags(body).flatMap(({ tags, arm }) => {
       const codec = this.#declarationCodec(arm)
-      return tags.map((tag) => `${tag.startsWith("'") ? tag.slice(1, -1) : tag}: ${codec}`)
+      // An enum name or a number is a key as it is; a negative number is quoted.
+      return tags.map((tag) => `${tag.startsWith("'") ? tag.slice(1, -1) : tag.startsWith('-') ? `'${tag}'` : tag}: ${codec}`)
     })
     const defaultArm = body.defaultArm === undefined ? '' : `, ${this.#declarationCodec(body.defaultArm)}`
     return `xdr.union(${this.#typeCodec(body.discriminant.type)}, { ${arms.join(', ')} }${defaultArm})`
@@ -406,7 +411,8 @@ class Emitter {
       case 'struct':
         return this.#structCodec(type.body)
       case 'union':
-        return this.#unionCodec(type.body)
+        // A union written in place: cast to its arm-by-arm type, as a named one is.
+        return this.#typed ? `(${this.#unionCodec(type.body)} as XdrType<${this.#unionTs(type.body)}>)` : this.#unionCodec(type.body)
       case 'string':
         return 'xdr.string()'
       case 'opaque':
@@ -444,7 +450,16 @@ class Emitter {
     })
     lines.push(`// Program ${program.name} and the numbers of its versions and procedures`)
     for (const [constant, number] of numbers) {
-      if (constant !== program.name && !this.#isConstant(constant)) lines.push(`export const ${safe(constant)} = ${number}`)
+      if (constant === program.name || this.#isConstant(constant)) continue
+      // Two programs may name a version (or procedure) alike, as rpcgen's #defines may: one export per name.
+      const before = this.#exportedNumbers.get(constant)
+      if (before === number) continue
+      if (before !== undefined) {
+        lines.push(`// ${constant} is ${number} in ${program.name}; the ${constant} above is ${before}`)
+        continue
+      }
+      this.#exportedNumbers.set(constant, number)
+      lines.push(`export const ${safe(constant)} = ${number}`)
     }
     lines.push('')
     lines.push(`/** Program ${program.name} (${this.#value(program.number)}) as ${this.#options.fileName} defines it. */`)
@@ -463,11 +478,15 @@ class Emitter {
     )
     lines.push(`  return implement(${name}, code)`, '}')
     for (const version of program.versions) {
+      // VERSION_client, or PROGRAM_VERSION_client when another program of the file took that name.
+      let client = `${version.name}_client`
+      if (this.#exportedFunctions.has(client)) client = `${program.name}_${version.name}_client`
+      this.#exportedFunctions.add(client)
       lines.push('', `/** A client of ${program.name} version ${version.name}: a method per procedure. */`)
       lines.push(
         this.#typed
-          ? `export function ${version.name}_client(client: RpcClient): ProgramClient<(typeof ${name})['versions']['${version.name}']> {`
-          : `export function ${version.name}_client(client) {`,
+          ? `export function ${client}(client: RpcClient): ProgramClient<(typeof ${name})['versions']['${version.name}']> {`
+          : `export function ${client}(client) {`,
       )
       lines.push(`  return programClient(client, ${name}, '${version.name}')`, '}')
     }

@@ -132,15 +132,15 @@ class Parser {
   #enumBody(): EnumBody {
     this.#expect('{')
     const members: { name: string; value: Value }[] = []
-    let previous: number | undefined
     do {
-      const name = this.#identifier().text
-      // rpcgen lets a member go without "= value": the previous one plus one.
+      const token = this.#identifier()
+      // rpcgen lets a member go without "= value": the one before it plus one (rpcgen writes `B = A + 1`).
+      const before = members[members.length - 1]
       let value: Value
       if (this.#accept('=')) value = this.#value()
-      else value = { number: previous === undefined ? 0 : previous + 1 }
-      previous = 'number' in value ? value.number : undefined
-      members.push({ name, value })
+      else if (before === undefined) value = { number: 0 }
+      else value = { name: before.name, line: token.line, column: token.column, plus: 1 }
+      members.push({ name: token.text, value })
     } while (this.#accept(',') && !this.#is('}'))
     this.#expect('}')
     return { members }

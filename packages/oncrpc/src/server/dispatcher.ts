@@ -74,7 +74,8 @@ export class Dispatcher {
     try {
       args = procedure.args.decode(read.reader)
     } catch (error) {
-      if (error instanceof XdrError) return this.#status(header.xid, 'GARBAGE_ARGS', framed)
+      // A RangeError: arguments nested deeper than the stack (a recursive type's long chain).
+      if (error instanceof XdrError || error instanceof RangeError) return this.#status(header.xid, 'GARBAGE_ARGS', framed)
       throw error
     }
     header.request = request

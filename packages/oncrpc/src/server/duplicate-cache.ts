@@ -175,7 +175,10 @@ export class DuplicateCache {
   /** Copies a reply into the arena, evicting the replies it writes over. */
   #keep(slot: number, reply: Uint8Array): void {
     if (this.#arena === undefined) this.#arena = new Uint8Array(this.#maxBytes)
-    if (this.#arenaAt + reply.length > this.#maxBytes) this.#arenaAt = 0
+    // The ring goes back to the start: the oldest replies, between here and the end, go first (the
+    // loop below stops at the first one that does not overlap, and these never would).
+    const wrapsFrom = this.#arenaAt + reply.length > this.#maxBytes ? this.#arenaAt : -1
+    if (wrapsFrom >= 0) this.#arenaAt = 0
     const start = this.#arenaAt
     const end = start + reply.length
     // The oldest replies are where the ring writes next: evict those in the way.
@@ -184,7 +187,8 @@ export class DuplicateCache {
       const oldest = this.#written[at] as number
       const current = this.#generation[oldest] === this.#written[at + 1] && this.#state[oldest] === ANSWERED
       const oldStart = this.#offset[oldest] as number
-      const overlaps = oldStart < end && oldStart + (this.#replyLength[oldest] as number) > start
+      const overlaps =
+        (oldStart < end && oldStart + (this.#replyLength[oldest] as number) > start) || (wrapsFrom >= 0 && oldStart >= wrapsFrom)
       if (current && !overlaps) break
       if (current) this.#free(oldest)
       this.#writtenHead = this.#writtenHead + 1 === this.#maxEntries ? 0 : this.#writtenHead + 1

@@ -8,7 +8,7 @@
  * @internal
  */
 
-import type { DeliverChunk, StreamRequest } from '@socketserver/core'
+import { ClientDisconnectedError, type DeliverChunk, type StreamRequest } from '@socketserver/core'
 import { RecordDecoder } from '../record/record-decoder.js'
 import { IncompleteRecordError } from '../rpc-errors.js'
 import type { Dispatcher } from './dispatcher.js'
@@ -45,11 +45,19 @@ export function serveStreamCalls(request: StreamRequest, dispatcher: Dispatcher,
       if (settled) return
       settled = true
       request.signal.removeEventListener('abort', onAbort)
+      socket.off('close', onClose)
       if (error === undefined) resolve()
       else reject(error)
     }
     const onAbort = (): void => settle(request.signal.reason)
     request.signal.addEventListener('abort', onAbort, { once: true })
+    // The connection gone while no read waits (the client reset while replies waited for 'drain', say).
+    const onClose = (): void => {
+      if (!settled && (inFlight > 0 || waitingForDrain || next < waiting.length)) {
+        settle(new ClientDisconnectedError(request.clientAddress, new Error('the connection closed before every reply was sent')))
+      }
+    }
+    socket.once('close', onClose)
 
     const finishIfDone = (): void => {
       if (ended && inFlight === 0 && waiting.length === 0) settle(failure)

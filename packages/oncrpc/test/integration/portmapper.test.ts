@@ -12,6 +12,7 @@ import {
   type RpcReplyError,
   registerWithPortmapper,
   rpcHandler,
+  sysCredential,
 } from '@socketserver/oncrpc'
 import {
   hasNetworkNamespaces,
@@ -109,7 +110,7 @@ describe('our portmapper, in this process', () => {
     const { v3, v4 } = await startPortmapper()
     const now = Math.floor(Date.now() / 1000)
     expect(Math.abs((await v3.RPCBPROC_GETTIME(undefined)) - now)).toBeLessThan(5)
-    for (const uaddr of ['127.0.0.1.0.111', '::1.8.1', 'fe80::1:2.1.2']) {
+    for (const uaddr of ['127.0.0.1.0.111', '::1.8.1', 'fe80::1:2.1.2', '1:0:0:2::3.8.1', '::ffff:1.2.3.4.8.1', '2001:db8::1:0:0:1.8.1']) {
       expect(await v4.RPCBPROC_TADDR2UADDR(await v4.RPCBPROC_UADDR2TADDR(uaddr))).toBe(uaddr)
     }
     const refused = await v4
@@ -120,6 +121,35 @@ describe('our portmapper, in this process', () => {
     expect(stats).toHaveLength(3)
     expect(stats[2]?.info[6]).toBe(0) // GETTIME went to version 3
     expect(stats[1]?.info[6]).toBe(1)
+  })
+
+  test('as rpcbind: an AUTH_SYS uid is not believed, UNSET leaves what others registered, version 2 UNSET only tcp and udp, GETPORT falls back to the last version', async () => {
+    const { v2, v4, pmap, tcp } = await startPortmapper()
+    const port = (tcp.address as { port: number }).port
+    const claimsRoot = await RpcClient.connect({ transport: 'tcp', host: '127.0.0.1', port, credential: sysCredential({ uid: 0 }) })
+    registerCleanup(() => claimsRoot.close())
+    const rootV4 = programClient(claimsRoot, Portmapper, 'RPCBVERS4')
+    expect(await rootV4.RPCBPROC_SET(rpcb(400_000, 1, 'tcp', '127.0.0.1.4.1'))).toBe(true)
+    expect(await rootV4.RPCBPROC_SET(rpcb(400_000, 1, 'tcp6', '::1.4.1'))).toBe(true)
+    expect(
+      pmap
+        .entries()
+        .filter((e) => e.program === 400_000)
+        .map((e) => e.owner),
+    ).toEqual(['unknown', 'unknown'])
+    // The portmapper's own registrations are the superuser's: no caller takes them back.
+    expect(await rootV4.RPCBPROC_UNSET(rpcb(PMAP_PROGRAM, 2, 'tcp'))).toBe(false)
+    expect(await v2.PMAPPROC_GETPORT({ prog: PMAP_PROGRAM, vers: 2, prot: IPPROTO_TCP, port: 0 })).toBe(port)
+    expect(await v2.PMAPPROC_UNSET({ prog: 400_000, vers: 1, prot: 0, port: 0 })).toBe(true)
+    expect(
+      pmap
+        .entries()
+        .filter((e) => e.program === 400_000)
+        .map((e) => e.netid),
+    ).toEqual(['tcp6'])
+    expect(await v4.RPCBPROC_SET(rpcb(400_001, 1, 'tcp', '127.0.0.1.3.233'))).toBe(true)
+    expect(await v4.RPCBPROC_SET(rpcb(400_001, 3, 'tcp', '127.0.0.1.3.235'))).toBe(true)
+    expect(await v2.PMAPPROC_GETPORT({ prog: 400_001, vers: 2, prot: IPPROTO_TCP, port: 0 })).toBe(1003)
   })
 
   test('registerWithPortmapper() registers every version on every transport, and unregister() takes them back', async () => {

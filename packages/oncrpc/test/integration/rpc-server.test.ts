@@ -234,6 +234,33 @@ describe('RPC over a stream connection', () => {
     expect(await Promise.all(calls)).toEqual(['a', 'b', 'c'])
   })
 
+  test('a client that resets while replies wait for the socket to drain ends its connection at once', async () => {
+    const { address, serving } = await serveCalculator('tcp4')
+    const client = await connect(address)
+    // 8 MiB back, which the client never reads: the reply waits for 'drain'; then one more call, then a reset.
+    await client.send(markRecord(rawCall({ xid: 1, procedure: 9 }, Uint8Array.of(0, 0x80, 0, 0))))
+    await client.send(markRecord(rawCall({ xid: 2, procedure: 0 })))
+    client.reset()
+    await until(() => serving.errors.length === 1, 5_000, 'the connection to end')
+    expect((serving.errors[0] as Error).name).toBe('ClientDisconnectedError')
+  })
+
+  test('arguments nested deeper than the stack are GARBAGE_ARGS, and the server keeps serving', async () => {
+    const { address } = await serveCalculator('tcp4')
+    const client = await connect(address)
+    const depth = 200_000
+    // Each link: its value, then TRUE for a next one (FALSE after the last).
+    const args = Buffer.alloc(depth * 8)
+    for (let i = 0; i < depth; i++) {
+      args.writeUInt32BE(i, i * 8)
+      args.writeUInt32BE(i === depth - 1 ? 0 : 1, i * 8 + 4)
+    }
+    await client.send(markRecord(rawCall({ xid: 3, procedure: 10 }, args)))
+    expect(await readRecord(client)).toEqual([3, 1, 0, 0, 0, 4])
+    await client.send(markRecord(rawCall({ xid: 4, procedure: 10 }, Uint8Array.of(0, 0, 0, 7, 0, 0, 0, 0))))
+    expect(await readRecord(client)).toEqual([4, 1, 0, 0, 0, 0, 1])
+  })
+
   test('ten thousand random records: no crash, the server keeps serving', async () => {
     const { address, reported } = await serveCalculator('tcp4')
     const client = await connect(address)

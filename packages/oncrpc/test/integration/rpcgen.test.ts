@@ -125,6 +125,36 @@ describe('socketserver rpcgen', () => {
     expect(out).toContain('NAME: { number: 2, args: xdr.void, result: xdr.string() }')
   })
 
+  test('enum members after a constant, negative cases, unions in place, two programs with one version name: type-checked', async () => {
+    const dir = outDir()
+    writeFileSync(
+      join(dir, 'edge.x'),
+      `const FOO = 10;
+      enum e1 { A = FOO, B, C };
+      union neg switch (int n) { case -1: void; case 1: int one; };
+      struct holder { union switch (bool set) { case TRUE: int value; case FALSE: void; } maybe; };
+      program P1 { version VERS { int F(e1) = 1; } = 1; } = 0x20000201;
+      program P2 { version VERS { neg G(holder) = 1; } = 2; } = 0x20000202;`,
+    )
+    const path = await compileRpclFile(join(dir, 'edge.x'), dir)
+    const source = readFileSync(path, 'utf8')
+    expect(source).toContain('xdr.enumeration({ A: 10, B: 11, C: 12 })')
+    expect(source).toContain("xdr.union(xdr.int, { '-1': xdr.void, 1: xdr.int })")
+    expect(source).toContain('export function VERS_client(')
+    expect(source).toContain('export function P2_VERS_client(')
+    expect(source).toContain('// VERS is 2 in P2; the VERS above is 1')
+    writeFileSync(
+      join(dir, 'tsconfig.json'),
+      JSON.stringify({ extends: join(root, 'tsconfig.base.json'), compilerOptions: { noEmit: true, rootDir: '.' }, include: ['*.ts'] }),
+    )
+    const result = await run(join(root, 'node_modules/.bin/tsc'), ['-p', join(dir, 'tsconfig.json')]).catch((error) => error)
+    expect(result.stdout ?? '').toBe('')
+    const edge = await import(path)
+    const { decode, encode } = await import('@socketserver/oncrpc')
+    expect(decode(edge.neg, encode(edge.neg, { tag: -1, value: undefined }))).toEqual({ tag: -1, value: undefined })
+    expect([...encode(edge.e1, 'B')]).toEqual([0, 0, 0, 11])
+  })
+
   test.each([
     ['struct s { int; };', 'bad.x:1:15: expected a name, found ;'],
     ['typedef quadruple q;', 'bad.x:1:9: quadruple (128-bit floating point) has no TypeScript type'],

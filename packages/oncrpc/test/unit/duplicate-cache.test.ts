@@ -88,6 +88,20 @@ describe('DuplicateCache', () => {
 })
 
 describe('DuplicateCache under churn (property)', () => {
+  test('a reply that sends the arena back to its start evicts the replies it writes over', () => {
+    const cache = new DuplicateCache({ maxBytes: 100 })
+    const sizes = [70, 5, 25, 40, 65]
+    sizes.forEach((size, xid) => {
+      cache.begin(from(1), call(xid))
+      cache.end(from(1), call(xid), new Uint8Array(size).fill(xid + 1))
+    })
+    sizes.forEach((size, xid) => {
+      const found = cache.begin(from(1), call(xid))
+      if (found.kind === 'answered') expect([...found.reply]).toEqual(new Array(size).fill(xid + 1))
+      else cache.end(from(1), call(xid), undefined)
+    })
+  })
+
   test('an answered copy is always the reply its call got, whatever was evicted', async () => {
     const fc = (await import('fast-check')).default
     fc.assert(

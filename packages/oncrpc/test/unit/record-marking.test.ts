@@ -75,6 +75,18 @@ describe('RecordDecoder', () => {
     )
   })
 
+  test('a record of a hundred thousand one-byte fragments is joined in one buffer', () => {
+    const wire = Buffer.alloc(100_000 * 5)
+    for (let i = 0; i < 100_000; i++) {
+      wire.writeUInt32BE(((i === 99_999 ? 0x8000_0000 : 0) | 1) >>> 0, i * 5)
+      wire[i * 5 + 4] = i & 0xff
+    }
+    const records = new RecordDecoder().decode(wire, [])
+    expect(records).toHaveLength(1)
+    expect(records[0]?.length).toBe(100_000)
+    expect(records[0]?.[99_999]).toBe(99_999 & 0xff)
+  })
+
   test('markRecord writes one last fragment', () => {
     expect([...markRecord(Uint8Array.of(1, 2))]).toEqual([0x80, 0, 0, 2, 1, 2])
   })
