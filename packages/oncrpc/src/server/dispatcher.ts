@@ -133,7 +133,13 @@ function startReply(framed: boolean, capacity: number): XdrWriter {
 
 function finishReply(writer: XdrWriter, framed: boolean): Uint8Array {
   const bytes = writer.result()
-  if (framed) new DataView(bytes.buffer, bytes.byteOffset, 4).setUint32(0, (LAST_FRAGMENT | (bytes.length - 4)) >>> 0)
+  if (framed) {
+    const mark = (LAST_FRAGMENT | (bytes.length - 4)) >>> 0
+    bytes[0] = mark >>> 24
+    bytes[1] = mark >>> 16
+    bytes[2] = mark >>> 8
+    bytes[3] = mark
+  }
   return bytes
 }
 

@@ -93,6 +93,10 @@ export class DuplicateCache {
   readonly #heads = new Map<number, number>()
   /** The slot the next call takes: the oldest. */
   #cursor = 0
+  /** The last call begun, by identity, and its slot (see end()). */
+  #lastMessage: Uint8Array | undefined
+  #lastSender: SocketAddress | undefined
+  #lastSlot = 0
   #size = 0
   #bytes = 0
   #hits = 0
@@ -151,6 +155,9 @@ export class DuplicateCache {
     this.#cursor = taken + 1 === this.#maxEntries ? 0 : taken + 1
     if (this.#state[taken] !== FREE) this.#free(taken)
     this.#fill(taken, sender, message, now)
+    this.#lastMessage = message
+    this.#lastSender = sender
+    this.#lastSlot = taken
     return NEW
   }
 
@@ -163,7 +170,11 @@ export class DuplicateCache {
    * @param reply - The reply sent.
    */
   end(sender: SocketAddress, message: Uint8Array, reply: Uint8Array | undefined): void {
-    const slot = this.#find(sender, message)
+    // The call begun last, ended at once (a procedure that returned): its slot without a search.
+    const slot =
+      message === this.#lastMessage && sender === this.#lastSender && this.#state[this.#lastSlot] === IN_PROGRESS
+        ? this.#lastSlot
+        : this.#find(sender, message)
     if (slot < 0 || this.#state[slot] !== IN_PROGRESS) return
     if (reply === undefined || reply.length > this.#maxBytes) {
       this.#free(slot)

@@ -9,7 +9,8 @@ import { XdrError } from './xdr-error.js'
 /** Reads XDR units from `bytes`, from `offset` on; every read checks what is left. */
 export class XdrReader {
   readonly #bytes: Uint8Array
-  readonly #view: DataView
+  /** Made on the first 64-bit or floating-point read: 32-bit words are read byte by byte (no DataView per message). */
+  #view: DataView | undefined
   #offset: number
 
   /**
@@ -18,8 +19,12 @@ export class XdrReader {
    */
   constructor(bytes: Uint8Array, offset = 0) {
     this.#bytes = bytes
-    this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
     this.#offset = offset
+  }
+
+  #dataView(): DataView {
+    this.#view ??= new DataView(this.#bytes.buffer, this.#bytes.byteOffset, this.#bytes.byteLength)
+    return this.#view
   }
 
   /** Where the next read starts. */
@@ -39,24 +44,25 @@ export class XdrReader {
 
   /** A signed 32-bit integer. */
   int32(what = 'int'): number {
-    this.need(4, what)
-    const value = this.#view.getInt32(this.#offset)
-    this.#offset += 4
-    return value
+    return this.uint32(what) | 0
   }
 
   /** An unsigned 32-bit integer. */
   uint32(what = 'unsigned int'): number {
-    this.need(4, what)
-    const value = this.#view.getUint32(this.#offset)
-    this.#offset += 4
-    return value
+    const at = this.#offset
+    const bytes = this.#bytes
+    if (at + 4 > bytes.length) this.need(4, what)
+    this.#offset = at + 4
+    return (
+      (((bytes[at] as number) << 24) | ((bytes[at + 1] as number) << 16) | ((bytes[at + 2] as number) << 8) | (bytes[at + 3] as number)) >>>
+      0
+    )
   }
 
   /** A signed 64-bit integer. */
   int64(what = 'hyper'): bigint {
     this.need(8, what)
-    const value = this.#view.getBigInt64(this.#offset)
+    const value = this.#dataView().getBigInt64(this.#offset)
     this.#offset += 8
     return value
   }
@@ -64,7 +70,7 @@ export class XdrReader {
   /** An unsigned 64-bit integer. */
   uint64(what = 'unsigned hyper'): bigint {
     this.need(8, what)
-    const value = this.#view.getBigUint64(this.#offset)
+    const value = this.#dataView().getBigUint64(this.#offset)
     this.#offset += 8
     return value
   }
@@ -72,7 +78,7 @@ export class XdrReader {
   /** An IEEE single. */
   float32(): number {
     this.need(4, 'float')
-    const value = this.#view.getFloat32(this.#offset)
+    const value = this.#dataView().getFloat32(this.#offset)
     this.#offset += 4
     return value
   }
@@ -80,7 +86,7 @@ export class XdrReader {
   /** An IEEE double. */
   float64(): number {
     this.need(8, 'double')
-    const value = this.#view.getFloat64(this.#offset)
+    const value = this.#dataView().getFloat64(this.#offset)
     this.#offset += 8
     return value
   }

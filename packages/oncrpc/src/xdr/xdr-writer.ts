@@ -7,7 +7,8 @@
 /** Appends XDR units to a buffer, doubling it as needed. */
 export class XdrWriter {
   #bytes: Uint8Array
-  #view: DataView
+  /** Made on the first 64-bit or floating-point value: most messages are 32-bit words, written byte by byte. */
+  #view: DataView | undefined
   #length = 0
 
   /**
@@ -20,7 +21,12 @@ export class XdrWriter {
    */
   constructor(capacity = 256) {
     this.#bytes = Buffer.allocUnsafe(Math.max(8, capacity))
-    this.#view = new DataView(this.#bytes.buffer, this.#bytes.byteOffset, this.#bytes.byteLength)
+  }
+
+  /** A DataView of the buffer, for the 64-bit and floating-point writes. */
+  #dataView(): DataView {
+    this.#view ??= new DataView(this.#bytes.buffer, this.#bytes.byteOffset, this.#bytes.byteLength)
+    return this.#view
   }
 
   /** Bytes written so far. */
@@ -40,48 +46,51 @@ export class XdrWriter {
     const grown = Buffer.allocUnsafe(size)
     grown.set(this.#bytes.subarray(0, this.#length))
     this.#bytes = grown
-    this.#view = new DataView(grown.buffer, grown.byteOffset, grown.byteLength)
+    this.#view = undefined
   }
 
   /** A signed 32-bit integer (checked by the type). */
   int32(value: number): void {
-    this.#room(4)
-    this.#view.setInt32(this.#length, value)
-    this.#length += 4
+    this.uint32(value >>> 0)
   }
 
   /** An unsigned 32-bit integer (checked by the type). */
   uint32(value: number): void {
     this.#room(4)
-    this.#view.setUint32(this.#length, value)
-    this.#length += 4
+    const bytes = this.#bytes
+    const at = this.#length
+    bytes[at] = value >>> 24
+    bytes[at + 1] = value >>> 16
+    bytes[at + 2] = value >>> 8
+    bytes[at + 3] = value
+    this.#length = at + 4
   }
 
   /** A signed 64-bit integer. */
   int64(value: bigint): void {
     this.#room(8)
-    this.#view.setBigInt64(this.#length, value)
+    this.#dataView().setBigInt64(this.#length, value)
     this.#length += 8
   }
 
   /** An unsigned 64-bit integer. */
   uint64(value: bigint): void {
     this.#room(8)
-    this.#view.setBigUint64(this.#length, value)
+    this.#dataView().setBigUint64(this.#length, value)
     this.#length += 8
   }
 
   /** An IEEE single. */
   float32(value: number): void {
     this.#room(4)
-    this.#view.setFloat32(this.#length, value)
+    this.#dataView().setFloat32(this.#length, value)
     this.#length += 4
   }
 
   /** An IEEE double. */
   float64(value: number): void {
     this.#room(8)
-    this.#view.setFloat64(this.#length, value)
+    this.#dataView().setFloat64(this.#length, value)
     this.#length += 8
   }
 
