@@ -36,7 +36,7 @@ export function isAbstractPath(path: string): boolean {
 export async function prepareSocketPath(path: string): Promise<void> {
   if (Buffer.byteLength(path) > MAX_SOCKET_PATH_BYTES) throw new SocketPathTooLongError(path, MAX_SOCKET_PATH_BYTES)
   if (isAbstractPath(path)) return
-  const stats = await lstat(path).catch((error: NodeJS.ErrnoException) => {
+  const stats = await lstat(path, { bigint: true }).catch((error: NodeJS.ErrnoException) => {
     if (error.code === 'ENOENT') return undefined
     throw error
   })
@@ -57,10 +57,10 @@ export async function prepareSocketPath(path: string): Promise<void> {
   // with its own live socket meanwhile (two servers starting at once).
   // Check that it is still the file we probed, and remove it in the same
   // turn, so no other server of this process can slip in between.
-  const now = lstatSync(path, { throwIfNoEntry: false })
+  const now = lstatSync(path, { bigint: true, throwIfNoEntry: false })
   if (now === undefined) return
   // (An inode number can be reused at once for a new file: compare its change time too.)
-  if (now.ino !== stats.ino || now.ctimeMs !== stats.ctimeMs) throw new SocketPathInUseError(path)
+  if (now.ino !== stats.ino || now.ctimeNs !== stats.ctimeNs) throw new SocketPathInUseError(path)
   try {
     unlinkSync(path)
   } catch (error) {
@@ -77,13 +77,27 @@ export async function prepareSocketPath(path: string): Promise<void> {
 export function removeSocketPath(path: string, inode: number | undefined): void {
   if (isAbstractPath(path) || inode === undefined) return
   try {
-    const stats = lstatSync(path, { throwIfNoEntry: false })
-    if (stats?.isSocket() !== true || stats.ino !== inode) return
+    const stats = lstatSocketFile(path)
+    if (stats?.isSocket() !== true || Number(stats.ino) !== inode) return
     unlinkSync(path)
   } catch {
     // Gone meanwhile, its directory replaced or unreadable (ENOTDIR, EACCES),
     // or not ours to remove: nothing we can clean up.
   }
+}
+
+/**
+ * `lstatSync` of a path that may be a socket, with BigInt figures. Node 20's
+ * synchronous stat calls share one array of figures with the module loader,
+ * and after a number-figured sync stat of a socket file its realpath step
+ * misreads that array: a later `require()` of a package behind a pnpm
+ * symlink loads from the link and cannot find the package's own
+ * dependencies (binding a Unix datagram path over a stale socket file failed
+ * with "Cannot find module 'node-unix-socket-linux-x64-gnu'"). The BigInt
+ * figures live in an array of their own.
+ */
+export function lstatSocketFile(path: string): import('node:fs').BigIntStats | undefined {
+  return lstatSync(path, { bigint: true, throwIfNoEntry: false })
 }
 
 /**

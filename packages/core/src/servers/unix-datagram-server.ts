@@ -172,7 +172,8 @@ export class UnixDatagramServer extends DatagramServer {
       socket.bind(options.path)
       if (options.recvBufferSize !== undefined) socket.setRecvBufferSize(options.recvBufferSize)
       if (options.sendBufferSize !== undefined) socket.setSendBufferSize(options.sendBufferSize)
-      this.#inode = lstatSync(options.path).ino
+      // BigInt figures: see lstatSocketFile() in socket-path.ts.
+      this.#inode = Number(lstatSync(options.path, { bigint: true }).ino)
       if (options.mode !== undefined) chmodSync(options.path, options.mode)
     } catch (error) {
       socket.close()

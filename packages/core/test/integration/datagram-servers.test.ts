@@ -1,7 +1,8 @@
-import { spawn } from 'node:child_process'
+import { execFile, execFileSync, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { existsSync, lstatSync, writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
 import {
   type DatagramRequest,
   DatagramTooLargeError,
@@ -270,6 +271,17 @@ describe('UnixDatagramServer', () => {
     expect(lstatSync(other).mode & 0o777).toBe(0o640)
     await server.close()
     expect(existsSync(other)).toBe(false)
+  })
+
+  test('replaces a stale socket file in a fresh process (where node-unix-socket loads after the path was examined)', async () => {
+    const path = tempSocketPath()
+    // A stale socket file: bound by a process that is gone.
+    execFileSync('python3', ['-c', `import socket; socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).bind(${JSON.stringify(path)})`])
+    expect(lstatSync(path).isSocket()).toBe(true)
+    const core = new URL('../../dist/index.js', import.meta.url).href
+    const script = `const { UnixDatagramServer } = await import(${JSON.stringify(core)}); const s = await UnixDatagramServer.bind({ path: ${JSON.stringify(path)} }); console.log('bound'); await s.close()`
+    const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script])
+    expect(stdout).toBe('bound\n')
   })
 
   test('a client that reads no replies until its queue is full costs its own replies only: the server keeps serving', async () => {
