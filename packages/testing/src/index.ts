@@ -21,6 +21,7 @@
  * @packageDocumentation
  */
 
+export { type SelfSignedCertificate, selfSignedCertificate } from './certificate.js'
 export { registerCleanup } from './cleanup.js'
 export { DatagramClient, type DatagramClientOptions, openDatagramClient } from './clients/datagram-client.js'
 export { connect, LoopbackClient } from './clients/loopback-client.js'

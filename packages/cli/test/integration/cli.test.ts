@@ -10,7 +10,15 @@ import { fileURLToPath } from 'node:url'
 import { chargenBytes } from '@socketserver/cli'
 import { parseHostPort, type SocketAddress, UnixDatagramServer } from '@socketserver/core'
 import { encodeProxyHeaderV1, encodeProxyHeaderV2 } from '@socketserver/proxy-protocol'
-import { connect, openDatagramClient, registerCleanup, spawnInNetworkNamespace, tempSocketPath, until } from '@socketserver/testing'
+import {
+  connect,
+  openDatagramClient,
+  registerCleanup,
+  selfSignedCertificate,
+  spawnInNetworkNamespace,
+  tempSocketPath,
+  until,
+} from '@socketserver/testing'
 import { describe, expect, test } from 'vitest'
 
 const BIN = fileURLToPath(new URL('../../bin/socketserver.js', import.meta.url))
@@ -274,27 +282,7 @@ describe('socketserver serve', () => {
     async (policy: string[]) => {
       const dir = mkdtempSync(join(tmpdir(), 'ss-cli-tls-'))
       registerCleanup(() => rmSync(dir, { recursive: true, force: true }))
-      const make = (name: string, cn: string): void => {
-        execFileSync(
-          'openssl',
-          [
-            'req',
-            '-x509',
-            '-newkey',
-            'rsa:2048',
-            '-nodes',
-            '-keyout',
-            join(dir, `${name}-key.pem`),
-            '-out',
-            join(dir, `${name}.pem`),
-            '-days',
-            '1',
-            '-subj',
-            `/CN=${cn}`,
-          ],
-          { stdio: 'ignore' },
-        )
-      }
+      const make = (name: string, cn: string): void => void selfSignedCertificate(cn, { dir, name })
       make('first', 'first')
       make('second', 'second')
       execFileSync('cp', [join(dir, 'first.pem'), join(dir, 'cert.pem')])

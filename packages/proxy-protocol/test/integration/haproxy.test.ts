@@ -2,13 +2,19 @@
 // send-proxy-v2 and send-proxy-v2-ssl (startHAProxy() of the testing kit:
 // no fixed port).
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import tls from 'node:tls'
 import { formatAddress } from '@socketserver/core'
 import { type ProxiedStreamRequest, withProxyProtocol } from '@socketserver/proxy-protocol'
-import { connect, hasHAProxy, LoopbackClient, listen, registerCleanup, serveInBackground, startHAProxy } from '@socketserver/testing'
+import {
+  connect,
+  hasHAProxy,
+  LoopbackClient,
+  listen,
+  selfSignedCertificate,
+  serveInBackground,
+  startHAProxy,
+} from '@socketserver/testing'
 import { describe, expect, test } from 'vitest'
 
 const haproxy = hasHAProxy()
@@ -46,17 +52,7 @@ describe.skipIf(!haproxy)('behind a real HAProxy', () => {
   )
 
   test('send-proxy-v2-ssl: HAProxy ends TLS and tells what it saw in the SSL TLV', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'ss-haproxy-cert-'))
-    registerCleanup(() => rmSync(dir, { recursive: true, force: true }))
-    const key = join(dir, 'key.pem')
-    const cert = join(dir, 'cert.pem')
-    execFileSync(
-      'openssl',
-      ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost'],
-      {
-        stdio: 'ignore',
-      },
-    )
+    const { dir, keyPath: key, certPath: cert } = selfSignedCertificate()
     const bundle = join(dir, 'bundle.pem')
     execFileSync('sh', ['-c', `cat "${cert}" "${key}" > "${bundle}"`])
     const server = withProxyProtocol(await listen('tcp4'))

@@ -7,6 +7,7 @@ import {
   listen,
   listenDatagram,
   openDatagramClient,
+  selfSignedCertificate,
   serveInBackground,
   until,
 } from '@socketserver/testing'
@@ -53,5 +54,17 @@ describe('testing kit', () => {
     expect(() => client.reset()).not.toThrow()
     await client.closed
     await serving.stop()
+  })
+})
+
+describe('selfSignedCertificate()', () => {
+  test('makes a key and a certificate for the name asked, as bytes and files', async () => {
+    const { X509Certificate, createPrivateKey } = await import('node:crypto')
+    const { readFileSync, existsSync } = await import('node:fs')
+    const made = selfSignedCertificate('tests.example')
+    expect(new X509Certificate(made.cert).subject).toBe('CN=tests.example')
+    expect(createPrivateKey(made.key).asymmetricKeyType).toBe('rsa')
+    expect(readFileSync(made.certPath)).toEqual(made.cert)
+    expect(existsSync(made.keyPath)).toBe(true)
   })
 })
