@@ -228,7 +228,7 @@ export class DuplicateCache {
   #find(sender: SocketAddress, message: Uint8Array): number {
     if (message.length < 4) return -1
     const xid = word(message, 0)
-    let slot = this.#heads.get(xid) ?? -1
+    let slot = this.#heads.get(xid | 0) ?? -1
     if (slot < 0) return -1
     const host = senderHash(sender)
     const port = 'port' in sender ? sender.port : 0
@@ -263,13 +263,14 @@ export class DuplicateCache {
     this.#procedure[slot] = word(message, 20)
     this.#at[slot] = now
     this.#generation[slot] = ((this.#generation[slot] as number) + 1) >>> 0
-    this.#chain[slot] = this.#heads.get(xid) ?? -1
-    this.#heads.set(xid, slot)
+    // Keys as int32: an xid over 2^31 would be a heap number, allocated and hashed as one.
+    this.#chain[slot] = this.#heads.get(xid | 0) ?? -1
+    this.#heads.set(xid | 0, slot)
     this.#size++
   }
 
   #free(slot: number): void {
-    const xid = this.#xid[slot] as number
+    const xid = (this.#xid[slot] as number) | 0
     // Unlink the slot from its xid's chain.
     const head = this.#heads.get(xid) ?? -1
     if (head === slot) {
