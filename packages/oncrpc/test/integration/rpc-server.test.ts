@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process'
 import { createSocket } from 'node:dgram'
 import { promisify } from 'node:util'
-import { forked, pooled, type SocketAddress } from '@socketserver/core'
+import { forked, pooled, type SocketAddress, sequential } from '@socketserver/core'
 import {
   IncompleteRecordError,
   markRecord,
@@ -362,6 +362,26 @@ describe('RPC over datagrams', () => {
 })
 
 describe('RPC under every policy', () => {
+  test('sequential(): one request at a time, TCP and UDP served side by side', async () => {
+    const calc = calculator()
+    const handler = rpcHandler(calc.program)
+    const tcp = await listen('tcp4')
+    const udp = await listenDatagram('udp4')
+    serveInBackground(tcp, handler, { policy: sequential() })
+    serveInBackground(udp, handler, { policy: sequential() })
+    for (const server of [tcp, udp]) {
+      const client = await RpcClient.connect(clientOptions(server.address))
+      registerCleanup(() => client.close())
+      const calls = programClient(client, Calculator, 'CALC_V1')
+      expect(await Promise.all([calls.ADD({ a: 1, b: 1 }), calls.ECHO('seq'), calls.COUNT(undefined)])).toEqual([
+        2,
+        'seq',
+        expect.any(Number),
+      ])
+    }
+    expect(calc.state.counted).toBe(2)
+  })
+
   test('pooled(): calls of many connections at once', async () => {
     const calc = calculator()
     const server = await listen('tcp4')

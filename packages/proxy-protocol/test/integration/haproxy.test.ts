@@ -6,15 +6,7 @@ import { join } from 'node:path'
 import tls from 'node:tls'
 import { formatAddress } from '@socketserver/core'
 import { type ProxiedStreamRequest, withProxyProtocol } from '@socketserver/proxy-protocol'
-import {
-  connect,
-  hasHAProxy,
-  LoopbackClient,
-  listen,
-  selfSignedCertificate,
-  serveInBackground,
-  startHAProxy,
-} from '@socketserver/testing'
+import { connect, hasHAProxy, LoopbackClient, listen, selfSignedCertificate, serveInBackground, startHAProxy } from '@socketserver/testing'
 import { describe, expect, test } from 'vitest'
 
 const haproxy = hasHAProxy()
