@@ -49,5 +49,6 @@ export {
   serveInBackground,
 } from './listen.js'
 export { hasNetworkNamespaces, type NamespacedProcess, spawnInNetworkNamespace } from './network-namespace.js'
+export { hasPostgres, type PostgresServer, startPostgres } from './postgres.js'
 export { openFileDescriptors, processAlive } from './resources.js'
 export { tempSocketPath } from './temp-socket-path.js'
