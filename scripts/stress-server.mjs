@@ -1,9 +1,10 @@
 // The server side of `pnpm stress`: an echo server on one transport and
 // policy, with the limits a production server would set.
 //   node scripts/stress-server.mjs TRANSPORT POLICY
-//   TRANSPORT tcp | unix | udp | unixdgram | tls | proxy; POLICY sequential | pooled | forked
+//   TRANSPORT tcp | unix | udp | unixdgram | tls | proxy | rpc | rpcudp; POLICY sequential | pooled | forked
 // (tls: TCP behind withTLS(), with a certificate made here by openssl;
-// proxy: TCP behind withProxyProtocol())
+// proxy: TCP behind withProxyProtocol(); rpc and rpcudp: ONC RPC's
+// rpcHandler() over TCP and UDP, scripts/stress-rpc-module.mjs)
 // Prints "READY <address>". On SIGUSR2 collects garbage and prints
 // "STATS <rssKb> <fds> <heapKb> <childPids>" (heap: JS heap used plus
 // external memory such as Buffers). A wrong argument is refused with exit
@@ -15,20 +16,26 @@ const {
   positionals: [transport, policyName],
 } = readCommandLine({
   usage: `Usage: node scripts/stress-server.mjs TRANSPORT POLICY   (started by scripts/stress.mjs)
-  TRANSPORT   tcp | unix | udp | unixdgram | tls | proxy
+  TRANSPORT   tcp | unix | udp | unixdgram | tls | proxy | rpc | rpcudp
   POLICY      sequential | pooled | forked
   -h, --help  print this and exit`,
   positionals: [
-    { name: 'TRANSPORT', value: oneOf(['tcp', 'unix', 'udp', 'unixdgram', 'tls', 'proxy']) },
+    { name: 'TRANSPORT', value: oneOf(['tcp', 'unix', 'udp', 'unixdgram', 'tls', 'proxy', 'rpc', 'rpcudp']) },
     { name: 'POLICY', value: oneOf(['sequential', 'pooled', 'forked']) },
   ],
 })
 // Loaded only now, so that a wrong argument is refused even before a build.
 const { forked, formatAddress, pooled, sequential, serve } = await import('../packages/core/dist/index.js')
 const { listenLoopback } = await import('./loopback-server.mjs')
-const listening = await listenLoopback(transport === 'tls' || transport === 'proxy' ? 'tcp' : transport, 'ss-stress', {
-  maxPacketSize: 1024,
-})
+const rpc = transport === 'rpc' || transport === 'rpcudp'
+const listening = await listenLoopback(
+  transport === 'rpcudp' ? 'udp' : transport === 'tls' || transport === 'proxy' || rpc ? 'tcp' : transport,
+  'ss-stress',
+  {
+    // An RPC call of the stress clients is up to 8 KiB and its header.
+    maxPacketSize: rpc ? 9_000 : 1024,
+  },
+)
 const server = transport === 'tls' ? await overTLS(listening) : transport === 'proxy' ? await behindProxy(listening) : listening
 
 async function overTLS(inner) {
@@ -73,8 +80,10 @@ async function behindProxy(inner) {
   const { withProxyProtocol } = await import('../packages/proxy-protocol/dist/index.js')
   return withProxyProtocol(inner, { version: 'v1', proxyHeaderTimeoutMs: 500 })
 }
-const module = new URL('../bench/servers/echo-module.mjs', import.meta.url)
-const echo = (request) => (request.kind === 'datagram' ? request.reply(request.data) : request.sink(request.source))
+const module = rpc ? new URL('./stress-rpc-module.mjs', import.meta.url) : new URL('../bench/servers/echo-module.mjs', import.meta.url)
+const echo = rpc
+  ? (await import('./stress-rpc-module.mjs')).default
+  : (request) => (request.kind === 'datagram' ? request.reply(request.data) : request.sink(request.source))
 const policy =
   policyName === 'sequential'
     ? sequential()

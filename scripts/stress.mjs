@@ -5,7 +5,7 @@
 // at start, middle and end, its descriptors at end against start, and the
 // child processes left (must be 0).
 //   node scripts/stress.mjs [--seconds S] [--cases tcp:pooled,udp:forked,...]
-// S is per case, 60 by default (17 cases: 17 minutes); --help lists the
+// S is per case, 60 by default (25 cases: 25 minutes); --help lists the
 // cases. Any other argument, or a bad value, is refused with exit code 2
 // before anything starts. Memory growth (end RSS within 10% of middle RSS)
 // is judged only in runs of 20 s or more per case: in shorter ones the heap
@@ -31,7 +31,10 @@ import { listOf, positiveNumber, readCommandLine } from './lib/args.mjs'
 // tls: TCP behind withTLS() (under forked(), the plaintext relayed to the
 // children); proxy: TCP behind withProxyProtocol() (every client sends a
 // PROXY v1 header first).
-const TRANSPORTS = ['tcp', 'unix', 'udp', 'unixdgram', 'tls', 'proxy']
+// rpc, rpcudp: ONC RPC calls (record-marked over TCP; over UDP) to
+// rpcHandler(); misbehaving clients send half records, garbage records and
+// datagrams, and stall.
+const TRANSPORTS = ['tcp', 'unix', 'udp', 'unixdgram', 'tls', 'proxy', 'rpc', 'rpcudp']
 // tcp:processes: a supervisor and two workers (pooled), rolled every 2 s.
 const casesOf = (transport) =>
   [...['sequential', 'pooled', 'forked'], ...(transport === 'tcp' ? ['processes'] : [])].map((policy) => `${transport}:${policy}`)
@@ -39,7 +42,7 @@ const ALL = TRANSPORTS.flatMap(casesOf)
 const USAGE = `Usage: node scripts/stress.mjs [--seconds S] [--cases CASE,...]   (or: pnpm stress [...])
   --seconds S        seconds per case, a positive number (default 60; memory
                      growth is judged only from 20)
-  --cases CASE,...   the cases to run, comma-separated (default: all 17):
+  --cases CASE,...   the cases to run, comma-separated (default: all ${ALL.length}):
 ${TRANSPORTS.map((transport) => `                       ${casesOf(transport).join(' ')}`).join('\n')}
   -h, --help         print this and exit`
 const { values } = readCommandLine({
@@ -129,6 +132,106 @@ function streamClient(transport, address, deadline, roll = Math.random()) {
   })
 }
 
+/** An ECHO call of the stress program (scripts/stress-rpc-module.mjs), record-marked for TCP. */
+function rpcCall(xid, payload, framed) {
+  const padded = (payload.length + 3) & ~3
+  const call = Buffer.alloc(44 + padded)
+  const words = [xid, 0, 2, 0x2000_0777, 1, 1, 0, 0, 0, 0, payload.length]
+  for (const [i, word] of words.entries()) call.writeUInt32BE(word >>> 0, i * 4)
+  payload.copy(call, 44)
+  if (!framed) return call
+  const mark = Buffer.alloc(4)
+  mark.writeUInt32BE((0x8000_0000 | call.length) >>> 0)
+  return Buffer.concat([mark, call])
+}
+
+/** The reply to rpcCall(): accepted, SUCCESS, the same bytes. */
+function rpcReplyMatches(reply, xid, payload) {
+  return (
+    reply.length >= 28 &&
+    reply.readUInt32BE(0) === xid >>> 0 &&
+    reply.readUInt32BE(4) === 1 &&
+    reply.readUInt32BE(8) === 0 &&
+    reply.readUInt32BE(20) === 0 &&
+    reply.readUInt32BE(24) === payload.length &&
+    reply.subarray(28, 28 + payload.length).equals(payload)
+  )
+}
+
+/** One RPC connection: a good client calls ECHO (its record in up to 3 fragments); others send half a record and reset, a garbage record, or stall. */
+function rpcStreamClient(address, deadline) {
+  const roll = Math.random()
+  const [host, port] = address.split(':')
+  return new Promise((resolve) => {
+    const socket = net.connect({ host, port: Number(port) })
+    const payload = randomBytes(randomInt(1, 8_192))
+    const xid = randomInt(0, 2 ** 32)
+    const call = rpcCall(xid, payload, false)
+    let received = Buffer.alloc(0)
+    let settled = false
+    const finish = (outcome) => {
+      if (settled) return
+      settled = true
+      clearTimeout(timer)
+      socket.destroy()
+      resolve(outcome)
+    }
+    const timer = setTimeout(() => finish(roll < 0.7 ? 'failed' : 'misbehaved'), Math.max(0, deadline - Date.now()) + 5_000)
+    socket.on('error', () => finish(roll < 0.7 ? 'failed' : 'misbehaved'))
+    socket.on('connect', () => {
+      if (roll < 0.7) {
+        // The record in 1 to 3 fragments, as a client may send it.
+        const cuts = [0, ...Array.from({ length: randomInt(0, 3) }, () => randomInt(1, call.length)).sort((a, b) => a - b), call.length]
+        const fragments = []
+        for (let i = 0; i + 1 < cuts.length; i++) {
+          const part = call.subarray(cuts[i], cuts[i + 1])
+          const mark = Buffer.alloc(4)
+          mark.writeUInt32BE(((i + 2 === cuts.length ? 0x8000_0000 : 0) | part.length) >>> 0)
+          fragments.push(mark, part)
+        }
+        socket.write(Buffer.concat(fragments))
+      } else if (roll < 0.8) {
+        socket.write(rpcCall(xid, payload, true).subarray(0, randomInt(1, call.length)), () => socket.resetAndDestroy())
+      } else if (roll < 0.9) {
+        const garbage = randomBytes(randomInt(0, 256))
+        const mark = Buffer.alloc(4)
+        mark.writeUInt32BE((0x8000_0000 | garbage.length) >>> 0)
+        socket.end(Buffer.concat([mark, garbage]))
+      } else {
+        socket.write(rpcCall(xid, payload, true).subarray(0, 10)) // half a record, then nothing: timeoutMs ends it
+      }
+    })
+    socket.on('data', (chunk) => {
+      received = Buffer.concat([received, chunk])
+      if (roll < 0.7 && received.length >= 4 && received.length >= 4 + (received.readUInt32BE(0) & 0x7fff_ffff)) {
+        finish(rpcReplyMatches(received.subarray(4), xid, payload) ? 'served' : 'failed')
+      }
+    })
+    socket.on('close', () => finish(roll < 0.7 ? 'failed' : 'misbehaved'))
+  })
+}
+
+/** One RPC datagram: a good client calls ECHO and waits for the reply; a misbehaving one sends garbage. */
+function rpcDatagramClient(address) {
+  const roll = Math.random()
+  const [host, port] = address.split(':')
+  const socket = dgram.createSocket('udp4')
+  const payload = randomBytes(randomInt(0, 8_192))
+  const xid = randomInt(0, 2 ** 32)
+  return new Promise((resolve) => {
+    const done = (outcome) => {
+      clearTimeout(timer)
+      socket.close()
+      resolve(outcome)
+    }
+    const timer = setTimeout(() => done(roll < 0.8 ? 'failed' : 'misbehaved'), roll < 0.8 ? 3_000 : 0)
+    socket.on('message', (reply) => {
+      if (roll < 0.8) done(rpcReplyMatches(reply, xid, payload) ? 'served' : 'failed')
+    })
+    socket.send(roll < 0.8 ? rpcCall(xid, payload, false) : randomBytes(randomInt(0, 128)), Number(port), host)
+  })
+}
+
 /** One datagram exchange. */
 function datagramClient(socketFor) {
   const roll = Math.random()
@@ -209,20 +312,26 @@ for (const name of cases) {
   // One good exchange first, so that what a server makes once, on its first
   // request, is there at the start too (under forked(), TLS's relay
   // listener): the descriptors at the end are compared with these.
-  if (transport !== 'udp' && transport !== 'unixdgram') await streamClient(transport, server.address, Date.now() + 10_000, 0)
+  if (transport === 'rpc') await rpcStreamClient(server.address, Date.now() + 10_000)
+  else if (transport !== 'udp' && transport !== 'unixdgram' && transport !== 'rpcudp')
+    await streamClient(transport, server.address, Date.now() + 10_000, 0)
   const start = await server.stats()
   const counts = { served: 0, failed: 0, misbehaved: 0, pushedBack: 0 }
   const deadline = Date.now() + seconds * 1000
   let middle
   const middleTimer = setTimeout(async () => (middle = await server.stats()), (seconds * 1000) / 2)
-  const datagramSocket = datagramSocketFactory(transport, server.address)
+  const datagramSocket = transport === 'udp' || transport === 'unixdgram' ? datagramSocketFactory(transport, server.address) : undefined
   await Promise.all(
     Array.from({ length: clientsFor(transport) }, async () => {
       while (Date.now() < deadline) {
         const outcome =
-          transport !== 'udp' && transport !== 'unixdgram'
-            ? await streamClient(transport, server.address, deadline)
-            : await datagramClient(datagramSocket)
+          transport === 'rpc'
+            ? await rpcStreamClient(server.address, deadline)
+            : transport === 'rpcudp'
+              ? await rpcDatagramClient(server.address)
+              : transport !== 'udp' && transport !== 'unixdgram'
+                ? await streamClient(transport, server.address, deadline)
+                : await datagramClient(datagramSocket)
         counts[outcome]++
       }
     }),

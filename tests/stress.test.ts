@@ -15,7 +15,7 @@ test('pnpm stress, short: every transport x policy holds under misbehaving clien
   child.stderr.on('data', (chunk: Buffer) => (output += chunk))
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
   const cases = output.split('\n').filter((line) => / served +\d+/.test(line))
-  expect(cases, output).toHaveLength(19)
+  expect(cases, output).toHaveLength(25)
   for (const line of cases) {
     expect(line, output).toMatch(/ failed +0 /)
     expect(line, output).toMatch(/children left 0$/)
