@@ -57,6 +57,7 @@ export {
   WorkerStartError,
 } from './errors.js'
 export { handleRequest } from './handle-request.js'
+export { ipv6Bytes, ipv6Text } from './ipv6.js'
 export {
   DEFAULT_CHILD_IDLE_TIMEOUT_MS,
   DEFAULT_MAX_CHILDREN,

@@ -5,10 +5,9 @@
  */
 
 import { isIPv4 } from 'node:net'
-import { InvalidOptionError, type SocketAddress } from '@socketserver/core'
+import { InvalidOptionError, ipv6Bytes, type SocketAddress } from '@socketserver/core'
 import { crc32c } from './crc32c.js'
 import { type ProxyTLV, TLV_TYPES } from './header.js'
-import { ipv6Bytes } from './ipv6.js'
 import { V1_PREFIX } from './parse-v1.js'
 import { V2_FIXED_LENGTH, V2_SIGNATURE } from './parse-v2.js'
 

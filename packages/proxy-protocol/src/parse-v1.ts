@@ -6,10 +6,9 @@
  */
 
 import { isIPv4, isIPv6 } from 'node:net'
-import { inetAddress } from '@socketserver/core'
+import { inetAddress, ipv6Bytes, ipv6Text } from '@socketserver/core'
 import { ProxyProtocolError } from './errors.js'
 import type { ProxyHeader } from './header.js'
-import { ipv6Bytes, ipv6Text } from './ipv6.js'
 
 /** `PROXY ` : how every version 1 header begins. */
 export const V1_PREFIX = Buffer.from('PROXY ', 'latin1')

@@ -5,11 +5,10 @@
  * @internal
  */
 
-import { inetAddress, type SocketAddress } from '@socketserver/core'
+import { inetAddress, ipv6Text, type SocketAddress } from '@socketserver/core'
 import { crc32c } from './crc32c.js'
 import { ProxyProtocolError } from './errors.js'
 import { type ProxyHeader, type ProxySSLInfo, type ProxyTLV, TLV_TYPES } from './header.js'
-import { ipv6Text } from './ipv6.js'
 import type { Parsed } from './parse-v1.js'
 
 /** The twelve bytes every version 2 header begins with. */

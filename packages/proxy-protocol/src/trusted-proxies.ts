@@ -6,8 +6,7 @@
  */
 
 import { isIPv4, isIPv6 } from 'node:net'
-import { InvalidOptionError, type SocketAddress } from '@socketserver/core'
-import { ipv6Bytes } from './ipv6.js'
+import { InvalidOptionError, ipv6Bytes, type SocketAddress } from '@socketserver/core'
 
 /**
  * The default: loopback peers only (a proxy on the same machine). Anyone

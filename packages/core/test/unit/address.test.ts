@@ -1,4 +1,4 @@
-import { formatAddress, InvalidAddressError, inetAddress, parseHostPort } from '@socketserver/core'
+import { formatAddress, InvalidAddressError, inetAddress, ipv6Bytes, ipv6Text, parseHostPort } from '@socketserver/core'
 import { describe, expect, test } from 'vitest'
 
 describe('parseHostPort()', () => {
@@ -59,4 +59,27 @@ test('formatAddress() words a TCP client whose address is unknown (it reset befo
       'an unknown client (it reset the connection before its address was read)',
     )
   }
+})
+
+describe('ipv6Text() and ipv6Bytes()', () => {
+  test.each([
+    ['2001:db8::1', '20010db8000000000000000000000001'],
+    ['1:0:0:2::3', '00010000000000020000000000000003'],
+    ['::', '00000000000000000000000000000000'],
+    ['::1', '00000000000000000000000000000001'],
+    ['::ffff:1.2.3.4', '00000000000000000000ffff01020304'],
+    ['fe80::1:2', 'fe800000000000000000000000010002'],
+  ])('%s is %s, both ways, as inet_ntop writes it', (text, hex) => {
+    expect(ipv6Bytes(text)?.toString('hex')).toBe(hex)
+    expect(ipv6Text(Buffer.from(hex, 'hex'))).toBe(text)
+  })
+
+  test('the first of two equal zero runs is the one shortened; a single zero group is not', () => {
+    expect(ipv6Text(Buffer.from('00010000000000020000000000030004', 'hex'))).toBe('1::2:0:0:3:4')
+    expect(ipv6Text(Buffer.from('00010000000200030004000500060007', 'hex'))).toBe('1:0:2:3:4:5:6:7')
+  })
+
+  test('text that is not an IPv6 address has no bytes', () => {
+    for (const text of ['1.2.3.4', 'fe80::1%eth0', '1::2::3', 'nope', '1:2:3:4:5:6:7']) expect(ipv6Bytes(text)).toBeUndefined()
+  })
 })

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Server, StreamRequest } from '@socketserver/core'
+import { ipv6Bytes, ipv6Text, type Server, type StreamRequest } from '@socketserver/core'
 import { implement, type RpcCall, type RpcProgram } from '../program/implement.js'
 import type { XdrValue } from '../xdr/xdr-types.js'
 import { IPPROTO_TCP, IPPROTO_UDP, PMAP_PROGRAM, Portmapper, RPCBSTAT_HIGHPROC, type RpcbStat } from './portmap-protocol.js'
@@ -311,7 +311,7 @@ function socketAddressBytes(uaddr: string): Uint8Array {
   const bytes = Buffer.alloc(28)
   bytes.writeUInt16LE(10, 0)
   bytes.writeUInt16BE(parsed.port, 2)
-  ipv6Bytes(parsed.host).copy(bytes, 8)
+  ;(ipv6Bytes(parsed.host) ?? Buffer.alloc(16)).copy(bytes, 8)
   return bytes
 }
 
@@ -326,45 +326,4 @@ function universalAddressOfBytes(bytes: Uint8Array): string {
     return `${ipv6Text(buffer.subarray(8, 24))}.${port >> 8}.${port & 0xff}`
   }
   return ''
-}
-
-/** IPv6 text as inet_ntop writes it: RFC 5952's longest run of zero groups as "::", an IPv4-mapped address dotted. */
-function ipv6Text(bytes: Uint8Array): string {
-  const groups = Array.from({ length: 8 }, (_, i) => ((bytes[i * 2] as number) << 8) | (bytes[i * 2 + 1] as number))
-  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) return `::ffff:${bytes[12]}.${bytes[13]}.${bytes[14]}.${bytes[15]}`
-  let best = -1
-  let bestLength = 1
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++
-      continue
-    }
-    let j = i
-    while (j < 8 && groups[j] === 0) j++
-    if (j - i > bestLength) {
-      best = i
-      bestLength = j - i
-    }
-    i = j
-  }
-  const hex = groups.map((g) => g.toString(16))
-  if (best < 0) return hex.join(':')
-  return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLength).join(':')}`
-}
-
-/** The 16 bytes of an IPv6 address's text (a dotted IPv4 tail too). */
-function ipv6Bytes(host: string): Buffer {
-  // A dotted tail (::ffff:1.2.3.4) is two groups written another way.
-  const text = host.replace(/(\d+)\.(\d+)\.(\d+)\.(\d+)$/, (_, a: string, b: string, c: string, d: string) =>
-    [((Number(a) << 8) | Number(b)).toString(16), ((Number(c) << 8) | Number(d)).toString(16)].join(':'),
-  )
-  const [head = '', rest = ''] = text.split('::')
-  const headGroups = head === '' ? [] : head.split(':')
-  const restGroups = text.includes('::') && rest !== '' ? rest.split(':') : []
-  const groups = [...headGroups, ...new Array(Math.max(0, 8 - headGroups.length - restGroups.length)).fill('0'), ...restGroups]
-  const bytes = Buffer.alloc(16)
-  groups.slice(0, 8).forEach((group, i) => {
-    bytes.writeUInt16BE((Number.parseInt(group, 16) || 0) & 0xffff, i * 2)
-  })
-  return bytes
 }

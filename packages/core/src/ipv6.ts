@@ -1,17 +1,25 @@
 /**
- * IPv6 addresses between text and bytes.
+ * IPv6 addresses between text and bytes, as the PROXY protocol's binary
+ * header and rpcbind's universal addresses need them.
  *
  * @module
- * @internal
  */
 
 import { isIPv6 } from 'node:net'
 
 /**
- * Sixteen bytes as IPv6 text in the form Node reports peers in (RFC 5952:
- * lower case, no leading zeros, the first longest run of two or more zero
- * groups as `::`), and IPv4-mapped addresses as `::ffff:a.b.c.d`, which
- * `inetAddress` turns into the IPv4 address they carry.
+ * Sixteen bytes as IPv6 text in the form Node reports peers in and
+ * `inet_ntop()` writes (RFC 5952: lower case, no leading zeros, the first
+ * longest run of two or more zero groups as `::`), and IPv4-mapped
+ * addresses as `::ffff:a.b.c.d`, which `inetAddress` turns into the IPv4
+ * address they carry.
+ *
+ * @param bytes - At least 16 bytes; the first 16 are the address.
+ * @returns The text.
+ * @example
+ * ```ts
+ * ipv6Text(Uint8Array.of(0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1)) // '2001:db8::1'
+ * ```
  */
 export function ipv6Text(bytes: Uint8Array): string {
   const groups: number[] = []
@@ -38,7 +46,17 @@ export function ipv6Text(bytes: Uint8Array): string {
   return `${hex(groups.slice(0, bestStart))}::${hex(groups.slice(bestStart + bestLength))}`
 }
 
-/** Sixteen bytes of an IPv6 address in text (with `::` and an embedded IPv4 tail); undefined when it is not one. */
+/**
+ * The sixteen bytes of an IPv6 address in text (with `::`, and an embedded
+ * IPv4 tail such as `::ffff:1.2.3.4`).
+ *
+ * @param host - The text, without brackets or a zone (`%eth0`).
+ * @returns The bytes; undefined when `host` is not an IPv6 address.
+ * @example
+ * ```ts
+ * ipv6Bytes('::ffff:1.2.3.4') // <Buffer 00 00 00 00 00 00 00 00 00 00 ff ff 01 02 03 04>
+ * ```
+ */
 export function ipv6Bytes(host: string): Buffer | undefined {
   if (!isIPv6(host) || host.includes('%')) return undefined
   let text = host
