@@ -98,7 +98,9 @@ describe('faults', () => {
     await done
     expect(errors).toHaveLength(1)
     await server.close()
-    await vi.waitFor(() => expect(openFileDescriptors()).toBe(before))
+    // At most as many as before: a connection of the test before this one may still have been closing when
+    // `before` was counted (CI once saw 21 against 22). A leak of this test's own would show as more.
+    await vi.waitFor(() => expect(openFileDescriptors()).toBeLessThanOrEqual(before))
   })
 
   test('after throws, resets, timeouts and a forced drain, nothing leaks: descriptors, signal listeners', async () => {
