@@ -27,8 +27,9 @@ const program = implementKV_PROG({
 
 export default rpcHandler(program)
 
-export async function listening(servers) {
+// Under --processes this runs once, in the supervisor: every worker serves what it registers.
+export async function listening(listeners) {
   if (process.env.KV_REGISTER !== '1') return undefined
-  const registration = await registerWithPortmapper(program, servers)
+  const registration = await registerWithPortmapper(program, listeners)
   return () => registration.unregister()
 }

@@ -35,9 +35,10 @@ ${services}
             the socket when the loop ends and a reply written after it is
             lost (reported as ReplyError ERR_STREAM_DESTROYED); or use
             request.socket.iterator({ destroyOnReturn: false }).
-            A named export listening(servers, signal) runs once every
-            listener is bound, before serving; a function it returns runs
-            after serving stops (register with a portmapper, unregister).
+            A named export listening(listeners, signal) runs once every
+            listener is bound, before serving (under --processes, once, in
+            the supervisor); a function it returns runs after serving stops
+            (register with a portmapper, unregister).
 
 Listeners (repeat and mix them; at least one):
   --tcp HOST:PORT         TCP; IPv6 in brackets: [::1]:0; port 0 picks a free port

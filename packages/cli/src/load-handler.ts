@@ -6,7 +6,7 @@
 
 import { resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
-import type { Handler, Request, Server } from '@socketserver/core'
+import type { Handler, Request, SocketAddress } from '@socketserver/core'
 import { describeFailure, UsageError } from './errors.js'
 import { BUILTIN_SERVICES } from './services/index.js'
 
@@ -23,22 +23,25 @@ export interface LoadedHandler {
 /**
  * What a handler module may export as `listening`: called once every
  * listener is bound, before serving starts (and before the `listening`
- * lines), with the servers and the signal that stops serving. What it
- * returns, if a function, is called after serving stopped. For work that
- * belongs to the listeners rather than to each request: registering with
- * a portmapper, say, and unregistering at the end. A hook that throws stops
- * the command (exit 1) before anything is served.
+ * lines), with the listeners (each with its `address`) and the signal that
+ * stops serving. What it returns, if a function, is called after serving
+ * stopped. For work that belongs to the listeners rather than to each
+ * request: registering with a portmapper, say, and unregistering at the
+ * end. Under `--processes` it runs once, in the supervisor (not in each
+ * worker, whose restarts would take the registration back while the others
+ * serve), after every worker is ready. A hook that throws stops the command
+ * (exit 1).
  *
  * @example
  * ```ts
- * export async function listening(servers) {
- *   const registration = await registerWithPortmapper(program, servers)
+ * export async function listening(listeners) {
+ *   const registration = await registerWithPortmapper(program, listeners)
  *   return () => registration.unregister()
  * }
  * ```
  */
 export type ListeningHook = (
-  servers: readonly Server<Request>[],
+  listeners: readonly { readonly address: SocketAddress }[],
   signal: AbortSignal,
 ) => (() => unknown) | undefined | Promise<(() => unknown) | undefined>
 

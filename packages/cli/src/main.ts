@@ -125,9 +125,10 @@ export async function main(argv: readonly string[], io: CommandIO = defaultIO): 
     return error instanceof InvalidOptionError || error instanceof UsageError ? 2 : 1
   }
   // The module's own start: after binding, before the first request and the "listening" lines.
+  // (A supervisor's worker does not: the supervisor runs it once for all of them.)
   let afterServing: (() => unknown) | undefined
   try {
-    const cleanup = await loaded.listening?.(servers, stop.signal)
+    const cleanup = worker === undefined ? await loaded.listening?.(servers, stop.signal) : undefined
     if (typeof cleanup === 'function') afterServing = cleanup
   } catch (error) {
     io.signals.off('SIGINT', onSignal)

@@ -10,6 +10,7 @@ import { formatAddress, listenFds, notifyServiceManager, type SharedSocket, shar
 import { CrashLoopError, type SupervisedListener, Supervisor } from '@socketserver/supervisor'
 import type { ListenerSpec, ServeCommand } from './args.js'
 import { describeFailure, UsageError } from './errors.js'
+import { loadHandler } from './load-handler.js'
 import type { CommandIO } from './main.js'
 
 /**
@@ -54,6 +55,22 @@ export async function superviseCommand(argv: readonly string[], config: ServeCom
     io.stderr.write(`socketserver: ${describeFailure(error)}\n`)
     return error instanceof UsageError || (error as { code?: string }).code === 'SS_ERR_WORKER_NOT_READY' ? 2 : 1
   }
+  // The module's listening() runs here, once for every worker: a worker's restart must not take back what it did.
+  const stopped = new AbortController()
+  let afterServing: (() => unknown) | undefined
+  try {
+    const { listening } = await loadHandler(config.service)
+    const cleanup = await listening?.(
+      supervisor.addresses.map((address) => ({ address })),
+      stopped.signal,
+    )
+    if (typeof cleanup === 'function') afterServing = cleanup
+  } catch (error) {
+    io.stderr.write(`socketserver: the module's listening() failed: ${describeFailure(error)}\n`)
+    await supervisor.stop()
+    await supervisor.done.catch(() => {})
+    return 1
+  }
   supervisor.addresses.forEach((address, index) => {
     io.stdout.write(`listening ${config.listeners[index]?.transport ?? address.transport} ${formatAddress(address)}\n`)
   })
@@ -67,6 +84,7 @@ export async function superviseCommand(argv: readonly string[], config: ServeCom
       return
     }
     stopping = true
+    stopped.abort()
     notifyServiceManager('STOPPING=1').catch(() => {})
     void supervisor.stop()
   }
@@ -93,6 +111,12 @@ export async function superviseCommand(argv: readonly string[], config: ServeCom
     io.signals.off('SIGINT', onStop)
     io.signals.off('SIGTERM', onStop)
     io.signals.off('SIGHUP', onRestart)
+    stopped.abort()
+    try {
+      await afterServing?.()
+    } catch (error) {
+      io.stderr.write(`socketserver: the cleanup listening() returned failed: ${describeFailure(error)}\n`)
+    }
   }
 }
 

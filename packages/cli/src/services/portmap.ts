@@ -8,7 +8,7 @@
  * @module
  */
 
-import type { Request, Server } from '@socketserver/core'
+import type { SocketAddress } from '@socketserver/core'
 import { portmapper, rpcHandler } from '@socketserver/oncrpc'
 
 const service = portmapper()
@@ -20,9 +20,9 @@ export default rpcHandler(service.program)
  * Registers the portmapper itself on its listeners, as rpcbind does (so
  * `rpcinfo -p` lists program 100000).
  *
- * @param servers - The listeners.
+ * @param listeners - The listeners.
  */
-export function listening(servers: readonly Server<Request>[]): undefined {
-  service.registerSelf(servers)
+export function listening(listeners: readonly { readonly address: SocketAddress }[]): undefined {
+  service.registerSelf(listeners)
   return undefined
 }

@@ -487,3 +487,41 @@ describe('--processes', () => {
     expect(zero.stderr).toContain('expected a whole number of 1 or more, or auto')
   })
 })
+
+describe('--processes and a module with listening()', () => {
+  test('the hook runs once, in the supervisor, with every listener; not again on a rolling restart; its cleanup once at the stop', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ss-processes-hook-'))
+    registerCleanup(() => rmSync(dir, { recursive: true, force: true }))
+    const log = join(dir, 'log')
+    const module = join(dir, 'hooked.mjs')
+    writeFileSync(
+      module,
+      `${HANDLER}
+import { appendFileSync } from 'node:fs'
+export function listening(listeners, signal) {
+  appendFileSync(${JSON.stringify(log)}, 'listening ' + process.pid + ' ' + listeners.map((l) => l.address.transport).join(',') + '\\n')
+  return () => appendFileSync(${JSON.stringify(log)}, 'stopped ' + process.pid + ' ' + signal.aborted + '\\n')
+}
+`,
+    )
+    const { readFileSync } = await import('node:fs')
+    const cli = await startSupervised(['serve', module, '--tcp', '127.0.0.1:0', '--udp', '127.0.0.1:0', '--processes', '2'], 2)
+    const supervisor = cli.child.pid as number
+    expect(readFileSync(log, 'utf8')).toBe(`listening ${supervisor} tcp,udp\n`)
+    const before = cli.pids()
+    cli.child.kill('SIGHUP')
+    await until(
+      () => {
+        // A restart that failed (a new worker not ready in time on a loaded machine) says so: fail with it, not a timeout.
+        if (cli.stderr().includes('the old workers keep serving')) throw new Error(`the rolling restart failed: ${cli.stderr()}`)
+        return cli.pids().every((pid) => !before.includes(pid))
+      },
+      30_000,
+      'the workers to be replaced',
+    )
+    expect(readFileSync(log, 'utf8')).toBe(`listening ${supervisor} tcp,udp\n`)
+    cli.child.kill('SIGTERM')
+    expect(await cli.exit).toBe(0)
+    expect(readFileSync(log, 'utf8')).toBe(`listening ${supervisor} tcp,udp\nstopped ${supervisor} true\n`)
+  }, 60_000)
+})
