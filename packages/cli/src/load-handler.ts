@@ -45,6 +45,40 @@ export type ListeningHook = (
   signal: AbortSignal,
 ) => (() => unknown) | undefined | Promise<(() => unknown) | undefined>
 
+/** What {@link startListening} returns: runs the hook's cleanup once serving stopped, telling `report` (never throwing) if it fails. */
+export type AfterServing = (report: (message: string) => void) => Promise<void>
+
+/**
+ * Runs a module's `listening()` hook, if it has one (the same for one
+ * process and for a supervisor).
+ *
+ * @param hook - The module's export, or undefined.
+ * @param listeners - Each listener's address.
+ * @param signal - Aborts when serving stops.
+ * @returns The cleanup to run after serving (a no-op without one).
+ * @throws Error whose message says the hook failed, with what it threw.
+ */
+export async function startListening(
+  hook: ListeningHook | undefined,
+  listeners: readonly { readonly address: SocketAddress }[],
+  signal: AbortSignal,
+): Promise<AfterServing> {
+  let cleanup: unknown
+  try {
+    cleanup = await hook?.(listeners, signal)
+  } catch (error) {
+    throw new Error(`the module's listening() failed: ${describeFailure(error)}`, { cause: error })
+  }
+  return async (report) => {
+    if (typeof cleanup !== 'function') return
+    try {
+      await cleanup()
+    } catch (error) {
+      report(`the cleanup listening() returned failed: ${describeFailure(error)}`)
+    }
+  }
+}
+
 /**
  * Loads a builtin service by name, or else imports the ES module at `service`
  * (relative to `cwd`) and takes its default export.

@@ -33,7 +33,7 @@ import { type TLSOptions, type TLSStreamServer, withTLS } from '@socketserver/tl
 import { type ListenerSpec, parseArgs, type RpcgenCommand, type ServeCommand, type TLSFiles } from './args.js'
 import { describeFailure, UsageError } from './errors.js'
 import { helpText } from './help.js'
-import { type LoadedHandler, loadHandler } from './load-handler.js'
+import { type AfterServing, type LoadedHandler, loadHandler, startListening } from './load-handler.js'
 import { superviseCommand } from './supervise-command.js'
 
 /** Where the command writes, and the process it answers signals for. */
@@ -126,16 +126,15 @@ export async function main(argv: readonly string[], io: CommandIO = defaultIO): 
   }
   // The module's own start: after binding, before the first request and the "listening" lines.
   // (A supervisor's worker does not: the supervisor runs it once for all of them.)
-  let afterServing: (() => unknown) | undefined
+  let afterServing: AfterServing
   try {
-    const cleanup = worker === undefined ? await loaded.listening?.(servers, stop.signal) : undefined
-    if (typeof cleanup === 'function') afterServing = cleanup
+    afterServing = await startListening(worker === undefined ? loaded.listening : undefined, servers, stop.signal)
   } catch (error) {
     io.signals.off('SIGINT', onSignal)
     io.signals.off('SIGTERM', onSignal)
     await Promise.all(servers.map((server) => server.close()))
-    io.stderr.write(`socketserver: the module's listening() failed: ${describeFailure(error)}\n`)
-    worker?.failed(describeFailure(error))
+    io.stderr.write(`socketserver: ${(error as Error).message}\n`)
+    worker?.failed((error as Error).message)
     return 1
   }
   if (worker === undefined) {
@@ -187,11 +186,7 @@ export async function main(argv: readonly string[], io: CommandIO = defaultIO): 
     io.signals.off('SIGINT', onSignal)
     io.signals.off('SIGTERM', onSignal)
     io.signals.off('SIGHUP', onReload)
-    try {
-      await afterServing?.()
-    } catch (error) {
-      io.stderr.write(`socketserver: the cleanup listening() returned failed: ${describeFailure(error)}\n`)
-    }
+    await afterServing((message) => io.stderr.write(`socketserver: ${message}\n`))
   }
   return 0
 }

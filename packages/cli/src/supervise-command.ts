@@ -10,7 +10,7 @@ import { formatAddress, listenFds, notifyServiceManager, type SharedSocket, shar
 import { CrashLoopError, type SupervisedListener, Supervisor } from '@socketserver/supervisor'
 import type { ListenerSpec, ServeCommand } from './args.js'
 import { describeFailure, UsageError } from './errors.js'
-import { loadHandler } from './load-handler.js'
+import { type AfterServing, loadHandler, startListening } from './load-handler.js'
 import type { CommandIO } from './main.js'
 
 /**
@@ -57,16 +57,16 @@ export async function superviseCommand(argv: readonly string[], config: ServeCom
   }
   // The module's listening() runs here, once for every worker: a worker's restart must not take back what it did.
   const stopped = new AbortController()
-  let afterServing: (() => unknown) | undefined
+  let afterServing: AfterServing
   try {
     const { listening } = await loadHandler(config.service)
-    const cleanup = await listening?.(
+    afterServing = await startListening(
+      listening,
       supervisor.addresses.map((address) => ({ address })),
       stopped.signal,
     )
-    if (typeof cleanup === 'function') afterServing = cleanup
   } catch (error) {
-    io.stderr.write(`socketserver: the module's listening() failed: ${describeFailure(error)}\n`)
+    io.stderr.write(`socketserver: ${(error as Error).message}\n`)
     await supervisor.stop()
     await supervisor.done.catch(() => {})
     return 1
@@ -112,11 +112,7 @@ export async function superviseCommand(argv: readonly string[], config: ServeCom
     io.signals.off('SIGTERM', onStop)
     io.signals.off('SIGHUP', onRestart)
     stopped.abort()
-    try {
-      await afterServing?.()
-    } catch (error) {
-      io.stderr.write(`socketserver: the cleanup listening() returned failed: ${describeFailure(error)}\n`)
-    }
+    await afterServing((message) => io.stderr.write(`socketserver: ${message}\n`))
   }
 }
 
