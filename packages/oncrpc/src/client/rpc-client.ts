@@ -11,7 +11,7 @@ import { createSocket, type Socket as UdpSocket } from 'node:dgram'
 import { isIP, connect as netConnect, type Socket } from 'node:net'
 import { InvalidOptionError } from '@socketserver/core'
 import type { ProcedureDefinition } from '../program/program.js'
-import { DEFAULT_MAX_RECORD_SIZE, RecordDecoder } from '../record/record-decoder.js'
+import { DEFAULT_MAX_RECORD_SIZE, RecordDecoder, setRecordMark } from '../record/record-decoder.js'
 import { AUTH_NONE, type Credential } from '../rpc/credentials.js'
 import { readReply, replyXid, writeCall } from '../rpc/messages.js'
 import { RpcConnectionClosedError, RpcTimeoutError } from '../rpc-errors.js'
@@ -130,7 +130,7 @@ export class RpcClient {
     writeCall(writer, xid, program, version, procedure.number, this.#credential)
     procedure.args.encode(args, writer)
     const message = writer.result()
-    if (framed) new DataView(message.buffer, message.byteOffset, 4).setUint32(0, (0x8000_0000 | (message.length - 4)) >>> 0)
+    if (framed) setRecordMark(message)
     const timeoutMs = options.timeoutMs ?? this.#timeoutMs
     const reply = await new Promise<Uint8Array>((resolve, reject) => {
       let stopRetransmitting = (): void => {}
@@ -242,15 +242,18 @@ class StreamTransport implements Transport {
     const records: Uint8Array[] = []
     this.#socket.on('data', (chunk: Buffer) => {
       records.length = 0
+      let failure: Error | undefined
       try {
         this.#decoder.decode(chunk, records)
       } catch (error) {
-        for (const record of records) onMessage(record)
-        onLost(error as Error)
-        this.#socket.destroy()
-        return
+        failure = error as Error
       }
+      // The replies before a bad record are answers all the same.
       for (const record of records) onMessage(record)
+      if (failure !== undefined) {
+        onLost(failure)
+        this.#socket.destroy()
+      }
     })
     this.#socket.on('error', (error) => onLost(error))
     this.#socket.on('close', () => onLost(new RpcConnectionClosedError('the server closed the connection')))

@@ -9,7 +9,7 @@ import { ipv6Bytes, ipv6Text, type Server, type StreamRequest } from '@socketser
 import { implement, type RpcCall, type RpcProgram } from '../program/implement.js'
 import type { XdrValue } from '../xdr/xdr-types.js'
 import { IPPROTO_TCP, IPPROTO_UDP, PMAP_PROGRAM, Portmapper, RPCBSTAT_HIGHPROC, type RpcbStat } from './portmap-protocol.js'
-import { isLocalCaller, netidOf, parseUniversalAddress, universalAddressOf } from './universal-address.js'
+import { formatUniversalAddress, isLocalCaller, netidOf, parseUniversalAddress, universalAddressOf } from './universal-address.js'
 
 /** One registration: a program's version reachable on a netid at a universal address. */
 export interface PortmapEntry {
@@ -45,6 +45,14 @@ export interface PortmapperService {
 }
 
 const NETID_OF_PROTOCOL: Readonly<Record<number, string>> = { [IPPROTO_TCP]: 'tcp', [IPPROTO_UDP]: 'udp' }
+/**
+ * Who registers: rpcbind reads it from the Unix socket's peer
+ * credentials, which Node does not expose, and says "unknown" on other
+ * transports. An AUTH_SYS uid is whatever the caller writes, so it is not
+ * believed: every caller is "unknown", and only the portmapper's own
+ * registrations are "superuser" (which callers cannot take back).
+ */
+const CALLER = 'unknown'
 const CALLS_REFUSED = 'remote calls are not served (as rpcbind without --enable-rmtcalls)'
 type Stat = XdrValue<typeof RpcbStat>
 
@@ -91,14 +99,6 @@ export function portmapper(options: PortmapperOptions = {}): PortmapperService {
     if (stat !== undefined && call.procedure < RPCBSTAT_HIGHPROC) stat.info[call.procedure] = (stat.info[call.procedure] ?? 0) + 1
   }
   const mayChange = (call: RpcCall): boolean => options.allowRemoteSet === true || isLocalCaller(call.clientAddress)
-  /**
-   * Who registers: rpcbind reads it from the Unix socket's peer
-   * credentials, which Node does not expose, and says "unknown" on other
-   * transports. An AUTH_SYS uid is whatever the caller writes, so it is not
-   * believed: every caller is "unknown", and only the portmapper's own
-   * registrations are "superuser" (which callers cannot take back).
-   */
-  const ownerOf = (_call: RpcCall): string => 'unknown'
 
   const set = (entry: PortmapEntry, call: RpcCall): boolean => {
     count(call)
@@ -108,15 +108,14 @@ export function portmapper(options: PortmapperOptions = {}): PortmapperService {
     ;(stats[call.version - 2] as Stat).setinfo++
     return true
   }
-  /** Removes the program's version on `netids` (all when undefined); as rpcbind's map_unset, only the owner's (or any to superuser). */
+  /** Removes the program's version on `netids` (all when undefined); as rpcbind's map_unset, only the caller's own. */
   const unset = (program: number, version: number, netids: readonly string[] | undefined, call: RpcCall): boolean => {
     count(call)
     if (!mayChange(call)) return false
-    const caller = ownerOf(call)
     const matches = (e: PortmapEntry) =>
       e.program === program && e.version === version && (netids === undefined || netids.includes(e.netid))
-    // Someone else's registration in the way: nothing is removed (rpcbind refuses the whole UNSET).
-    if (table.some((e) => matches(e) && e.owner !== caller && caller !== 'superuser')) return false
+    // Someone else's registration in the way (the portmapper's own, the superuser's): nothing is removed, as rpcbind refuses the whole UNSET.
+    if (table.some((e) => matches(e) && e.owner !== CALLER)) return false
     let removed = false
     for (let i = table.length - 1; i >= 0; i--) {
       const e = table[i] as PortmapEntry
@@ -156,7 +155,7 @@ export function portmapper(options: PortmapperOptions = {}): PortmapperService {
   const v3 = () => ({
     RPCBPROC_NULL: (_: undefined, call: RpcCall) => count(call),
     RPCBPROC_SET: (r: Rpcb, call: RpcCall) =>
-      set({ program: r.r_prog, version: r.r_vers, netid: r.r_netid, address: r.r_addr, owner: ownerOf(call) }, call),
+      set({ program: r.r_prog, version: r.r_vers, netid: r.r_netid, address: r.r_addr, owner: CALLER }, call),
     RPCBPROC_UNSET: (r: Rpcb, call: RpcCall) => unset(r.r_prog, r.r_vers, r.r_netid === '' ? undefined : [r.r_netid], call),
     RPCBPROC_GETADDR: (r: Rpcb, call: RpcCall) => getAddress(r.r_prog, r.r_vers, call, true),
     RPCBPROC_DUMP: (_: undefined, call: RpcCall) => {
@@ -185,10 +184,7 @@ export function portmapper(options: PortmapperOptions = {}): PortmapperService {
           count(call)
           return false
         }
-        return set(
-          { program: m.prog, version: m.vers, netid, address: `0.0.0.0.${m.port >> 8}.${m.port & 0xff}`, owner: ownerOf(call) },
-          call,
-        )
+        return set({ program: m.prog, version: m.vers, netid, address: formatUniversalAddress('0.0.0.0', m.port), owner: CALLER }, call)
       },
       // Version 2 knows only tcp and udp: its UNSET leaves the other netids alone, as rpcbind's does.
       PMAPPROC_UNSET: (m, call) => unset(m.prog, m.vers, ['tcp', 'udp'], call),
@@ -288,7 +284,7 @@ function mergeAddress(address: string, call: RpcCall): string {
   if (parsed.host === '0.0.0.0' && local.startsWith('::ffff:')) local = local.slice(7)
   const sameFamily = parsed.host === '::' ? local.includes(':') : !local.includes(':')
   if (!sameFamily || local === '0.0.0.0' || local === '::') return address
-  return `${local}.${parsed.port >> 8}.${parsed.port & 0xff}`
+  return formatUniversalAddress(local, parsed.port)
 }
 
 function serverHost(address: Server['address']): string | undefined {
@@ -319,11 +315,11 @@ function universalAddressOfBytes(bytes: Uint8Array): string {
   const buffer = Buffer.from(bytes)
   if (buffer.length >= 8 && buffer.readUInt16LE(0) === 2) {
     const port = buffer.readUInt16BE(2)
-    return `${buffer[4]}.${buffer[5]}.${buffer[6]}.${buffer[7]}.${port >> 8}.${port & 0xff}`
+    return formatUniversalAddress(`${buffer[4]}.${buffer[5]}.${buffer[6]}.${buffer[7]}`, port)
   }
   if (buffer.length >= 24 && buffer.readUInt16LE(0) === 10) {
     const port = buffer.readUInt16BE(2)
-    return `${ipv6Text(buffer.subarray(8, 24))}.${port >> 8}.${port & 0xff}`
+    return formatUniversalAddress(ipv6Text(buffer.subarray(8, 24)), port)
   }
   return ''
 }

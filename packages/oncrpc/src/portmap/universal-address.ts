@@ -24,8 +24,12 @@ export interface UniversalAddress {
 export function universalAddressOf(address: SocketAddress): UniversalAddress | undefined {
   if ('path' in address)
     return address.transport === 'unix' && address.path !== null ? { netid: 'local', address: address.path } : undefined
-  const netid = address.family === 'IPv6' ? `${address.transport}6` : address.transport
-  return { netid, address: `${address.host}.${address.port >> 8}.${address.port & 0xff}` }
+  return { netid: netidOf(address), address: formatUniversalAddress(address.host, address.port) }
+}
+
+/** A host and port as a universal address: the host, then the port's two bytes (`127.0.0.1.0.111`). */
+export function formatUniversalAddress(host: string, port: number): string {
+  return `${host}.${port >> 8}.${port & 0xff}`
 }
 
 /** The host and port of a `tcp`/`udp`/`tcp6`/`udp6` universal address, or undefined when it is not one. */

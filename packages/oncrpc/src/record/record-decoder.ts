@@ -161,7 +161,22 @@ export class RecordDecoder {
  */
 export function markRecord(record: Uint8Array): Buffer {
   const framed = Buffer.allocUnsafe(HEADER_BYTES + record.length)
-  framed.writeUInt32BE((LAST_FRAGMENT | record.length) >>> 0, 0)
   framed.set(record, HEADER_BYTES)
+  setRecordMark(framed)
   return framed
+}
+
+/**
+ * Writes the record mark of a one-fragment record into the first 4 bytes of
+ * `framed`, which were left for it: the record is the rest (a reply or a
+ * call encoded after 4 reserved bytes, so it needs no copy).
+ *
+ * @internal
+ */
+export function setRecordMark(framed: Uint8Array): void {
+  const mark = (LAST_FRAGMENT | (framed.length - HEADER_BYTES)) >>> 0
+  framed[0] = mark >>> 24
+  framed[1] = mark >>> 16
+  framed[2] = mark >>> 8
+  framed[3] = mark
 }

@@ -9,6 +9,7 @@
 
 import { InvalidOptionError, type Request } from '@socketserver/core'
 import type { RpcCall, RpcProgram, ServedProcedure } from '../program/implement.js'
+import { setRecordMark } from '../record/record-decoder.js'
 import type { CallHeader } from '../rpc/messages.js'
 import { readCall, writeAccepted, writeDenied, writeProgramMismatch } from '../rpc/messages.js'
 import { RpcAuthError } from '../rpc-errors.js'
@@ -17,8 +18,6 @@ import { XdrWriter } from '../xdr/xdr-writer.js'
 
 /** Told of a call that could not be answered as its caller hoped: a procedure that threw, a result that does not encode, a message that is not a call. */
 export type RpcErrorReporter = (error: Error, call: CallHeader | undefined, request: Request) => void
-
-const LAST_FRAGMENT = 0x8000_0000
 
 /** A reply, or the promise of one, or nothing (a message that is not a call gets no reply). */
 export type DispatchResult = Uint8Array | Promise<Uint8Array> | undefined
@@ -133,13 +132,7 @@ function startReply(framed: boolean, capacity: number): XdrWriter {
 
 function finishReply(writer: XdrWriter, framed: boolean): Uint8Array {
   const bytes = writer.result()
-  if (framed) {
-    const mark = (LAST_FRAGMENT | (bytes.length - 4)) >>> 0
-    bytes[0] = mark >>> 24
-    bytes[1] = mark >>> 16
-    bytes[2] = mark >>> 8
-    bytes[3] = mark
-  }
+  if (framed) setRecordMark(bytes)
   return bytes
 }
 

@@ -8,7 +8,7 @@
 
 import { type DatagramRequest, formatAddress, InvalidOptionError, type Request, type StreamRequest } from '@socketserver/core'
 import type { RpcProgram } from '../program/implement.js'
-import { DEFAULT_MAX_RECORD_SIZE } from '../record/record-decoder.js'
+import { DEFAULT_MAX_RECORD_SIZE, RecordDecoder } from '../record/record-decoder.js'
 import type { CallHeader } from '../rpc/messages.js'
 import { Dispatcher, type RpcErrorReporter } from './dispatcher.js'
 import { DuplicateCache, type DuplicateCacheOptions } from './duplicate-cache.js'
@@ -91,12 +91,7 @@ export function rpcHandler(programs: RpcProgram | readonly RpcProgram[], options
     maxRecordSize: options.maxRecordSize ?? DEFAULT_MAX_RECORD_SIZE,
     maxCallsInFlight: options.maxCallsInFlight ?? DEFAULT_MAX_CALLS_IN_FLIGHT,
   }
-  if (!Number.isInteger(limits.maxRecordSize) || limits.maxRecordSize < 0 || limits.maxRecordSize > 0x7fff_ffff) {
-    throw new InvalidOptionError(
-      'maxRecordSize',
-      `Cannot use maxRecordSize ${String(limits.maxRecordSize)}: expected a whole number from 0 to 2^31 - 1`,
-    )
-  }
+  new RecordDecoder(limits.maxRecordSize) // checks maxRecordSize now, as each connection's decoder will
   if (!Number.isInteger(limits.maxCallsInFlight) || limits.maxCallsInFlight < 1) {
     throw new InvalidOptionError(
       'maxCallsInFlight',
