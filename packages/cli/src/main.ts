@@ -14,8 +14,8 @@ import {
   notifyServiceManager,
   type Policy,
   pooled,
-  type Request,
   type Server,
+  type SocketRequest,
   SocketServerError,
   type StreamRequest,
   sequential,
@@ -102,7 +102,7 @@ export async function main(argv: readonly string[], io: CommandIO = defaultIO): 
   // A worker stops when its supervisor asks or is gone, even if that was while it started.
   if (worker?.signal.aborted) stop.abort()
   else worker?.signal.addEventListener('abort', () => stop.abort(), { once: true })
-  const servers: Array<Server<Request>> = []
+  const servers: Array<Server<SocketRequest>> = []
   const tlsServers: TLSStreamServer[] = []
   let tlsOptions: TLSOptions | undefined
   try {
@@ -230,7 +230,7 @@ function bind(
   tlsOptions: TLSOptions | undefined,
   worker: SupervisedWorker | undefined,
   index: number,
-): Promise<Server<Request>> {
+): Promise<Server<SocketRequest>> {
   const maxPacketSize = config.maxPacketSize
   const bare = worker !== undefined ? worker.server(index, { maxPacketSize }) : listenOn(spec, maxPacketSize)
   switch (spec.transport) {
@@ -247,7 +247,7 @@ function bind(
 }
 
 /** Binds a listener's own socket, in this process. */
-function listenOn(spec: ListenerSpec, maxPacketSize: number | undefined): Promise<Server<Request>> {
+function listenOn(spec: ListenerSpec, maxPacketSize: number | undefined): Promise<Server<SocketRequest>> {
   switch (spec.transport) {
     case 'tls':
     case 'tcp':
@@ -267,22 +267,22 @@ function listenOn(spec: ListenerSpec, maxPacketSize: number | undefined): Promis
  * own kind; stream ones expect a PROXY header with `--proxy-protocol`. In a
  * supervisor's worker, those sockets are its listeners after the bound ones.
  */
-async function bindInherited(config: ServeCommand, worker: SupervisedWorker | undefined): Promise<Array<Server<Request>>> {
+async function bindInherited(config: ServeCommand, worker: SupervisedWorker | undefined): Promise<Array<Server<SocketRequest>>> {
   const options = { maxPacketSize: config.maxPacketSize }
   const first = config.listeners.length
-  const makers: Array<() => Promise<Server<Request>>> =
+  const makers: Array<() => Promise<Server<SocketRequest>>> =
     worker !== undefined
       ? worker.listeners.slice(first).map((_, offset) => () => worker.server(first + offset, options))
       : listenFds().map(
           ({ fd }) =>
             () =>
-              serverFromFd(fd, options) as Promise<Server<Request>>,
+              serverFromFd(fd, options) as Promise<Server<SocketRequest>>,
         )
   if (makers.length === 0)
     throw new UsageError(
       'Cannot use --listen-fds: no sockets were passed to this process (LISTEN_FDS and LISTEN_PID are not set for it, as systemd or systemd-socket-activate set them)',
     )
-  const servers: Array<Server<Request>> = []
+  const servers: Array<Server<SocketRequest>> = []
   try {
     for (const make of makers) {
       const server = await make()
@@ -301,10 +301,10 @@ async function bindInherited(config: ServeCommand, worker: SupervisedWorker | un
 }
 
 /** A stream listener that speaks TLS (after the PROXY header, with `--proxy-protocol`). */
-async function overTLS(listening: Promise<Server<Request>>, options: TLSOptions, files: TLSFiles): Promise<Server<Request>> {
+async function overTLS(listening: Promise<Server<SocketRequest>>, options: TLSOptions, files: TLSFiles): Promise<Server<SocketRequest>> {
   const server = await listening
   try {
-    return withTLS(server as unknown as Server<StreamRequest>, options) as unknown as Server<Request>
+    return withTLS(server as unknown as Server<StreamRequest>, options) as unknown as Server<SocketRequest>
   } catch (error) {
     await server.close()
     if (!(error instanceof InvalidOptionError)) throw error
@@ -331,10 +331,13 @@ function readTLS(files: TLSFiles): TLSOptions {
 }
 
 /** A stream listener wrapped to read PROXY headers, when `--proxy-protocol` asks for it. */
-async function behindProxy(listening: Promise<Server<StreamRequest>>, config: ServeCommand): Promise<Server<Request>> {
+async function behindProxy(listening: Promise<Server<StreamRequest>>, config: ServeCommand): Promise<Server<SocketRequest>> {
   const server = await listening
   if (config.proxyProtocol === undefined) return server
-  return withProxyProtocol(server, { version: config.proxyProtocol, trustedProxies: config.trustedProxies }) as unknown as Server<Request>
+  return withProxyProtocol(server, {
+    version: config.proxyProtocol,
+    trustedProxies: config.trustedProxies,
+  }) as unknown as Server<SocketRequest>
 }
 
 function version(): string {

@@ -51,8 +51,27 @@ export interface UnixAddress {
   readonly path: string | null
 }
 
-/** Any endpoint a server listens on or a request comes from. */
+/** Any endpoint a socket server listens on or a socket request comes from. */
 export type SocketAddress = InetAddress | UnixAddress
+
+/**
+ * Where requests that do not come from a socket come from: a source such as
+ * a table of jobs. `name` identifies it in messages and on the CLI's
+ * `listening` line (a URL without its password: `sqlite:/var/lib/jobs.db`,
+ * `postgres://worker@db/jobs`, `memory:tests`).
+ *
+ * @example
+ * ```ts
+ * const address: SourceAddress = { transport: 'source', name: 'sqlite:jobs.db' }
+ * ```
+ */
+export interface SourceAddress {
+  readonly transport: 'source'
+  readonly name: string
+}
+
+/** Any address a server has or a request comes from: a socket's, or a source's. */
+export type Address = SocketAddress | SourceAddress
 
 /** A host and port as written on a command line, before any lookup. */
 export interface HostPort {

@@ -9,7 +9,7 @@
  * @module
  */
 
-import type { SocketAddress } from './address.js'
+import type { Address, SocketAddress } from './address.js'
 import { formatAddress } from './address-text.js'
 
 /** Options accepted by every error constructor. */
@@ -345,7 +345,7 @@ export class HookError extends SocketServerError {
    * @param cause - What it threw.
    * @param clientAddress - The client whose request it was checking (verifyRequest).
    */
-  constructor(hook: 'verifyRequest' | 'serviceActions', cause: unknown, clientAddress?: SocketAddress) {
+  constructor(hook: 'verifyRequest' | 'serviceActions', cause: unknown, clientAddress?: Address) {
     const detail = cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause)
     const what = clientAddress === undefined ? hook : `${hook} for the request from ${formatAddress(clientAddress)}`
     super(`Cannot run ${what}: ${detail}`, 'SS_ERR_HOOK', { cause })
@@ -439,13 +439,13 @@ export class ClientDisconnectedError extends SocketServerError {
  */
 export class HandlerError extends SocketServerError {
   /** The client the failing request came from. */
-  readonly clientAddress: SocketAddress | undefined
+  readonly clientAddress: Address | undefined
 
   /**
    * @param clientAddress - The peer of the failed request.
    * @param cause - What the handler threw.
    */
-  constructor(clientAddress: SocketAddress | undefined, cause: unknown) {
+  constructor(clientAddress: Address | undefined, cause: unknown) {
     const detail = cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause)
     super(`Cannot handle the request from ${clientText(clientAddress)}: ${detail}`, 'SS_ERR_HANDLER', { cause })
     this.clientAddress = clientAddress
@@ -464,13 +464,13 @@ export class HandlerError extends SocketServerError {
  */
 export class OverflowError extends SocketServerError {
   /** The peer that was refused. */
-  readonly clientAddress: SocketAddress
+  readonly clientAddress: Address
 
   /**
    * @param clientAddress - The refused peer.
    * @param limit - How many were waiting.
    */
-  constructor(clientAddress: SocketAddress, limit: number) {
+  constructor(clientAddress: Address, limit: number) {
     super(`Cannot queue the request from ${formatAddress(clientAddress)}: ${limit} are already waiting for the consumer`, 'SS_ERR_OVERFLOW')
     this.clientAddress = clientAddress
   }
@@ -590,14 +590,14 @@ export class WorkerCrashedError extends SocketServerError {
   /** The signal that ended the child (`SIGKILL`, ...), or null. */
   readonly signal: NodeJS.Signals | null
   /** The peer whose request the child was serving. */
-  readonly clientAddress: SocketAddress | undefined
+  readonly clientAddress: Address | undefined
 
   /**
    * @param exitCode - The exit code, or null.
    * @param signal - The signal, or null.
    * @param clientAddress - The peer being served.
    */
-  constructor(exitCode: number | null, signal: NodeJS.Signals | null, clientAddress: SocketAddress | undefined) {
+  constructor(exitCode: number | null, signal: NodeJS.Signals | null, clientAddress: Address | undefined) {
     const how = signal === null ? `exit code ${exitCode}` : `signal ${signal}`
     super(`Cannot finish the request from ${clientText(clientAddress)}: its child process ended with ${how}`, 'SS_ERR_WORKER_CRASHED')
     this.exitCode = exitCode
@@ -645,7 +645,7 @@ export class WorkerStartError extends SocketServerError {
  */
 export class WaitTimeoutError extends SocketServerError {
   /** The peer that was refused. */
-  readonly clientAddress: SocketAddress
+  readonly clientAddress: Address
   /** The limit it waited, in milliseconds. */
   readonly maxWaitMs: number
 
@@ -653,7 +653,7 @@ export class WaitTimeoutError extends SocketServerError {
    * @param clientAddress - The refused peer.
    * @param maxWaitMs - The limit that passed.
    */
-  constructor(clientAddress: SocketAddress, maxWaitMs: number) {
+  constructor(clientAddress: Address, maxWaitMs: number) {
     super(
       `Cannot serve the request from ${formatAddress(clientAddress)}: it waited maxWaitMs (${maxWaitMs} ms) for a free slot, so it was refused unserved`,
       'SS_ERR_WAIT_TIMEOUT',
@@ -692,6 +692,61 @@ export class SocketActivationError extends SocketServerError {
 }
 
 /** A peer as text for a message; `an unknown client` when there is none. */
-function clientText(address: SocketAddress | undefined): string {
+function clientText(address: Address | undefined): string {
   return address === undefined ? 'an unknown client' : formatAddress(address)
+}
+
+/**
+ * `verifyRequest` refused a request. A request whose source records its
+ * outcome (a job) is told so through `handled()`, and its source records
+ * it as failed with this error (socket requests are simply closed).
+ *
+ * @example
+ * ```ts
+ * serve(source, handler, { verifyRequest: (job) => job.attempt <= 3 }) // a fourth attempt fails with this
+ * ```
+ */
+export class RequestRefusedError extends SocketServerError {
+  /** Where the refused request came from. */
+  readonly clientAddress: Address
+
+  /** @param clientAddress - Where the refused request came from. */
+  constructor(clientAddress: Address) {
+    super(`Cannot serve the request from ${formatAddress(clientAddress)}: verifyRequest refused it`, 'SS_ERR_REQUEST_REFUSED')
+    this.clientAddress = clientAddress
+  }
+}
+
+/**
+ * A job's source could not store its outcome (its database went away, or
+ * the job's lease was lost to another worker). `cause` is why. The job is
+ * not lost: it runs again once its lease ends; this attempt's outcome is.
+ * `serve()` reports it to `handleError`.
+ *
+ * @example
+ * ```ts
+ * serve(source, handler, { handleError: (err) => { if (err instanceof OutcomeNotRecordedError) alert(err.jobId) } })
+ * ```
+ */
+export class OutcomeNotRecordedError extends SocketServerError {
+  /** The job's source. */
+  readonly clientAddress: Address
+  /** The job's id. */
+  readonly jobId: string
+  /** The outcome that was not stored. */
+  readonly state: 'done' | 'failed' | 'given-back'
+
+  /**
+   * @param clientAddress - The job's source.
+   * @param jobId - The job's id.
+   * @param state - The outcome that was not stored.
+   * @param cause - Why it was not.
+   */
+  constructor(clientAddress: Address, jobId: string, state: 'done' | 'failed' | 'given-back', cause: unknown) {
+    const detail = cause instanceof Error ? cause.message : String(cause)
+    super(`Cannot record job ${jobId} of ${formatAddress(clientAddress)} as ${state}: ${detail}`, 'SS_ERR_OUTCOME_NOT_RECORDED', { cause })
+    this.clientAddress = clientAddress
+    this.jobId = jobId
+    this.state = state
+  }
 }

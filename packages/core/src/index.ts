@@ -19,12 +19,14 @@
  */
 
 export {
+  type Address,
   formatAddress,
   type HostPort,
   type InetAddress,
   inetAddress,
   parseHostPort,
   type SocketAddress,
+  type SourceAddress,
   type Transport,
   type UnixAddress,
 } from './address.js'
@@ -39,9 +41,11 @@ export {
   HookError,
   InvalidAddressError,
   InvalidOptionError,
+  OutcomeNotRecordedError,
   OverflowError,
   ReadPendingError,
   ReplyError,
+  RequestRefusedError,
   RequestTimeoutError,
   ServerClosedError,
   ServerNotReadyError,
@@ -58,6 +62,8 @@ export {
 } from './errors.js'
 export { handleRequest } from './handle-request.js'
 export { ipv6Bytes, ipv6Text } from './ipv6.js'
+export { Job, type JobInit, type RecordOutcome } from './jobs/job.js'
+export { type ClaimedJob, DEFAULT_CLAIM_BATCH, JobSource, type JobSourceOptions, type JobSourceStats } from './jobs/job-source.js'
 export {
   DEFAULT_CHILD_IDLE_TIMEOUT_MS,
   DEFAULT_MAX_CHILDREN,
@@ -118,6 +124,9 @@ export type {
   DatagramRequest,
   DeliverChunk,
   Handler,
+  HandlerEnding,
+  JobOutcome,
+  JobRequest,
   Outcomes,
   Policy,
   Request,
@@ -127,6 +136,8 @@ export type {
   RequestIterator,
   RunRequest,
   Server,
+  ServerAddress,
   ServerObserver,
+  SocketRequest,
   StreamRequest,
 } from './types.js'

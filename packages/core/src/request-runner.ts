@@ -9,12 +9,12 @@
 import { abortable } from 'abort-controller-x'
 import { formatAddress } from './address.js'
 import { channels } from './diagnostics.js'
-import { ClientDisconnectedError, HookError, InvalidOptionError, RequestTimeoutError } from './errors.js'
+import { ClientDisconnectedError, HookError, InvalidOptionError, RequestRefusedError, RequestTimeoutError } from './errors.js'
 import { abortStateOf } from './internal/abort-state.js'
 import { NOTHING_TO_CLOSE } from './internal/fast-paths.js'
 import { closeFailureOf, failureOf } from './request-failure.js'
 import type { RequestHooks } from './serve-options.js'
-import type { Handler, Request, RequestHandlerClass, RequestHandlerFunction, RunRequest } from './types.js'
+import type { Handler, HandlerEnding, Request, RequestHandlerClass, RequestHandlerFunction, RunRequest } from './types.js'
 
 /** What serving one request came to. */
 export interface Outcome<R extends Request = Request> {
@@ -122,19 +122,18 @@ export function defaultHandleError(error: unknown, request: Request | undefined)
 export async function verifyRequest<R extends Request>(hooks: RequestHooks<R>, request: R): Promise<boolean> {
   if (hooks.verifyRequest === undefined) return true
   let accepted = false
+  let failure: unknown
   try {
     // A check that never settles ends with the request's abort (a drain
     // that ran out, the request's own abort).
     accepted = await abortable(request.signal, Promise.resolve(hooks.verifyRequest(request)))
   } catch (error) {
-    reportError(
-      hooks,
-      request.signal.aborted ? request.signal.reason : new HookError('verifyRequest', error, request.clientAddress),
-      request,
-    )
+    failure = request.signal.aborted ? request.signal.reason : new HookError('verifyRequest', error, request.clientAddress)
+    reportError(hooks, failure, request)
   }
   if (!accepted) {
     channels.requestRejected.publish({ request })
+    tellHandled(hooks, request, { failed: true, error: failure ?? new RequestRefusedError(request.clientAddress) })
     // A refusal the handler wrote may not go out (the client reset): that
     // is reported like any lost reply, never an unhandled rejection.
     request.close().catch((error: unknown) => reportError(hooks, closeFailureOf(request, error), request))
@@ -165,7 +164,7 @@ export function requestRunner<R extends Request>(handler: Handler<R>, hooks: Req
     const state = abortStateOf(request)
     const work = invokeSafely(invoke, request)
     if (state === undefined) {
-      settleForeign(request, abortable(request.signal, work)).then((error) =>
+      settleForeign(hooks, request, abortable(request.signal, work)).then((error) =>
         end(request, error, hooks, tracking, settled, timer, request.signal),
       )
       return
@@ -176,11 +175,12 @@ export function requestRunner<R extends Request>(handler: Handler<R>, hooks: Req
     // with `succeeded` true. One function for all three ways to end, so
     // that a waiting request holds as few closures as possible.
     let finished = false
-    const finish = (thrown: unknown, succeeded?: boolean): void => {
+    const finish = (thrown: unknown, succeeded?: boolean, value?: unknown): void => {
       if (finished) return
       finished = true
       state.onAbort(undefined)
       const error = succeeded === true ? undefined : failureOf(request, thrown, state.aborted, state.reason)
+      if (request.handled !== undefined) tellHandled(hooks, request, endingOf(succeeded, value, error, thrown, state))
       end(request, error, hooks, tracking, settled, timer, state)
     }
     if (state.aborted) {
@@ -189,7 +189,7 @@ export function requestRunner<R extends Request>(handler: Handler<R>, hooks: Req
       return
     }
     state.onAbort(finish)
-    work.then(() => finish(undefined, true), finish)
+    work.then((value) => finish(undefined, true, value), finish)
   }
   const run = (request: R): Promise<Outcome<R>> => new Promise((resolve, reject) => runWithCallbacks(request, resolve, reject))
   return Object.assign(run, { runWithCallbacks })
@@ -205,12 +205,43 @@ function invokeSafely<R extends Request>(invoke: (request: R) => Promise<unknown
 }
 
 /** A request of another library: its `signal` is all we have. Resolves with the error to report, if any. */
-async function settleForeign<R extends Request>(request: R, work: Promise<unknown>): Promise<unknown> {
+async function settleForeign<R extends Request>(hooks: RequestHooks<R>, request: R, work: Promise<unknown>): Promise<unknown> {
+  let value: unknown
   try {
-    await work
-    return undefined
+    value = await work
   } catch (thrown) {
-    return failureOf(request, thrown, request.signal.aborted, request.signal.reason)
+    const error = failureOf(request, thrown, request.signal.aborted, request.signal.reason)
+    if (request.handled !== undefined) tellHandled(hooks, request, endingOf(false, undefined, error, thrown, request.signal))
+    return error
+  }
+  if (request.handled !== undefined) tellHandled(hooks, request, { failed: false, value })
+  return undefined
+}
+
+/**
+ * How the handler ended, for {@link Request.handled}: its value, or the
+ * error reported (the abort reason when aborted), or, for a handler that
+ * left because serving stops (nothing reported), what it threw, so that
+ * the request can tell the stop from a success.
+ */
+function endingOf(
+  succeeded: boolean | undefined,
+  value: unknown,
+  error: unknown,
+  thrown: unknown,
+  abort: { readonly aborted: boolean; readonly reason: unknown },
+): HandlerEnding {
+  if (succeeded === true) return { failed: false, value }
+  if (error !== undefined) return { failed: true, error }
+  return { failed: true, error: abort.aborted ? abort.reason : thrown }
+}
+
+/** Tells a request how its handler ended; a `handled()` that throws is reported, never thrown. */
+function tellHandled<R extends Request>(hooks: RequestHooks<R>, request: R, ending: HandlerEnding): void {
+  try {
+    request.handled?.(ending)
+  } catch (error) {
+    reportError(hooks, error, request)
   }
 }
 

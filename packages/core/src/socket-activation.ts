@@ -17,7 +17,7 @@ import { TCPServer } from './servers/tcp-server.js'
 import { UDPServer } from './servers/udp-server.js'
 import { UnixDatagramServer } from './servers/unix-datagram-server.js'
 import { UnixStreamServer } from './servers/unix-stream-server.js'
-import type { Server } from './types.js'
+import type { Server, SocketRequest } from './types.js'
 
 /** The first inherited descriptor (`SD_LISTEN_FDS_START`): after stdin, stdout and stderr. */
 export const LISTEN_FDS_START = 3
@@ -124,7 +124,11 @@ export type InheritedServerOptions = StreamServerOptions & DatagramServerOptions
  * const servers = await Promise.all(listenFds().map(({ fd }) => serverFromFd(fd)))
  * ```
  */
-export async function serverFromFd(fd: number, options: InheritedServerOptions = {}, transport?: Transport): Promise<Server> {
+export async function serverFromFd(
+  fd: number,
+  options: InheritedServerOptions = {},
+  transport?: Transport,
+): Promise<Server<SocketRequest>> {
   let kind: SocketKind | undefined
   try {
     kind = inspectSocket(fd)?.kind ?? (transport === undefined ? undefined : KIND_OF[transport])

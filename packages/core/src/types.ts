@@ -6,7 +6,7 @@
 
 import type { Socket } from 'node:net'
 import type { Duplex, Source } from 'it-stream-types'
-import type { SocketAddress } from './address.js'
+import type { Address, SocketAddress, SourceAddress } from './address.js'
 
 /** Options of every abortable operation: `{ signal }`. */
 export interface AbortOptions {
@@ -18,8 +18,11 @@ export interface AbortOptions {
  * What every request has, whatever its transport.
  */
 export interface BaseRequest {
-  /** The peer: `{ transport: 'tcp', host, port, family }` or `{ transport: 'unix', path }`. */
-  readonly clientAddress: SocketAddress
+  /**
+   * The peer: `{ transport: 'tcp', host, port, family }` or `{ transport:
+   * 'unix', path }`; for a job, its source (`{ transport: 'source', name }`).
+   */
+  readonly clientAddress: Address
   /** The server that accepted the request. */
   readonly server: Server<Request>
   /**
@@ -80,7 +83,23 @@ export interface BaseRequest {
    * and destroys the connection; unsent bytes are dropped. Idempotent.
    */
   abort(reason?: unknown): void
+  /**
+   * Optional: told how the handler ended, before `close()` is called: the
+   * value its promise resolved with, or the error it failed with (what it
+   * threw, a `RequestTimeoutError`, a `DrainTimeoutError`, a child's
+   * crash). A request whose outcome its source records has it (a job:
+   * the handler's return value is its result); `serve()` and
+   * `handleRequest()` call it, once, where a request has it. A request
+   * `verifyRequest` refused is told so with a `RequestRefusedError`.
+   * Socket requests do not have it.
+   *
+   * @param ending - `{ failed: false, value }` or `{ failed: true, error }`.
+   */
+  handled?(ending: HandlerEnding): void
 }
+
+/** How a handler ended, as {@link BaseRequest.handled} is told. */
+export type HandlerEnding = { readonly failed: false; readonly value: unknown } | { readonly failed: true; readonly error: unknown }
 
 /**
  * The bytes a client sends, as `request.source` yields them: chunks in
@@ -175,6 +194,8 @@ export type DeliverChunk = (chunk: Uint8Array | undefined, error?: Error) => voi
  */
 export interface StreamRequest extends BaseRequest, Duplex<ConnectionSource, Source<Uint8Array>, Promise<void>> {
   readonly kind: 'stream'
+  /** The peer: `{ transport: 'tcp', host, port, family }` or `{ transport: 'unix', path }`. */
+  readonly clientAddress: SocketAddress
   /**
    * The connected socket.
    *
@@ -207,6 +228,8 @@ export interface StreamRequest extends BaseRequest, Duplex<ConnectionSource, Sou
  */
 export interface DatagramRequest extends BaseRequest {
   readonly kind: 'datagram'
+  /** The sender: `{ transport: 'udp', host, port, family }` or `{ transport: 'unix-dgram', path }`. */
+  readonly clientAddress: SocketAddress
   /** The whole datagram, never truncated (oversized ones never get here). */
   readonly data: Uint8Array
   /**
@@ -223,8 +246,85 @@ export interface DatagramRequest extends BaseRequest {
   reply(data: Uint8Array | string): Promise<void>
 }
 
+/**
+ * One job from a source that is not a socket (a table of jobs, a queue):
+ * its data, its id, and which attempt this is. Its source records how it
+ * ended: done with a result, failed with an error (retried while attempts
+ * remain), or given back unrun. `serve()` records it from the handler:
+ * the value the handler returns is the result (or, when it returns
+ * nothing, the text it wrote with {@link JobRequest.write}); a throw, a
+ * `timeoutMs` that ran out or a crashed `forked()` child is a failure.
+ * A handler may also record the outcome itself, and the first one
+ * recorded stays. A job closed with no outcome (a policy that stopped
+ * before running it) is given back.
+ *
+ * Sources make jobs with `Job` (`@socketserver/core`), which implements
+ * all of this over one function that stores the outcome.
+ *
+ * @example
+ * ```ts
+ * await serve(source, async (job: JobRequest) => {
+ *   const { to } = job.data as { to: string }
+ *   return { sent: await sendMail(to, { signal: job.signal }) }
+ * }, { signal, timeoutMs: 30_000 })
+ * ```
+ */
+export interface JobRequest extends BaseRequest {
+  readonly kind: 'job'
+  /** The source the job comes from. */
+  readonly clientAddress: SourceAddress
+  /** The job's id in its source. */
+  readonly id: string
+  /** The job's payload, as it was enqueued (a JSON value for the table sources). */
+  readonly data: unknown
+  /** 1 on the first run; higher when an earlier attempt failed or its worker died mid-job. */
+  readonly attempt: number
+  /** The most attempts its source makes before the job is dead. */
+  readonly maxAttempts: number
+  /**
+   * Appends text to the job's output. When the handler returns nothing
+   * (`undefined`), the output is the job's result.
+   *
+   * @param chunk - Text, or bytes (decoded as UTF-8).
+   */
+  write(chunk: string | Uint8Array): void
+  /**
+   * Records the job as done with `result` (a JSON value for the table
+   * sources). Ignored when an outcome was recorded already.
+   *
+   * @param result - What the job came to; default none (`null` in a table).
+   */
+  complete(result?: unknown): void
+  /**
+   * Records the job as failed with `error`; its source retries it while
+   * attempts remain. Ignored when an outcome was recorded already.
+   *
+   * @param error - Why; its message is stored.
+   */
+  fail(error: unknown): void
+  /**
+   * Gives the job back to its source unrun: this attempt is not counted,
+   * and the job may run again after `delayMs`. Ignored when an outcome was
+   * recorded already.
+   *
+   * @param options - `delayMs`: how long before it may run again (default 0).
+   */
+  giveBack(options?: { delayMs?: number }): void
+  /** What was recorded so far, if anything. */
+  readonly outcome: JobOutcome | undefined
+}
+
+/** How a job ended, as its source records it. */
+export type JobOutcome =
+  | { readonly state: 'done'; readonly result: unknown }
+  | { readonly state: 'failed'; readonly error: unknown }
+  | { readonly state: 'given-back'; readonly delayMs: number }
+
 /** Every kind of request. */
-export type Request = StreamRequest | DatagramRequest
+export type Request = StreamRequest | DatagramRequest | JobRequest
+
+/** The requests that come from a socket: a connection or a datagram. */
+export type SocketRequest = StreamRequest | DatagramRequest
 
 /**
  * A server: bound, listening, and an async iterable of the requests it
@@ -236,8 +336,11 @@ export interface Server<R extends Request = Request> extends AsyncIterable<R>, A
    * one iterator. It may offer the batch pulls of {@link RequestIterator}.
    */
   [Symbol.asyncIterator](): RequestIterator<R>
-  /** Where the server listens (the real port when bound to port 0). */
-  readonly address: SocketAddress
+  /**
+   * Where the server listens (the real port when bound to port 0); for a
+   * source of jobs, `{ transport: 'source', name }`.
+   */
+  readonly address: ServerAddress<R>
   /** The listening socket's file descriptor, or -1 before bind and after close. */
   fileno(): number
   /**
@@ -279,6 +382,12 @@ export interface Server<R extends Request = Request> extends AsyncIterable<R>, A
   observe?(observer: ServerObserver): () => void
 }
 
+/**
+ * The address of a server of `R`: a socket's for socket requests, a
+ * source's for jobs (both for a server of every kind).
+ */
+export type ServerAddress<R extends Request> = R extends JobRequest ? SourceAddress : SocketAddress
+
 /** What a server tells an observer (see {@link Server.observe}). */
 export interface ServerObserver {
   /**
@@ -317,10 +426,11 @@ export interface RequestIterator<R> extends AsyncIterator<R> {
 
 /**
  * A handler object made for one request, as `BaseRequestHandler` instances
- * are. `run()` performs `setup()`, `handle()`, `finish()`.
+ * are. `run()` performs `setup()`, `handle()`, `finish()`; what it resolves
+ * with is a job's result.
  */
 export interface RequestHandlerInstance {
-  run(): Promise<void>
+  run(): Promise<unknown>
 }
 
 /**

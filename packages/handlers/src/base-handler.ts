@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { Request, RequestHandlerInstance, Server, SocketAddress } from '@socketserver/core'
+import type { Request, RequestHandlerInstance, Server } from '@socketserver/core'
 
 /**
  * The base class of handler classes: one instance per request, with async
@@ -26,10 +26,10 @@ import type { Request, RequestHandlerInstance, Server, SocketAddress } from '@so
  * ```
  */
 export class BaseRequestHandler<R extends Request = Request> implements RequestHandlerInstance {
-  /** The request: a `StreamRequest` or a `DatagramRequest`. */
+  /** The request: a `StreamRequest`, a `DatagramRequest` or a `JobRequest`. */
   readonly request: R
-  /** The peer (Python's `client_address`). */
-  readonly clientAddress: SocketAddress
+  /** The peer (Python's `client_address`); a job's source for a job. */
+  readonly clientAddress: R['clientAddress']
   /** The server that accepted the request. */
   readonly server: Server<Request>
   #handleFailed = false
@@ -49,8 +49,13 @@ export class BaseRequestHandler<R extends Request = Request> implements RequestH
   /** Runs before `handle()`. Does nothing by default. */
   async setup(): Promise<void> {}
 
-  /** Serves the request. Does nothing by default. */
-  async handle(): Promise<void> {}
+  /**
+   * Serves the request. Does nothing by default. For a job, what it
+   * returns is the job's result.
+   */
+  async handle(): Promise<unknown> {
+    return undefined
+  }
 
   /** Runs after `handle()`, even when it threw. Does nothing by default. */
   async finish(): Promise<void> {}
@@ -63,12 +68,13 @@ export class BaseRequestHandler<R extends Request = Request> implements RequestH
    * `this.request.signal`. When it aborts, the connection is destroyed, so
    * pending reads and writes reject.
    *
+   * @returns What `handle()` returned (a job's result).
    * @throws Whatever the hooks throw.
    */
-  async run(): Promise<void> {
+  async run(): Promise<unknown> {
     await this.setup()
     try {
-      await this.handle()
+      return await this.handle()
     } catch (error) {
       this.#handleFailed = true
       throw error

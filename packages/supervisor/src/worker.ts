@@ -7,9 +7,9 @@
 
 import {
   type InheritedServerOptions,
-  type Request,
   type Server,
   type SocketAddress,
+  type SocketRequest,
   serverFromFd,
   UnixStreamServer,
 } from '@socketserver/core'
@@ -30,9 +30,9 @@ export interface SupervisedWorker {
    * Makes a server of each listener (`fromFd()` of its kind; for a Unix
    * datagram listener, one the supervisor relays datagrams to), in order.
    */
-  servers(options?: InheritedServerOptions): Promise<Array<Server<Request>>>
+  servers(options?: InheritedServerOptions): Promise<Array<Server<SocketRequest>>>
   /** The server of listener `index` alone (see {@link SupervisedWorker.servers}). */
-  server(index: number, options?: InheritedServerOptions): Promise<Server<Request>>
+  server(index: number, options?: InheritedServerOptions): Promise<Server<SocketRequest>>
   /** Tells the supervisor that this worker serves: call it once `serve()` runs on every listener. */
   ready(): void
   /** Tells the supervisor that this worker cannot serve, and why (it then exits). */
@@ -79,7 +79,7 @@ export function supervisedWorker(): SupervisedWorker | undefined {
   const send = (message: FromWorker): void => {
     if (process.connected) process.send?.(message)
   }
-  const serverAt = async (index: number, options: InheritedServerOptions): Promise<Server<Request>> => {
+  const serverAt = async (index: number, options: InheritedServerOptions): Promise<Server<SocketRequest>> => {
     const listener = setup.listeners[index]
     if (listener === undefined) throw new RangeError(`Cannot make the server of listener ${index}: there are ${setup.listeners.length}`)
     const { fd, address } = listener
@@ -103,7 +103,7 @@ export function supervisedWorker(): SupervisedWorker | undefined {
     listeners: setup.listeners,
     signal: stop.signal,
     async servers(options = {}) {
-      const servers: Array<Server<Request>> = []
+      const servers: Array<Server<SocketRequest>> = []
       try {
         for (const index of setup.listeners.keys()) servers.push(await serverAt(index, options))
       } catch (error) {

@@ -32,6 +32,7 @@ export {
   describeHandlerCompliance,
   type HandlerComplianceOptions,
 } from './compliance/handler.js'
+export { describeJobSourceCompliance, type JobSnapshot, type JobSourceFixture } from './compliance/job-source.js'
 export { describePolicyCompliance } from './compliance/policy.js'
 export { describeSourceCompliance } from './compliance/source.js'
 export { DEFAULT_DEADLINE_MS, nextEvent, until } from './events.js'
@@ -48,6 +49,13 @@ export {
   type StreamTransportName,
   serveInBackground,
 } from './listen.js'
+export {
+  type EnqueueOptions,
+  type MemoryJob,
+  MemoryJobSource,
+  type MemoryJobSourceOptions,
+  type MemoryJobState,
+} from './memory-job-source.js'
 export { hasNetworkNamespaces, type NamespacedProcess, spawnInNetworkNamespace } from './network-namespace.js'
 export { hasPostgres, type PostgresServer, startPostgres } from './postgres.js'
 export { openFileDescriptors, processAlive } from './resources.js'

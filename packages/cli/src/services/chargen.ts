@@ -5,7 +5,7 @@
  */
 
 import { randomInt } from 'node:crypto'
-import type { Request } from '@socketserver/core'
+import type { SocketRequest } from '@socketserver/core'
 
 /** The 95 printable ASCII characters, space to tilde, in order. */
 const PRINTABLE = Array.from({ length: 95 }, (_, i) => String.fromCharCode(32 + i)).join('')
@@ -54,7 +54,7 @@ export function chargenBytes(length: number): Buffer {
  * socketserver serve chargen --tcp 127.0.0.1:1919
  * ```
  */
-export default async function chargen(request: Request): Promise<void> {
+export default async function chargen(request: SocketRequest): Promise<void> {
   if (request.kind === 'datagram') return request.reply(chargenBytes(randomInt(0, 513)))
   const socket = request.socket
   // Whatever the client sends is ignored; reading it notices when it leaves.

@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { Request } from '@socketserver/core'
+import type { SocketRequest } from '@socketserver/core'
 
 /**
  * The daytime line: a human-readable date in UTC, as the RFC's example
@@ -33,7 +33,7 @@ export function daytimeLine(now = new Date()): string {
  * socketserver serve daytime --tcp 127.0.0.1:1313
  * ```
  */
-export default async function daytime(request: Request): Promise<void> {
+export default async function daytime(request: SocketRequest): Promise<void> {
   if (request.kind === 'datagram') return request.reply(daytimeLine())
   request.socket.write(daytimeLine())
 }

@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { Request } from '@socketserver/core'
+import type { SocketRequest } from '@socketserver/core'
 
 /**
  * Reads a stream to its end and drops it; ignores datagrams.
@@ -15,7 +15,7 @@ import type { Request } from '@socketserver/core'
  * socketserver serve discard --tcp 127.0.0.1:9009
  * ```
  */
-export default async function discard(request: Request): Promise<void> {
+export default async function discard(request: SocketRequest): Promise<void> {
   if (request.kind === 'datagram') return
   for await (const _ of request.source) {
     // Dropped, as the RFC asks.

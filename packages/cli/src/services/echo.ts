@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { Request } from '@socketserver/core'
+import type { SocketRequest } from '@socketserver/core'
 
 /**
  * Echoes a stream until the client ends it, or a datagram as one datagram.
@@ -15,7 +15,7 @@ import type { Request } from '@socketserver/core'
  * socketserver serve echo --tcp 127.0.0.1:7007 --udp 127.0.0.1:7007
  * ```
  */
-export default async function echo(request: Request): Promise<void> {
+export default async function echo(request: SocketRequest): Promise<void> {
   if (request.kind === 'datagram') return request.reply(request.data)
   await request.sink(request.source)
 }

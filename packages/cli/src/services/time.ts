@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { Request } from '@socketserver/core'
+import type { SocketRequest } from '@socketserver/core'
 
 /** Seconds from 1900-01-01 to 1970-01-01, the Unix epoch. */
 const SECONDS_1900_TO_1970 = 2_208_988_800
@@ -37,7 +37,7 @@ export function timeBytes(now = new Date()): Buffer {
  * socketserver serve time --udp 127.0.0.1:3737
  * ```
  */
-export default async function time(request: Request): Promise<void> {
+export default async function time(request: SocketRequest): Promise<void> {
   if (request.kind === 'datagram') return request.reply(timeBytes())
   request.socket.write(timeBytes())
 }

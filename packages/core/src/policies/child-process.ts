@@ -7,15 +7,17 @@
 
 import { type ChildProcess, fork } from 'node:child_process'
 import type { Socket } from 'node:net'
+import type { SocketAddress } from '../address.js'
 import { ClientDisconnectedError, HandlerError, ReplyError, RequestTimeoutError, WorkerCrashedError, WorkerStartError } from '../errors.js'
 import { requestFacts } from '../servers/request-facts.js'
-import type { Request } from '../types.js'
+import type { JobRequest, Request } from '../types.js'
 import { childEntry } from './child-entry.js'
 import {
   deserializeError,
   type FailureKind,
   type FromChild,
   MODULE_ENV,
+  type RelayedOutcome,
   type SerializedError,
   serializeError,
   type ToChild,
@@ -169,13 +171,29 @@ export class Child {
               (error: unknown) => this.#send({ type: 'reply-result', id, seq: message.seq, error: serializeError(error) }),
             )
           } else if (message.type === 'done') {
+            if (message.outcome !== undefined && request.kind === 'job') recordRelayedOutcome(request, message.outcome)
             finish(message.error === undefined ? undefined : rebuiltFailure(message.error, message.failure, message.timeoutMs, request))
           }
         },
         onExit: (code, signal) => finish(new WorkerCrashedError(code, signal, request.clientAddress)),
       })
-      const serverAddress = request.server.address
-      if (request.kind === 'stream') {
+      if (request.kind === 'job') {
+        // The parent keeps the job (its lease, its source); the child gets what it needs to run it.
+        const { id: jobId, data, attempt, maxAttempts, clientAddress } = request
+        try {
+          this.process.send({
+            type: 'job',
+            id,
+            job: { id: jobId, data, attempt, maxAttempts },
+            serverAddress: clientAddress,
+          } satisfies ToChild)
+        } catch (error) {
+          // Data that cannot cross the channel (a function, a class instance with private fields).
+          finish(new Error(`Cannot hand job ${jobId} to a child process: ${(error as Error).message}`, { cause: error }))
+          return
+        }
+      } else if (request.kind === 'stream') {
+        const serverAddress = request.server.address as SocketAddress
         // The socket was accepted paused and nothing was read from it, so
         // the child gets every byte; the parent keeps nothing of it. A
         // relayed connection (TLS) sends the child its end of the relay.
@@ -200,6 +218,7 @@ export class Child {
           return
         }
       } else {
+        const serverAddress = request.server.address as SocketAddress
         this.#send({ type: 'datagram', id, data: request.data, clientAddress: request.clientAddress, serverAddress })
       }
       // After the request was sent, so an abort message finds it in the child.
@@ -289,6 +308,18 @@ function unreadAndFacts(request: Request & { kind: 'stream' }, socket: Socket): 
   return found
 }
 
+/**
+ * What the child recorded for a job, recorded on the parent's job (which
+ * its source stores when the request closes). A failure the child's
+ * handler threw also comes as the request's error; the first outcome
+ * recorded stays.
+ */
+function recordRelayedOutcome(job: JobRequest, outcome: RelayedOutcome): void {
+  if (outcome.state === 'done') job.complete(outcome.result)
+  else if (outcome.state === 'given-back') job.giveBack({ delayMs: outcome.delayMs })
+  else job.fail(new HandlerError(job.clientAddress, deserializeError(outcome.error)))
+}
+
 /** A child's failure in the shape a request served in this process reports. */
 function rebuiltFailure(
   serialized: SerializedError,
@@ -301,7 +332,9 @@ function rebuiltFailure(
     // A handler's idle timeout in the child: the same error as in this process, with the child's message.
     return Object.assign(new RequestTimeoutError(timeoutMs, 'idle wait'), { message: error.message })
   }
-  if (kind === 'disconnect') return new ClientDisconnectedError(request.clientAddress, error)
-  if (kind === 'reply') return new ReplyError(request.clientAddress, error.message, serialized.code ?? 'SS_ERR_REPLY', { cause: error })
+  // Only a socket's request has a client to leave or a reply to lose.
+  const client = request.clientAddress as SocketAddress
+  if (kind === 'disconnect') return new ClientDisconnectedError(client, error)
+  if (kind === 'reply') return new ReplyError(client, error.message, serialized.code ?? 'SS_ERR_REPLY', { cause: error })
   return new HandlerError(request.clientAddress, error)
 }

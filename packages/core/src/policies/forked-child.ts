@@ -7,17 +7,19 @@
  */
 
 import type { Socket } from 'node:net'
-import { formatAddress, type SocketAddress } from '../address.js'
+import { type Address, formatAddress, type SocketAddress } from '../address.js'
 import { ClientDisconnectedError, HandlerError, ReplyError, RequestTimeoutError } from '../errors.js'
+import { Job } from '../jobs/job.js'
 import { requestRunner } from '../request-runner.js'
 import { Datagram } from '../servers/datagram.js'
 import { StreamConnection } from '../servers/stream-connection.js'
-import type { Handler, Request, Server } from '../types.js'
+import type { Handler, JobOutcome, JobRequest, Request, Server } from '../types.js'
 import {
   deserializeError,
   type FailureKind,
   type FromChild,
   MODULE_ENV,
+  type RelayedOutcome,
   type SerializedError,
   serializeError,
   type ToChild,
@@ -31,10 +33,10 @@ function send(message: FromChild): void {
 
 /** What the handler sees as `request.server` in a child: the parent's address, nothing to accept. */
 class RemoteServer implements Server<Request> {
-  readonly address: SocketAddress
+  readonly address: Address
   readonly closed = false
 
-  constructor(address: SocketAddress) {
+  constructor(address: Address) {
     this.address = address
   }
 
@@ -76,6 +78,7 @@ async function main(): Promise<void> {
   // its own entry, found by the id the parent gave it.
   const running = new Map<number, Request>()
   const failures = new Map<Request, unknown>()
+  const outcomes = new Map<Request, JobOutcome>()
   const run = requestRunner(handler, { handleError: (error, request) => request !== undefined && failures.set(request, error) })
   const replies = new Map<string, { resolve: () => void; reject: (error: Error) => void }>()
   let seq = 0
@@ -104,7 +107,17 @@ async function main(): Promise<void> {
     }
     const server = new RemoteServer(message.serverAddress)
     let request: Request
-    if (message.type === 'stream') {
+    if (message.type === 'job') {
+      // The parent's job is the one its source records; this one's outcome goes back with 'done'.
+      request = new Job({
+        ...message.job,
+        server: server as Server<JobRequest>,
+        record: (job, outcome) => {
+          outcomes.set(job, outcome)
+          return Promise.resolve()
+        },
+      })
+    } else if (message.type === 'stream') {
       const socket = handle as Socket
       // What the parent had read and not handed out comes first.
       if (message.unread !== undefined)
@@ -127,9 +140,18 @@ async function main(): Promise<void> {
       running.delete(message.id)
       const failure = failures.get(request)
       failures.delete(request)
+      const outcome = outcomes.get(request)
+      outcomes.delete(request)
       // The parent rebuilds the error with the client's address.
-      if (failure === undefined) send({ type: 'done', id: message.id })
-      else send({ type: 'done', id: message.id, ...failureMessage(failure) })
+      const done: FromChild = { type: 'done', id: message.id, ...(failure === undefined ? {} : failureMessage(failure)) }
+      if (outcome !== undefined) done.outcome = relayedOutcome(outcome)
+      try {
+        send(done)
+      } catch (error) {
+        // A job's result that cannot cross the channel: the job fails, saying why.
+        const refusal = new Error(`Cannot hand the job's result to the parent process: ${(error as Error).message}`)
+        send({ type: 'done', id: message.id, error: serializeError(refusal), failure: 'handler' })
+      }
     })
   })
   send({ type: 'ready' })
@@ -141,6 +163,11 @@ function failureMessage(failure: unknown): { error: SerializedError; failure: Fa
   if (failure instanceof RequestTimeoutError) return { error: serializeError(failure), failure: 'timeout', timeoutMs: failure.timeoutMs }
   if (failure instanceof ReplyError) return { error: serializeError(failure), failure: 'reply' }
   return { error: serializeError(failure instanceof HandlerError ? failure.cause : failure), failure: 'handler' }
+}
+
+/** A job's outcome for the channel: a failure's error flattened. */
+function relayedOutcome(outcome: JobOutcome): RelayedOutcome {
+  return outcome.state === 'failed' ? { state: 'failed', error: serializeError(outcome.error) } : { ...outcome }
 }
 
 /** What a reply after its request ended fails with: the parent no longer relays it. */

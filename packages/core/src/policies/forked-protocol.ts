@@ -6,7 +6,7 @@
  * @internal
  */
 
-import type { SocketAddress } from '../address.js'
+import type { SocketAddress, SourceAddress } from '../address.js'
 
 /** An error as it crosses the channel. */
 export interface SerializedError {
@@ -42,6 +42,7 @@ export type ToChild =
       facts?: Record<string, unknown>
     }
   | { type: 'datagram'; id: number; data: Uint8Array; clientAddress: SocketAddress; serverAddress: SocketAddress }
+  | { type: 'job'; id: number; job: RelayedJob; serverAddress: SourceAddress }
   | { type: 'reply-result'; id: number; seq: number; error?: SerializedError }
   | { type: 'abort'; id: number }
   | { type: 'stop'; id: number }
@@ -51,7 +52,21 @@ export type FromChild =
   | { type: 'ready' }
   | { type: 'load-error'; message: string }
   | { type: 'reply'; id: number; seq: number; data: Uint8Array }
-  | { type: 'done'; id: number; error?: SerializedError; failure?: FailureKind; timeoutMs?: number }
+  | { type: 'done'; id: number; error?: SerializedError; failure?: FailureKind; timeoutMs?: number; outcome?: RelayedOutcome }
+
+/** What a child needs of a job: the parent keeps the job and records its outcome. */
+export interface RelayedJob {
+  id: string
+  data: unknown
+  attempt: number
+  maxAttempts: number
+}
+
+/** A job's outcome as the child recorded it, for the parent's job. */
+export type RelayedOutcome =
+  | { state: 'done'; result: unknown }
+  | { state: 'failed'; error: SerializedError }
+  | { state: 'given-back'; delayMs: number }
 
 /** The environment variable naming the handler module for a child. */
 export const MODULE_ENV = 'SOCKETSERVER_FORKED_MODULE'

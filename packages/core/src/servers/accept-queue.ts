@@ -46,9 +46,24 @@ export class AcceptQueue<T> {
   #departed = 0
   #ended = false
 
-  /** @param limit - The most items kept while nobody pulls. */
-  constructor(limit: number) {
+  /** Told when a consumer begins to wait (see the constructor). */
+  readonly #onDemand: (() => void) | undefined
+
+  /**
+   * @param limit - The most items kept while nobody pulls.
+   * @param onDemand - Told, synchronously, each time a consumer begins to
+   *   wait because nothing is queued: a source that fetches on demand (a
+   *   table of jobs claims only what consumers wait for) starts a fetch of
+   *   {@link AcceptQueue.consumersWaiting} items there.
+   */
+  constructor(limit: number, onDemand?: () => void) {
     this.#limit = limit
+    this.#onDemand = onDemand
+  }
+
+  /** Consumers waiting for an item now (pulls not yet answered). */
+  get consumersWaiting(): number {
+    return this.#waiters.length
   }
 
   /** The most items kept while nobody pulls. */
@@ -116,7 +131,10 @@ export class AcceptQueue<T> {
     const item = this.shift()
     if (item !== undefined) return Promise.resolve({ done: false, value: item })
     if (this.#ended) return Promise.resolve({ done: true, value: undefined })
-    return new Promise((resolve) => this.#waiters.push(resolve))
+    return new Promise((resolve) => {
+      this.#waiters.push(resolve)
+      this.#onDemand?.()
+    })
   }
 
   /**
@@ -157,6 +175,7 @@ export class AcceptQueue<T> {
         }
         waiting.push(waiter)
         this.#waiters.push(waiter)
+        this.#onDemand?.()
       }
     }
     return {

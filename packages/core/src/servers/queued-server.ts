@@ -10,7 +10,7 @@ import { formatAddress, type SocketAddress } from '../address.js'
 import { channels } from '../diagnostics.js'
 import { OverflowError, ServerClosedError, ServerNotReadyError, WaitTimeoutError } from '../errors.js'
 import { waitLimit } from '../internal/option-checks.js'
-import type { AbortOptions, Request, RequestIterator, Server, ServerObserver } from '../types.js'
+import type { AbortOptions, RequestIterator, Server, ServerAddress, ServerObserver, SocketRequest } from '../types.js'
 import { AcceptQueue } from './accept-queue.js'
 import { printSlowWait, WaitWatch } from './wait-watch.js'
 
@@ -85,7 +85,7 @@ export interface QueuedServerOptions extends AbortOptions {
  * What stream and datagram servers share. Subclasses open and shut the
  * socket and hand each request to `offer()`.
  */
-export abstract class QueuedServer<R extends Request> implements Server<R> {
+export abstract class QueuedServer<R extends SocketRequest> implements Server<R> {
   readonly #queue: AcceptQueue<R>
   readonly #signal: AbortSignal | undefined
   #state: State = 'new'
@@ -133,12 +133,12 @@ export abstract class QueuedServer<R extends Request> implements Server<R> {
   }
 
   /** Where the server listens. Throws `ServerNotReadyError` before `bind()`. */
-  get address(): SocketAddress {
+  get address(): ServerAddress<R> {
     if (this.#address === undefined) {
       if (this.#state === 'closed') throw new ServerClosedError('Cannot read the address: the server was closed before it was bound')
       throw new ServerNotReadyError('Cannot read the address: the server is not bound, call bind() first')
     }
-    return this.#address
+    return this.#address as ServerAddress<R>
   }
 
   /** Whether `close()` was called. */

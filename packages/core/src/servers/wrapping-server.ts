@@ -6,9 +6,8 @@
  * @module
  */
 
-import type { SocketAddress } from '../address.js'
 import { observedIterator } from '../internal/observed-iterator.js'
-import type { Request, RequestIterator, Server, ServerObserver } from '../types.js'
+import type { Request, RequestIterator, Server, ServerAddress, ServerObserver } from '../types.js'
 import { AcceptQueue } from './accept-queue.js'
 
 /**
@@ -119,8 +118,8 @@ export abstract class WrappingServer<R extends Request, P extends Request> imple
   }
 
   /** Where the wrapped server listens. */
-  get address(): SocketAddress {
-    return this.#inner.address
+  get address(): ServerAddress<P> {
+    return this.#inner.address as unknown as ServerAddress<P>
   }
 
   /** Whether the wrapper, or the server it wraps, was closed. */

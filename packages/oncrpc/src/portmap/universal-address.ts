@@ -7,7 +7,7 @@
  */
 
 import { isIP } from 'node:net'
-import type { SocketAddress } from '@socketserver/core'
+import type { Address, SocketAddress } from '@socketserver/core'
 
 /** A netid and a universal address on it. */
 export interface UniversalAddress {
@@ -19,9 +19,10 @@ export interface UniversalAddress {
  * The netid and universal address of a server's (or client's) address:
  * `tcp`/`udp` for IPv4, `tcp6`/`udp6` for IPv6, `local` for a Unix stream
  * socket's path. Undefined for a Unix datagram socket (rpcbind has no
- * netid for it) or an unnamed one.
+ * netid for it), an unnamed one, or a source of jobs (no socket).
  */
-export function universalAddressOf(address: SocketAddress): UniversalAddress | undefined {
+export function universalAddressOf(address: Address): UniversalAddress | undefined {
+  if (address.transport === 'source') return undefined
   if ('path' in address)
     return address.transport === 'unix' && address.path !== null ? { netid: 'local', address: address.path } : undefined
   return { netid: netidOf(address), address: formatUniversalAddress(address.host, address.port) }

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { InvalidOptionError, type Request, type SocketAddress } from '@socketserver/core'
+import { InvalidOptionError, type SocketAddress, type SocketRequest } from '@socketserver/core'
 import type { Credential } from '../rpc/credentials.js'
 import type { XdrType } from '../xdr/xdr-types.js'
 import type { ProcedureDefinition, ProgramDefinition, VersionDefinition } from './program.js'
@@ -22,7 +22,7 @@ export interface RpcCall {
   /** The caller's address. */
   readonly clientAddress: SocketAddress
   /** The request (a connection or a datagram) the call came in. */
-  readonly request: Request
+  readonly request: SocketRequest
   /** Aborts when the call must stop (the request's timeout, the drain deadline, the connection lost). */
   readonly signal: AbortSignal
 }

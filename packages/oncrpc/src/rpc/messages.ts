@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { Request, SocketAddress } from '@socketserver/core'
+import type { SocketAddress, SocketRequest } from '@socketserver/core'
 import { MalformedCallError, RpcReplyError } from '../rpc-errors.js'
 import { XdrError } from '../xdr/xdr-error.js'
 import { XdrReader } from '../xdr/xdr-reader.js'
@@ -53,7 +53,7 @@ export class ParsedCall implements CallHeader {
   readonly verifier: OpaqueAuth
   readonly reader: XdrReader
   /** The request the call came in; the dispatcher sets it. */
-  request: Request = undefined as unknown as Request
+  request: SocketRequest = undefined as unknown as SocketRequest
 
   constructor(
     xid: number,

@@ -7,7 +7,7 @@
  * @internal
  */
 
-import { InvalidOptionError, type Request } from '@socketserver/core'
+import { InvalidOptionError, type SocketRequest } from '@socketserver/core'
 import type { RpcCall, RpcProgram, ServedProcedure } from '../program/implement.js'
 import { setRecordMark } from '../record/record-decoder.js'
 import type { CallHeader } from '../rpc/messages.js'
@@ -17,7 +17,7 @@ import { XdrError } from '../xdr/xdr-error.js'
 import { XdrWriter } from '../xdr/xdr-writer.js'
 
 /** Told of a call that could not be answered as its caller hoped: a procedure that threw, a result that does not encode, a message that is not a call. */
-export type RpcErrorReporter = (error: Error, call: CallHeader | undefined, request: Request) => void
+export type RpcErrorReporter = (error: Error, call: CallHeader | undefined, request: SocketRequest) => void
 
 /** A reply, or the promise of one, or nothing (a message that is not a call gets no reply). */
 export type DispatchResult = Uint8Array | Promise<Uint8Array> | undefined
@@ -47,7 +47,7 @@ export class Dispatcher {
    * @param request - Where it came from.
    * @param framed - Prefix the reply with a record mark (TCP, Unix stream).
    */
-  dispatch(message: Uint8Array, request: Request, framed: boolean): DispatchResult {
+  dispatch(message: Uint8Array, request: SocketRequest, framed: boolean): DispatchResult {
     const read = readCall(message)
     if (read.kind !== 'call') {
       if (read.kind === 'malformed') {
@@ -94,7 +94,7 @@ export class Dispatcher {
     return this.#success(procedure, result, header, request, framed)
   }
 
-  #success(procedure: ServedProcedure, value: unknown, header: CallHeader, request: Request, framed: boolean): Uint8Array {
+  #success(procedure: ServedProcedure, value: unknown, header: CallHeader, request: SocketRequest, framed: boolean): Uint8Array {
     const writer = startReply(framed, 128)
     writeAccepted(writer, header.xid, 'SUCCESS')
     try {
@@ -107,7 +107,7 @@ export class Dispatcher {
     return finishReply(writer, framed)
   }
 
-  #failed(error: unknown, header: CallHeader, request: Request, framed: boolean): Uint8Array {
+  #failed(error: unknown, header: CallHeader, request: SocketRequest, framed: boolean): Uint8Array {
     if (error instanceof RpcAuthError) {
       const writer = startReply(framed, 32)
       writeDenied(writer, header.xid, error.authStatus)

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { type DatagramRequest, formatAddress, InvalidOptionError, type Request, type StreamRequest } from '@socketserver/core'
+import { type DatagramRequest, formatAddress, InvalidOptionError, type SocketRequest, type StreamRequest } from '@socketserver/core'
 import type { RpcProgram } from '../program/implement.js'
 import { DEFAULT_MAX_RECORD_SIZE, RecordDecoder } from '../record/record-decoder.js'
 import type { CallHeader } from '../rpc/messages.js'
@@ -35,11 +35,11 @@ export interface RpcHandlerOptions {
    * call. Default: one line on stderr each. A reporter that throws ends
    * the connection.
    */
-  readonly onError?: (error: Error, call: CallHeader | undefined, request: Request) => void
+  readonly onError?: (error: Error, call: CallHeader | undefined, request: SocketRequest) => void
 }
 
 /** A handler for `serve()` that answers RPC calls on stream and datagram requests alike. */
-export type RpcRequestHandler = ((request: Request) => Promise<void>) & {
+export type RpcRequestHandler = ((request: SocketRequest) => Promise<void>) & {
   /** The duplicate request cache of its datagrams, if it has one. */
   readonly duplicateCache: DuplicateCache | undefined
 }
@@ -100,7 +100,7 @@ export function rpcHandler(programs: RpcProgram | readonly RpcProgram[], options
   }
   const dispatcher = new Dispatcher(list, options.onError ?? defaultReporter)
   const cache = options.duplicateCache === false ? undefined : new DuplicateCache(options.duplicateCache)
-  const handler = (request: Request): Promise<void> =>
+  const handler = (request: SocketRequest): Promise<void> =>
     request.kind === 'stream' ? serveStreamCalls(request as StreamRequest, dispatcher, limits) : serveDatagram(request, dispatcher, cache)
   return Object.assign(handler, { duplicateCache: cache })
 }

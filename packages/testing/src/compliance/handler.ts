@@ -10,9 +10,9 @@ import {
   type Handler,
   type Policy,
   pooled,
-  type Request,
   type Server,
   type SocketAddress,
+  type SocketRequest,
   type StreamRequest,
   sequential,
 } from '@socketserver/core'
@@ -110,7 +110,7 @@ export function describeDatagramHandlerCompliance(title: string, options: Datagr
 }
 
 /** What both suites share: transports x policies, several clients at once, no error. */
-function describeMatrix<R extends Request, T extends string, C>(
+function describeMatrix<R extends SocketRequest, T extends string, C>(
   title: string,
   options: {
     handler: Handler<R> | null
