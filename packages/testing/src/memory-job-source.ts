@@ -6,14 +6,7 @@
  * @module
  */
 
-import {
-  type ClaimedJob,
-  type Job,
-  type JobOutcome,
-  JobSource,
-  type JobSourceOptions,
-  type SourceAddress,
-} from '@socketserver/core'
+import { type ClaimedJob, type Job, type JobOutcome, JobSource, type JobSourceOptions, type SourceAddress } from '@socketserver/core'
 import { registerCleanup } from './cleanup.js'
 
 /** Where a job is in its life. `failed` is final: its last attempt failed (the dead letter). */

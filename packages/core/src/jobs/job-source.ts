@@ -10,8 +10,8 @@ import type { SourceAddress } from '../address.js'
 import { channels } from '../diagnostics.js'
 import { ServerClosedError, ServerNotReadyError } from '../errors.js'
 import { AcceptQueue } from '../servers/accept-queue.js'
-import type { AbortOptions, JobOutcome, JobRequest, RequestIterator, Server, ServerObserver } from '../types.js'
-import { Job } from './job.js'
+import type { AbortOptions, JobOutcome, RequestIterator, Server, ServerAddress, ServerObserver } from '../types.js'
+import { Job, type JobInit } from './job.js'
 
 /** One job a source claimed, as its `claim()` returns it. */
 export interface ClaimedJob {
@@ -87,8 +87,8 @@ type State = 'new' | 'starting' | 'active' | 'stopped' | 'closed'
  * }
  * ```
  */
-export abstract class JobSource implements Server<JobRequest> {
-  readonly #queue: AcceptQueue<Job>
+export abstract class JobSource<J extends Job = Job> implements Server<J> {
+  readonly #queue: AcceptQueue<J>
   readonly #signal: AbortSignal | undefined
   readonly #claimBatch: number
   #state: State = 'new'
@@ -119,7 +119,7 @@ export abstract class JobSource implements Server<JobRequest> {
     }
     this.#claimBatch = claimBatch
     this.#signal = options.signal
-    this.#queue = new AcceptQueue<Job>(Number.POSITIVE_INFINITY, () => this.#claimOnDemand())
+    this.#queue = new AcceptQueue<J>(Number.POSITIVE_INFINITY, () => this.#claimOnDemand())
   }
 
   /** Connects to where the jobs are (creating what it needs there); resolves with the source's address. */
@@ -145,10 +145,30 @@ export abstract class JobSource implements Server<JobRequest> {
    * counted). Rejects when it cannot (the job is then claimed again once
    * its lease ends).
    */
-  protected abstract record(job: Job, outcome: JobOutcome): Promise<void>
+  protected abstract record(job: J, outcome: JobOutcome): Promise<void>
 
   /** Releases the connection; called once, after every outcome being stored was stored. */
   protected abstract disconnect(): Promise<void>
+
+  /**
+   * Makes the request for a claimed job: a {@link Job} by default; a
+   * source whose jobs offer more (a table's `onDone()`) returns a subclass
+   * (and is a `JobSource` of that class).
+   */
+  protected createJob(init: JobInit): J {
+    return new Job(init) as J
+  }
+
+  /**
+   * Reports a fault of the source that is not a request's (a failed claim,
+   * a lease renewal that could not reach the database): to observers
+   * (`serve()`'s `handleError`) and on `socketserver:server:acceptError`.
+   */
+  protected reportFault(error: unknown): void {
+    const failure = error instanceof Error ? error : new Error(String(error))
+    channels.serverAcceptError.publish({ server: this, error: failure })
+    for (const observer of this.#observers) observer.dropped(failure)
+  }
 
   /**
    * Connects and begins handing out jobs to iterators.
@@ -180,9 +200,9 @@ export abstract class JobSource implements Server<JobRequest> {
   }
 
   /** The source, as `{ transport: 'source', name }`. Throws `ServerNotReadyError` before `start()`. */
-  get address(): SourceAddress {
+  get address(): ServerAddress<J> {
     if (this.#address === undefined) throw new ServerNotReadyError('Cannot read the address: the source is not started, call start() first')
-    return this.#address
+    return this.#address as ServerAddress<J>
   }
 
   /** A source has no socket: -1. */
@@ -205,7 +225,7 @@ export abstract class JobSource implements Server<JobRequest> {
    * until the source stops handing out. Several iterators may share a
    * source; each job goes to one.
    */
-  [Symbol.asyncIterator](): RequestIterator<JobRequest> {
+  [Symbol.asyncIterator](): RequestIterator<J> {
     if (this.#state === 'new' || this.#state === 'starting') {
       throw new ServerNotReadyError('Cannot iterate the source: it is not started, call start() first')
     }
@@ -306,7 +326,7 @@ export abstract class JobSource implements Server<JobRequest> {
           backoffMs = 0
         } catch (error) {
           this.#counts.claimFailures++
-          this.#reportClaimFailure(error)
+          this.reportFault(error)
           backoffMs = Math.min(Math.max(backoffMs * 2, 50), MAX_CLAIM_BACKOFF_MS)
           await sleep(backoffMs, undefined, { signal: wake }).catch(() => {})
           continue
@@ -316,7 +336,7 @@ export abstract class JobSource implements Server<JobRequest> {
         try {
           await this.waitForJobs(wake)
         } catch (error) {
-          if (!wake.aborted) this.#reportClaimFailure(error)
+          if (!wake.aborted) this.reportFault(error)
         }
       }
     } finally {
@@ -327,7 +347,7 @@ export abstract class JobSource implements Server<JobRequest> {
   }
 
   #handOut(found: ClaimedJob): void {
-    const job = new Job({ ...found, server: this, record: (job, outcome) => this.#store(job, outcome) })
+    const job = this.createJob({ ...found, server: this, record: (job, outcome) => this.#store(job as J, outcome) })
     if (this.#state !== 'active') {
       this.#giveBackUnrun(job)
       return
@@ -338,12 +358,12 @@ export abstract class JobSource implements Server<JobRequest> {
   }
 
   /** A job claimed and never handed out: given back, its attempt not counted. */
-  #giveBackUnrun(job: Job): void {
+  #giveBackUnrun(job: J): void {
     job.giveBack()
-    job.close().catch((error: unknown) => this.#reportClaimFailure(error))
+    job.close().catch((error: unknown) => this.reportFault(error))
   }
 
-  #store(job: Job, outcome: JobOutcome): Promise<void> {
+  #store(job: J, outcome: JobOutcome): Promise<void> {
     if (this.#disconnecting) {
       this.#counts.unrecorded++
       return Promise.reject(new ServerClosedError('Cannot store the outcome: the source was closed'))
@@ -363,11 +383,5 @@ export abstract class JobSource implements Server<JobRequest> {
     this.#recording.add(tracked)
     void tracked.then(() => this.#recording.delete(tracked))
     return storing
-  }
-
-  #reportClaimFailure(error: unknown): void {
-    const failure = error instanceof Error ? error : new Error(String(error))
-    channels.serverAcceptError.publish({ server: this, error: failure })
-    for (const observer of this.#observers) observer.dropped(failure)
   }
 }

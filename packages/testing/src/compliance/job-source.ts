@@ -41,7 +41,10 @@ export interface JobSourceFixture {
    * jobs must be retried at once (no back-off) for the suite to finish.
    */
   enqueue(data: unknown, options?: { maxAttempts?: number }): Promise<string>
-  /** Reads a job back. */
+  /**
+   * Reads a job back; also after the source was closed (read through a
+   * connection of the fixture's own).
+   */
   job(id: string): Promise<JobSnapshot>
 }
 

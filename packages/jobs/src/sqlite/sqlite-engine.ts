@@ -1,0 +1,274 @@
+/**
+ * The SQLite engine: one database file, shared safely by every process on
+ * the machine that opens it (WAL, claims in `BEGIN IMMEDIATE`
+ * transactions, leases in a column).
+ *
+ * @module
+ */
+
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { ClaimedJob, SourceAddress } from '@socketserver/core'
+import Database from 'better-sqlite3'
+import type { Claim, ClaimEnd, JobState, JobTransaction, NewJob, StoredJob, TableEngine } from '../engine.js'
+import { JobTableError, LeaseLostError } from '../errors.js'
+import { Mutex } from '../mutex.js'
+
+/** The table, its indexes: what `migrate()` creates. Times are milliseconds since the epoch. */
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS socketserver_jobs (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  queue TEXT NOT NULL DEFAULT 'default',
+  data TEXT NOT NULL,
+  state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'running', 'done', 'failed')),
+  attempts INTEGER NOT NULL DEFAULT 0,
+  max_attempts INTEGER NOT NULL,
+  run_at INTEGER NOT NULL,
+  lease_until INTEGER,
+  locked_by TEXT,
+  result TEXT,
+  last_error TEXT,
+  created_at INTEGER NOT NULL,
+  finished_at INTEGER
+);
+CREATE INDEX IF NOT EXISTS socketserver_jobs_ready ON socketserver_jobs (queue, run_at, id) WHERE state = 'pending';
+CREATE INDEX IF NOT EXISTS socketserver_jobs_leases ON socketserver_jobs (lease_until) WHERE state = 'running';
+`
+
+/** How long a statement waits for another process's write lock before it fails: 10 s. */
+const BUSY_TIMEOUT_MS = 10_000
+
+interface Row {
+  id: number
+  queue: string
+  data: string
+  state: JobState
+  attempts: number
+  max_attempts: number
+  run_at: number
+  result: string | null
+  last_error: string | null
+  created_at: number
+  finished_at: number | null
+}
+
+/**
+ * The SQLite engine over `better-sqlite3` (12.x: version 13 needs Node
+ * 22). Every statement runs through one mutex, so that a transaction
+ * awaiting a handler's statements (`onDone`) is never interleaved with
+ * another job's on the same connection. Calls are synchronous underneath:
+ * a write waits for another process's lock for up to 10 s, on this
+ * process's event loop.
+ */
+export class SqliteEngine implements TableEngine {
+  readonly address: SourceAddress
+  readonly #db: Database.Database
+  readonly #mutex = new Mutex()
+  #statements: Statements | undefined
+
+  /**
+   * @param path - The database file (created if missing), or `:memory:`.
+   * @throws JobTableError when the file cannot be opened.
+   */
+  constructor(path: string) {
+    try {
+      this.#db = new Database(path, { timeout: BUSY_TIMEOUT_MS })
+      this.#db.pragma('journal_mode = WAL')
+      // Durable commits: an enqueued job survives a power cut once enqueue() resolved.
+      this.#db.pragma('synchronous = FULL')
+    } catch (error) {
+      throw new JobTableError(`Cannot open the SQLite database ${path}: ${(error as Error).message}`, { cause: error })
+    }
+    this.address = { transport: 'source', name: `sqlite:${path}` }
+  }
+
+  async migrate(): Promise<void> {
+    await this.#mutex.run(() => {
+      this.#db.exec(SCHEMA)
+      this.#statements = prepareStatements(this.#db)
+    })
+  }
+
+  get #prepared(): Statements {
+    if (this.#statements === undefined) throw new JobTableError('Cannot use the table before migrate()')
+    return this.#statements
+  }
+
+  claim(queue: string, worker: string, count: number, leaseMs: number): Promise<ClaimedJob[]> {
+    return this.#mutex.run(() => {
+      const statements = this.#prepared
+      const now = Date.now()
+      const rows = this.#db
+        .transaction(() => {
+          statements.rescue.run({ now })
+          return statements.claim.all({ now, leaseUntil: now + leaseMs, worker, queue, count }) as Array<
+            Pick<Row, 'id' | 'data' | 'attempts' | 'max_attempts'>
+          >
+        })
+        .immediate()
+      rows.sort((a, b) => a.id - b.id)
+      return rows.map((row) => ({ id: String(row.id), data: JSON.parse(row.data), attempt: row.attempts, maxAttempts: row.max_attempts }))
+    })
+  }
+
+  renew(worker: string, ids: readonly string[], leaseMs: number): Promise<Set<string>> {
+    return this.#mutex.run(() => {
+      const statements = this.#prepared
+      const leaseUntil = Date.now() + leaseMs
+      const held = new Set<string>()
+      this.#db
+        .transaction(() => {
+          for (const id of ids) if (statements.renew.run(leaseUntil, Number(id), worker).changes === 1) held.add(id)
+        })
+        .immediate()
+      return held
+    })
+  }
+
+  finish(claim: Claim, end: ClaimEnd, statements: ReadonlyArray<(tx: JobTransaction) => Promise<unknown>>): Promise<void> {
+    return this.#mutex.run(async () => {
+      const prepared = this.#prepared
+      const db = this.#db
+      db.exec('BEGIN IMMEDIATE')
+      try {
+        if (prepared.held.get(Number(claim.id), claim.worker, claim.attempt) === undefined)
+          throw new LeaseLostError(claim.id, claim.attempt)
+        const now = Date.now()
+        if (end.state === 'done') {
+          const tx: JobTransaction = { query: async (sql, params = []) => runStatement(db, sql, params) }
+          for (const statement of statements) await statement(tx)
+          prepared.done.run(JSON.stringify(end.result ?? null), now, Number(claim.id))
+        } else if (end.state === 'failed') {
+          prepared.failed.run({ id: Number(claim.id), now, retryAt: now + end.retryAfterMs, error: end.error })
+        } else {
+          prepared.givenBack.run(now + end.delayMs, Number(claim.id))
+        }
+        db.exec('COMMIT')
+      } catch (error) {
+        if (db.inTransaction) db.exec('ROLLBACK')
+        throw error
+      }
+    })
+  }
+
+  enqueue(jobs: readonly NewJob[], defaultMaxAttempts: number): Promise<string[]> {
+    return this.#mutex.run(() => {
+      const statements = this.#prepared
+      const now = Date.now()
+      return this.#db
+        .transaction(() =>
+          jobs.map((job) => {
+            const row = statements.insert.get(
+              job.queue ?? 'default',
+              encodeData(job.data),
+              job.maxAttempts ?? defaultMaxAttempts,
+              now + (job.delayMs ?? 0),
+              now,
+            ) as { id: number }
+            return String(row.id)
+          }),
+        )
+        .immediate()
+    })
+  }
+
+  async waitForJobs(_queue: string, pollMs: number, signal: AbortSignal): Promise<void> {
+    // Another process's enqueue cannot reach this one: poll. (An enqueue in this process wakes its table at once.)
+    await sleep(pollMs, undefined, { signal }).catch(() => {})
+  }
+
+  counts(queue?: string): Promise<Record<JobState, number>> {
+    return this.#mutex.run(() => {
+      const statements = this.#prepared
+      const rows = (queue === undefined ? statements.counts.all() : statements.countsOfQueue.all(queue)) as Array<{
+        state: JobState
+        n: number
+      }>
+      const counts: Record<JobState, number> = { pending: 0, running: 0, done: 0, failed: 0 }
+      for (const row of rows) counts[row.state] = row.n
+      return counts
+    })
+  }
+
+  job(id: string): Promise<StoredJob | undefined> {
+    return this.#mutex.run(() => {
+      const row = this.#prepared.job.get(Number(id)) as Row | undefined
+      return row === undefined ? undefined : storedJob(row)
+    })
+  }
+
+  async close(): Promise<void> {
+    await this.#mutex.run(() => this.#db.close())
+  }
+}
+
+/** The statements, prepared once the table exists. */
+function prepareStatements(db: Database.Database) {
+  return {
+    rescue: db.prepare(
+      `UPDATE socketserver_jobs
+       SET state = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'pending' END,
+           finished_at = CASE WHEN attempts >= max_attempts THEN @now ELSE NULL END,
+           last_error = 'attempt ' || attempts || ': its worker stopped renewing the lease (it stalled, crashed or was killed)',
+           lease_until = NULL, locked_by = NULL, run_at = @now
+       WHERE state = 'running' AND lease_until < @now`,
+    ),
+    claim: db.prepare(
+      `UPDATE socketserver_jobs SET state = 'running', attempts = attempts + 1, lease_until = @leaseUntil, locked_by = @worker
+       WHERE id IN (SELECT id FROM socketserver_jobs WHERE state = 'pending' AND queue = @queue AND run_at <= @now
+                    ORDER BY run_at, id LIMIT @count)
+       RETURNING id, data, attempts, max_attempts`,
+    ),
+    held: db.prepare(`SELECT 1 FROM socketserver_jobs WHERE id = ? AND state = 'running' AND locked_by = ? AND attempts = ?`),
+    renew: db.prepare(`UPDATE socketserver_jobs SET lease_until = ? WHERE id = ? AND state = 'running' AND locked_by = ?`),
+    done: db.prepare(
+      `UPDATE socketserver_jobs SET state = 'done', result = ?, finished_at = ?, lease_until = NULL, locked_by = NULL WHERE id = ?`,
+    ),
+    failed: db.prepare(
+      `UPDATE socketserver_jobs
+       SET state = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'pending' END,
+           finished_at = CASE WHEN attempts >= max_attempts THEN @now ELSE NULL END,
+           run_at = @retryAt, last_error = @error, lease_until = NULL, locked_by = NULL
+       WHERE id = @id`,
+    ),
+    givenBack: db.prepare(
+      `UPDATE socketserver_jobs SET state = 'pending', attempts = attempts - 1, run_at = ?, lease_until = NULL, locked_by = NULL WHERE id = ?`,
+    ),
+    insert: db.prepare(`INSERT INTO socketserver_jobs (queue, data, max_attempts, run_at, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id`),
+    counts: db.prepare(`SELECT state, count(*) AS n FROM socketserver_jobs GROUP BY state`),
+    countsOfQueue: db.prepare(`SELECT state, count(*) AS n FROM socketserver_jobs WHERE queue = ? GROUP BY state`),
+    job: db.prepare(`SELECT * FROM socketserver_jobs WHERE id = ?`),
+  }
+}
+
+type Statements = ReturnType<typeof prepareStatements>
+
+/** One of a handler's statements: rows for a statement that returns them, else none. */
+function runStatement(db: Database.Database, sql: string, params: readonly unknown[]): Array<Record<string, unknown>> {
+  const statement = db.prepare(sql)
+  if (statement.reader) return statement.all(...params) as Array<Record<string, unknown>>
+  statement.run(...params)
+  return []
+}
+
+/** A job's data as stored: JSON, refusing what JSON cannot hold. */
+export function encodeData(data: unknown): string {
+  const text = JSON.stringify(data)
+  if (text === undefined) throw new JobTableError(`Cannot enqueue ${typeof data} data: a job's data must be a JSON value`)
+  return text
+}
+
+function storedJob(row: Row): StoredJob {
+  return {
+    id: String(row.id),
+    queue: row.queue,
+    data: JSON.parse(row.data),
+    state: row.state,
+    attempts: row.attempts,
+    maxAttempts: row.max_attempts,
+    runAt: new Date(row.run_at),
+    ...(row.result === null ? {} : { result: JSON.parse(row.result) }),
+    ...(row.last_error === null ? {} : { error: row.last_error }),
+    createdAt: new Date(row.created_at),
+    ...(row.finished_at === null ? {} : { finishedAt: new Date(row.finished_at) }),
+  }
+}
