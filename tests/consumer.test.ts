@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 
 const exec = promisify(execFile)
 const root = fileURLToPath(new URL('..', import.meta.url))
-const PACKAGES = ['core', 'handlers', 'testing', 'proxy-protocol', 'tls', 'supervisor', 'oncrpc', 'cli']
+const PACKAGES = ['core', 'handlers', 'testing', 'proxy-protocol', 'tls', 'supervisor', 'oncrpc', 'jobs', 'cli']
 const work = mkdtempSync(join(tmpdir(), 'ss-consumer-'))
 const packs = join(work, 'packs')
 const project = join(work, 'project')
@@ -95,6 +95,7 @@ import { StreamRequestHandler, DatagramRequestHandler, lineHandler } from '@sock
 import { parseArgs } from '@socketserver/cli'
 import { withProxyProtocol, type ProxiedStreamRequest } from '@socketserver/proxy-protocol'
 import { withTLS, type TLSStreamRequest } from '@socketserver/tls'
+import { JobTable, type TableJob } from '@socketserver/jobs'
 class Upper extends StreamRequestHandler {
   override async handle(): Promise<void> {
     const line: Uint8Array = await this.rfile.readline({ maxLength: 1024 })
@@ -115,6 +116,8 @@ export async function main(signal: AbortSignal): Promise<void> {
   void behindProxy; void withProxyProtocol
   const overTLS = (request: TLSStreamRequest): string | null => request.tls.protocol
   void overTLS; void withTLS
+  const sum = (job: TableJob): number => (job.data as { a: number }).a + job.attempt
+  void sum; void JobTable.open
   const failure: unknown = null
   if (failure instanceof BindError) console.log(failure.code, failure.address)
 }

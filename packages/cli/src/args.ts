@@ -7,8 +7,10 @@
 
 import { availableParallelism } from 'node:os'
 import { InvalidAddressError, InvalidOptionError, parseHostPort, type Transport } from '@socketserver/core'
+import { JobTableError, parseSourceUrl } from '@socketserver/jobs'
 import { type ProxyProtocolVersion, TrustedProxies } from '@socketserver/proxy-protocol'
 import { UsageError } from './errors.js'
+import { BUILTIN_SERVICES } from './services/index.js'
 
 /** One listener asked for on the command line. `tls` and `tls-unix` are TCP and Unix stream listeners that speak TLS. */
 export type ListenerSpec =
@@ -48,6 +50,23 @@ export interface ServeCommand extends TLSFiles {
   listenFds: boolean
   /** `--processes N` (`auto`: one per CPU): a supervisor and N workers; undefined serves in this process. */
   processes: number | undefined
+  /** Tables of jobs to serve (`--source sqlite:PATH`, `--source postgres://...`). */
+  sources: string[]
+}
+
+/** What `socketserver jobs add|status --source URL` asks for. */
+export interface JobsCommand {
+  command: 'jobs'
+  action: 'add' | 'status'
+  source: string
+  /** The queue added to or counted. Default `default`. */
+  queue: string | undefined
+  /** `add`: attempts each new job gets. */
+  maxAttempts: number | undefined
+  /** `add`: milliseconds before the new jobs may run. */
+  delayMs: number | undefined
+  /** `add`: each line is a string, not JSON. */
+  text: boolean
 }
 
 /** What `socketserver rpcgen FILE.x... --out DIR [--js]` asks for. */
@@ -62,7 +81,7 @@ export interface RpcgenCommand {
 }
 
 /** Every command the parser can return. */
-export type Command = ServeCommand | RpcgenCommand | { command: 'help' } | { command: 'version' }
+export type Command = ServeCommand | RpcgenCommand | JobsCommand | { command: 'help' } | { command: 'version' }
 
 function parseRpcgen(argv: readonly string[]): RpcgenCommand {
   const files: string[] = []
@@ -79,6 +98,55 @@ function parseRpcgen(argv: readonly string[]): RpcgenCommand {
   }
   if (files.length === 0) throw new UsageError('Cannot compile without a .x file: socketserver rpcgen FILE.x --out DIR')
   return { command: 'rpcgen', files, outDir: outDir ?? '.', language }
+}
+
+/** A source URL from the command line, checked: a UsageError for one the tables cannot serve. */
+function sourceUrl(value: string, flag: string): string {
+  try {
+    parseSourceUrl(value)
+  } catch (error) {
+    if (error instanceof JobTableError) throw new UsageError(`Cannot use ${flag}: ${error.message.replace(/^Cannot use the source /, '')}`)
+    throw error
+  }
+  return value
+}
+
+function parseJobs(argv: readonly string[]): JobsCommand {
+  const action = argv[1]
+  if (action !== 'add' && action !== 'status')
+    throw new UsageError(
+      `Cannot run jobs ${JSON.stringify(action ?? '')}: expected "jobs add --source URL < lines" or "jobs status --source URL"`,
+    )
+  const command: JobsCommand = {
+    command: 'jobs',
+    action,
+    source: '',
+    queue: undefined,
+    maxAttempts: undefined,
+    delayMs: undefined,
+    text: false,
+  }
+  for (let i = 2; i < argv.length; i++) {
+    const arg = argv[i] as string
+    const value = (): string => {
+      const next = argv[++i]
+      if (next === undefined || next.startsWith('--')) throw new UsageError(`Cannot use ${arg}: it needs a value`)
+      return next
+    }
+    const whole = (text: string, minimum: number): number => {
+      if (!/^\d+$/.test(text) || !Number.isSafeInteger(Number(text)) || Number(text) < minimum)
+        throw new UsageError(`Cannot use ${arg} ${JSON.stringify(text)}: expected a whole number of ${minimum} or more`)
+      return Number(text)
+    }
+    if (arg === '--source') command.source = sourceUrl(value(), arg)
+    else if (arg === '--queue') command.queue = value()
+    else if (arg === '--max-attempts' && action === 'add') command.maxAttempts = whole(value(), 1)
+    else if (arg === '--delay-ms' && action === 'add') command.delayMs = whole(value(), 0)
+    else if (arg === '--text' && action === 'add') command.text = true
+    else throw new UsageError(`Cannot use ${JSON.stringify(arg)} with jobs ${action} (see --help)`)
+  }
+  if (command.source === '') throw new UsageError(`Cannot run jobs ${action} without --source URL (sqlite:PATH or postgres://...)`)
+  return command
 }
 
 type Setter = (config: ServeCommand, value: string, flag: string) => void
@@ -159,6 +227,12 @@ const FLAGS: Record<string, FlagSpec> = {
       if ((value !== 'auto' && !/^\d+$/.test(value)) || !Number.isSafeInteger(number) || number < 1)
         throw new UsageError(`Cannot use ${flag} ${JSON.stringify(value)}: expected a whole number of 1 or more, or auto (one per CPU)`)
       config.processes = number
+    },
+  },
+  '--source': {
+    repeatable: true,
+    set: (config, value, flag) => {
+      config.sources.push(sourceUrl(value, flag))
     },
   },
   '--listen-fds': {
@@ -249,7 +323,8 @@ export function parseArgs(argv: readonly string[]): Command {
   if (argv.includes('--help') || argv.includes('-h') || argv[0] === 'help') return { command: 'help' }
   if (argv[0] === '--version' || argv[0] === '-v') return { command: 'version' }
   if (argv[0] === 'rpcgen') return parseRpcgen(argv)
-  if (argv[0] !== 'serve') throw new UsageError(`Cannot run ${JSON.stringify(argv[0])}: the commands are "serve" and "rpcgen"`)
+  if (argv[0] === 'jobs') return parseJobs(argv)
+  if (argv[0] !== 'serve') throw new UsageError(`Cannot run ${JSON.stringify(argv[0])}: the commands are "serve", "jobs" and "rpcgen"`)
   const config: ServeCommand = {
     command: 'serve',
     service: '',
@@ -265,6 +340,7 @@ export function parseArgs(argv: readonly string[]): Command {
     trustedProxies: undefined,
     listenFds: false,
     processes: undefined,
+    sources: [],
     tlsCert: undefined,
     tlsKey: undefined,
     tlsCa: undefined,
@@ -304,9 +380,11 @@ export function parseArgs(argv: readonly string[]): Command {
   if (positional.length > 1)
     throw new UsageError(`Cannot serve ${positional.map((p) => JSON.stringify(p)).join(' and ')}: give one service`)
   config.service = positional[0] as string
-  if (config.listeners.length === 0 && !config.listenFds)
+  if (config.sources.length > 0 && Object.hasOwn(BUILTIN_SERVICES, config.service))
+    throw new UsageError(`Cannot serve jobs with the builtin ${config.service}: it serves sockets; give --source a handler module`)
+  if (config.listeners.length === 0 && !config.listenFds && config.sources.length === 0)
     throw new UsageError(
-      'Cannot serve without a listener: add --tcp HOST:PORT, --udp HOST:PORT, --unix PATH, --unix-dgram PATH, --tls HOST:PORT, --tls-unix PATH or --listen-fds',
+      'Cannot serve without a listener: add --tcp HOST:PORT, --udp HOST:PORT, --unix PATH, --unix-dgram PATH, --tls HOST:PORT, --tls-unix PATH, --listen-fds or --source URL',
     )
   if (config.concurrency !== undefined && config.policy !== 'pooled')
     throw new UsageError('Cannot use --concurrency with this policy: it applies to --policy pooled')

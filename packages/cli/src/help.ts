@@ -20,6 +20,8 @@ export function helpText(): string {
     .map(([name, service]) => `  ${name.padEnd(9)} RFC ${service.rfc}: ${service.summary}`)
     .join('\n')
   return `Usage: socketserver serve <service> [listener]... [option]...
+       socketserver jobs add --source URL [--queue Q] [--max-attempts N] [--delay-ms N] [--text] < LINES
+       socketserver jobs status --source URL [--queue Q]
        socketserver rpcgen FILE.x... [--out DIR] [--js]
 
 Serves <service> on every listener until SIGINT or SIGTERM, then stops
@@ -50,6 +52,9 @@ Listeners (repeat and mix them; at least one):
   --listen-fds            every socket the parent passed in (systemd's LISTEN_FDS, as
                           systemd and systemd-socket-activate pass them): TCP, UDP and
                           Unix stream sockets, each served as what it is
+  --source URL            the jobs of a table, as requests for a handler module:
+                          sqlite:PATH (a file, created if missing; any number of
+                          processes may serve it) or postgres://USER@HOST/DATABASE
 
 Options:
   --policy NAME           sequential | pooled | forked (default pooled)
@@ -80,11 +85,16 @@ Once every listener is bound, one line per listener is printed on stdout:
   listening tcp 127.0.0.1:40123
   listening unix /tmp/echo.sock
   listening tls 127.0.0.1:40124
+  listening source sqlite:jobs.db
 With $NOTIFY_SOCKET set (systemd's Type=notify), READY=1 is sent to it then,
 and STOPPING=1 when stopping starts.
 
 Exit status: 0 after a graceful stop, 1 when a listener cannot be bound,
 2 for a bad command line or handler module.
+
+jobs add reads one job per line (a JSON value; with --text, the line as a
+string) and adds them to the table; jobs status prints how many jobs are
+pending, running, done and failed (after their last attempt).
 
 rpcgen compiles ONC RPC language files (RFC 5531 section 12) to TypeScript
 (or JavaScript with --js) for @socketserver/oncrpc: types, XDR codecs, each

@@ -14,6 +14,7 @@ import {
   notifyServiceManager,
   type Policy,
   pooled,
+  type Request,
   type Server,
   type SocketRequest,
   SocketServerError,
@@ -26,6 +27,7 @@ import {
   UnixDatagramServer,
   UnixStreamServer,
 } from '@socketserver/core'
+import { JobTable } from '@socketserver/jobs'
 import { compileRpclFile } from '@socketserver/oncrpc'
 import { withProxyProtocol } from '@socketserver/proxy-protocol'
 import { type SupervisedWorker, supervisedWorker } from '@socketserver/supervisor'
@@ -33,6 +35,7 @@ import { type TLSOptions, type TLSStreamServer, withTLS } from '@socketserver/tl
 import { type ListenerSpec, parseArgs, type RpcgenCommand, type ServeCommand, type TLSFiles } from './args.js'
 import { describeFailure, UsageError } from './errors.js'
 import { helpText } from './help.js'
+import { jobsCommand } from './jobs-command.js'
 import { type AfterServing, type LoadedHandler, loadHandler, startListening } from './load-handler.js'
 import { superviseCommand } from './supervise-command.js'
 
@@ -40,6 +43,8 @@ import { superviseCommand } from './supervise-command.js'
 export interface CommandIO {
   stdout: { write(text: string): unknown }
   stderr: { write(text: string): unknown }
+  /** Where `jobs add` reads its lines. Default `process.stdin`. */
+  stdin?: NodeJS.ReadableStream
   /** Emits SIGINT and SIGTERM. Default `process`. */
   signals: { on(signal: NodeJS.Signals, listener: () => void): unknown; off(signal: NodeJS.Signals, listener: () => void): unknown }
 }
@@ -71,6 +76,8 @@ export async function main(argv: readonly string[], io: CommandIO = defaultIO): 
       return 0
     }
     if (command.command === 'rpcgen') return await rpcgen(command, io)
+    if (command.command === 'jobs')
+      return await jobsCommand(command, { stdin: io.stdin ?? process.stdin, stdout: io.stdout, stderr: io.stderr })
     config = command
   } catch (error) {
     return usage(io, error)
@@ -103,6 +110,7 @@ export async function main(argv: readonly string[], io: CommandIO = defaultIO): 
   if (worker?.signal.aborted) stop.abort()
   else worker?.signal.addEventListener('abort', () => stop.abort(), { once: true })
   const servers: Array<Server<SocketRequest>> = []
+  const tables: JobTable[] = []
   const tlsServers: TLSStreamServer[] = []
   let tlsOptions: TLSOptions | undefined
   try {
@@ -115,10 +123,12 @@ export async function main(argv: readonly string[], io: CommandIO = defaultIO): 
     if (config.listenFds) {
       servers.push(...(await bindInherited(config, worker)))
     }
+    // Every worker opens the tables itself: claims are safe from any number of processes.
+    for (const url of config.sources) tables.push(await JobTable.open({ url }))
   } catch (error) {
     io.signals.off('SIGINT', onSignal)
     io.signals.off('SIGTERM', onSignal)
-    await Promise.all(servers.map((server) => server.close()))
+    await Promise.all([...servers, ...tables].map((server) => server.close()))
     io.stderr.write(`socketserver: ${describeFailure(error)}\n`)
     worker?.failed(describeFailure(error))
     // A value the server refuses (--max-packet-size too large, a TLS file) is a usage error, not a failed bind.
@@ -132,7 +142,7 @@ export async function main(argv: readonly string[], io: CommandIO = defaultIO): 
   } catch (error) {
     io.signals.off('SIGINT', onSignal)
     io.signals.off('SIGTERM', onSignal)
-    await Promise.all(servers.map((server) => server.close()))
+    await Promise.all([...servers, ...tables].map((server) => server.close()))
     io.stderr.write(`socketserver: ${(error as Error).message}\n`)
     worker?.failed((error as Error).message)
     return 1
@@ -143,6 +153,7 @@ export async function main(argv: readonly string[], io: CommandIO = defaultIO): 
       const transport = config.listeners[index]?.transport ?? server.address.transport
       io.stdout.write(`listening ${transport} ${formatAddress(server.address)}\n`)
     })
+    for (const table of tables) io.stdout.write(`listening source ${formatAddress(table.address)}\n`)
     // A service manager that asked (systemd's Type=notify) learns that serving starts, and when it stops.
     const notify = (state: string): void => {
       notifyServiceManager(state).catch((error: unknown) => io.stderr.write(`socketserver: ${describeFailure(error)}\n`))
@@ -165,8 +176,8 @@ export async function main(argv: readonly string[], io: CommandIO = defaultIO): 
   try {
     const handler = config.policy === 'forked' ? null : loaded.handler
     const serving = Promise.all(
-      servers.map((server) =>
-        serve(server, handler, {
+      [...servers, ...tables].map((server) =>
+        serve(server as Server<Request>, handler, {
           signal: stop.signal,
           forceSignal: force.signal,
           policy,
@@ -179,7 +190,7 @@ export async function main(argv: readonly string[], io: CommandIO = defaultIO): 
     await serving
   } catch (error) {
     stop.abort()
-    await Promise.all(servers.map((server) => server.close()))
+    await Promise.all([...servers, ...tables].map((server) => server.close()))
     io.stderr.write(`socketserver: ${describeFailure(error)}\n`)
     return error instanceof SocketServerError && error.code === 'SS_ERR_WORKER_START' ? 2 : 1
   } finally {

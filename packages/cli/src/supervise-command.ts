@@ -7,6 +7,7 @@
  */
 
 import { formatAddress, listenFds, notifyServiceManager, type SharedSocket, sharedSocketFromFd } from '@socketserver/core'
+import { redactPassword } from '@socketserver/jobs'
 import { CrashLoopError, type SupervisedListener, Supervisor } from '@socketserver/supervisor'
 import type { ListenerSpec, ServeCommand } from './args.js'
 import { describeFailure, UsageError } from './errors.js'
@@ -74,6 +75,8 @@ export async function superviseCommand(argv: readonly string[], config: ServeCom
   supervisor.addresses.forEach((address, index) => {
     io.stdout.write(`listening ${config.listeners[index]?.transport ?? address.transport} ${formatAddress(address)}\n`)
   })
+  // Each worker opens the tables itself; the line names them without a password.
+  for (const url of config.sources) io.stdout.write(`listening source ${redactPassword(url)}\n`)
   io.stderr.write(`socketserver: ${processes} workers serving (pids ${supervisor.pids.join(', ')})\n`)
   notifyServiceManager('READY=1').catch((error: unknown) => io.stderr.write(`socketserver: ${describeFailure(error)}\n`))
   let stopping = false

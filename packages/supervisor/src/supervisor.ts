@@ -29,7 +29,8 @@ export interface SupervisorOptions {
    */
   command: readonly string[]
   /**
-   * What to bind, once, for every worker; or sockets already bound (from
+   * What to bind, once, for every worker (none when the workers serve
+   * sources of their own, such as a table of jobs); or sockets already bound (from
    * `sharedSocketFromFd()`: a supervisor that was passed its sockets by
    * systemd), which become the supervisor's to close.
    */
@@ -336,8 +337,12 @@ function resolveOptions(options: SupervisorOptions): ResolvedOptions {
       `Cannot run ${JSON.stringify(options.processes)} workers: expected a whole number of 1 or more`,
     )
   }
-  if (!Array.isArray(options.listeners) || options.listeners.length === 0) {
-    throw new InvalidOptionError('listeners', 'Cannot supervise without a listener: give at least one address to bind')
+  // No listener is allowed: workers may serve sources of their own (a table of jobs).
+  if (!Array.isArray(options.listeners)) {
+    throw new InvalidOptionError(
+      'listeners',
+      'Cannot supervise without a list of listeners: give an array (empty when the workers open sources of their own)',
+    )
   }
   const positive = (name: string, value: number | undefined, fallback: number): number => {
     const chosen = value ?? fallback

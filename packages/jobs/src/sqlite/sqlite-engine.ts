@@ -76,7 +76,12 @@ export class SqliteEngine implements TableEngine {
       // Durable commits: an enqueued job survives a power cut once enqueue() resolved.
       this.#db.pragma('synchronous = FULL')
     } catch (error) {
-      throw new JobTableError(`Cannot open the SQLite database ${path}: ${(error as Error).message}`, { cause: error })
+      const message = (error as Error).message
+      // npm >= 11 and pnpm >= 10 skip install scripts, and better-sqlite3 builds its native part in one.
+      const hint = /bindings file|\.node\b/.test(message)
+        ? " (better-sqlite3 has no native build: allow its install script, e.g. `npm rebuild better-sqlite3` or pnpm's onlyBuiltDependencies)"
+        : ''
+      throw new JobTableError(`Cannot open the SQLite database ${path}: ${message}${hint}`, { cause: error })
     }
     this.address = { transport: 'source', name: `sqlite:${path}` }
   }

@@ -147,9 +147,9 @@ describe('Supervisor', () => {
     await expect(Supervisor.start({ command: [process.execPath, WORKER], listeners, processes: 0 })).rejects.toThrow(
       /expected a whole number of 1 or more/,
     )
-    await expect(Supervisor.start({ command: [process.execPath, WORKER], listeners: [], processes: 1 })).rejects.toThrow(
-      /without a listener/,
-    )
+    await expect(
+      Supervisor.start({ command: [process.execPath, WORKER], listeners: 'tcp' as unknown as [], processes: 1 }),
+    ).rejects.toThrow(/without a list of listeners/)
   })
 })
 
