@@ -12,7 +12,15 @@
  * @packageDocumentation
  */
 
-export { type Command, type ListenerSpec, type PolicyName, parseArgs, type RpcgenCommand, type ServeCommand } from './args.js'
+export {
+  type Command,
+  type JobsCommand,
+  type ListenerSpec,
+  type PolicyName,
+  parseArgs,
+  type RpcgenCommand,
+  type ServeCommand,
+} from './args.js'
 export { UsageError } from './errors.js'
 export { helpText } from './help.js'
 export { type ListeningHook, type LoadedHandler, loadHandler } from './load-handler.js'

@@ -29,6 +29,11 @@ export interface Claim {
   readonly worker: string
 }
 
+/** One claim as a key: a job's id and attempt (`7#2`). */
+export function claimKey(claim: Omit<Claim, 'worker'>): string {
+  return `${claim.id}#${claim.attempt}`
+}
+
 /** A statement run in the transaction that ends a job's claim (see `TableJob.onDone`). */
 export interface JobTransaction {
   /**
@@ -52,8 +57,12 @@ export interface TableEngine {
    * now, counting an attempt each.
    */
   claim(queue: string, worker: string, count: number, leaseMs: number): Promise<ClaimedJob[]>
-  /** Extends the leases of `worker`'s running jobs `ids` to `leaseMs` from now; resolves with the ids whose claim was still held. */
-  renew(worker: string, ids: readonly string[], leaseMs: number): Promise<Set<string>>
+  /**
+   * Extends the leases of `worker`'s claims (a job's id and attempt) to
+   * `leaseMs` from now; resolves with the claims still held, as
+   * `claimKey()`s. A claim of an earlier attempt of the same job is not held.
+   */
+  renew(worker: string, claims: ReadonlyArray<Omit<Claim, 'worker'>>, leaseMs: number): Promise<Set<string>>
   /**
    * Ends a claim, in one transaction with `statements` (for a done job):
    * `done` with its result, `failed` (pending again after `retryAtMs`

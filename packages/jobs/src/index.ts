@@ -17,7 +17,16 @@
  * @packageDocumentation
  */
 
-export type { Claim, ClaimEnd, JobState, JobTransaction, NewJob, StoredJob, TableEngine } from './engine.js'
+export {
+  type Claim,
+  type ClaimEnd,
+  claimKey,
+  type JobState,
+  type JobTransaction,
+  type NewJob,
+  type StoredJob,
+  type TableEngine,
+} from './engine.js'
 export { JobTableError, LeaseLostError } from './errors.js'
 export {
   DEFAULT_LEASE_MS,

@@ -17,7 +17,7 @@ import {
   type JobSourceOptions,
   type SourceAddress,
 } from '@socketserver/core'
-import type { ClaimEnd, JobState, NewJob, StoredJob, TableEngine } from './engine.js'
+import { type ClaimEnd, claimKey, type JobState, type NewJob, type StoredJob, type TableEngine } from './engine.js'
 import { JobTableError, LeaseLostError } from './errors.js'
 import { type RetryBackoff, retryDelayMs } from './retry-delay.js'
 import { parseSourceUrl } from './source-url.js'
@@ -87,7 +87,11 @@ export class JobTable extends JobSource<TableJob> {
   readonly #pollMs: number
   readonly #backoff: RetryBackoff
   readonly #worker: string
-  /** Jobs claimed by this worker whose outcome is not yet written, by id: the heartbeat renews them. */
+  /**
+   * Jobs claimed by this worker whose outcome is not yet written, by claim
+   * (id and attempt: this worker may claim a job again once an earlier
+   * claim's lease ran out): the heartbeat renews them.
+   */
   readonly #held = new Map<string, TableJob>()
   #heartbeat: NodeJS.Timeout | undefined
 
@@ -164,7 +168,7 @@ export class JobTable extends JobSource<TableJob> {
 
   protected async connect(): Promise<SourceAddress> {
     await this.#engine.migrate()
-    this.#heartbeat = setInterval(() => void this.#renewLeases(), Math.max(1, Math.floor(this.#leaseMs / 3)))
+    this.#heartbeat = setInterval(() => void this.#renewLeases().catch(() => {}), Math.max(1, Math.floor(this.#leaseMs / 3)))
     this.#heartbeat.unref()
     return this.#engine.address
   }
@@ -175,7 +179,7 @@ export class JobTable extends JobSource<TableJob> {
 
   protected override createJob(init: JobInit): TableJob {
     const job = new TableJob(init)
-    this.#held.set(job.id, job)
+    this.#held.set(claimKey(job), job)
     return job
   }
 
@@ -188,7 +192,7 @@ export class JobTable extends JobSource<TableJob> {
     try {
       await this.#engine.finish(claim, this.#claimEnd(job, outcome), job.doneStatements)
     } finally {
-      this.#held.delete(job.id)
+      this.#held.delete(claimKey(job))
     }
   }
 
@@ -215,20 +219,24 @@ export class JobTable extends JobSource<TableJob> {
   /** The heartbeat: renews the leases of running jobs; a job whose claim was lost is aborted (another worker may run it now). */
   async #renewLeases(): Promise<void> {
     if (this.#held.size === 0) return
-    const ids = [...this.#held.keys()]
+    const held = [...this.#held.entries()]
     let kept: Set<string>
     try {
-      kept = await this.#engine.renew(this.#worker, ids, this.#leaseMs)
+      kept = await this.#engine.renew(
+        this.#worker,
+        held.map(([, job]) => job),
+        this.#leaseMs,
+      )
     } catch (error) {
       this.reportFault(
-        new JobTableError(`Cannot renew the leases of ${ids.length} running jobs: ${(error as Error).message}`, { cause: error }),
+        new JobTableError(`Cannot renew the leases of ${held.length} running jobs: ${(error as Error).message}`, { cause: error }),
       )
       return
     }
-    for (const id of ids) {
-      const job = this.#held.get(id)
-      if (job === undefined || kept.has(id) || job.outcome !== undefined) continue
-      job.abort(new LeaseLostError(id, job.attempt))
+    for (const [key, job] of held) {
+      // Ended meanwhile (its outcome written), or still ours.
+      if (this.#held.get(key) !== job || kept.has(key)) continue
+      job.abort(new LeaseLostError(job.id, job.attempt))
     }
   }
 }

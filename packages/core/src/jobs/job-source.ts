@@ -312,7 +312,12 @@ export abstract class JobSource<J extends Job = Job> implements Server<J> {
   #claimOnDemand(): void {
     if (this.#claimLoopRunning || this.#state !== 'active') return
     this.#claimLoopRunning = true
-    this.#claiming = this.#claimWhileWanted()
+    // A consumer or observer that throws inside a hand-out is reported, never an unhandled rejection.
+    this.#claiming = this.#claimWhileWanted().catch((error: unknown) => {
+      try {
+        this.reportFault(error)
+      } catch {}
+    })
   }
 
   async #claimWhileWanted(): Promise<void> {

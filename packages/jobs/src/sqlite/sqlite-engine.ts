@@ -9,7 +9,16 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { ClaimedJob, SourceAddress } from '@socketserver/core'
 import Database from 'better-sqlite3'
-import type { Claim, ClaimEnd, JobState, JobTransaction, NewJob, StoredJob, TableEngine } from '../engine.js'
+import {
+  type Claim,
+  type ClaimEnd,
+  claimKey,
+  type JobState,
+  type JobTransaction,
+  type NewJob,
+  type StoredJob,
+  type TableEngine,
+} from '../engine.js'
 import { JobTableError, LeaseLostError } from '../errors.js'
 import { Mutex } from '../mutex.js'
 
@@ -115,14 +124,16 @@ export class SqliteEngine implements TableEngine {
     })
   }
 
-  renew(worker: string, ids: readonly string[], leaseMs: number): Promise<Set<string>> {
+  renew(worker: string, claims: ReadonlyArray<Omit<Claim, 'worker'>>, leaseMs: number): Promise<Set<string>> {
     return this.#mutex.run(() => {
       const statements = this.#prepared
       const leaseUntil = Date.now() + leaseMs
       const held = new Set<string>()
       this.#db
         .transaction(() => {
-          for (const id of ids) if (statements.renew.run(leaseUntil, Number(id), worker).changes === 1) held.add(id)
+          for (const claim of claims) {
+            if (statements.renew.run(leaseUntil, Number(claim.id), worker, claim.attempt).changes === 1) held.add(claimKey(claim))
+          }
         })
         .immediate()
       return held
@@ -139,8 +150,7 @@ export class SqliteEngine implements TableEngine {
           throw new LeaseLostError(claim.id, claim.attempt)
         const now = Date.now()
         if (end.state === 'done') {
-          const tx: JobTransaction = { query: async (sql, params = []) => runStatement(db, sql, params) }
-          for (const statement of statements) await statement(tx)
+          await runDoneStatements(db, statements)
           prepared.done.run(JSON.stringify(end.result ?? null), now, Number(claim.id))
         } else if (end.state === 'failed') {
           prepared.failed.run({ id: Number(claim.id), now, retryAt: now + end.retryAfterMs, error: end.error })
@@ -224,7 +234,7 @@ function prepareStatements(db: Database.Database) {
        RETURNING id, data, attempts, max_attempts`,
     ),
     held: db.prepare(`SELECT 1 FROM socketserver_jobs WHERE id = ? AND state = 'running' AND locked_by = ? AND attempts = ?`),
-    renew: db.prepare(`UPDATE socketserver_jobs SET lease_until = ? WHERE id = ? AND state = 'running' AND locked_by = ?`),
+    renew: db.prepare(`UPDATE socketserver_jobs SET lease_until = ? WHERE id = ? AND state = 'running' AND locked_by = ? AND attempts = ?`),
     done: db.prepare(
       `UPDATE socketserver_jobs SET state = 'done', result = ?, finished_at = ?, lease_until = NULL, locked_by = NULL WHERE id = ?`,
     ),
@@ -246,6 +256,57 @@ function prepareStatements(db: Database.Database) {
 }
 
 type Statements = ReturnType<typeof prepareStatements>
+
+/**
+ * How long a job's `onDone()` statements may take, together: 5 s. They run
+ * inside the write transaction, holding the table's connection (and
+ * SQLite's write lock for every process); a statement that waits for
+ * something else (the table's own `enqueue()`, which needs the connection
+ * the transaction holds) would hold both forever.
+ */
+const DONE_STATEMENTS_MS = 5_000
+
+/**
+ * Runs a job's `onDone()` statements in the open transaction, within
+ * {@link DONE_STATEMENTS_MS}; past it the transaction is rolled back by the
+ * caller and a late `tx.query()` is refused.
+ */
+async function runDoneStatements(
+  db: Database.Database,
+  statements: ReadonlyArray<(tx: JobTransaction) => Promise<unknown>>,
+): Promise<void> {
+  if (statements.length === 0) return
+  let open = true
+  const tx: JobTransaction = {
+    query: async (sql, params = []) => {
+      if (!open) throw new JobTableError("Cannot run the statement: its job's transaction has ended")
+      return runStatement(db, sql, params)
+    },
+  }
+  let timer: NodeJS.Timeout | undefined
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new JobTableError(
+            `Cannot mark the job done: its onDone() statements took longer than ${DONE_STATEMENTS_MS} ms (a statement must use tx.query(), not the table's own methods, which wait for the transaction it holds)`,
+          ),
+        ),
+      DONE_STATEMENTS_MS,
+    )
+  })
+  try {
+    await Promise.race([
+      (async () => {
+        for (const statement of statements) await statement(tx)
+      })(),
+      deadline,
+    ])
+  } finally {
+    open = false
+    clearTimeout(timer)
+  }
+}
 
 /** One of a handler's statements: rows for a statement that returns them, else none. */
 function runStatement(db: Database.Database, sql: string, params: readonly unknown[]): Array<Record<string, unknown>> {

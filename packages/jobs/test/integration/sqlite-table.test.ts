@@ -103,6 +103,50 @@ describe('JobTable on SQLite', () => {
   })
 })
 
+describe('JobTable on SQLite, claims of the same job by one worker', () => {
+  test('a worker that stalled past its lease and claimed the job again: the old attempt is aborted, the new one keeps its lease', async () => {
+    const path = tempDatabase()
+    const table = await openTable(path, { leaseMs: 60 })
+    const id = await table.enqueue({ n: 1 })
+    const first = (await table[Symbol.asyncIterator]().next()).value as TableJob
+    // The event loop blocked past the lease (a synchronous stretch of a handler): no renewal could run.
+    const blockedUntil = Date.now() + 150
+    while (Date.now() < blockedUntil) {}
+    const second = (await table[Symbol.asyncIterator]().next()).value as TableJob
+    expect([first.id, first.attempt, second.id, second.attempt]).toEqual([id, 1, id, 2])
+    await until(() => first.signal.aborted)
+    expect(first.signal.reason).toBeInstanceOf(LeaseLostError)
+    expect(second.signal.aborted).toBe(false)
+    first.complete('stale')
+    await expect(first.close()).rejects.toBeInstanceOf(OutcomeNotRecordedError)
+    // The new attempt's lease is still renewed after the old one ended.
+    const side = new Database(path, { readonly: true })
+    const leaseOf = (): number =>
+      (side.prepare('SELECT lease_until FROM socketserver_jobs WHERE id = ?').get(Number(id)) as { lease_until: number }).lease_until
+    const seen = leaseOf()
+    await until(() => leaseOf() > seen + 60)
+    expect(second.signal.aborted).toBe(false)
+    second.complete('fresh')
+    await second.close()
+    expect(await table.job(id)).toMatchObject({ state: 'done', result: 'fresh', attempts: 2 })
+    side.close()
+  })
+
+  test("an onDone() statement that waits for the table itself fails the commit after 5 s, instead of holding the table's connection forever", async () => {
+    const table = await openTable()
+    const id = await table.enqueue({ n: 1 }, { maxAttempts: 1 })
+    const job = (await table[Symbol.asyncIterator]().next()).value as TableJob
+    job.onDone(async () => {
+      await table.enqueue({ followUp: true })
+    })
+    job.complete('ok')
+    await expect(job.close()).rejects.toThrow(/onDone\(\) statements took longer than 5000 ms/)
+    // The connection is free again: the follow-up went in, outside the rolled-back transaction.
+    expect(await table.counts()).toEqual({ pending: 1, running: 1, done: 0, failed: 0 })
+    expect((await table.job(id))?.state).toBe('running')
+  })
+})
+
 const worker = fileURLToPath(new URL('../fixtures/table-worker.mjs', import.meta.url))
 
 /** Starts a worker process over the table at `path`; resolves once it serves. */
