@@ -4,7 +4,10 @@ import { defineConfig } from 'vitest/config'
 // "socketserver-source" export condition, so no build is needed to test a
 // change. (Child processes started by tests, such as the CLI, run the built
 // dist/ instead: `pnpm test` builds first.)
-const conditions = ['socketserver-source', 'node', 'import', 'default']
+// (Vite adds "import" and "default" by itself; given here, they would also
+// reach Node's own resolution, as --conditions, and a CommonJS package's
+// require() of a dual package, pg requiring pg-pool, would get the ES module.)
+const conditions = ['socketserver-source', 'node']
 
 export default defineConfig({
   resolve: { conditions },

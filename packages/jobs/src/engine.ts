@@ -44,10 +44,15 @@ export interface JobTransaction {
   query(sql: string, params?: readonly unknown[]): Promise<Array<Record<string, unknown>>>
 }
 
+/** A statement a handler adds to the transaction that marks its job done (`TableJob.onDone()`). */
+export type TransactionStatement = (tx: JobTransaction) => Promise<unknown>
+
 /** What `JobTable` asks of an engine. Every time is in milliseconds since the epoch, read by the engine's clock. */
 export interface TableEngine {
   /** The source's address: the URL without its password. */
   readonly address: SourceAddress
+  /** How often idle workers look for jobs unless told (`pollIntervalMs`). */
+  readonly defaultPollMs: number
   /** Creates the table and its indexes if they do not exist. */
   migrate(): Promise<void>
   /**
@@ -72,7 +77,7 @@ export interface TableEngine {
    * @throws LeaseLostError when the claim is no longer held (its lease ran
    *   out and another worker took the job): nothing is written.
    */
-  finish(claim: Claim, end: ClaimEnd, statements: ReadonlyArray<(tx: JobTransaction) => Promise<unknown>>): Promise<void>
+  finish(claim: Claim, end: ClaimEnd, statements: ReadonlyArray<TransactionStatement>): Promise<void>
   /** Adds jobs; resolves with their ids, in order. Wakes idle workers where the engine can. */
   enqueue(jobs: readonly NewJob[], defaultMaxAttempts: number): Promise<string[]>
   /** Resolves when new jobs of `queue` may be ready: a notification, or `pollMs` passed, or `signal` aborted. */

@@ -26,16 +26,20 @@ export {
   type NewJob,
   type StoredJob,
   type TableEngine,
+  type TransactionStatement,
 } from './engine.js'
 export { JobTableError, LeaseLostError } from './errors.js'
 export {
   DEFAULT_LEASE_MS,
   DEFAULT_MAX_ATTEMPTS,
+  DEFAULT_POSTGRES_POLL_MS,
   DEFAULT_SQLITE_POLL_MS,
   type EnqueueOptions,
   JobTable,
   type JobTableOptions,
 } from './job-table.js'
+export { enqueueJobs, isConnectionError, NOTIFY_CHANNEL, PostgresEngine, type PostgresEngineOptions } from './postgres/postgres-engine.js'
 export { type RetryBackoff, retryDelayMs } from './retry-delay.js'
 export { parseSourceUrl, redactPassword, type SourceUrl } from './source-url.js'
+export { SqliteEngine } from './sqlite/sqlite-engine.js'
 export { type DoneStatement, TableJob } from './table-job.js'

@@ -19,6 +19,7 @@ import {
 } from '@socketserver/core'
 import { type ClaimEnd, claimKey, type JobState, type NewJob, type StoredJob, type TableEngine } from './engine.js'
 import { JobTableError, LeaseLostError } from './errors.js'
+import { PostgresEngine } from './postgres/postgres-engine.js'
 import { type RetryBackoff, retryDelayMs } from './retry-delay.js'
 import { parseSourceUrl } from './source-url.js'
 import { encodeData, SqliteEngine } from './sqlite/sqlite-engine.js'
@@ -32,6 +33,9 @@ export const DEFAULT_MAX_ATTEMPTS = 5
 
 /** How often an idle SQLite worker looks for jobs other processes added, by default: 200 ms. */
 export const DEFAULT_SQLITE_POLL_MS = 200
+
+/** How often an idle PostgreSQL worker looks for delayed and retried jobs and expired leases, by default: 2 s (new jobs wake it at once, by NOTIFY). */
+export const DEFAULT_POSTGRES_POLL_MS = 2_000
 
 /** Options of {@link JobTable.open}. */
 export interface JobTableOptions extends JobSourceOptions {
@@ -47,8 +51,15 @@ export interface JobTableOptions extends JobSourceOptions {
    * worker's job runs again within this. Default {@link DEFAULT_LEASE_MS}.
    */
   leaseMs?: number
-  /** Milliseconds between looks for new jobs while idle (where the engine has no notifications). Default {@link DEFAULT_SQLITE_POLL_MS}. */
+  /**
+   * Milliseconds between looks for jobs while idle: on SQLite for the jobs
+   * other processes add (default {@link DEFAULT_SQLITE_POLL_MS}); on
+   * PostgreSQL, where NOTIFY wakes idle workers at once, for delayed and
+   * retried jobs and expired leases (default {@link DEFAULT_POSTGRES_POLL_MS}).
+   */
   pollIntervalMs?: number
+  /** PostgreSQL: connections in this table's pool. Default 10. */
+  poolSize?: number
   /** The back-off between a failed attempt and the next. Default 1 s doubling to 1 h. */
   retryBackoff?: RetryBackoff
   /** Names this worker in the table's `locked_by` column. Default `HOST:PID:RANDOM`. */
@@ -101,7 +112,7 @@ export class JobTable extends JobSource<TableJob> {
     this.#queue = options.queue ?? 'default'
     this.#maxAttempts = positiveWhole('maxAttempts', options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS)
     this.#leaseMs = positiveWhole('leaseMs', options.leaseMs ?? DEFAULT_LEASE_MS)
-    this.#pollMs = positiveWhole('pollIntervalMs', options.pollIntervalMs ?? DEFAULT_SQLITE_POLL_MS)
+    this.#pollMs = positiveWhole('pollIntervalMs', options.pollIntervalMs ?? engine.defaultPollMs)
     this.#backoff = options.retryBackoff ?? {}
     this.#worker = options.worker ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`
   }
@@ -116,7 +127,7 @@ export class JobTable extends JobSource<TableJob> {
    *   opened; InvalidOptionError for a bad option.
    */
   static async open(options: JobTableOptions): Promise<JobTable> {
-    const table = new JobTable(engineFor(options.url), options)
+    const table = new JobTable(engineFor(options), options)
     await table.start()
     return table
   }
@@ -190,7 +201,10 @@ export class JobTable extends JobSource<TableJob> {
   protected async record(job: TableJob, outcome: JobOutcome): Promise<void> {
     const claim = { id: job.id, attempt: job.attempt, worker: this.#worker }
     try {
-      await this.#engine.finish(claim, this.#claimEnd(job, outcome), job.doneStatements)
+      const end = this.#claimEnd(job, outcome)
+      await this.#engine.finish(claim, end, job.doneStatements)
+      // A job back in the table may be claimed again now (a retry without back-off, a give-back): look at once.
+      if (end.state !== 'done') this.wakeClaims()
     } finally {
       this.#held.delete(claimKey(job))
     }
@@ -242,10 +256,10 @@ export class JobTable extends JobSource<TableJob> {
 }
 
 /** The engine a URL names. */
-function engineFor(url: string): TableEngine {
-  const parsed = parseSourceUrl(url)
+function engineFor(options: JobTableOptions): TableEngine {
+  const parsed = parseSourceUrl(options.url)
   if (parsed.engine === 'sqlite') return new SqliteEngine(parsed.path)
-  throw new JobTableError('Cannot use a PostgreSQL source yet: this version serves sqlite: URLs only')
+  return new PostgresEngine(parsed.url, options.poolSize === undefined ? {} : { poolSize: positiveWhole('poolSize', options.poolSize) })
 }
 
 /** A failure as stored: what the handler threw, named, without our wrapper's words. */

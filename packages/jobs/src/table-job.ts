@@ -5,10 +5,10 @@
  */
 
 import { Job, type JobInit } from '@socketserver/core'
-import type { JobTransaction } from './engine.js'
+import type { TransactionStatement } from './engine.js'
 
 /** A statement to run in the transaction that marks a job done. */
-export type DoneStatement = (tx: JobTransaction) => Promise<unknown>
+export type DoneStatement = TransactionStatement
 
 /**
  * A job of a {@link JobTable}: a `JobRequest` whose handler may add

@@ -45,7 +45,38 @@ describe('parseArgs()', () => {
       drainTimeoutMs: 0,
       maxPacketSize: 512,
       listenFds: false,
+      sources: [],
     })
+  })
+
+  test('--source, repeated, with or without listeners; a builtin or an unknown scheme is refused', () => {
+    expect(parseArgs(['serve', 'h.mjs', '--source', 'sqlite:jobs.db', '--source', 'postgres://w@db/jobs'])).toMatchObject({
+      listeners: [],
+      sources: ['sqlite:jobs.db', 'postgres://w@db/jobs'],
+    })
+    expect(parseArgs(['serve', 'h.mjs', '--tcp', '127.0.0.1:0', '--source', 'sqlite:j.db'])).toMatchObject({ sources: ['sqlite:j.db'] })
+    expect(() => parseArgs(['serve', 'echo', '--source', 'sqlite:j.db'])).toThrow(/builtin echo/)
+    expect(() => parseArgs(['serve', 'h.mjs', '--source', 'redis://x'])).toThrow(
+      /--source: "redis:\/\/x": expected sqlite:PATH or postgres:/,
+    )
+  })
+
+  test('jobs add and jobs status', () => {
+    expect(
+      parseArgs(['jobs', 'add', '--source', 'sqlite:j.db', '--queue', 'mail', '--max-attempts', '3', '--delay-ms', '0', '--text']),
+    ).toEqual({
+      command: 'jobs',
+      action: 'add',
+      source: 'sqlite:j.db',
+      queue: 'mail',
+      maxAttempts: 3,
+      delayMs: 0,
+      text: true,
+    })
+    expect(parseArgs(['jobs', 'status', '--source', 'sqlite:j.db'])).toMatchObject({ command: 'jobs', action: 'status' })
+    expect(() => parseArgs(['jobs', 'status', '--source', 'sqlite:j.db', '--text'])).toThrow(/Cannot use "--text" with jobs status/)
+    expect(() => parseArgs(['jobs', 'add', '--source', 'sqlite:j.db', '--max-attempts', '0'])).toThrow(/of 1 or more/)
+    expect(() => parseArgs(['jobs', 'add', '--source'])).toThrow(/needs a value/)
   })
 
   test('--tls, --tls-unix and the TLS settings', () => {

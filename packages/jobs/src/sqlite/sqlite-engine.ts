@@ -9,15 +9,16 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { ClaimedJob, SourceAddress } from '@socketserver/core'
 import Database from 'better-sqlite3'
+import { runDoneStatements } from '../done-statements.js'
 import {
   type Claim,
   type ClaimEnd,
   claimKey,
   type JobState,
-  type JobTransaction,
   type NewJob,
   type StoredJob,
   type TableEngine,
+  type TransactionStatement,
 } from '../engine.js'
 import { JobTableError, LeaseLostError } from '../errors.js'
 import { Mutex } from '../mutex.js'
@@ -70,6 +71,8 @@ interface Row {
  */
 export class SqliteEngine implements TableEngine {
   readonly address: SourceAddress
+  /** Another process's enqueue cannot wake this one: idle workers poll this often. */
+  readonly defaultPollMs = 200
   readonly #db: Database.Database
   readonly #mutex = new Mutex()
   #statements: Statements | undefined
@@ -140,7 +143,7 @@ export class SqliteEngine implements TableEngine {
     })
   }
 
-  finish(claim: Claim, end: ClaimEnd, statements: ReadonlyArray<(tx: JobTransaction) => Promise<unknown>>): Promise<void> {
+  finish(claim: Claim, end: ClaimEnd, statements: ReadonlyArray<TransactionStatement>): Promise<void> {
     return this.#mutex.run(async () => {
       const prepared = this.#prepared
       const db = this.#db
@@ -150,7 +153,7 @@ export class SqliteEngine implements TableEngine {
           throw new LeaseLostError(claim.id, claim.attempt)
         const now = Date.now()
         if (end.state === 'done') {
-          await runDoneStatements(db, statements)
+          await runDoneStatements(statements, async (sql, params = []) => runStatement(db, sql, params))
           prepared.done.run(JSON.stringify(end.result ?? null), now, Number(claim.id))
         } else if (end.state === 'failed') {
           prepared.failed.run({ id: Number(claim.id), now, retryAt: now + end.retryAfterMs, error: end.error })
@@ -256,57 +259,6 @@ function prepareStatements(db: Database.Database) {
 }
 
 type Statements = ReturnType<typeof prepareStatements>
-
-/**
- * How long a job's `onDone()` statements may take, together: 5 s. They run
- * inside the write transaction, holding the table's connection (and
- * SQLite's write lock for every process); a statement that waits for
- * something else (the table's own `enqueue()`, which needs the connection
- * the transaction holds) would hold both forever.
- */
-const DONE_STATEMENTS_MS = 5_000
-
-/**
- * Runs a job's `onDone()` statements in the open transaction, within
- * {@link DONE_STATEMENTS_MS}; past it the transaction is rolled back by the
- * caller and a late `tx.query()` is refused.
- */
-async function runDoneStatements(
-  db: Database.Database,
-  statements: ReadonlyArray<(tx: JobTransaction) => Promise<unknown>>,
-): Promise<void> {
-  if (statements.length === 0) return
-  let open = true
-  const tx: JobTransaction = {
-    query: async (sql, params = []) => {
-      if (!open) throw new JobTableError("Cannot run the statement: its job's transaction has ended")
-      return runStatement(db, sql, params)
-    },
-  }
-  let timer: NodeJS.Timeout | undefined
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () =>
-        reject(
-          new JobTableError(
-            `Cannot mark the job done: its onDone() statements took longer than ${DONE_STATEMENTS_MS} ms (a statement must use tx.query(), not the table's own methods, which wait for the transaction it holds)`,
-          ),
-        ),
-      DONE_STATEMENTS_MS,
-    )
-  })
-  try {
-    await Promise.race([
-      (async () => {
-        for (const statement of statements) await statement(tx)
-      })(),
-      deadline,
-    ])
-  } finally {
-    open = false
-    clearTimeout(timer)
-  }
-}
 
 /** One of a handler's statements: rows for a statement that returns them, else none. */
 function runStatement(db: Database.Database, sql: string, params: readonly unknown[]): Array<Record<string, unknown>> {
