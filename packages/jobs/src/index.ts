@@ -38,7 +38,14 @@ export {
   JobTable,
   type JobTableOptions,
 } from './job-table.js'
-export { enqueueJobs, isConnectionError, NOTIFY_CHANNEL, PostgresEngine, type PostgresEngineOptions } from './postgres/postgres-engine.js'
+export {
+  enqueueJobs,
+  isConnectionError,
+  NOTIFY_CHANNEL,
+  PostgresEngine,
+  type PostgresEngineOptions,
+  type QueryClient,
+} from './postgres/postgres-engine.js'
 export { type RetryBackoff, retryDelayMs } from './retry-delay.js'
 export { parseSourceUrl, redactPassword, type SourceUrl } from './source-url.js'
 export { SqliteEngine } from './sqlite/sqlite-engine.js'

@@ -344,6 +344,15 @@ export class PostgresEngine implements TableEngine {
 }
 
 /**
+ * What {@link enqueueJobs} needs of a client: `pg`'s `Client`, `PoolClient`
+ * and `Pool` all are one (described here so that this package's types do
+ * not require `@types/pg`).
+ */
+export interface QueryClient {
+  query(text: string, values?: unknown[]): Promise<{ rows: unknown[] }>
+}
+
+/**
  * Adds jobs through `client`, in the caller's transaction when it has one
  * open: they become visible, and idle workers are notified, when it
  * commits, and vanish with it when it rolls back.
@@ -361,7 +370,7 @@ export class PostgresEngine implements TableEngine {
  * ```
  */
 export async function enqueueJobs(
-  client: Pick<pg.ClientBase, 'query'>,
+  client: QueryClient,
   jobs: readonly NewJob[],
   defaults: { maxAttempts?: number; queue?: string } = {},
 ): Promise<string[]> {
@@ -372,12 +381,12 @@ export async function enqueueJobs(
     if (text === undefined) throw new JobTableError(`Cannot enqueue ${typeof job.data} data: a job's data must be a JSON value`)
     return text
   })
-  const { rows } = await client.query<{ id: string }>(INSERT, [
+  const { rows } = await client.query(INSERT, [
     queues,
     data,
     jobs.map((job) => job.maxAttempts ?? defaults.maxAttempts ?? 5),
     jobs.map((job) => job.delayMs ?? 0),
   ])
   for (const queue of new Set(queues)) await client.query('SELECT pg_notify($1, $2)', [NOTIFY_CHANNEL, queue])
-  return rows.map((row) => String(row.id))
+  return (rows as Array<{ id: string }>).map((row) => String(row.id))
 }
