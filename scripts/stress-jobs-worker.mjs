@@ -2,13 +2,22 @@
 // pooled(argv[4]) until SIGTERM. Each job takes 0-3 ms and writes itself to
 // the ledger in the transaction that marks it done.
 import { pooled, serve } from '@socketserver/core'
-import { JobTable } from '@socketserver/jobs'
+import { isConnectionError, JobTable } from '@socketserver/jobs'
 
 const [url, leaseMs, concurrency] = [process.argv[2], Number(process.argv[3]), Number(process.argv[4])]
 const insert = url.startsWith('sqlite:')
   ? 'INSERT INTO ledger (job_id, attempt, worker) VALUES (?, ?, ?)'
   : 'INSERT INTO ledger (job_id, attempt, worker) VALUES ($1, $2, $3)'
-const table = await JobTable.open({ url, leaseMs, retryBackoff: { baseMs: 10, maxMs: 200 }, pollIntervalMs: 100 })
+// A worker restarted while the database restarts waits for it, as a service manager's restart would.
+let table
+for (const deadline = Date.now() + 60_000; table === undefined; ) {
+  try {
+    table = await JobTable.open({ url, leaseMs, retryBackoff: { baseMs: 10, maxMs: 200 }, pollIntervalMs: 100 })
+  } catch (error) {
+    if (!isConnectionError(error) || Date.now() > deadline) throw error
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+}
 const controller = new AbortController()
 process.once('SIGTERM', () => controller.abort())
 process.stdout.write('ready\n')

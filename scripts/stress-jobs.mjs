@@ -43,12 +43,14 @@ function startWorker(url, faults, index) {
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: index >= 2,
   })
+  let said = ''
   child.stderr.on('data', (chunk) => {
+    said += chunk
     for (const line of String(chunk).split('\n').filter(Boolean)) faults.push(line)
   })
   return new Promise((resolve, reject) => {
     child.stdout.once('data', () => resolve(child))
-    child.once('exit', (code) => reject(new Error(`Cannot start a worker: it exited with ${code}`)))
+    child.once('exit', (code) => reject(new Error(`Cannot start a worker: it exited with ${code}: ${said.trim()}`)))
   }).then((started) => {
     started.removeAllListeners('exit')
     return started

@@ -1,0 +1,198 @@
+// The jobs rows of `pnpm bench`: jobs per second (claim, run a trivial
+// handler, record the result) with 1, 2 and 4 worker processes, and the
+// latency from enqueue to the handler starting (p50, p99, one idle
+// worker), for our JobTable on PostgreSQL and on SQLite, and for pg-boss 10
+// and graphile-worker 0.16 on the same private PostgreSQL server, in the
+// same run. Each system's workers get the same number of jobs in flight
+// (16 per process). Usable alone: node bench/jobs.mjs [--quick].
+import { spawn } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+
+const WORKER = fileURLToPath(new URL('./servers/jobs-worker.mjs', import.meta.url))
+const CONCURRENCY = 16
+const now = () => performance.timeOrigin + performance.now()
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** Starts `count` workers of `system`; resolves once all print "ready". Each reports latencies to `onLatency`. */
+async function startWorkers(system, url, count, onLatency) {
+  const workers = []
+  for (let i = 0; i < count; i++) {
+    const child = spawn(process.execPath, [WORKER, system, url, String(CONCURRENCY)], { stdio: ['ignore', 'pipe', 'inherit'] })
+    const ready = new Promise((resolve, reject) => {
+      createInterface({ input: child.stdout }).on('line', (line) => {
+        if (line === 'ready') resolve()
+        else if (line.startsWith('latency ')) onLatency(Number(line.slice('latency '.length)))
+      })
+      child.once('exit', (code) => reject(new Error(`Cannot start a ${system} worker: it exited with ${code}`)))
+    })
+    workers.push({ child, ready })
+  }
+  await Promise.all(workers.map((worker) => worker.ready))
+  return workers.map((worker) => worker.child)
+}
+
+async function stopWorkers(workers) {
+  await Promise.all(
+    workers.map(
+      (child) =>
+        new Promise((resolve) => {
+          if (child.exitCode !== null) return resolve()
+          const timer = setTimeout(() => child.kill('SIGKILL'), 10_000)
+          child.once('exit', () => {
+            clearTimeout(timer)
+            resolve()
+          })
+          child.kill('SIGTERM')
+        }),
+    ),
+  )
+}
+
+const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]
+
+/**
+ * The systems. `open()` empties the system's table and resolves with a
+ * session: `add(jobs)` adds jobs in bulk, `finished()` counts those done,
+ * `close()` lets the session go.
+ */
+function systems(db, sqlitePath, { JobTable, Database }) {
+  const ours = (name, url, empty) => ({
+    name,
+    system: 'ours',
+    url,
+    async open() {
+      const table = await JobTable.open({ url, queue: 'bench' })
+      await empty()
+      return {
+        add: async (jobs) => {
+          for (let from = 0; from < jobs.length; from += 5_000)
+            await table.enqueueMany(jobs.slice(from, from + 5_000).map((data) => ({ data })))
+        },
+        finished: async () => (await table.counts()).done,
+        close: () => table.close(),
+      }
+    },
+  })
+  return [
+    ours('ours, PostgreSQL', db.url, () => db.psql('DELETE FROM socketserver_jobs')),
+    ours('ours, SQLite', `sqlite:${sqlitePath}`, async () => {
+      const file = new Database(sqlitePath)
+      file.exec('DELETE FROM socketserver_jobs')
+      file.close()
+    }),
+    {
+      name: 'pg-boss 10.4.2',
+      system: 'pg-boss',
+      url: db.url,
+      async open() {
+        const { default: PgBoss } = await import('pg-boss')
+        const boss = new PgBoss({ connectionString: db.url, supervise: false, schedule: false })
+        boss.on('error', () => {})
+        await boss.start()
+        await boss.createQueue('bench')
+        await db.psql(`DELETE FROM pgboss.job WHERE name = 'bench'`)
+        return {
+          add: async (jobs) => {
+            for (let from = 0; from < jobs.length; from += 5_000)
+              await boss.insert(jobs.slice(from, from + 5_000).map((data) => ({ name: 'bench', data })))
+          },
+          finished: async () =>
+            Number((await db.psql(`SELECT count(*) FROM pgboss.job WHERE name = 'bench' AND state = 'completed'`)).trim()),
+          close: () => boss.stop({ graceful: false, wait: true }),
+        }
+      },
+    },
+    {
+      name: 'graphile-worker 0.16.6',
+      system: 'graphile-worker',
+      url: db.url,
+      async open() {
+        const { Logger, runMigrations } = await import('graphile-worker')
+        await runMigrations({ connectionString: db.url, logger: new Logger(() => () => {}) })
+        await db.psql('DELETE FROM graphile_worker._private_jobs')
+        let added = 0
+        return {
+          add: async (jobs) => {
+            for (let from = 0; from < jobs.length; from += 5_000) {
+              const batch = jobs.slice(from, from + 5_000)
+              const payloads = JSON.stringify(batch).replaceAll("'", "''")
+              await db.psql(
+                `SELECT count(*) FROM graphile_worker.add_jobs(ARRAY(SELECT ROW('trivial', p, null, null, null, null, null, null)::graphile_worker.job_spec FROM json_array_elements('${payloads}'::json) p))`,
+              )
+              added += batch.length
+            }
+          },
+          // Done jobs are deleted: the finished ones are those added and gone.
+          finished: async () => added - Number((await db.psql('SELECT count(*) FROM graphile_worker._private_jobs')).trim()),
+          close: async () => {},
+        }
+      },
+    },
+  ]
+}
+
+/** Runs the jobs bench; resolves with its rows. `quick`: fewer jobs and samples. */
+export async function benchJobs({ quick = false, log = console.log } = {}) {
+  const { startPostgres } = await import('@socketserver/testing')
+  const { JobTable } = await import('@socketserver/jobs')
+  const { createRequire } = await import('node:module')
+  const Database = createRequire(new URL('../packages/jobs/package.json', import.meta.url))('better-sqlite3')
+  const jobs = quick ? 2_000 : 20_000
+  const samples = quick ? 20 : 100
+  const db = await startPostgres()
+  const dir = mkdtempSync(join(tmpdir(), 'ss-bench-jobs-'))
+  const rows = []
+  try {
+    for (const entry of systems(db, join(dir, 'jobs.db'), { JobTable, Database })) {
+      const row = { name: entry.name, jobsPerSecond: {}, latency: undefined }
+      for (const workerCount of [1, 2, 4]) {
+        const session = await entry.open()
+        const workers = await startWorkers(entry.system, entry.url, workerCount, () => {})
+        const started = now()
+        await session.add(Array.from({ length: jobs }, (_, n) => ({ n })))
+        for (let finished = 0; finished < jobs; finished = await session.finished()) await sleep(20)
+        row.jobsPerSecond[workerCount] = Math.round(jobs / ((now() - started) / 1000))
+        await stopWorkers(workers)
+        await session.close()
+      }
+      // Latency: one idle worker, one job at a time, its handler's start reported.
+      const session = await entry.open()
+      const latencies = []
+      const workers = await startWorkers(entry.system, entry.url, 1, (ms) => latencies.push(ms))
+      for (let i = 0; i < samples; i++) {
+        const before = latencies.length
+        await session.add([{ t: now() }])
+        while (latencies.length === before) await sleep(1)
+        await sleep(10 + (i % 10))
+      }
+      await stopWorkers(workers)
+      await session.close()
+      latencies.sort((a, b) => a - b)
+      row.latency = { p50: percentile(latencies, 50), p99: percentile(latencies, 99) }
+      log(
+        `${entry.name.padEnd(24)} jobs/s ${[1, 2, 4].map((w) => `${w}w ${String(row.jobsPerSecond[w]).padStart(6)}`).join('  ')}  enqueue->start p50 ${row.latency.p50.toFixed(1)} ms, p99 ${row.latency.p99.toFixed(1)} ms`,
+      )
+      rows.push(row)
+    }
+  } finally {
+    await db.stop()
+    rmSync(dir, { recursive: true, force: true })
+  }
+  return rows
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const rows = await benchJobs({ quick: process.argv.includes('--quick') })
+  const anchors = rows.filter((row) => !row.name.startsWith('ours'))
+  for (const ours of rows.filter((row) => row.name.startsWith('ours'))) {
+    const best = Math.max(...anchors.map((row) => row.jobsPerSecond[4]))
+    const bestP99 = Math.min(...anchors.map((row) => row.latency.p99))
+    console.log(
+      `${ours.name}: 4 workers ${(ours.jobsPerSecond[4] / best).toFixed(2)} x the faster anchor's jobs/s (target >= 1), p99 ${(ours.latency.p99 / bestP99).toFixed(2)} x the lower anchor p99 (target < 1)`,
+    )
+  }
+}
