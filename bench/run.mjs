@@ -664,6 +664,15 @@ console.log(
 console.log(
   `Shutdown with 10,000 idle connections: listener closed ${shutdown.toFixed(2)} ms after abort (median of ${runs}; ${Math.min(...shutdowns).toFixed(2)} to ${Math.max(...shutdowns).toFixed(2)} ms)`,
 )
+// Jobs from a table: ours on PostgreSQL and SQLite against pg-boss and graphile-worker (bench/jobs.mjs).
+const JOBS_TITLE = 'Jobs from a table'
+let jobs
+if (!only || JOBS_TITLE.includes(only)) {
+  console.log(`\n${JOBS_TITLE} (trivial jobs, 16 in flight per worker process; 1, 2 and 4 workers; latency: one idle worker)`)
+  const { benchJobs, jobsVerdicts } = await import('./jobs.mjs')
+  jobs = await benchJobs({ quick })
+  for (const line of jobsVerdicts(jobs)) console.log(line)
+}
 console.log(
   `\n${runs} round(s) of ${seconds} s per figure, every implementation once per round; figures are medians, ratios the median of each round's ratio to that round's baseline; "var" is (max - min) / median of req/s across rounds. ${cpus().length} CPUs (${cpus()[0]?.model ?? 'unknown'}), Node ${process.versions.node}, taskset ${hasTaskset ? 'on' : 'off'}. Took ${((Date.now() - started) / 1000).toFixed(0)} s.`,
 )
@@ -671,7 +680,7 @@ console.log(
 mkdirSync(join(here, 'results'), { recursive: true })
 writeFileSync(
   join(here, 'results', 'latest.json'),
-  `${JSON.stringify({ date: new Date().toISOString(), node: process.versions.node, cpus: cpus().length, runs, seconds, results, memory, idleKept: { ours: idleEffect('ours pooled'), raw: idleEffect('raw node') }, shutdownMs: shutdown, shutdownRunsMs: shutdowns, rollingRestart: rolling }, null, 2)}\n`,
+  `${JSON.stringify({ date: new Date().toISOString(), node: process.versions.node, cpus: cpus().length, runs, seconds, results, memory, idleKept: { ours: idleEffect('ours pooled'), raw: idleEffect('raw node') }, shutdownMs: shutdown, shutdownRunsMs: shutdowns, rollingRestart: rolling, jobs }, null, 2)}\n`,
 )
 
 function printCase(kase, rows) {

@@ -31,8 +31,8 @@ export const DEFAULT_LEASE_MS = 10_000
 /** Attempts a job gets, by default. */
 export const DEFAULT_MAX_ATTEMPTS = 5
 
-/** How often an idle SQLite worker looks for jobs other processes added, by default: 200 ms. */
-export const DEFAULT_SQLITE_POLL_MS = 200
+/** How often an idle SQLite worker looks for delayed and retried jobs and expired leases, by default: 1 s (a commit to the file, another process's enqueue, wakes it at once). */
+export const DEFAULT_SQLITE_POLL_MS = 1_000
 
 /** How often an idle PostgreSQL worker looks for delayed and retried jobs and expired leases, by default: 2 s (new jobs wake it at once, by NOTIFY). */
 export const DEFAULT_POSTGRES_POLL_MS = 2_000
@@ -52,10 +52,10 @@ export interface JobTableOptions extends JobSourceOptions {
    */
   leaseMs?: number
   /**
-   * Milliseconds between looks for jobs while idle: on SQLite for the jobs
-   * other processes add (default {@link DEFAULT_SQLITE_POLL_MS}); on
-   * PostgreSQL, where NOTIFY wakes idle workers at once, for delayed and
-   * retried jobs and expired leases (default {@link DEFAULT_POSTGRES_POLL_MS}).
+   * Milliseconds between looks for jobs while idle, for delayed and retried
+   * jobs and expired leases: new jobs wake idle workers at once (on SQLite
+   * a watch on the file's write-ahead log, on PostgreSQL NOTIFY). Default
+   * {@link DEFAULT_SQLITE_POLL_MS} and {@link DEFAULT_POSTGRES_POLL_MS}.
    */
   pollIntervalMs?: number
   /** PostgreSQL: connections in this table's pool. Default 10. */

@@ -75,6 +75,35 @@ SELECT queue, data, max_attempts, now() + delay_ms::float8 * interval '1 millise
 FROM unnest($1::text[], $2::jsonb[], $3::int[], $4::bigint[]) AS job(queue, data, max_attempts, delay_ms)
 RETURNING id`
 
+/** The claim, in a WHERE: the job is running, under this worker, in this attempt. */
+const HELD = `id = $1 AND state = 'running' AND locked_by = $2 AND attempts = $3`
+
+/** The update that ends a claim as `end` says, and its parameters. */
+function endOfClaim(claim: Claim, end: ClaimEnd): [string, unknown[]] {
+  const held = [claim.id, claim.worker, claim.attempt]
+  if (end.state === 'done') {
+    return [
+      `UPDATE socketserver_jobs SET state = 'done', result = $4, finished_at = now(), lease_until = NULL, locked_by = NULL WHERE ${HELD}`,
+      [...held, JSON.stringify(end.result ?? null)],
+    ]
+  }
+  if (end.state === 'failed') {
+    return [
+      `UPDATE socketserver_jobs
+       SET state = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'pending' END,
+           finished_at = CASE WHEN attempts >= max_attempts THEN now() ELSE NULL END,
+           run_at = now() + $4::float8 * interval '1 millisecond', last_error = $5, lease_until = NULL, locked_by = NULL
+       WHERE ${HELD}`,
+      [...held, end.retryAfterMs, end.error],
+    ]
+  }
+  return [
+    `UPDATE socketserver_jobs SET state = 'pending', attempts = attempts - 1, run_at = now() + $4::float8 * interval '1 millisecond',
+       lease_until = NULL, locked_by = NULL WHERE ${HELD}`,
+    [...held, end.delayMs],
+  ]
+}
+
 /** Errors that mean the connection, not the statement, failed: retried. */
 const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOENT', 'EPIPE', 'ETIMEDOUT', '57P01', '57P02', '57P03'])
 
@@ -181,35 +210,23 @@ export class PostgresEngine implements TableEngine {
     }
   }
 
+  /**
+   * One try: the update that ends the claim, checked against it (worker and
+   * attempt) in its own WHERE, so that a job without `onDone()` statements
+   * costs one round trip; with them, the update (which locks the row) and
+   * the statements share a transaction.
+   */
   async #finishOnce(claim: Claim, end: ClaimEnd, statements: ReadonlyArray<TransactionStatement>): Promise<void> {
+    const [sql, params] = endOfClaim(claim, end)
+    if (end.state !== 'done' || statements.length === 0) {
+      const { rowCount } = await this.#pool.query(sql, params)
+      if (rowCount !== 1) throw new LeaseLostError(claim.id, claim.attempt)
+      return
+    }
     await this.#transaction(async (client) => {
-      const held = await client.query(
-        `SELECT 1 FROM socketserver_jobs WHERE id = $1 AND state = 'running' AND locked_by = $2 AND attempts = $3 FOR UPDATE`,
-        [claim.id, claim.worker, claim.attempt],
-      )
-      if (held.rowCount !== 1) throw new LeaseLostError(claim.id, claim.attempt)
-      if (end.state === 'done') {
-        await runDoneStatements(statements, async (sql, params = []) => (await client.query(sql, params as unknown[])).rows)
-        await client.query(
-          `UPDATE socketserver_jobs SET state = 'done', result = $2, finished_at = now(), lease_until = NULL, locked_by = NULL WHERE id = $1`,
-          [claim.id, JSON.stringify(end.result ?? null)],
-        )
-      } else if (end.state === 'failed') {
-        await client.query(
-          `UPDATE socketserver_jobs
-           SET state = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'pending' END,
-               finished_at = CASE WHEN attempts >= max_attempts THEN now() ELSE NULL END,
-               run_at = now() + $2::float8 * interval '1 millisecond', last_error = $3, lease_until = NULL, locked_by = NULL
-           WHERE id = $1`,
-          [claim.id, end.retryAfterMs, end.error],
-        )
-      } else {
-        await client.query(
-          `UPDATE socketserver_jobs SET state = 'pending', attempts = attempts - 1, run_at = now() + $2::float8 * interval '1 millisecond',
-             lease_until = NULL, locked_by = NULL WHERE id = $1`,
-          [claim.id, end.delayMs],
-        )
-      }
+      const { rowCount } = await client.query(sql, params)
+      if (rowCount !== 1) throw new LeaseLostError(claim.id, claim.attempt)
+      await runDoneStatements(statements, async (text, values = []) => (await client.query(text, values as unknown[])).rows)
     })
   }
 

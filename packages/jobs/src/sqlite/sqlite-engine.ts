@@ -6,7 +6,7 @@
  * @module
  */
 
-import { setTimeout as sleep } from 'node:timers/promises'
+import { type FSWatcher, watch } from 'node:fs'
 import type { ClaimedJob, SourceAddress } from '@socketserver/core'
 import Database from 'better-sqlite3'
 import { runDoneStatements } from '../done-statements.js'
@@ -71,17 +71,22 @@ interface Row {
  */
 export class SqliteEngine implements TableEngine {
   readonly address: SourceAddress
-  /** Another process's enqueue cannot wake this one: idle workers poll this often. */
-  readonly defaultPollMs = 200
+  /** Idle workers are woken by commits to the file (a watch on its WAL); the poll is for delayed jobs, retries and expired leases. */
+  readonly defaultPollMs = 1_000
   readonly #db: Database.Database
   readonly #mutex = new Mutex()
   #statements: Statements | undefined
+  readonly #path: string
+  /** Waits for new jobs, woken by a change of the write-ahead log. */
+  readonly #waiters = new Set<() => void>()
+  #walWatch: FSWatcher | undefined
 
   /**
    * @param path - The database file (created if missing), or `:memory:`.
    * @throws JobTableError when the file cannot be opened.
    */
   constructor(path: string) {
+    this.#path = path
     try {
       this.#db = new Database(path, { timeout: BUSY_TIMEOUT_MS })
       this.#db.pragma('journal_mode = WAL')
@@ -103,6 +108,28 @@ export class SqliteEngine implements TableEngine {
       this.#db.exec(SCHEMA)
       this.#statements = prepareStatements(this.#db)
     })
+    this.#watchCommits()
+  }
+
+  /**
+   * Watches the write-ahead log, which every commit of every process
+   * changes (inotify: no polling), to wake idle workers when another
+   * process adds jobs. A commit that adds nothing costs a claim that finds
+   * nothing; a file that cannot be watched (`:memory:`) leaves the poll.
+   */
+  #watchCommits(): void {
+    if (this.#path === ':memory:' || this.#path === '') return
+    try {
+      this.#walWatch = watch(`${this.#path}-wal`, { persistent: false }, () => {
+        for (const wake of [...this.#waiters]) wake()
+      })
+      this.#walWatch.on('error', () => {
+        this.#walWatch?.close()
+        this.#walWatch = undefined
+      })
+    } catch {
+      // No WAL file to watch: idle workers poll.
+    }
   }
 
   get #prepared(): Statements {
@@ -147,19 +174,26 @@ export class SqliteEngine implements TableEngine {
     return this.#mutex.run(async () => {
       const prepared = this.#prepared
       const db = this.#db
+      const now = Date.now()
+      const held = { id: Number(claim.id), worker: claim.worker, attempt: claim.attempt, now }
+      // The update checks the claim in its WHERE: one statement, one commit, unless onDone() statements share it.
+      const endClaim = (): void => {
+        const { changes } =
+          end.state === 'done'
+            ? prepared.done.run({ ...held, result: JSON.stringify(end.result ?? null) })
+            : end.state === 'failed'
+              ? prepared.failed.run({ ...held, retryAt: now + end.retryAfterMs, error: end.error })
+              : prepared.givenBack.run({ ...held, runAt: now + end.delayMs })
+        if (changes !== 1) throw new LeaseLostError(claim.id, claim.attempt)
+      }
+      if (end.state !== 'done' || statements.length === 0) {
+        endClaim()
+        return
+      }
       db.exec('BEGIN IMMEDIATE')
       try {
-        if (prepared.held.get(Number(claim.id), claim.worker, claim.attempt) === undefined)
-          throw new LeaseLostError(claim.id, claim.attempt)
-        const now = Date.now()
-        if (end.state === 'done') {
-          await runDoneStatements(statements, async (sql, params = []) => runStatement(db, sql, params))
-          prepared.done.run(JSON.stringify(end.result ?? null), now, Number(claim.id))
-        } else if (end.state === 'failed') {
-          prepared.failed.run({ id: Number(claim.id), now, retryAt: now + end.retryAfterMs, error: end.error })
-        } else {
-          prepared.givenBack.run(now + end.delayMs, Number(claim.id))
-        }
+        endClaim()
+        await runDoneStatements(statements, async (sql, params = []) => runStatement(db, sql, params))
         db.exec('COMMIT')
       } catch (error) {
         if (db.inTransaction) db.exec('ROLLBACK')
@@ -190,8 +224,21 @@ export class SqliteEngine implements TableEngine {
   }
 
   async waitForJobs(_queue: string, pollMs: number, signal: AbortSignal): Promise<void> {
-    // Another process's enqueue cannot reach this one: poll. (An enqueue in this process wakes its table at once.)
-    await sleep(pollMs, undefined, { signal }).catch(() => {})
+    // Woken by any commit to the file (the WAL changed: another process may
+    // have added jobs), by this process's enqueue (the signal), or after pollMs
+    // (delayed jobs, retries, expired leases; and where the file cannot be watched).
+    await new Promise<void>((resolve) => {
+      const finish = (): void => {
+        clearTimeout(timer)
+        signal.removeEventListener('abort', finish)
+        this.#waiters.delete(finish)
+        resolve()
+      }
+      const timer = setTimeout(finish, pollMs)
+      signal.addEventListener('abort', finish, { once: true })
+      this.#waiters.add(finish)
+      if (signal.aborted) finish()
+    })
   }
 
   counts(queue?: string): Promise<Record<JobState, number>> {
@@ -215,9 +262,14 @@ export class SqliteEngine implements TableEngine {
   }
 
   async close(): Promise<void> {
+    this.#walWatch?.close()
+    for (const wake of [...this.#waiters]) wake()
     await this.#mutex.run(() => this.#db.close())
   }
 }
+
+/** The claim, in a WHERE: the job is running, under this worker, in this attempt. */
+const HELD = `id = @id AND state = 'running' AND locked_by = @worker AND attempts = @attempt`
 
 /** The statements, prepared once the table exists. */
 function prepareStatements(db: Database.Database) {
@@ -236,20 +288,19 @@ function prepareStatements(db: Database.Database) {
                     ORDER BY run_at, id LIMIT @count)
        RETURNING id, data, attempts, max_attempts`,
     ),
-    held: db.prepare(`SELECT 1 FROM socketserver_jobs WHERE id = ? AND state = 'running' AND locked_by = ? AND attempts = ?`),
     renew: db.prepare(`UPDATE socketserver_jobs SET lease_until = ? WHERE id = ? AND state = 'running' AND locked_by = ? AND attempts = ?`),
     done: db.prepare(
-      `UPDATE socketserver_jobs SET state = 'done', result = ?, finished_at = ?, lease_until = NULL, locked_by = NULL WHERE id = ?`,
+      `UPDATE socketserver_jobs SET state = 'done', result = @result, finished_at = @now, lease_until = NULL, locked_by = NULL WHERE ${HELD}`,
     ),
     failed: db.prepare(
       `UPDATE socketserver_jobs
        SET state = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'pending' END,
            finished_at = CASE WHEN attempts >= max_attempts THEN @now ELSE NULL END,
            run_at = @retryAt, last_error = @error, lease_until = NULL, locked_by = NULL
-       WHERE id = @id`,
+       WHERE ${HELD}`,
     ),
     givenBack: db.prepare(
-      `UPDATE socketserver_jobs SET state = 'pending', attempts = attempts - 1, run_at = ?, lease_until = NULL, locked_by = NULL WHERE id = ?`,
+      `UPDATE socketserver_jobs SET state = 'pending', attempts = attempts - 1, run_at = @runAt, lease_until = NULL, locked_by = NULL WHERE ${HELD}`,
     ),
     insert: db.prepare(`INSERT INTO socketserver_jobs (queue, data, max_attempts, run_at, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id`),
     counts: db.prepare(`SELECT state, count(*) AS n FROM socketserver_jobs GROUP BY state`),
