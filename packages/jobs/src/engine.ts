@@ -22,16 +22,22 @@ export interface NewJob {
   readonly delayMs?: number
 }
 
-/** How one claim's holder records its job's end, checked against the claim (worker and attempt). */
+/**
+ * One claim of a job, as its holder records the job's end: checked against
+ * the worker and the claim's token (the count of the job's claims, which a
+ * give-back does not take back, unlike its attempts).
+ */
 export interface Claim {
   readonly id: string
   readonly attempt: number
   readonly worker: string
+  /** The job's `claims` when this claim was made. */
+  readonly token: string
 }
 
-/** One claim as a key: a job's id and attempt (`7#2`). */
-export function claimKey(claim: Omit<Claim, 'worker'>): string {
-  return `${claim.id}#${claim.attempt}`
+/** One claim as a key: a job's id and claim token (`7#2`). */
+export function claimKey(claim: { readonly id: string; readonly token: string }): string {
+  return `${claim.id}#${claim.token}`
 }
 
 /** A statement run in the transaction that ends a job's claim (see `TableJob.onDone`). */
@@ -63,11 +69,11 @@ export interface TableEngine {
    */
   claim(queue: string, worker: string, count: number, leaseMs: number): Promise<ClaimedJob[]>
   /**
-   * Extends the leases of `worker`'s claims (a job's id and attempt) to
-   * `leaseMs` from now; resolves with the claims still held, as
-   * `claimKey()`s. A claim of an earlier attempt of the same job is not held.
+   * Extends the leases of `worker`'s claims (a job's id and claim token)
+   * to `leaseMs` from now; resolves with the claims still held, as
+   * `claimKey()`s. An earlier claim of the same job is not held.
    */
-  renew(worker: string, claims: ReadonlyArray<Omit<Claim, 'worker'>>, leaseMs: number): Promise<Set<string>>
+  renew(worker: string, claims: ReadonlyArray<{ readonly id: string; readonly token: string }>, leaseMs: number): Promise<Set<string>>
   /**
    * Ends a claim, in one transaction with `statements` (for a done job):
    * `done` with its result, `failed` (pending again after `retryAtMs`

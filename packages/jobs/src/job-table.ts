@@ -17,8 +17,9 @@ import {
   type JobSourceOptions,
   type SourceAddress,
 } from '@socketserver/core'
-import { type ClaimEnd, claimKey, type JobState, type NewJob, type StoredJob, type TableEngine } from './engine.js'
+import { type Claim, type ClaimEnd, claimKey, type JobState, type NewJob, type StoredJob, type TableEngine } from './engine.js'
 import { JobTableError, LeaseLostError } from './errors.js'
+import { checkedDelayMs, checkedMaxAttempts } from './new-job-checks.js'
 import { PostgresEngine } from './postgres/postgres-engine.js'
 import { type RetryBackoff, retryDelayMs } from './retry-delay.js'
 import { parseSourceUrl } from './source-url.js'
@@ -158,7 +159,11 @@ export class JobTable extends JobSource<TableJob> {
    * @returns Their ids, in order.
    */
   async enqueueMany(jobs: readonly NewJob[]): Promise<string[]> {
-    for (const job of jobs) encodeData(job.data)
+    for (const job of jobs) {
+      encodeData(job.data)
+      if (job.maxAttempts !== undefined) checkedMaxAttempts(job.maxAttempts)
+      if (job.delayMs !== undefined) checkedDelayMs(job.delayMs)
+    }
     const ids = await this.#engine.enqueue(
       jobs.map((job) => ({ ...job, queue: job.queue ?? this.#queue })),
       this.#maxAttempts,
@@ -190,7 +195,7 @@ export class JobTable extends JobSource<TableJob> {
 
   protected override createJob(init: JobInit): TableJob {
     const job = new TableJob(init)
-    this.#held.set(claimKey(job), job)
+    this.#held.set(claimKey(claimOf(job, this.#worker)), job)
     return job
   }
 
@@ -199,14 +204,16 @@ export class JobTable extends JobSource<TableJob> {
   }
 
   protected async record(job: TableJob, outcome: JobOutcome): Promise<void> {
-    const claim = { id: job.id, attempt: job.attempt, worker: this.#worker }
+    const claim = claimOf(job, this.#worker)
     try {
       const end = this.#claimEnd(job, outcome)
       await this.#engine.finish(claim, end, job.doneStatements)
       // A job back in the table may be claimed again now (a retry without back-off, a give-back): look at once.
       if (end.state !== 'done') this.wakeClaims()
     } finally {
-      this.#held.delete(claimKey(job))
+      // Only this claim's entry: a newer claim of the same job keeps its own.
+      const key = claimKey(claim)
+      if (this.#held.get(key) === job) this.#held.delete(key)
     }
   }
 
@@ -238,7 +245,7 @@ export class JobTable extends JobSource<TableJob> {
     try {
       kept = await this.#engine.renew(
         this.#worker,
-        held.map(([, job]) => job),
+        held.map(([, job]) => claimOf(job, this.#worker)),
         this.#leaseMs,
       )
     } catch (error) {
@@ -253,6 +260,11 @@ export class JobTable extends JobSource<TableJob> {
       job.abort(new LeaseLostError(job.id, job.attempt))
     }
   }
+}
+
+/** A job's claim as the engines check it. */
+function claimOf(job: TableJob, worker: string): Claim {
+  return { id: job.id, attempt: job.attempt, worker, token: job.claimToken ?? '' }
 }
 
 /** The engine a URL names. */

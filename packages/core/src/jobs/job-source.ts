@@ -23,6 +23,13 @@ export interface ClaimedJob {
   readonly attempt: number
   /** The most attempts the source makes. */
   readonly maxAttempts: number
+  /**
+   * Optional: the source's own name for this claim, which no other claim of
+   * the job shares (a job given back and claimed again has the same
+   * attempt, but not the same claim). Sources with leases check it when
+   * they record; it is the job's {@link Job.claimToken}.
+   */
+  readonly claimToken?: string
 }
 
 /** What a source handed out and recorded so far. */

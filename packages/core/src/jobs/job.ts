@@ -23,6 +23,8 @@ export interface JobInit {
   readonly attempt: number
   /** The most attempts its source makes. */
   readonly maxAttempts: number
+  /** The source's name for this claim, if it has one (see `ClaimedJob.claimToken`). */
+  readonly claimToken?: string
   /** The source that hands it out (its `address` is the job's `clientAddress`). */
   readonly server: Server<JobRequest>
   /** Stores the outcome; called once, by {@link Job.close}. */
@@ -57,6 +59,8 @@ export class Job implements JobRequest {
   readonly data: unknown
   readonly attempt: number
   readonly maxAttempts: number
+  /** The source's name for this claim, if it gave one: no other claim of this job has it. */
+  readonly claimToken: string | undefined
   readonly server: Server<Request>
   /** @internal The runner's fast path: abort and stop without an `AbortSignal` per job. */
   readonly [ABORT_STATE] = new AbortState()
@@ -72,6 +76,7 @@ export class Job implements JobRequest {
     this.data = init.data
     this.attempt = init.attempt
     this.maxAttempts = init.maxAttempts
+    this.claimToken = init.claimToken
     this.#source = init.server
     this.server = init.server as Server<Request>
     this.#record = init.record

@@ -21,6 +21,7 @@ import {
   type TransactionStatement,
 } from '../engine.js'
 import { JobTableError, LeaseLostError } from '../errors.js'
+import { checkedDelayMs, checkedMaxAttempts } from '../new-job-checks.js'
 import { redactPassword } from '../source-url.js'
 
 /** The channel `enqueue()` notifies and idle workers listen on; the payload is the queue. */
@@ -34,6 +35,7 @@ CREATE TABLE IF NOT EXISTS socketserver_jobs (
   data JSONB NOT NULL,
   state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'running', 'done', 'failed')),
   attempts INTEGER NOT NULL DEFAULT 0,
+  claims INTEGER NOT NULL DEFAULT 0,
   max_attempts INTEGER NOT NULL,
   run_at TIMESTAMPTZ NOT NULL DEFAULT now(),
   lease_until TIMESTAMPTZ,
@@ -43,6 +45,7 @@ CREATE TABLE IF NOT EXISTS socketserver_jobs (
   created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
   finished_at TIMESTAMPTZ
 );
+ALTER TABLE socketserver_jobs ADD COLUMN IF NOT EXISTS claims INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX IF NOT EXISTS socketserver_jobs_ready ON socketserver_jobs (queue, run_at, id) WHERE state = 'pending';
 CREATE INDEX IF NOT EXISTS socketserver_jobs_leases ON socketserver_jobs (lease_until) WHERE state = 'running';
 `
@@ -57,30 +60,30 @@ WHERE id IN (SELECT id FROM socketserver_jobs WHERE state = 'running' AND lease_
 
 const CLAIM = `
 UPDATE socketserver_jobs AS job
-SET state = 'running', attempts = job.attempts + 1, lease_until = now() + $3::float8 * interval '1 millisecond', locked_by = $2
+SET state = 'running', attempts = job.attempts + 1, claims = job.claims + 1, lease_until = now() + $3::float8 * interval '1 millisecond', locked_by = $2
 FROM (SELECT id FROM socketserver_jobs WHERE state = 'pending' AND queue = $1 AND run_at <= now()
       ORDER BY run_at, id LIMIT $4 FOR UPDATE SKIP LOCKED) AS ready
 WHERE job.id = ready.id
-RETURNING job.id, job.data, job.attempts, job.max_attempts`
+RETURNING job.id, job.data, job.attempts, job.max_attempts, job.claims`
 
 const RENEW = `
 UPDATE socketserver_jobs AS job SET lease_until = now() + $2::float8 * interval '1 millisecond'
-FROM unnest($3::bigint[], $4::int[]) AS claim(id, attempt)
-WHERE job.id = claim.id AND job.attempts = claim.attempt AND job.state = 'running' AND job.locked_by = $1
-RETURNING job.id, job.attempts`
+FROM unnest($3::bigint[], $4::int[]) AS claim(id, claims)
+WHERE job.id = claim.id AND job.claims = claim.claims AND job.state = 'running' AND job.locked_by = $1
+RETURNING job.id, job.claims`
 
 const INSERT = `
 INSERT INTO socketserver_jobs (queue, data, max_attempts, run_at)
 SELECT queue, data, max_attempts, now() + delay_ms::float8 * interval '1 millisecond'
-FROM unnest($1::text[], $2::jsonb[], $3::int[], $4::bigint[]) AS job(queue, data, max_attempts, delay_ms)
+FROM unnest($1::text[], $2::jsonb[], $3::int[], $4::float8[]) AS job(queue, data, max_attempts, delay_ms)
 RETURNING id`
 
 /** The claim, in a WHERE: the job is running, under this worker, in this attempt. */
-const HELD = `id = $1 AND state = 'running' AND locked_by = $2 AND attempts = $3`
+const HELD = `id = $1 AND state = 'running' AND locked_by = $2 AND claims = $3`
 
 /** The update that ends a claim as `end` says, and its parameters. */
 function endOfClaim(claim: Claim, end: ClaimEnd): [string, unknown[]] {
-  const held = [claim.id, claim.worker, claim.attempt]
+  const held = [claim.id, claim.worker, Number(claim.token)]
   if (end.state === 'done') {
     return [
       `UPDATE socketserver_jobs SET state = 'done', result = $4, finished_at = now(), lease_until = NULL, locked_by = NULL WHERE ${HELD}`,
@@ -116,6 +119,9 @@ export function isConnectionError(error: unknown): boolean {
   )
 }
 
+/** How soon an idle worker looks again when due jobs are locked by other workers' claims. */
+const DUE_RECHECK_MS = 25
+
 /** How long finishing a claim keeps retrying through a lost connection: until about then the lease holds anyway. */
 const FINISH_RETRY_LIMIT_MS = 30_000
 
@@ -131,6 +137,7 @@ interface Row {
   data: unknown
   state: JobState
   attempts: number
+  claims: number
   max_attempts: number
   run_at: Date
   result: unknown
@@ -152,8 +159,11 @@ export class PostgresEngine implements TableEngine {
   readonly #url: string
   readonly #pool: pg.Pool
   #listener: pg.Client | undefined
-  #listening: Promise<void> | undefined
+  /** The reconnection of the listening connection, while one runs. */
+  #reconnecting: Promise<void> | undefined
   #closed = false
+  /** Aborted by close(): ends a reconnection's back-off at once. */
+  readonly #closing = new AbortController()
   /** Waits for a notification, by queue. */
   readonly #waiters = new Map<string, Set<() => void>>()
   /** When this worker last returned expired leases to the table: at most every quarter lease. */
@@ -181,19 +191,34 @@ export class PostgresEngine implements TableEngine {
       this.#lastRescue = Date.now()
       await this.#pool.query(RESCUE)
     }
-    const { rows } = await this.#pool.query<Pick<Row, 'id' | 'data' | 'attempts' | 'max_attempts'>>(CLAIM, [queue, worker, leaseMs, count])
+    const { rows } = await this.#pool.query<Pick<Row, 'id' | 'data' | 'attempts' | 'max_attempts' | 'claims'>>(CLAIM, [
+      queue,
+      worker,
+      leaseMs,
+      count,
+    ])
     rows.sort((a, b) => Number(a.id) - Number(b.id))
-    return rows.map((row) => ({ id: String(row.id), data: row.data, attempt: row.attempts, maxAttempts: row.max_attempts }))
+    return rows.map((row) => ({
+      id: String(row.id),
+      data: row.data,
+      attempt: row.attempts,
+      maxAttempts: row.max_attempts,
+      claimToken: String(row.claims),
+    }))
   }
 
-  async renew(worker: string, claims: ReadonlyArray<Omit<Claim, 'worker'>>, leaseMs: number): Promise<Set<string>> {
-    const { rows } = await this.#pool.query<{ id: string; attempts: number }>(RENEW, [
+  async renew(
+    worker: string,
+    claims: ReadonlyArray<{ readonly id: string; readonly token: string }>,
+    leaseMs: number,
+  ): Promise<Set<string>> {
+    const { rows } = await this.#pool.query<{ id: string; claims: number }>(RENEW, [
       worker,
       leaseMs,
       claims.map((claim) => claim.id),
-      claims.map((claim) => claim.attempt),
+      claims.map((claim) => Number(claim.token)),
     ])
-    return new Set(rows.map((row) => claimKey({ id: String(row.id), attempt: row.attempts })))
+    return new Set(rows.map((row) => claimKey({ id: String(row.id), token: String(row.claims) })))
   }
 
   async finish(claim: Claim, end: ClaimEnd, statements: ReadonlyArray<TransactionStatement>): Promise<void> {
@@ -235,6 +260,22 @@ export class PostgresEngine implements TableEngine {
   }
 
   async waitForJobs(queue: string, pollMs: number, signal: AbortSignal): Promise<void> {
+    if (signal.aborted) return
+    // Listening first, so that a NOTIFY during the query below is not missed.
+    let finish: () => void = () => {}
+    let timer: NodeJS.Timeout | undefined
+    const woken = new Promise<void>((resolve) => {
+      const waiters = this.#waiters.get(queue) ?? new Set()
+      this.#waiters.set(queue, waiters)
+      finish = () => {
+        clearTimeout(timer)
+        signal.removeEventListener('abort', finish)
+        waiters.delete(finish)
+        resolve()
+      }
+      signal.addEventListener('abort', finish, { once: true })
+      waiters.add(finish)
+    })
     // A delayed or retried job notifies nobody when its time comes: wake for the earliest, at the latest after pollMs.
     let waitMs = pollMs
     try {
@@ -243,24 +284,13 @@ export class PostgresEngine implements TableEngine {
         [queue],
       )
       const dueMs = rows[0]?.due_ms
-      if (dueMs !== null && dueMs !== undefined) waitMs = Math.max(0, Math.min(pollMs, Math.ceil(dueMs)))
+      // Due already, yet the claim before this found nothing: other workers hold those rows' locks now. Look again soon, not at once.
+      if (dueMs !== null && dueMs !== undefined) waitMs = Math.min(pollMs, Math.max(DUE_RECHECK_MS, Math.ceil(dueMs)))
     } catch {
       // The server is away: wait the poll interval, then the claim reports it.
     }
-    if (waitMs === 0 || signal.aborted) return
-    await new Promise<void>((resolve) => {
-      const waiters = this.#waiters.get(queue) ?? new Set()
-      this.#waiters.set(queue, waiters)
-      const finish = (): void => {
-        clearTimeout(timer)
-        signal.removeEventListener('abort', finish)
-        waiters.delete(finish)
-        resolve()
-      }
-      const timer = setTimeout(finish, waitMs)
-      signal.addEventListener('abort', finish, { once: true })
-      waiters.add(finish)
-    })
+    timer = setTimeout(finish, waitMs)
+    await woken
   }
 
   async counts(queue?: string): Promise<Record<JobState, number>> {
@@ -296,9 +326,11 @@ export class PostgresEngine implements TableEngine {
 
   async close(): Promise<void> {
     this.#closed = true
+    this.#closing.abort()
     for (const waiters of this.#waiters.values()) for (const wake of [...waiters]) wake()
-    await this.#listening?.catch(() => {})
+    await this.#reconnecting
     await this.#listener?.end().catch(() => {})
+    this.#listener = undefined
     await this.#pool.end()
   }
 
@@ -320,42 +352,69 @@ export class PostgresEngine implements TableEngine {
     }
   }
 
-  /** LISTENs on its own connection; when it drops, connects again with back-off until closed. */
-  #listen(): Promise<void> {
-    const connect = async (): Promise<void> => {
-      const client = new pg.Client({ connectionString: this.#url })
-      client.on('notification', (message) => {
-        const waiters = this.#waiters.get(message.payload ?? 'default')
-        if (waiters !== undefined) for (const wake of [...waiters]) wake()
-      })
-      let dropped = false
-      const reconnect = (): void => {
-        if (dropped || this.#closed) return
-        dropped = true
-        // Jobs added while no one listened: every waiting worker looks now.
-        for (const waiters of this.#waiters.values()) for (const wake of [...waiters]) wake()
-        this.#listening = this.#reconnectLater()
-      }
-      client.on('error', reconnect)
-      client.on('end', reconnect)
-      await client.connect()
-      await client.query(`LISTEN ${NOTIFY_CHANNEL}`)
-      this.#listener = client
-    }
-    this.#listening = connect()
-    return this.#listening
+  /** LISTENs on a connection of its own; the first one must succeed (migrate() fails otherwise). */
+  async #listen(): Promise<void> {
+    this.#listener = await this.#connectListener()
   }
 
-  async #reconnectLater(): Promise<void> {
+  /**
+   * A connected, listening client; one whose connection drops hands the
+   * reconnection to {@link PostgresEngine.#listenerLost}. A client that
+   * fails to connect is ended and forgotten (pg also emits 'end' for it,
+   * which must not start a second reconnection).
+   */
+  async #connectListener(): Promise<pg.Client> {
+    const client = new pg.Client({ connectionString: this.#url })
+    client.on('notification', (message) => {
+      const waiters = this.#waiters.get(message.payload ?? 'default')
+      if (waiters !== undefined) for (const wake of [...waiters]) wake()
+    })
+    let connected = false
+    const lost = (): void => {
+      if (connected) this.#listenerLost(client)
+    }
+    client.on('error', lost)
+    client.on('end', lost)
+    try {
+      await client.connect()
+      await client.query(`LISTEN ${NOTIFY_CHANNEL}`)
+    } catch (error) {
+      await client.end().catch(() => {})
+      throw error
+    }
+    connected = true
+    return client
+  }
+
+  /** The listening connection dropped: one reconnection, with back-off, until it is back or the engine closes. */
+  #listenerLost(client: pg.Client): void {
+    if (this.#listener !== client) return
+    this.#listener = undefined
+    client.end().catch(() => {})
+    // Jobs added while no one listened: every waiting worker looks now.
+    for (const waiters of this.#waiters.values()) for (const wake of [...waiters]) wake()
+    if (this.#closed || this.#reconnecting !== undefined) return
+    this.#reconnecting = this.#reconnect().finally(() => {
+      this.#reconnecting = undefined
+    })
+  }
+
+  async #reconnect(): Promise<void> {
     for (let backoffMs = 100; !this.#closed; backoffMs = Math.min(backoffMs * 2, 5_000)) {
-      await sleep(backoffMs)
+      await sleep(backoffMs, undefined, { signal: this.#closing.signal }).catch(() => {})
       if (this.#closed) return
+      let client: pg.Client
       try {
-        await this.#listen()
-        return
+        client = await this.#connectListener()
       } catch {
-        // Still away: try again later; meanwhile idle workers poll.
+        continue // still away; meanwhile idle workers poll
       }
+      if (this.#closed) {
+        await client.end().catch(() => {})
+        return
+      }
+      this.#listener = client
+      return
     }
   }
 }
@@ -401,8 +460,8 @@ export async function enqueueJobs(
   const { rows } = await client.query(INSERT, [
     queues,
     data,
-    jobs.map((job) => job.maxAttempts ?? defaults.maxAttempts ?? 5),
-    jobs.map((job) => job.delayMs ?? 0),
+    jobs.map((job) => checkedMaxAttempts(job.maxAttempts ?? defaults.maxAttempts ?? 5)),
+    jobs.map((job) => checkedDelayMs(job.delayMs ?? 0)),
   ])
   for (const queue of new Set(queues)) await client.query('SELECT pg_notify($1, $2)', [NOTIFY_CHANNEL, queue])
   return (rows as Array<{ id: string }>).map((row) => String(row.id))

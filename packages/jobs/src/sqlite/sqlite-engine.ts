@@ -31,6 +31,7 @@ CREATE TABLE IF NOT EXISTS socketserver_jobs (
   data TEXT NOT NULL,
   state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'running', 'done', 'failed')),
   attempts INTEGER NOT NULL DEFAULT 0,
+  claims INTEGER NOT NULL DEFAULT 0,
   max_attempts INTEGER NOT NULL,
   run_at INTEGER NOT NULL,
   lease_until INTEGER,
@@ -53,6 +54,7 @@ interface Row {
   data: string
   state: JobState
   attempts: number
+  claims: number
   max_attempts: number
   run_at: number
   result: string | null
@@ -106,6 +108,10 @@ export class SqliteEngine implements TableEngine {
   async migrate(): Promise<void> {
     await this.#mutex.run(() => {
       this.#db.exec(SCHEMA)
+      // A table made before claims were counted gets the column.
+      const columns = this.#db.prepare('PRAGMA table_info(socketserver_jobs)').all() as Array<{ name: string }>
+      if (!columns.some((column) => column.name === 'claims'))
+        this.#db.exec('ALTER TABLE socketserver_jobs ADD COLUMN claims INTEGER NOT NULL DEFAULT 0')
       this.#statements = prepareStatements(this.#db)
     })
     this.#watchCommits()
@@ -145,16 +151,22 @@ export class SqliteEngine implements TableEngine {
         .transaction(() => {
           statements.rescue.run({ now })
           return statements.claim.all({ now, leaseUntil: now + leaseMs, worker, queue, count }) as Array<
-            Pick<Row, 'id' | 'data' | 'attempts' | 'max_attempts'>
+            Pick<Row, 'id' | 'data' | 'attempts' | 'max_attempts' | 'claims'>
           >
         })
         .immediate()
       rows.sort((a, b) => a.id - b.id)
-      return rows.map((row) => ({ id: String(row.id), data: JSON.parse(row.data), attempt: row.attempts, maxAttempts: row.max_attempts }))
+      return rows.map((row) => ({
+        id: String(row.id),
+        data: JSON.parse(row.data),
+        attempt: row.attempts,
+        maxAttempts: row.max_attempts,
+        claimToken: String(row.claims),
+      }))
     })
   }
 
-  renew(worker: string, claims: ReadonlyArray<Omit<Claim, 'worker'>>, leaseMs: number): Promise<Set<string>> {
+  renew(worker: string, claims: ReadonlyArray<{ readonly id: string; readonly token: string }>, leaseMs: number): Promise<Set<string>> {
     return this.#mutex.run(() => {
       const statements = this.#prepared
       const leaseUntil = Date.now() + leaseMs
@@ -162,7 +174,7 @@ export class SqliteEngine implements TableEngine {
       this.#db
         .transaction(() => {
           for (const claim of claims) {
-            if (statements.renew.run(leaseUntil, Number(claim.id), worker, claim.attempt).changes === 1) held.add(claimKey(claim))
+            if (statements.renew.run(leaseUntil, Number(claim.id), worker, Number(claim.token)).changes === 1) held.add(claimKey(claim))
           }
         })
         .immediate()
@@ -175,7 +187,7 @@ export class SqliteEngine implements TableEngine {
       const prepared = this.#prepared
       const db = this.#db
       const now = Date.now()
-      const held = { id: Number(claim.id), worker: claim.worker, attempt: claim.attempt, now }
+      const held = { id: Number(claim.id), worker: claim.worker, claims: Number(claim.token), now }
       // The update checks the claim in its WHERE: one statement, one commit, unless onDone() statements share it.
       const endClaim = (): void => {
         const { changes } =
@@ -269,7 +281,7 @@ export class SqliteEngine implements TableEngine {
 }
 
 /** The claim, in a WHERE: the job is running, under this worker, in this attempt. */
-const HELD = `id = @id AND state = 'running' AND locked_by = @worker AND attempts = @attempt`
+const HELD = `id = @id AND state = 'running' AND locked_by = @worker AND claims = @claims`
 
 /** The statements, prepared once the table exists. */
 function prepareStatements(db: Database.Database) {
@@ -283,12 +295,12 @@ function prepareStatements(db: Database.Database) {
        WHERE state = 'running' AND lease_until < @now`,
     ),
     claim: db.prepare(
-      `UPDATE socketserver_jobs SET state = 'running', attempts = attempts + 1, lease_until = @leaseUntil, locked_by = @worker
+      `UPDATE socketserver_jobs SET state = 'running', attempts = attempts + 1, claims = claims + 1, lease_until = @leaseUntil, locked_by = @worker
        WHERE id IN (SELECT id FROM socketserver_jobs WHERE state = 'pending' AND queue = @queue AND run_at <= @now
                     ORDER BY run_at, id LIMIT @count)
-       RETURNING id, data, attempts, max_attempts`,
+       RETURNING id, data, attempts, max_attempts, claims`,
     ),
-    renew: db.prepare(`UPDATE socketserver_jobs SET lease_until = ? WHERE id = ? AND state = 'running' AND locked_by = ? AND attempts = ?`),
+    renew: db.prepare(`UPDATE socketserver_jobs SET lease_until = ? WHERE id = ? AND state = 'running' AND locked_by = ? AND claims = ?`),
     done: db.prepare(
       `UPDATE socketserver_jobs SET state = 'done', result = @result, finished_at = @now, lease_until = NULL, locked_by = NULL WHERE ${HELD}`,
     ),

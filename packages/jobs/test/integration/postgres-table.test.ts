@@ -6,7 +6,15 @@ import { randomUUID } from 'node:crypto'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { formatAddress } from '@socketserver/core'
-import { enqueueJobs, JobTable, type JobTableOptions, redactPassword, type TableJob } from '@socketserver/jobs'
+import {
+  enqueueJobs,
+  JobTable,
+  type JobTableOptions,
+  LeaseLostError,
+  PostgresEngine,
+  redactPassword,
+  type TableJob,
+} from '@socketserver/jobs'
 import {
   describeJobSourceCompliance,
   type PostgresServer,
@@ -115,6 +123,51 @@ describe('JobTable on PostgreSQL', () => {
     expect(await table.job(running)).toMatchObject({ attempts: 1, result: 'held across the restart done' })
     await serving.stop()
   }, 60_000)
+})
+
+describe('the PostgreSQL engine, directly', () => {
+  test('a give-back replayed after the job was claimed again (its reply lost) cannot release the new claim', async () => {
+    const engine = new PostgresEngine(db.url)
+    registerCleanup(() => engine.close())
+    await engine.migrate()
+    const queue = `q-${randomUUID()}`
+    const [id] = await engine.enqueue([{ data: 'x', queue }], 3)
+    const [first] = await engine.claim(queue, 'w', 1, 10_000)
+    const claim = { id: id as string, attempt: 1, worker: 'w', token: first?.claimToken as string }
+    await engine.finish(claim, { state: 'given-back', delayMs: 0 }, [])
+    const [second] = await engine.claim(queue, 'w', 1, 10_000)
+    // The same job, the same attempt (a give-back is not counted), a new claim.
+    expect([second?.id, second?.attempt]).toEqual([id, 1])
+    expect(second?.claimToken).not.toBe(first?.claimToken)
+    await expect(engine.finish(claim, { state: 'given-back', delayMs: 0 }, [])).rejects.toBeInstanceOf(LeaseLostError)
+    expect(await engine.job(id as string)).toMatchObject({ state: 'running', attempts: 1 })
+  })
+
+  test('the LISTEN connection comes back once after a restart, and close() leaves none', async () => {
+    const listeners = async (): Promise<number> =>
+      Number((await db.psql(`SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'LISTEN %'`)).trim())
+    const before = await listeners()
+    const engine = new PostgresEngine(db.url)
+    await engine.migrate()
+    expect(await listeners()).toBe(before + 1)
+    const pid = (await db.psql(`SELECT pid FROM pg_stat_activity WHERE query LIKE 'LISTEN %' ORDER BY backend_start DESC LIMIT 1`)).trim()
+    await db.psql(`SELECT pg_terminate_backend(${pid})`)
+    await until(
+      async () => (await listeners()) === before + 1 && !(await db.psql('SELECT pid FROM pg_stat_activity')).includes(pid),
+      20_000,
+    )
+    await engine.close()
+    await until(async () => (await listeners()) === before)
+  })
+
+  test('enqueue refuses a maxAttempts or delayMs the table cannot hold, and keeps fractions of a millisecond', async () => {
+    const table = await openTable()
+    await expect(table.enqueue(1, { maxAttempts: 2.5 })).rejects.toThrow(/maxAttempts 2.5: expected a whole number from 1/)
+    await expect(table.enqueue(1, { delayMs: -1 })).rejects.toThrow(/delayMs -1/)
+    await expect(table.enqueue(1, { delayMs: Number.POSITIVE_INFINITY })).rejects.toThrow(/delayMs Infinity/)
+    const id = await table.enqueue(1, { delayMs: 1.5 })
+    expect((await table.job(id))?.state).toBe('pending')
+  })
 })
 
 const workerScript = fileURLToPath(new URL('../fixtures/table-worker.mjs', import.meta.url))

@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { formatAddress, OutcomeNotRecordedError, pooled } from '@socketserver/core'
-import { JobTable, JobTableError, LeaseLostError, type TableJob } from '@socketserver/jobs'
+import { JobTable, JobTableError, LeaseLostError, SqliteEngine, type TableJob } from '@socketserver/jobs'
 import { describeJobSourceCompliance, registerCleanup, serveInBackground, until } from '@socketserver/testing'
 import Database from 'better-sqlite3'
 import { describe, expect, test } from 'vitest'
@@ -145,6 +145,24 @@ describe('JobTable on SQLite, claims of the same job by one worker', () => {
     expect(await table.counts()).toEqual({ pending: 1, running: 1, done: 0, failed: 0 })
     expect((await table.job(id))?.state).toBe('running')
   })
+})
+
+test('SQLite: a give-back replayed after the job was claimed again cannot release the new claim; bad maxAttempts and delayMs are refused', async () => {
+  const engine = new SqliteEngine(tempDatabase())
+  registerCleanup(() => engine.close())
+  await engine.migrate()
+  const [id] = await engine.enqueue([{ data: 'x' }], 3)
+  const [first] = await engine.claim('default', 'w', 1, 10_000)
+  const claim = { id: id as string, attempt: 1, worker: 'w', token: first?.claimToken as string }
+  await engine.finish(claim, { state: 'given-back', delayMs: 0 }, [])
+  const [second] = await engine.claim('default', 'w', 1, 10_000)
+  expect([second?.id, second?.attempt]).toEqual([id, 1])
+  expect(second?.claimToken).not.toBe(first?.claimToken)
+  await expect(engine.finish(claim, { state: 'given-back', delayMs: 0 }, [])).rejects.toBeInstanceOf(LeaseLostError)
+  expect(await engine.job(id as string)).toMatchObject({ state: 'running', attempts: 1 })
+  const table = await openTable()
+  await expect(table.enqueue(1, { maxAttempts: 0 })).rejects.toThrow(/maxAttempts 0/)
+  await expect(table.enqueue(1, { delayMs: Number.NaN })).rejects.toThrow(/delayMs NaN/)
 })
 
 const worker = fileURLToPath(new URL('../fixtures/table-worker.mjs', import.meta.url))
