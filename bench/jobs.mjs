@@ -4,7 +4,7 @@
 // worker), for our JobTable on PostgreSQL and on SQLite, and for pg-boss 10
 // and graphile-worker 0.16 on the same private PostgreSQL server, in the
 // same run. Each system's workers get the same number of jobs in flight
-// (16 per process). Usable alone: node bench/jobs.mjs [--quick] [--jobs N] [--samples N].
+// (16 per process). Usable alone: node bench/jobs.mjs [--quick] [--jobs N] [--samples N] [--only NAME].
 import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -136,7 +136,7 @@ function systems(db, sqlitePath, { JobTable, Database }) {
 }
 
 /** Runs the jobs bench; resolves with its rows. `quick`: fewer jobs and samples. */
-export async function benchJobs({ quick = false, log = console.log, jobs: jobCount, samples: sampleCount } = {}) {
+export async function benchJobs({ quick = false, log = console.log, jobs: jobCount, samples: sampleCount, only } = {}) {
   const { startPostgres } = await import('@socketserver/testing')
   const { JobTable } = await import('@socketserver/jobs')
   const { createRequire } = await import('node:module')
@@ -148,6 +148,7 @@ export async function benchJobs({ quick = false, log = console.log, jobs: jobCou
   const rows = []
   try {
     for (const entry of systems(db, join(dir, 'jobs.db'), { JobTable, Database })) {
+      if (only !== undefined && !entry.name.includes(only)) continue
       const row = { name: entry.name, jobsPerSecond: {}, latency: undefined }
       for (const workerCount of [1, 2, 4]) {
         const session = await entry.open()
@@ -203,10 +204,12 @@ export function jobsVerdicts(rows) {
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const jobsIndex = process.argv.indexOf('--jobs')
   const samplesIndex = process.argv.indexOf('--samples')
+  const onlyIndex = process.argv.indexOf('--only')
   const rows = await benchJobs({
     quick: process.argv.includes('--quick'),
     ...(jobsIndex === -1 ? {} : { jobs: Number(process.argv[jobsIndex + 1]) }),
     ...(samplesIndex === -1 ? {} : { samples: Number(process.argv[samplesIndex + 1]) }),
+    ...(onlyIndex === -1 ? {} : { only: process.argv[onlyIndex + 1] }),
   })
   for (const line of jobsVerdicts(rows)) console.log(line)
 }

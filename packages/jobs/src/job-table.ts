@@ -105,6 +105,8 @@ export class JobTable extends JobSource<TableJob> {
    * claim's lease ran out): the heartbeat renews them.
    */
   readonly #held = new Map<string, TableJob>()
+  /** Jobs whose outcome is being written now: the heartbeat leaves them be. */
+  readonly #recording = new Set<TableJob>()
   #heartbeat: NodeJS.Timeout | undefined
 
   private constructor(engine: TableEngine, options: JobTableOptions) {
@@ -205,12 +207,14 @@ export class JobTable extends JobSource<TableJob> {
 
   protected async record(job: TableJob, outcome: JobOutcome): Promise<void> {
     const claim = claimOf(job, this.#worker)
+    this.#recording.add(job)
     try {
       const end = this.#claimEnd(job, outcome)
       await this.#engine.finish(claim, end, job.doneStatements)
       // A job back in the table may be claimed again now (a retry without back-off, a give-back): look at once.
       if (end.state !== 'done') this.wakeClaims()
     } finally {
+      this.#recording.delete(job)
       // Only this claim's entry: a newer claim of the same job keeps its own.
       const key = claimKey(claim)
       if (this.#held.get(key) === job) this.#held.delete(key)
@@ -255,8 +259,9 @@ export class JobTable extends JobSource<TableJob> {
       return
     }
     for (const [key, job] of held) {
-      // Ended meanwhile (its outcome written), or still ours.
-      if (this.#held.get(key) !== job || kept.has(key)) continue
+      // Ended meanwhile, or ending (its outcome being written: a renewal that
+      // ran after that commit finds the claim gone), or still ours.
+      if (this.#held.get(key) !== job || this.#recording.has(job) || kept.has(key)) continue
       job.abort(new LeaseLostError(job.id, job.attempt))
     }
   }

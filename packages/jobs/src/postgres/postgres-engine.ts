@@ -222,12 +222,20 @@ export class PostgresEngine implements TableEngine {
   }
 
   async finish(claim: Claim, end: ClaimEnd, statements: ReadonlyArray<TransactionStatement>): Promise<void> {
-    // Through a dropped connection (a restart of the server), the outcome is written once it is back.
+    // One statement per job, on the pool's connections at once: PostgreSQL
+    // commits concurrent transactions together already. (Batching done jobs
+    // into one statement here, 4 batches in flight, measured slower:
+    // 2,415/2,751/2,363 jobs/s with 1/2/4 workers against 2,712/3,481/2,879,
+    // bench/jobs.mjs, 20,000 jobs, same run.)
+    await this.#throughDroppedConnections(() => this.#finishOnce(claim, end, statements))
+  }
+
+  /** Runs `write` again while the connection is what failed (a restart of the server), for up to 30 s. */
+  async #throughDroppedConnections<T>(write: () => Promise<T>): Promise<T> {
     const deadline = Date.now() + FINISH_RETRY_LIMIT_MS
     for (let backoffMs = 50; ; backoffMs = Math.min(backoffMs * 2, 2_000)) {
       try {
-        await this.#finishOnce(claim, end, statements)
-        return
+        return await write()
       } catch (error) {
         if (!isConnectionError(error) || Date.now() + backoffMs > deadline || this.#closed) throw error
         await sleep(backoffMs)
