@@ -59,7 +59,7 @@ export class WriteBatcher<T> {
         const batch = this.#queue.splice(0, this.#maxBatch)
         try {
           const written = await this.#write(batch.map((pending) => pending.item))
-          batch.forEach((pending, index) => pending.resolve(written[index] === true))
+          for (const [index, pending] of batch.entries()) pending.resolve(written[index] === true)
         } catch (error) {
           for (const pending of batch) pending.reject(error)
         }
