@@ -78,7 +78,7 @@ function systems(db, sqlitePath, { JobTable, Database }) {
     },
   })
   return [
-    ours('ours, PostgreSQL', db.url, () => db.psql('DELETE FROM socketserver_jobs')),
+    ours('ours, PostgreSQL', db.url, () => db.psql('TRUNCATE socketserver_jobs')),
     ours('ours, SQLite', `sqlite:${sqlitePath}`, async () => {
       const file = new Database(sqlitePath)
       file.exec('DELETE FROM socketserver_jobs')
@@ -95,6 +95,7 @@ function systems(db, sqlitePath, { JobTable, Database }) {
         await boss.start()
         await boss.createQueue('bench')
         await db.psql(`DELETE FROM pgboss.job WHERE name = 'bench'`)
+        await db.psql('VACUUM ANALYZE pgboss.job')
         return {
           add: async (jobs) => {
             for (let from = 0; from < jobs.length; from += 5_000)
@@ -113,7 +114,7 @@ function systems(db, sqlitePath, { JobTable, Database }) {
       async open() {
         const { Logger, runMigrations } = await import('graphile-worker')
         await runMigrations({ connectionString: db.url, logger: new Logger(() => () => {}) })
-        await db.psql('DELETE FROM graphile_worker._private_jobs')
+        await db.psql('TRUNCATE graphile_worker._private_jobs CASCADE')
         let added = 0
         return {
           add: async (jobs) => {
@@ -147,19 +148,27 @@ export async function benchJobs({ quick = false, log = console.log, jobs: jobCou
   const dir = mkdtempSync(join(tmpdir(), 'ss-bench-jobs-'))
   const rows = []
   try {
-    for (const entry of systems(db, join(dir, 'jobs.db'), { JobTable, Database })) {
-      if (only !== undefined && !entry.name.includes(only)) continue
-      const row = { name: entry.name, jobsPerSecond: {}, latency: undefined }
-      for (const workerCount of [1, 2, 4]) {
+    // Each worker count in turn for every system, so that the server's warm-up
+    // and the machine's drift fall on all of them alike; every table emptied
+    // (TRUNCATE, or DELETE and VACUUM) before each run.
+    const chosen = systems(db, join(dir, 'jobs.db'), { JobTable, Database }).filter(
+      (entry) => only === undefined || entry.name.includes(only),
+    )
+    for (const entry of chosen) rows.push({ name: entry.name, jobsPerSecond: {}, latency: undefined })
+    for (const workerCount of [1, 2, 4]) {
+      for (const [index, entry] of chosen.entries()) {
         const session = await entry.open()
         const workers = await startWorkers(entry.system, entry.url, workerCount, () => {})
         const started = now()
         await session.add(Array.from({ length: jobs }, (_, n) => ({ n })))
         for (let finished = 0; finished < jobs; finished = await session.finished()) await sleep(20)
-        row.jobsPerSecond[workerCount] = Math.round(jobs / ((now() - started) / 1000))
+        rows[index].jobsPerSecond[workerCount] = Math.round(jobs / ((now() - started) / 1000))
         await stopWorkers(workers)
         await session.close()
       }
+    }
+    for (const [index, entry] of chosen.entries()) {
+      const row = rows[index]
       // Latency: one idle worker, one job at a time, its handler's start reported.
       const session = await entry.open()
       const latencies = []
@@ -177,7 +186,6 @@ export async function benchJobs({ quick = false, log = console.log, jobs: jobCou
       log(
         `${entry.name.padEnd(24)} jobs/s ${[1, 2, 4].map((w) => `${w}w ${String(row.jobsPerSecond[w]).padStart(6)}`).join('  ')}  enqueue->start p50 ${row.latency.p50.toFixed(1)} ms, p99 ${row.latency.p99.toFixed(1)} ms`,
       )
-      rows.push(row)
     }
   } finally {
     await db.stop()
