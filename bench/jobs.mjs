@@ -210,14 +210,21 @@ export function jobsVerdicts(rows) {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const jobsIndex = process.argv.indexOf('--jobs')
-  const samplesIndex = process.argv.indexOf('--samples')
-  const onlyIndex = process.argv.indexOf('--only')
-  const rows = await benchJobs({
-    quick: process.argv.includes('--quick'),
-    ...(jobsIndex === -1 ? {} : { jobs: Number(process.argv[jobsIndex + 1]) }),
-    ...(samplesIndex === -1 ? {} : { samples: Number(process.argv[samplesIndex + 1]) }),
-    ...(onlyIndex === -1 ? {} : { only: process.argv[onlyIndex + 1] }),
+  const { readCommandLine, wholeNumber } = await import('../scripts/lib/args.mjs')
+  const { values } = readCommandLine({
+    usage: `Usage: node bench/jobs.mjs [--quick] [--jobs N] [--samples N] [--only NAME]
+  --quick        2,000 jobs and 20 latency samples instead of 20,000 and 100
+  --jobs N       jobs per run
+  --samples N    latency samples per system
+  --only NAME    only the systems whose name contains NAME ("ours, SQLite", "pg-boss", ...)
+  -h, --help     print this and exit`,
+    options: {
+      quick: { type: 'boolean' },
+      jobs: { type: 'string', value: wholeNumber(1) },
+      samples: { type: 'string', value: wholeNumber(1) },
+      only: { type: 'string', value: { expected: 'a system name or part of one', parse: (text) => (text === '' ? undefined : text) } },
+    },
   })
+  const rows = await benchJobs(values)
   for (const line of jobsVerdicts(rows)) console.log(line)
 }
