@@ -76,7 +76,7 @@ describe('JobTable on SQLite', () => {
 
   test('a job longer than its lease keeps it (the heartbeat renews it); a job whose lease is taken is aborted with LeaseLostError', async () => {
     const path = tempDatabase()
-    const table = await openTable(path, { leaseMs: 150 })
+    const table = await openTable(path, { leaseMs: 300 })
     const long = await table.enqueue({ long: true })
     const aborted: unknown[] = []
     const serving = serveInBackground(table, async (job: TableJob) => {
@@ -86,7 +86,7 @@ describe('JobTable on SQLite', () => {
         return
       }
       // Five leases long: only renewals keep it.
-      await new Promise((resolve) => setTimeout(resolve, 750))
+      await new Promise((resolve) => setTimeout(resolve, 1_500))
       return 'finished'
     })
     await until(async () => (await table.job(long))?.state === 'done', 15_000)
