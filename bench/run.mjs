@@ -354,6 +354,8 @@ const CASES = [
   },
 ]
 
+// Jobs from a table: ours on PostgreSQL and SQLite against pg-boss and graphile-worker (bench/jobs.mjs).
+const JOBS_TITLE = 'Jobs from a table'
 const USAGE = `Usage: node bench/run.mjs [--quick] [--runs N] [--seconds S] [--only SUBSTRING]   (or: pnpm bench [...])
   --quick            a short run: --runs 1 --seconds 1 unless given (about 100 s)
   --runs N           rounds, every implementation once per round (default 3)
@@ -361,6 +363,7 @@ const USAGE = `Usage: node bench/run.mjs [--quick] [--runs N] [--seconds S] [--o
   --only SUBSTRING   only the cases whose name contains SUBSTRING (case-sensitive;
                      the memory and shutdown figures always run):
 ${CASES.map((kase) => `                       ${kase.name}`).join('\n')}
+                       Jobs from a table (bench/jobs.mjs: ours, pg-boss, graphile-worker)
   -h, --help         print this and exit`
 const { values } = readCommandLine({
   usage: USAGE,
@@ -370,7 +373,10 @@ const { values } = readCommandLine({
     seconds: { type: 'string', value: positiveNumber },
     only: {
       type: 'string',
-      value: { expected: 'part of a case name', parse: (text) => (CASES.some((kase) => kase.name.includes(text)) ? text : undefined) },
+      value: {
+        expected: 'part of a case name',
+        parse: (text) => (CASES.some((kase) => kase.name.includes(text)) || JOBS_TITLE.includes(text) ? text : undefined),
+      },
       default: '',
     },
   },
@@ -664,8 +670,6 @@ console.log(
 console.log(
   `Shutdown with 10,000 idle connections: listener closed ${shutdown.toFixed(2)} ms after abort (median of ${runs}; ${Math.min(...shutdowns).toFixed(2)} to ${Math.max(...shutdowns).toFixed(2)} ms)`,
 )
-// Jobs from a table: ours on PostgreSQL and SQLite against pg-boss and graphile-worker (bench/jobs.mjs).
-const JOBS_TITLE = 'Jobs from a table'
 let jobs
 if (!only || JOBS_TITLE.includes(only)) {
   console.log(`\n${JOBS_TITLE} (trivial jobs, 16 in flight per worker process; 1, 2 and 4 workers; latency: one idle worker)`)
