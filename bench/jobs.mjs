@@ -59,31 +59,56 @@ const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor(
  * session: `add(jobs)` adds jobs in bulk, `finished()` counts those done,
  * `close()` lets the session go.
  */
-function systems(db, sqlitePath, { JobTable, Database }) {
-  const ours = (name, url, empty) => ({
+function systems(db, sqlitePath, { JobTable, Database, count }) {
+  // Every system's progress is read the same way: the jobs added less those
+  // still waiting or running, counted on one open connection (no process
+  // per look, and no scan of the jobs already done).
+  const ours = (name, url, empty, remaining) => ({
     name,
     system: 'ours',
     url,
     async open() {
       const table = await JobTable.open({ url, queue: 'bench' })
       await empty()
+      let added = 0
       return {
         add: async (jobs) => {
-          for (let from = 0; from < jobs.length; from += 5_000)
-            await table.enqueueMany(jobs.slice(from, from + 5_000).map((data) => ({ data })))
+          for (let from = 0; from < jobs.length; from += 5_000) {
+            const batch = jobs.slice(from, from + 5_000)
+            await table.enqueueMany(batch.map((data) => ({ data })))
+            added += batch.length
+          }
         },
-        finished: async () => (await table.counts()).done,
+        finished: async () => added - (await remaining()),
         close: () => table.close(),
       }
     },
   })
-  return [
-    ours('ours, PostgreSQL', db.url, () => db.psql('TRUNCATE socketserver_jobs')),
-    ours('ours, SQLite', `sqlite:${sqlitePath}`, async () => {
-      const file = new Database(sqlitePath)
-      file.exec('DELETE FROM socketserver_jobs')
+  const sqliteRemaining = () => {
+    const file = new Database(sqlitePath, { readonly: true })
+    try {
+      return file.prepare(`SELECT count(*) AS n FROM socketserver_jobs WHERE state IN ('pending', 'running')`).get().n
+    } finally {
       file.close()
-    }),
+    }
+  }
+  return [
+    ours(
+      'ours, PostgreSQL',
+      db.url,
+      () => db.psql('TRUNCATE socketserver_jobs'),
+      () => count(`SELECT count(*) FROM socketserver_jobs WHERE state IN ('pending', 'running')`),
+    ),
+    ours(
+      'ours, SQLite',
+      `sqlite:${sqlitePath}`,
+      async () => {
+        const file = new Database(sqlitePath)
+        file.exec('DELETE FROM socketserver_jobs')
+        file.close()
+      },
+      async () => sqliteRemaining(),
+    ),
     {
       name: 'pg-boss 10.4.2',
       system: 'pg-boss',
@@ -96,13 +121,17 @@ function systems(db, sqlitePath, { JobTable, Database }) {
         await boss.createQueue('bench')
         await db.psql(`DELETE FROM pgboss.job WHERE name = 'bench'`)
         await db.psql('VACUUM ANALYZE pgboss.job')
+        let added = 0
         return {
           add: async (jobs) => {
-            for (let from = 0; from < jobs.length; from += 5_000)
-              await boss.insert(jobs.slice(from, from + 5_000).map((data) => ({ name: 'bench', data })))
+            for (let from = 0; from < jobs.length; from += 5_000) {
+              const batch = jobs.slice(from, from + 5_000)
+              await boss.insert(batch.map((data) => ({ name: 'bench', data })))
+              added += batch.length
+            }
           },
           finished: async () =>
-            Number((await db.psql(`SELECT count(*) FROM pgboss.job WHERE name = 'bench' AND state = 'completed'`)).trim()),
+            added - (await count(`SELECT count(*) FROM pgboss.job WHERE name = 'bench' AND state IN ('created', 'retry', 'active')`)),
           close: () => boss.stop({ graceful: false, wait: true }),
         }
       },
@@ -128,7 +157,7 @@ function systems(db, sqlitePath, { JobTable, Database }) {
             }
           },
           // Done jobs are deleted: the finished ones are those added and gone.
-          finished: async () => added - Number((await db.psql('SELECT count(*) FROM graphile_worker._private_jobs')).trim()),
+          finished: async () => added - (await count('SELECT count(*) FROM graphile_worker._private_jobs')),
           close: async () => {},
         }
       },
@@ -147,11 +176,15 @@ export async function benchJobs({ quick = false, log = console.log, jobs: jobCou
   const db = await startPostgres()
   const dir = mkdtempSync(join(tmpdir(), 'ss-bench-jobs-'))
   const rows = []
+  const { default: pg } = await import('pg')
+  const counter = new pg.Client({ connectionString: db.url })
+  await counter.connect()
+  const count = async (sql) => Number((await counter.query(sql)).rows[0].count)
   try {
     // Each worker count in turn for every system, so that the server's warm-up
     // and the machine's drift fall on all of them alike; every table emptied
     // (TRUNCATE, or DELETE and VACUUM) before each run.
-    const chosen = systems(db, join(dir, 'jobs.db'), { JobTable, Database }).filter(
+    const chosen = systems(db, join(dir, 'jobs.db'), { JobTable, Database, count }).filter(
       (entry) => only === undefined || entry.name.includes(only),
     )
     for (const entry of chosen) rows.push({ name: entry.name, jobsPerSecond: {}, latency: undefined })
@@ -188,6 +221,7 @@ export async function benchJobs({ quick = false, log = console.log, jobs: jobCou
       )
     }
   } finally {
+    await counter.end().catch(() => {})
     await db.stop()
     rmSync(dir, { recursive: true, force: true })
   }
