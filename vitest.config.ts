@@ -9,6 +9,9 @@ import { defineConfig } from 'vitest/config'
 // require() of a dual package, pg requiring pg-pool, would get the ES module.)
 const conditions = ['socketserver-source', 'node']
 
+// Tests that load the whole machine: see the "heavy" project below.
+const HEAVY = ['tests/stress.test.ts', 'tests/stress-jobs.test.ts', 'tests/bench-jobs.test.ts', 'tests/bench-rpc.test.ts']
+
 export default defineConfig({
   resolve: { conditions },
   ssr: { resolve: { conditions, externalConditions: conditions } },
@@ -19,6 +22,7 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['packages/*/test/unit/**/*.test.ts'],
+          sequence: { groupOrder: 0 },
         },
       },
       {
@@ -26,8 +30,25 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['packages/*/test/integration/**/*.test.ts', 'examples/**/*.test.ts', 'tests/**/*.test.ts'],
+          exclude: HEAVY,
           testTimeout: 20_000,
           hookTimeout: 20_000,
+          sequence: { groupOrder: 0 },
+        },
+      },
+      {
+        // The soak and bench runs keep every CPU busy for tens of seconds:
+        // after the rest, one at a time, so that their load never stretches
+        // another test's deadline (a rolling restart of --processes timed
+        // out once beside them).
+        extends: true,
+        test: {
+          name: 'heavy',
+          include: HEAVY,
+          testTimeout: 20_000,
+          hookTimeout: 20_000,
+          fileParallelism: false,
+          sequence: { groupOrder: 1 },
         },
       },
     ],
