@@ -42,7 +42,7 @@ export function closeFailureOf(request: Request, closeError: unknown): unknown {
 }
 
 /** The stop notice's reason itself, or an `AbortError` it caused (`timers/promises`, `events.once` with the signal). */
-function isStopNotice(error: unknown, reason: unknown): boolean {
+export function isStopNotice(error: unknown, reason: unknown): boolean {
   return error === reason || (error instanceof Error && error.name === 'AbortError' && error.cause === reason)
 }
 

@@ -8,6 +8,7 @@ import type { SourceAddress } from '../address.js'
 import { DrainTimeoutError, OutcomeNotRecordedError, ServerStoppingError } from '../errors.js'
 import { AbortState } from '../internal/abort-state.js'
 import { ABORT_STATE } from '../internal/fast-paths.js'
+import { isStopNotice } from '../request-failure.js'
 import type { HandlerEnding, JobOutcome, JobRequest, Request, Server } from '../types.js'
 
 /** Stores a job's outcome in its source; resolves once it is stored. */
@@ -175,6 +176,5 @@ export class Job implements JobRequest {
 /** Whether a failure is serving's stop rather than the job's: the stop notice, or the drain deadline. */
 function endedByStop(error: unknown, stopping: AbortSignal): boolean {
   if (error instanceof DrainTimeoutError || error instanceof ServerStoppingError) return true
-  if (!stopping.aborted) return false
-  return error === stopping.reason || (error instanceof Error && error.name === 'AbortError' && error.cause === stopping.reason)
+  return stopping.aborted && isStopNotice(error, stopping.reason)
 }
