@@ -98,7 +98,7 @@ export interface TableEngine {
 
 /** How a claim ends, as an engine writes it. */
 export type ClaimEnd =
-  | { readonly state: 'done'; readonly result: unknown }
+  | { readonly state: 'done' /** The result, as JSON text. */; readonly result: string }
   | { readonly state: 'failed'; readonly error: string; readonly retryAfterMs: number }
   | { readonly state: 'given-back'; readonly delayMs: number }
 

@@ -19,11 +19,11 @@ import {
 } from '@socketserver/core'
 import { type Claim, type ClaimEnd, claimKey, type JobState, type NewJob, type StoredJob, type TableEngine } from './engine.js'
 import { JobTableError, LeaseLostError } from './errors.js'
-import { checkedDelayMs, checkedMaxAttempts } from './new-job-checks.js'
+import { encodeData } from './new-job-checks.js'
 import { PostgresEngine } from './postgres/postgres-engine.js'
 import { type RetryBackoff, retryDelayMs } from './retry-delay.js'
 import { parseSourceUrl } from './source-url.js'
-import { encodeData, SqliteEngine } from './sqlite/sqlite-engine.js'
+import { SqliteEngine } from './sqlite/sqlite-engine.js'
 import { TableJob } from './table-job.js'
 
 /** How long a claim holds a job unless renewed, by default: 10 s (a crashed worker's job runs again within that). */
@@ -161,11 +161,7 @@ export class JobTable extends JobSource<TableJob> {
    * @returns Their ids, in order.
    */
   async enqueueMany(jobs: readonly NewJob[]): Promise<string[]> {
-    for (const job of jobs) {
-      encodeData(job.data)
-      if (job.maxAttempts !== undefined) checkedMaxAttempts(job.maxAttempts)
-      if (job.delayMs !== undefined) checkedDelayMs(job.delayMs)
-    }
+    // The engine checks each job (its data, maxAttempts, delayMs) as it encodes it, inside its transaction.
     const ids = await this.#engine.enqueue(
       jobs.map((job) => ({ ...job, queue: job.queue ?? this.#queue })),
       this.#maxAttempts,
@@ -230,8 +226,7 @@ export class JobTable extends JobSource<TableJob> {
   #claimEnd(job: TableJob, outcome: JobOutcome): ClaimEnd {
     if (outcome.state === 'done') {
       try {
-        encodeData(outcome.result)
-        return outcome
+        return { state: 'done', result: encodeData(outcome.result ?? null) }
       } catch (error) {
         return { state: 'failed', error: `the result is not a JSON value: ${(error as Error).message}`, retryAfterMs: 0 }
       }

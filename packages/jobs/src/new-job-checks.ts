@@ -1,11 +1,20 @@
 /**
  * The checks every engine applies to a job being added, so that both
- * refuse the same bad values with the same words.
+ * refuse the same bad values with the same words; and the one JSON
+ * encoding of what a table stores.
  *
  * @module
  */
 
 import { InvalidOptionError } from '@socketserver/core'
+import { JobTableError } from './errors.js'
+
+/** A job's data (or result) as stored: JSON, refusing what JSON cannot hold. */
+export function encodeData(data: unknown): string {
+  const text = JSON.stringify(data)
+  if (text === undefined) throw new JobTableError(`Cannot enqueue ${typeof data} data: a job's data must be a JSON value`)
+  return text
+}
 
 /** The largest `maxAttempts` the tables hold (a 32-bit column). */
 const MAX_ATTEMPTS_LIMIT = 2_147_483_647

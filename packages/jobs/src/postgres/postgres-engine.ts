@@ -20,8 +20,8 @@ import {
   type TableEngine,
   type TransactionStatement,
 } from '../engine.js'
-import { JobTableError, LeaseLostError } from '../errors.js'
-import { checkedDelayMs, checkedMaxAttempts } from '../new-job-checks.js'
+import { LeaseLostError } from '../errors.js'
+import { checkedDelayMs, checkedMaxAttempts, encodeData } from '../new-job-checks.js'
 import { redactPassword } from '../source-url.js'
 
 /** The channel `enqueue()` notifies and idle workers listen on; the payload is the queue. */
@@ -87,7 +87,7 @@ function endOfClaim(claim: Claim, end: ClaimEnd): [string, unknown[]] {
   if (end.state === 'done') {
     return [
       `UPDATE socketserver_jobs SET state = 'done', result = $4, finished_at = now(), lease_until = NULL, locked_by = NULL WHERE ${HELD}`,
-      [...held, JSON.stringify(end.result ?? null)],
+      [...held, end.result],
     ]
   }
   if (end.state === 'failed') {
@@ -460,11 +460,7 @@ export async function enqueueJobs(
 ): Promise<string[]> {
   if (jobs.length === 0) return []
   const queues = jobs.map((job) => job.queue ?? defaults.queue ?? 'default')
-  const data = jobs.map((job) => {
-    const text = JSON.stringify(job.data)
-    if (text === undefined) throw new JobTableError(`Cannot enqueue ${typeof job.data} data: a job's data must be a JSON value`)
-    return text
-  })
+  const data = jobs.map((job) => encodeData(job.data))
   const { rows } = await client.query(INSERT, [
     queues,
     data,

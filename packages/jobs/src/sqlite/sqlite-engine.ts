@@ -22,6 +22,7 @@ import {
 } from '../engine.js'
 import { JobTableError, LeaseLostError } from '../errors.js'
 import { Mutex } from '../mutex.js'
+import { checkedDelayMs, checkedMaxAttempts, encodeData } from '../new-job-checks.js'
 import { WriteBatcher } from '../write-batcher.js'
 
 /** The table, its indexes: what `migrate()` creates. Times are milliseconds since the epoch. */
@@ -188,7 +189,7 @@ export class SqliteEngine implements TableEngine {
   async finish(claim: Claim, end: ClaimEnd, statements: ReadonlyArray<TransactionStatement>): Promise<void> {
     // The common end, done with no statements of the handler's, goes with others finishing meanwhile: one commit (one fsync) for all.
     if (end.state === 'done' && statements.length === 0) {
-      if (!(await this.#doneWrites.add({ claim, result: JSON.stringify(end.result ?? null) }))) {
+      if (!(await this.#doneWrites.add({ claim, result: end.result }))) {
         throw new LeaseLostError(claim.id, claim.attempt)
       }
       return
@@ -202,7 +203,7 @@ export class SqliteEngine implements TableEngine {
       const endClaim = (): void => {
         const { changes } =
           end.state === 'done'
-            ? prepared.done.run({ ...held, result: JSON.stringify(end.result ?? null) })
+            ? prepared.done.run({ ...held, result: end.result })
             : end.state === 'failed'
               ? prepared.failed.run({ ...held, retryAt: now + end.retryAfterMs, error: end.error })
               : prepared.givenBack.run({ ...held, runAt: now + end.delayMs })
@@ -250,8 +251,8 @@ export class SqliteEngine implements TableEngine {
             const row = statements.insert.get(
               job.queue ?? 'default',
               encodeData(job.data),
-              job.maxAttempts ?? defaultMaxAttempts,
-              now + (job.delayMs ?? 0),
+              checkedMaxAttempts(job.maxAttempts ?? defaultMaxAttempts),
+              now + checkedDelayMs(job.delayMs ?? 0),
               now,
             ) as { id: number }
             return String(row.id)
@@ -355,13 +356,6 @@ function runStatement(db: Database.Database, sql: string, params: readonly unkno
   if (statement.reader) return statement.all(...params) as Array<Record<string, unknown>>
   statement.run(...params)
   return []
-}
-
-/** A job's data as stored: JSON, refusing what JSON cannot hold. */
-export function encodeData(data: unknown): string {
-  const text = JSON.stringify(data)
-  if (text === undefined) throw new JobTableError(`Cannot enqueue ${typeof data} data: a job's data must be a JSON value`)
-  return text
 }
 
 function storedJob(row: Row): StoredJob {
