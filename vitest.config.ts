@@ -9,8 +9,16 @@ import { defineConfig } from 'vitest/config'
 // require() of a dual package, pg requiring pg-pool, would get the ES module.)
 const conditions = ['socketserver-source', 'node']
 
-// Tests that load the whole machine: see the "heavy" project below.
-const HEAVY = ['tests/stress.test.ts', 'tests/stress-jobs.test.ts', 'tests/bench-jobs.test.ts', 'tests/bench-rpc.test.ts']
+// Tests that load the whole machine (soak and bench runs; the jobs tests'
+// PostgreSQL server and worker processes): see the "heavy" project below.
+const HEAVY = [
+  'tests/stress.test.ts',
+  'tests/stress-jobs.test.ts',
+  'tests/bench-jobs.test.ts',
+  'tests/bench-rpc.test.ts',
+  'packages/jobs/test/integration/**/*.test.ts',
+  'packages/cli/test/integration/jobs.test.ts',
+]
 
 export default defineConfig({
   resolve: { conditions },
@@ -39,8 +47,8 @@ export default defineConfig({
       {
         // The soak and bench runs keep every CPU busy for tens of seconds:
         // after the rest, one at a time, so that their load never stretches
-        // another test's deadline (a rolling restart of --processes timed
-        // out once beside them).
+        // another test's deadline (rolling restarts of --processes timed
+        // out twice beside them).
         extends: true,
         test: {
           name: 'heavy',
