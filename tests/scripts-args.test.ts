@@ -87,7 +87,13 @@ const SCRIPTS: ScriptCase[] = [
       { args: ['sctp', 'pooled', 'echo'], message: 'Cannot use TRANSPORT "sctp": expected tcp, unix, udp or unixdgram' },
       {
         args: ['tcp', 'forked:0', 'echo'],
-        message: 'Cannot use POLICY "forked:0": expected sequential, pooled, forked or forked:N (N a whole number of 1 or more)',
+        message:
+          'Cannot use POLICY "forked:0": expected sequential, pooled, forked, forked:N or forked@M (N, M whole numbers of 1 or more)',
+      },
+      {
+        args: ['tcp', 'forked@0', 'echo'],
+        message:
+          'Cannot use POLICY "forked@0": expected sequential, pooled, forked, forked:N or forked@M (N, M whole numbers of 1 or more)',
       },
       {
         args: ['tcp', 'forked', 'upper'],

@@ -155,7 +155,8 @@ const {
 } = readCommandLine({
   usage: `Usage: node bench/servers/ours.mjs TRANSPORT POLICY SERVICE   (started by bench/run.mjs)
   TRANSPORT   tcp | unix | udp | unixdgram
-  POLICY      sequential | pooled | forked | forked:N (N requests at once per child)
+  POLICY      sequential | pooled | forked | forked:N (N requests at once per child) |
+              forked@M (M children, one request at a time each)
   SERVICE     ${Object.keys(SERVICES).join(' | ')} (with forked: echo, echo-tls, echo-tls-child, echo-proxied)
 ${Object.entries(SERVICES)
   .map(([name, { about }]) => `                ${name}: ${about}`)
@@ -166,8 +167,9 @@ ${Object.entries(SERVICES)
     {
       name: 'POLICY',
       value: {
-        expected: 'sequential, pooled, forked or forked:N (N a whole number of 1 or more)',
+        expected: 'sequential, pooled, forked, forked:N or forked@M (N, M whole numbers of 1 or more)',
         parse: (text) => {
+          if (text.startsWith('forked@')) return perChildCount.parse(text.slice('forked@'.length)) !== undefined ? text : undefined
           const [kind, perChild, ...rest] = text.split(':')
           if (perChild === undefined) return ['sequential', 'pooled', 'forked'].includes(text) ? text : undefined
           return kind === 'forked' && rest.length === 0 && perChildCount.parse(perChild) !== undefined ? text : undefined
@@ -197,14 +199,16 @@ const module = fileURLToPath(new URL(`./${SERVICES[service].childModule ?? servi
 // "forked" is one request per child; "forked:N" lets a child serve N
 // requests at once (childConcurrency). A warm pool, every child started
 // before the first request: 16 children for "forked" (the stream cases have
-// 16 clients; 64 datagram clients share them), 64 / N for "forked:N".
-const [policyKind, perChild] = policyName.split(':')
-const children = perChild === undefined ? 16 : Math.ceil(64 / Number(perChild))
+// 16 clients; 64 datagram clients share them), 64 / N for "forked:N", M
+// for "forked@M" (fewer children than clients: the others wait their turn).
+const [policyKind, perChild] = policyName.split(/[:@]/)
+const children = policyName.includes('@') ? Number(perChild) : perChild === undefined ? 16 : Math.ceil(64 / Number(perChild))
+const childConcurrency = policyName.includes(':') ? Number(perChild) : 1
 const policy =
   policyKind === 'sequential'
     ? sequential()
     : policyKind === 'forked'
-      ? forked({ module, maxChildren: children, prefork: children, childConcurrency: Number(perChild ?? 1) })
+      ? forked({ module, maxChildren: children, prefork: children, childConcurrency })
       : pooled({ concurrency: 100_000 })
 
 const controller = new AbortController()

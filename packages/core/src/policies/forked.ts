@@ -32,7 +32,14 @@ export interface ForkedOptions {
    * the module first, or write it in JavaScript.
    */
   module: string | URL
-  /** The most children at once; at that many busy, no request is pulled. Default {@link DEFAULT_MAX_CHILDREN}. */
+  /**
+   * The most children at once; at that many busy, no request is pulled.
+   * Default {@link DEFAULT_MAX_CHILDREN}. Each child is a Node process: for
+   * short requests, about two per CPU serve the most (more only add process
+   * switches, and each child, running a smaller share of the requests, has
+   * its code optimized later); for requests that wait on I/O, as many as
+   * should run at once (figures: the README's "Choosing a policy").
+   */
   maxChildren?: number
   /**
    * Requests one child serves at once. Default 1: a process per request, as
