@@ -419,9 +419,12 @@ export interface RequestIterator<R> extends AsyncIterator<R> {
   /**
    * Optional: `next()` with the result handed to `deliver` instead of a
    * promise: synchronously when a request arrives, or at once if one is
-   * ready or the iteration is over.
+   * ready or the iteration is over. `room` is how many requests the caller
+   * could start now (its free slots; default 1): a source that fetches on
+   * demand may fetch that many at once (a table of jobs claims them in one
+   * statement) and hand the rest out through `takeNow()`.
    */
-  takeLater?(deliver: (result: IteratorResult<R, undefined>) => void): void
+  takeLater?(deliver: (result: IteratorResult<R, undefined>) => void, room?: number): void
 }
 
 /**

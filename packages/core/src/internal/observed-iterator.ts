@@ -34,6 +34,6 @@ export function observedIterator<R>(inner: RequestIterator<R>, seen: (result: It
             if (request !== undefined) seen({ done: false, value: request })
             return request
           },
-    takeLater: takeLater === undefined ? undefined : (deliver) => takeLater.call(inner, (result) => deliver(pass(result))),
+    takeLater: takeLater === undefined ? undefined : (deliver, room) => takeLater.call(inner, (result) => deliver(pass(result)), room),
   }
 }

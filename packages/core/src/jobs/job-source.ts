@@ -334,7 +334,7 @@ export abstract class JobSource<J extends Job = Job> implements Server<J> {
         const wake = this.#wake.signal
         let claimed: readonly ClaimedJob[]
         try {
-          claimed = await this.claim(Math.min(this.#queue.consumersWaiting, this.#claimBatch))
+          claimed = await this.claim(Math.min(this.#queue.demand, this.#claimBatch))
           backoffMs = 0
         } catch (error) {
           this.#counts.claimFailures++

@@ -51,7 +51,7 @@ export class PooledRun<R, O> implements AsyncIterableIterator<O>, Outcomes<O> {
   readonly #source: AsyncIterator<R>
   /** A server's own iterator hands over ready requests without a promise turn. */
   readonly #takeNow: (() => R | undefined) | undefined
-  readonly #takeLater: ((deliver: (result: IteratorResult<R>) => void) => void) | undefined
+  readonly #takeLater: ((deliver: (result: IteratorResult<R>) => void, room?: number) => void) | undefined
   readonly #run: RunRequest<R, O>
   /** The runner's callback form, when it has one: no promise per request. */
   readonly #runWithCallbacks: RunRequest<R, O>['runWithCallbacks']
@@ -190,7 +190,9 @@ export class PooledRun<R, O> implements AsyncIterableIterator<O>, Outcomes<O> {
     // may have started the pull already (or ended everything).
     if (this.#phase === 'open' && this.#running < limit && this.#finished.length < limit) {
       this.#phase = 'pulling'
-      if (this.#takeLater !== undefined) this.#takeLater(this.#onPulled)
+      // Every free slot could take a request: a source that fetches on
+      // demand (a table of jobs) fetches that many in one go.
+      if (this.#takeLater !== undefined) this.#takeLater(this.#onPulled, limit - Math.max(this.#running, this.#finished.length))
       else this.#source.next().then(this.#onPulled, this.#onPullFailed)
     }
   }

@@ -7,7 +7,7 @@
 import type { RequestIterator } from '../types.js'
 
 /** A consumer waiting for the next item. */
-type Waiter<T> = (result: IteratorResult<T, undefined>) => void
+type Waiter<T> = ((result: IteratorResult<T, undefined>) => void) & { room?: number }
 
 /**
  * A bounded bridge from push-style socket events to pull-style async
@@ -54,7 +54,7 @@ export class AcceptQueue<T> {
    * @param onDemand - Told, synchronously, each time a consumer begins to
    *   wait because nothing is queued: a source that fetches on demand (a
    *   table of jobs claims only what consumers wait for) starts a fetch of
-   *   {@link AcceptQueue.consumersWaiting} items there.
+   *   {@link AcceptQueue.demand} items there.
    */
   constructor(limit: number, onDemand?: () => void) {
     this.#limit = limit
@@ -64,6 +64,19 @@ export class AcceptQueue<T> {
   /** Consumers waiting for an item now (pulls not yet answered). */
   get consumersWaiting(): number {
     return this.#waiters.length
+  }
+
+  /**
+   * How many items the waiting consumers could take now: each waiting pull
+   * counts the room its consumer said it has (`takeLater`'s `room`: a
+   * `pooled({ concurrency: 8 })` with nothing running says 8), a plain
+   * `next()` 1. What a source that fetches on demand should fetch; items
+   * beyond the first wait in the queue for `takeNow()`.
+   */
+  get demand(): number {
+    let demand = 0
+    for (const waiter of this.#waiters) demand += waiter.room ?? 1
+    return demand
   }
 
   /** The most items kept while nobody pulls. */
@@ -162,17 +175,18 @@ export class AcceptQueue<T> {
     const waiting: Waiter<T>[] = []
     let returned = false
     // next() without the promise (takeLater), and next() through it.
-    const takeLater = (deliver: (result: IteratorResult<T, undefined>) => void): void => {
+    const takeLater = (deliver: (result: IteratorResult<T, undefined>) => void, room?: number): void => {
       const item = returned ? undefined : this.shift()
       if (item !== undefined) {
         deliver({ done: false, value: item })
       } else if (this.#ended || returned) {
         deliver({ done: true, value: undefined })
       } else {
-        const waiter = (result: IteratorResult<T, undefined>): void => {
+        const waiter: Waiter<T> = (result: IteratorResult<T, undefined>): void => {
           waiting.splice(waiting.indexOf(waiter), 1)
           deliver(result)
         }
+        if (room !== undefined && room > 1) waiter.room = Math.floor(room)
         waiting.push(waiter)
         this.#waiters.push(waiter)
         this.#onDemand?.()

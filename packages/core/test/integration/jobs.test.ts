@@ -81,6 +81,8 @@ describe('jobs served in this process', () => {
 class FlakySource extends JobSource {
   readonly jobs: Array<{ id: string; data: unknown }> = []
   readonly recorded: Array<[string, JobOutcome['state']]> = []
+  /** What each claim asked for. */
+  readonly asked: number[] = []
   failClaims = 0
   failRecords = false
   #wake: (() => void) | undefined
@@ -99,6 +101,7 @@ class FlakySource extends JobSource {
   }
 
   protected async claim(count: number) {
+    this.asked.push(count)
     if (this.failClaims > 0) {
       this.failClaims--
       throw new Error('the database is unreachable')
@@ -260,4 +263,29 @@ test('pooled() claims no more than its free slots', async () => {
     await until(() => release.length > 0 || source.jobs().every((job) => job.state === 'done'))
   }
   await serving.stop()
+})
+
+test("pooled() claims its free slots' worth of jobs in one claim, and never more", async () => {
+  const source = new FlakySource()
+  await source.start()
+  for (let n = 0; n < 20; n++) source.add(String(n), n)
+  const release: Array<() => void> = []
+  const serving = serveInBackground(source, () => new Promise<void>((resolve) => release.push(resolve)), {
+    policy: pooled({ concurrency: 8 }),
+  })
+  await until(() => release.length === 8)
+  // One claim for the eight free slots (it was one claim per slot, one after the other).
+  expect(source.asked).toEqual([8])
+  expect(source.jobs).toHaveLength(12)
+  for (const resolve of release.splice(0, 3)) resolve()
+  await until(() => release.length === 8)
+  expect(source.jobs).toHaveLength(9)
+  expect(source.asked.every((count) => count <= 8)).toBe(true)
+  while (source.recorded.length < 20) {
+    for (const resolve of release.splice(0)) resolve()
+    await until(() => release.length > 0 || source.recorded.length === 20)
+  }
+  await serving.stop()
+  await source.close()
+  expect(serving.errors).toEqual([])
 })

@@ -80,3 +80,31 @@ describe('AcceptQueue', () => {
     expect(got.at(-1)).toEqual({ done: true, value: undefined })
   })
 })
+
+describe('AcceptQueue demand', () => {
+  test('sums the room each waiting pull says it has; a plain next() counts one', async () => {
+    const demands: number[] = []
+    const queue: AcceptQueue<number> = new AcceptQueue<number>(10, () => demands.push(queue.demand))
+    const first = queue[Symbol.asyncIterator]()
+    const second = queue[Symbol.asyncIterator]()
+    const delivered: Array<IteratorResult<number, undefined>> = []
+    first.takeLater?.((result) => delivered.push(result), 5)
+    const plain = second.next()
+    expect(demands).toEqual([5, 6])
+    expect(queue.consumersWaiting).toBe(2)
+    expect(queue.push(1)).toBe(true)
+    expect(delivered).toEqual([{ done: false, value: 1 }])
+    expect(queue.demand).toBe(1)
+    await second.return?.()
+    await expect(plain).resolves.toEqual({ done: true, value: undefined })
+    expect(queue.demand).toBe(0)
+  })
+
+  test('a room below one, or not whole, counts as what a pull can take: one, or the whole part', () => {
+    const queue = new AcceptQueue<number>(10)
+    const iterator = queue[Symbol.asyncIterator]()
+    iterator.takeLater?.(() => {}, 0)
+    iterator.takeLater?.(() => {}, 2.7)
+    expect(queue.demand).toBe(3)
+  })
+})
