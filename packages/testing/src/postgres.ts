@@ -7,7 +7,7 @@
  * @module
  */
 
-import { execFile, execFileSync } from 'node:child_process'
+import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process'
 import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -60,7 +60,10 @@ export function hasPostgres(): boolean {
 /**
  * Starts a private PostgreSQL server. As root (PostgreSQL refuses to run as
  * root) it runs as `nobody`, which owns its directory. Inside a test it is
- * stopped and removed when the test ends.
+ * stopped and removed when the test ends. It never outlives this process:
+ * a watchdog (a shell checking every second that this process is alive)
+ * stops it and removes its directory when this process ends without
+ * `stop()` (killed by a signal, say).
  *
  * @param options - `port`: the number in the socket's name (default 5432:
  *   the socket is in a directory of its own, so any number is free).
@@ -95,9 +98,11 @@ export async function startPostgres(options: { port?: number } = {}): Promise<Po
     return new Error(`Cannot ${what} PostgreSQL in ${dir}: ${detail.trim()}${text ? `\nits log ends:\n${text}` : ''}`)
   }
   let stopped = false
+  let watchdog: ChildProcess | undefined
   const stop = async (): Promise<void> => {
     if (stopped) return
     stopped = true
+    watchdog?.kill('SIGKILL')
     await run(...as('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop'])).catch(() => {})
     rmSync(dir, { recursive: true, force: true })
   }
@@ -114,6 +119,7 @@ export async function startPostgres(options: { port?: number } = {}): Promise<Po
     await stop()
     throw problem
   }
+  watchdog = startWatchdog(as('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']), dir)
   registerCleanup(stop)
   const url = `postgresql://${user}@/postgres?host=${encodeURIComponent(dir)}&port=${port}`
   return {
@@ -153,4 +159,22 @@ export async function startPostgres(options: { port?: number } = {}): Promise<Po
     },
     stop,
   }
+}
+
+/** Single-quotes a word for `sh`. */
+function shellWord(word: string): string {
+  return `'${word.replaceAll("'", `'\\''`)}'`
+}
+
+/**
+ * A shell, in a process group of its own (a signal to ours does not reach
+ * it), that runs `stopCommand` and removes `dir` once this process is gone.
+ * `stop()` kills it first.
+ */
+function startWatchdog([program, args]: [string, string[]], dir: string): ChildProcess {
+  const stopCommand = [program, ...args].map(shellWord).join(' ')
+  const script = `while kill -0 ${process.pid} 2>/dev/null; do sleep 1; done; ${stopCommand} >/dev/null 2>&1; rm -rf ${shellWord(dir)}`
+  const child = spawn('sh', ['-c', script], { detached: true, stdio: 'ignore' })
+  child.unref()
+  return child
 }

@@ -1,7 +1,9 @@
 // The private PostgreSQL server of the testing kit: started from nothing,
 // reached over its Unix socket only, restarted, and gone at the end.
-import { existsSync } from 'node:fs'
-import { processAlive, startPostgres } from '@socketserver/testing'
+import { spawn } from 'node:child_process'
+import { existsSync, readFileSync } from 'node:fs'
+import { createInterface } from 'node:readline'
+import { processAlive, startPostgres, until } from '@socketserver/testing'
 import { describe, expect, test } from 'vitest'
 
 describe('startPostgres()', () => {
@@ -29,5 +31,25 @@ describe('startPostgres()', () => {
     await a.psql('create table only_in_a (x int)')
     await expect(b.psql('select * from only_in_a')).rejects.toThrow(/does not exist/)
     await Promise.all([a.stop(), b.stop()])
+  }, 60_000)
+
+  test('a server whose starter is killed (no stop(), no clean-up) is stopped and removed by its watchdog', async () => {
+    const starter = spawn(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        "const { startPostgres } = await import('@socketserver/testing'); const db = await startPostgres(); console.log(db.dir); setInterval(() => {}, 1000)",
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    )
+    const dir = await new Promise<string>((resolve, reject) => {
+      createInterface({ input: starter.stdout }).once('line', resolve)
+      starter.once('exit', (code) => reject(new Error(`the starter exited with ${code}`)))
+    })
+    const postmaster = Number(readFileSync(`${dir}/data/postmaster.pid`, 'utf8').split('\n')[0])
+    expect(processAlive(postmaster)).toBe(true)
+    starter.kill('SIGKILL')
+    await until(() => !processAlive(postmaster) && !existsSync(dir), 30_000, 'the server to stop and its directory to go')
   }, 60_000)
 })
