@@ -364,8 +364,16 @@ export abstract class JobSource<J extends Job = Job> implements Server<J> {
       this.#giveBackUnrun(job)
       return
     }
+    // Claimed for a consumer that left, or for room it no longer has: back
+    // to the source at once, where another worker can take it, rather than
+    // held (and its lease renewed) in a queue nobody reads. A consumer that
+    // takes a job pulls again in the same turn (pooled() does), so every job
+    // of a claim it can start finds it waiting.
+    if (this.#queue.consumersWaiting === 0) {
+      this.#giveBackUnrun(job)
+      return
+    }
     this.#counts.received++
-    // The queue has no limit; a job claimed for a consumer that left meanwhile waits for the next one.
     this.#queue.push(job)
   }
 

@@ -191,8 +191,10 @@ export class PooledRun<R, O> implements AsyncIterableIterator<O>, Outcomes<O> {
     if (this.#phase === 'open' && this.#running < limit && this.#finished.length < limit) {
       this.#phase = 'pulling'
       // Every free slot could take a request: a source that fetches on
-      // demand (a table of jobs) fetches that many in one go.
-      if (this.#takeLater !== undefined) this.#takeLater(this.#onPulled, limit - Math.max(this.#running, this.#finished.length))
+      // demand (a table of jobs) fetches that many in one go. An unread
+      // outcome holds its slot too: counted with the running ones, the room
+      // stays true while requests finish and nobody reads their outcomes.
+      if (this.#takeLater !== undefined) this.#takeLater(this.#onPulled, Math.max(1, limit - this.#running - this.#finished.length))
       else this.#source.next().then(this.#onPulled, this.#onPullFailed)
     }
   }

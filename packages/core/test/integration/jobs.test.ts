@@ -85,6 +85,8 @@ class FlakySource extends JobSource {
   readonly asked: number[] = []
   failClaims = 0
   failRecords = false
+  /** While set, claims wait for it. */
+  claimGate: Promise<void> | undefined
   #wake: (() => void) | undefined
 
   constructor() {
@@ -102,6 +104,7 @@ class FlakySource extends JobSource {
 
   protected async claim(count: number) {
     this.asked.push(count)
+    await this.claimGate
     if (this.failClaims > 0) {
       this.failClaims--
       throw new Error('the database is unreachable')
@@ -154,6 +157,28 @@ describe('a source whose database fails', () => {
     expect(error).toMatchObject({ jobId: '7', state: 'done', code: 'SS_ERR_OUTCOME_NOT_RECORDED' })
     expect(error.message).toBe('Cannot record job 7 of flaky:test as done: the connection dropped')
     expect(source.stats.unrecorded).toBe(1)
+  })
+
+  test('jobs claimed for a consumer that left meanwhile go back at once, not into a queue nobody reads', async () => {
+    const source = new FlakySource()
+    await source.start()
+    for (let n = 0; n < 8; n++) source.add(String(n), n)
+    let open: () => void = () => {}
+    source.claimGate = new Promise<void>((resolve) => {
+      open = resolve
+    })
+    const iterator = source[Symbol.asyncIterator]()
+    const delivered: unknown[] = []
+    iterator.takeLater?.((result) => delivered.push(result), 8)
+    await until(() => source.asked.length === 1)
+    expect(source.asked).toEqual([8])
+    await iterator.return?.()
+    open()
+    await until(() => source.recorded.length === 8)
+    expect(source.recorded.every(([, state]) => state === 'given-back')).toBe(true)
+    expect(source.stats).toMatchObject({ waiting: 0, givenBack: 8 })
+    expect(delivered).toEqual([{ done: true, value: undefined }])
+    await source.close()
   })
 
   test('jobs claimed but not taken are given back on close', async () => {

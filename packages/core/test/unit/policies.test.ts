@@ -144,3 +144,37 @@ describe('pooled() with requests that end inside their start', () => {
     expect(queue.size).toBe(1)
   })
 })
+
+describe("pooled()'s pulls say how many requests it could start", () => {
+  test('the room is the free slots, an unread outcome holding its slot like a running request', async () => {
+    const rooms: number[] = []
+    let deliver: ((result: IteratorResult<number, undefined>) => void) | undefined
+    const source: AsyncIterable<number> = {
+      [Symbol.asyncIterator]: () => ({
+        next: () => new Promise<IteratorResult<number, undefined>>(() => {}),
+        takeLater: (give: (result: IteratorResult<number, undefined>) => void, room?: number) => {
+          rooms.push(room ?? 1)
+          deliver = give
+        },
+      }),
+    }
+    const release: Array<() => void> = []
+    const outcomes = pooled({ concurrency: 4 })((n: number) => new Promise<number>((resolve) => release.push(() => resolve(n))))(source)[
+      Symbol.asyncIterator
+    ]()
+    const first = outcomes.next()
+    for (const n of [1, 2, 3]) deliver?.({ done: false, value: n })
+    expect(rooms).toEqual([4, 3, 2, 1])
+    release.shift()?.()
+    await expect(first).resolves.toEqual({ done: false, value: 1 })
+    // Two finish and nobody reads their outcomes: their slots stay taken.
+    release.shift()?.()
+    release.shift()?.()
+    await Promise.resolve()
+    deliver?.({ done: false, value: 4 })
+    // One running, two outcomes unread: one slot is free, not two.
+    expect(rooms).toEqual([4, 3, 2, 1, 1])
+    for (const resolve of release.splice(0)) resolve()
+    await outcomes.return?.()
+  })
+})
