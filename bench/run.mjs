@@ -702,6 +702,13 @@ writeFileSync(
 
 function printCase(kase, rows) {
   console.log(`\n${kase.name}${kase.idle ? '' : ''}`)
+  if (kase.warmUpSeconds !== undefined) {
+    console.log(
+      quick
+        ? `  measured cold: --quick skips this case's ${kase.warmUpSeconds} s of unmeasured load first, so its figures are not its targets'`
+        : `  each round after ${kase.warmUpSeconds} s of the same load, unmeasured`,
+    )
+  }
   const width = Math.max(32, ...rows.map((r) => r.impl.length))
   console.log(
     `  ${'server'.padEnd(width)} ${'req/s'.padStart(9)} ${'ratio'.padStart(6)} ${'MB/s'.padStart(7)} ${'p50 µs'.padStart(7)} ${'p99 µs'.padStart(7)} ${'p99 x'.padStart(6)} ${'cpu µs/req'.padStart(10)} ${'srv cpu'.padStart(7)} ${'gen cpu'.padStart(7)} ${'RSS MB'.padStart(7)} ${'var'.padStart(5)} ${'lost'.padStart(5)}`,
