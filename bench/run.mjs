@@ -705,7 +705,7 @@ function printCase(kase, rows) {
   if (kase.warmUpSeconds !== undefined) {
     console.log(
       quick
-        ? `  measured cold: --quick skips this case's ${kase.warmUpSeconds} s of unmeasured load first, so its figures are not its targets'`
+        ? `  measured cold: --quick skips the ${kase.warmUpSeconds} s of unmeasured load each round gets first, so its targets do not apply`
         : `  each round after ${kase.warmUpSeconds} s of the same load, unmeasured`,
     )
   }
