@@ -71,7 +71,8 @@ export class AcceptQueue<T> {
    * counts the room its consumer said it has (`takeLater`'s `room`: a
    * `pooled({ concurrency: 8 })` with nothing running says 8), a plain
    * `next()` 1. What a source that fetches on demand should fetch; items
-   * beyond the first wait in the queue for `takeNow()`.
+   * beyond the first go to the pulls its consumers make as they take them.
+   * Kept only by a queue given `onDemand` (without it, every pull counts 1).
    */
   get demand(): number {
     let demand = 0
@@ -186,7 +187,8 @@ export class AcceptQueue<T> {
           waiting.splice(waiting.indexOf(waiter), 1)
           deliver(result)
         }
-        if (room !== undefined && room > 1) waiter.room = Math.floor(room)
+        // Only a queue that fetches on demand reads it: a socket server's pulls skip the property.
+        if (room !== undefined && room > 1 && this.#onDemand !== undefined) waiter.room = Math.floor(room)
         waiting.push(waiter)
         this.#waiters.push(waiter)
         this.#onDemand?.()

@@ -101,10 +101,16 @@ describe('AcceptQueue demand', () => {
   })
 
   test('a room below one, or not whole, counts as what a pull can take: one, or the whole part', () => {
-    const queue = new AcceptQueue<number>(10)
+    const queue = new AcceptQueue<number>(10, () => {})
     const iterator = queue[Symbol.asyncIterator]()
     iterator.takeLater?.(() => {}, 0)
     iterator.takeLater?.(() => {}, 2.7)
     expect(queue.demand).toBe(3)
+  })
+
+  test('a queue that does not fetch on demand (no onDemand) counts every pull as one', () => {
+    const queue = new AcceptQueue<number>(10)
+    queue[Symbol.asyncIterator]().takeLater?.(() => {}, 8)
+    expect(queue.demand).toBe(1)
   })
 })
