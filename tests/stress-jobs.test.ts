@@ -1,6 +1,6 @@
-import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { expect, test } from 'vitest'
+import { runNodeScript } from './run-node-script.js'
 
 const STRESS = fileURLToPath(new URL('../scripts/stress-jobs.mjs', import.meta.url))
 
@@ -8,11 +8,7 @@ const STRESS = fileURLToPath(new URL('../scripts/stress-jobs.mjs', import.meta.u
 // engine, workers SIGKILLed at random and restarted, PostgreSQL restarted
 // once; every job done once by the ledger, every extra attempt explained.
 test('pnpm stress:jobs, short: both engines hold under SIGKILLed workers and a database restart', async () => {
-  const child = spawn(process.execPath, [STRESS, '--jobs', '2000', '--kill-every-ms', '300'], { stdio: ['ignore', 'pipe', 'pipe'] })
-  let output = ''
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk))
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk))
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
+  const { code, output } = await runNodeScript(STRESS, ['--jobs', '2000', '--kill-every-ms', '300'])
   const rows = output
     .split('\n')
     .filter((line) => line.startsWith('{'))

@@ -1,6 +1,6 @@
-import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { expect, test } from 'vitest'
+import { runNodeScript } from './run-node-script.js'
 
 const STRESS = fileURLToPath(new URL('../scripts/stress.mjs', import.meta.url))
 
@@ -9,11 +9,7 @@ const STRESS = fileURLToPath(new URL('../scripts/stress.mjs', import.meta.url))
 // that was not the client's own doing, no descriptor growth and no child
 // process left (memory growth is judged only in longer runs).
 test('pnpm stress, short: every transport x policy holds under misbehaving clients', async () => {
-  const child = spawn(process.execPath, [STRESS, '--seconds', '1'], { stdio: ['ignore', 'pipe', 'pipe'] })
-  let output = ''
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk))
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk))
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
+  const { code, output } = await runNodeScript(STRESS, ['--seconds', '1'])
   const cases = output.split('\n').filter((line) => / served +\d+/.test(line))
   expect(cases, output).toHaveLength(25)
   for (const line of cases) {
