@@ -97,13 +97,15 @@ export async function startPostgres(options: { port?: number } = {}): Promise<Po
     const detail = (error as { stderr?: string }).stderr ?? (error as Error).message
     return new Error(`Cannot ${what} PostgreSQL in ${dir}: ${detail.trim()}${text ? `\nits log ends:\n${text}` : ''}`)
   }
+  // How stop() ends the server, and the watchdog too if this process goes first.
+  const stopServer = as('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop'])
   let stopped = false
   let watchdog: ChildProcess | undefined
   const stop = async (): Promise<void> => {
     if (stopped) return
     stopped = true
     watchdog?.kill('SIGKILL')
-    await run(...as('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop'])).catch(() => {})
+    await run(...stopServer).catch(() => {})
     rmSync(dir, { recursive: true, force: true })
   }
   try {
@@ -119,7 +121,7 @@ export async function startPostgres(options: { port?: number } = {}): Promise<Po
     await stop()
     throw problem
   }
-  watchdog = startWatchdog(as('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']), dir)
+  watchdog = startWatchdog(stopServer, dir)
   registerCleanup(stop)
   const url = `postgresql://${user}@/postgres?host=${encodeURIComponent(dir)}&port=${port}`
   return {

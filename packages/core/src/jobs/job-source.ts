@@ -360,16 +360,12 @@ export abstract class JobSource<J extends Job = Job> implements Server<J> {
 
   #handOut(found: ClaimedJob): void {
     const job = this.createJob({ ...found, server: this, record: (job, outcome) => this.#store(job as J, outcome) })
-    if (this.#state !== 'active') {
-      this.#giveBackUnrun(job)
-      return
-    }
-    // Claimed for a consumer that left, or for room it no longer has: back
-    // to the source at once, where another worker can take it, rather than
-    // held (and its lease renewed) in a queue nobody reads. A consumer that
-    // takes a job pulls again in the same turn (pooled() does), so every job
-    // of a claim it can start finds it waiting.
-    if (this.#queue.consumersWaiting === 0) {
+    // Claimed as serving stopped, or for a consumer that left, or for room
+    // it no longer has: back to the source at once, where another worker
+    // can take it, rather than held (and its lease renewed) in a queue
+    // nobody reads. A consumer that takes a job pulls again in the same turn
+    // (pooled() does), so every job of a claim it can start finds it waiting.
+    if (this.#state !== 'active' || this.#queue.consumersWaiting === 0) {
       this.#giveBackUnrun(job)
       return
     }
